@@ -1,0 +1,154 @@
+# fetchpool build.
+#   make                 library (.a, .so) and the fetchpool program
+#   make test            build and run the test suite (installs deps if missing)
+#   make test SAN=thread            ... under ThreadSanitizer
+#   make test SAN=address,undefined ... under AddressSanitizer + UBSan
+#   make valgrind        the test suite under valgrind memcheck
+#   make demo            the main job on the bundled loopback server
+#   make install / uninstall   honour PREFIX and DESTDIR
+#   make lint            cppcheck and clang-tidy
+
+VERSION    := 0.1.0
+SOVERSION  := 0
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+BINDIR     := $(PREFIX)/bin
+LIBDIR     := $(PREFIX)/lib
+INCDIR     := $(PREFIX)/include
+MANDIR     := $(PREFIX)/share/man/man1
+PKGDIR     := $(LIBDIR)/pkgconfig
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+SAN        ?=
+comma      := ,
+
+DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
+DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libmicrohttpd zlib 2>/dev/null)
+TEST_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka libmicrohttpd zlib 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -Iinclude -Isrc $(DEPS_CFLAGS)
+LDFLAGS ?=
+LDLIBS  := $(DEPS_LIBS) -pthread -lm
+
+ifneq ($(SAN),)
+  BUILD   := build/san-$(subst $(comma),-,$(SAN))
+  CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  LDFLAGS += -fsanitize=$(SAN)
+else
+  BUILD   := build
+endif
+
+LIB_SRC  := $(wildcard src/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c)
+SRV_SRC  := $(filter-out tests/server/main.c,$(wildcard tests/server/*.c))
+TEST_SRC := $(wildcard tests/test_*.c)
+
+LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
+SRV_OBJ  := $(SRV_SRC:%.c=$(BUILD)/%.o)
+TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+STATIC   := $(BUILD)/libfetchpool.a
+SHARED   := $(BUILD)/libfetchpool.so.$(VERSION)
+PROGRAM  := $(BUILD)/fetchpool
+SERVER   := $(BUILD)/fp-testserver
+
+.PHONY: all test check valgrind demo install uninstall lint clean deps examples bench
+
+all: $(STATIC) $(SHARED) $(PROGRAM) $(SERVER)
+
+$(BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+
+$(BUILD)/src/cli/%.o: src/cli/%.c include/fetchpool.h $(wildcard src/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/tests/server/%.o: tests/server/%.c $(wildcard tests/server/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+
+$(STATIC): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(SHARED): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libfetchpool.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	ln -sf libfetchpool.so.$(VERSION) $(BUILD)/libfetchpool.so.$(SOVERSION)
+	ln -sf libfetchpool.so.$(SOVERSION) $(BUILD)/libfetchpool.so
+
+$(PROGRAM): $(CLI_OBJ) $(STATIC)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS)
+
+$(SERVER): tests/server/main.c $(SRV_OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c tests/testutil.h $(SRV_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(LDFLAGS) -o $@ $< $(SRV_OBJ) \
+	    $(STATIC) $(TEST_LIBS) $(LDLIBS)
+
+# The test command: installs what is missing, builds, runs every suite and
+# prints one "N passed, N failed" line.
+test check: deps
+	@$(MAKE) --no-print-directory build-tests
+	@BUILD=$(BUILD) SAN="$(SAN)" WRAP="$(WRAP)" scripts/run-tests.sh $(TEST_BIN)
+
+.PHONY: build-tests
+build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER)
+
+valgrind:
+	@$(MAKE) --no-print-directory test OPT="-O1 -g" \
+	    WRAP="valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect,possible --show-leak-kinds=definite,indirect,possible --suppressions=scripts/valgrind.supp"
+
+deps:
+	@scripts/install-deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory $(PROGRAM) $(SERVER)
+	@BUILD=$(BUILD) scripts/demo.sh
+
+examples: $(STATIC)
+	@mkdir -p $(BUILD)/examples
+	for f in examples/*.c; do \
+	  $(CC) $(CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(STATIC) $(LDLIBS) || exit 1; \
+	done
+
+fetchpool.pc: fetchpool.pc.in Makefile
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+install: $(STATIC) $(SHARED) $(PROGRAM)
+	@rm -f fetchpool.pc; $(MAKE) --no-print-directory fetchpool.pc
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCDIR) $(DESTDIR)$(PKGDIR) $(DESTDIR)$(MANDIR)
+	install -m 0644 include/fetchpool.h $(DESTDIR)$(INCDIR)/fetchpool.h
+	install -m 0644 $(STATIC) $(DESTDIR)$(LIBDIR)/libfetchpool.a
+	install -m 0755 $(SHARED) $(DESTDIR)$(LIBDIR)/libfetchpool.so.$(VERSION)
+	ln -sf libfetchpool.so.$(VERSION) $(DESTDIR)$(LIBDIR)/libfetchpool.so.$(SOVERSION)
+	ln -sf libfetchpool.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libfetchpool.so
+	install -m 0644 fetchpool.pc $(DESTDIR)$(PKGDIR)/fetchpool.pc
+	install -m 0755 $(PROGRAM) $(DESTDIR)$(BINDIR)/fetchpool
+	if [ -f man/fetchpool.1 ]; then install -m 0644 man/fetchpool.1 $(DESTDIR)$(MANDIR)/fetchpool.1; fi
+	@rm -f fetchpool.pc
+
+uninstall:
+	rm -f $(DESTDIR)$(INCDIR)/fetchpool.h $(DESTDIR)$(LIBDIR)/libfetchpool.a \
+	      $(DESTDIR)$(LIBDIR)/libfetchpool.so $(DESTDIR)$(LIBDIR)/libfetchpool.so.$(SOVERSION) \
+	      $(DESTDIR)$(LIBDIR)/libfetchpool.so.$(VERSION) $(DESTDIR)$(PKGDIR)/fetchpool.pc \
+	      $(DESTDIR)$(BINDIR)/fetchpool $(DESTDIR)$(MANDIR)/fetchpool.1
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
+	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc src tests
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CFLAGS)
+
+clean:
+	rm -rf build fetchpool.pc

@@ -1,0 +1,521 @@
+/* fetchpool.h: the whole public API of fetchpool, a fixed pool of pthreads
+ * that fetch HTTP(S) URLs with blocking libcurl transfers, behind an API
+ * modelled on Python's concurrent.futures.
+ *
+ * Conventions (after jansson and libuv):
+ *   - every name is fp_ / FP_; every type is opaque unless it is plain data;
+ *   - functions that can fail return 0 (FP_OK) or a negative FP_ERR_* code,
+ *     or NULL, and fill an optional caller-owned fp_error (first error wins);
+ *   - ownership is stated on each function: NEW (caller must release it),
+ *     BORROWED (valid while the owner lives), STEALS (takes the caller's ref);
+ *   - timeouts are seconds as double; FP_FOREVER (any negative value) waits
+ *     without limit, 0 polls;
+ *   - the library never prints, never exits and has no global state except
+ *     libcurl's one-time global init (done once, thread-safely).
+ */
+#ifndef FETCHPOOL_H
+#define FETCHPOOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define FP_EXTERN __attribute__((visibility("default")))
+#else
+#define FP_EXTERN
+#endif
+
+#define FP_VERSION "0.1.0"
+#define FP_VERSION_NUM 0x000100
+
+/* Wait without a time limit. */
+#define FP_FOREVER (-1.0)
+
+/* Library defaults, used when an option is left at 0. */
+#define FP_DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024) /* 64 MiB of decoded body */
+#define FP_DEFAULT_MAX_HEADERS ((size_t)256 * 1024)   /* 256 KiB of response headers */
+#define FP_DEFAULT_MAX_REDIRS 10L
+#define FP_DEFAULT_CONNECT_TIMEOUT 10.0 /* seconds */
+#define FP_DEFAULT_USER_AGENT "fetchpool/" FP_VERSION
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/* Every code fetchpool returns or records. API errors come first; transfer
+ * errors (kept in a response, distinct from its HTTP status) follow. Values
+ * are stable; fp_code_name() gives the stable snake_case name used in JSON
+ * records ("invalid_url", "timeout", ...). */
+typedef enum fp_code {
+  FP_OK = 0,
+  /* API errors */
+  FP_ERR_INVALID_ARG = -1,  /* a NULL or out-of-range argument */
+  FP_ERR_NOMEM = -2,        /* allocation failed */
+  FP_ERR_SHUTDOWN = -3,     /* the executor is shut down */
+  FP_ERR_WAIT_TIMEOUT = -4, /* a wait ended before the condition held */
+  FP_ERR_WOULD_BLOCK = -5,  /* the queue stayed full for the whole timeout */
+  FP_ERR_CANCELLED = -6,    /* the future was cancelled before it ran */
+  FP_ERR_EXHAUSTED = -7,    /* an iterator has nothing more to give */
+  FP_ERR_INITIALIZER = -8,  /* a worker initializer reported failure */
+  FP_ERR_SYSTEM = -9,       /* a thread or system call failed (see text) */
+  FP_ERR_WORKER_THREAD = -10, /* call not allowed from a worker thread */
+  /* request / input errors */
+  FP_ERR_INVALID_URL = -20,
+  FP_ERR_INVALID_JSON = -21,
+  FP_ERR_INVALID_HEADER = -22,  /* CR, LF or NUL in a header, or no name */
+  FP_ERR_INVALID_REQUEST = -23, /* a request field has a bad type or value */
+  /* transfer errors */
+  FP_ERR_UNSUPPORTED_PROTOCOL = -30, /* not http/https, also on redirect */
+  FP_ERR_DNS = -31,
+  FP_ERR_CONNECT = -32,
+  FP_ERR_CONNECT_TIMEOUT = -33,
+  FP_ERR_TIMEOUT = -34,         /* total transfer time exceeded */
+  FP_ERR_STALL_TIMEOUT = -35,   /* too few bytes arrived for too long */
+  FP_ERR_TLS = -36,
+  FP_ERR_TOO_MANY_REDIRECTS = -37,
+  FP_ERR_BODY_TOO_LARGE = -38,
+  FP_ERR_HEADERS_TOO_LARGE = -39,
+  FP_ERR_NETWORK = -40,         /* send/recv failure, reset, short body */
+  FP_ERR_PROTOCOL = -41,        /* the server broke HTTP */
+  FP_ERR_ABORTED = -42,         /* the caller's sink asked to stop */
+  FP_ERR_HTTP = -43,            /* only in records: status >= 400 */
+  FP_ERR_INTERNAL = -44         /* anything libcurl reports that fits none */
+} fp_code;
+
+/* Human-readable text for a code ("operation timed out"). Never NULL;
+ * unknown codes give "unknown error". Static storage. Thread-safe. */
+FP_EXTERN const char *fp_strerror(int code);
+
+/* Stable snake_case name of a code as used in records ("timeout",
+ * "invalid_url", "ok" for FP_OK). Never NULL; static storage. Thread-safe. */
+FP_EXTERN const char *fp_code_name(int code);
+
+/* Details of a failed call, filled by functions that take an fp_error *.
+ * Caller-owned; may be NULL wherever accepted. The first error wins: a
+ * function only fills it when err->code is FP_OK, so initialise it with
+ * fp_error_clear() or = {0}. */
+typedef struct fp_error {
+  int code;        /* an fp_code */
+  char text[192];  /* what went wrong, naming the field or value */
+} fp_error;
+
+/* Reset *err to FP_OK with empty text. Accepts NULL. */
+FP_EXTERN void fp_error_clear(fp_error *err);
+
+/* ------------------------------------------------------------------------
+ * Requests
+ * ------------------------------------------------------------------------ */
+
+typedef struct fp_request fp_request;
+
+/* Called from a worker thread with each piece of the decoded body when a
+ * sink is set (the body is then not kept in memory). Return 0 to go on,
+ * non-zero to abort the transfer with FP_ERR_ABORTED. */
+typedef int (*fp_sink_fn)(void *userdata, const void *data, size_t len);
+
+/* Create a GET request for url with the library defaults: redirects
+ * followed (at most FP_DEFAULT_MAX_REDIRS), connect timeout
+ * FP_DEFAULT_CONNECT_TIMEOUT, no total timeout, body cap
+ * FP_DEFAULT_MAX_BODY, only http and https. The URL is copied and checked
+ * when the request runs (a bad one gives FP_ERR_INVALID_URL there).
+ * Returns a NEW reference (fp_request_decref), or NULL if url is NULL or
+ * memory ran out. */
+FP_EXTERN fp_request *fp_request_new(const char *url);
+
+/* Deep copy of req (url, method, headers, body, limits, id, callbacks) with
+ * a fresh reference count of 1. Returns NEW, or NULL on NULL/out of memory. */
+FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
+
+/* Parse a JSON job object {"url": str, "method": str, "headers": {name:
+ * value} or ["Name: value", ...], "body": str, "timeout": seconds,
+ * "connect_timeout": seconds, "max_redirs": int, "id": any}. Starts from
+ * a copy of base when base is not NULL (headers of obj replace base's
+ * headers of the same name, case-insensitively). Unknown keys are ignored.
+ * Returns NEW, or NULL with err naming the field and why
+ * (FP_ERR_INVALID_REQUEST, FP_ERR_INVALID_HEADER, FP_ERR_INVALID_URL for a
+ * missing or non-string url). obj is BORROWED. Thread-safe for distinct
+ * objects. */
+FP_EXTERN fp_request *fp_request_from_json(const json_t *obj,
+                                           const fp_request *base,
+                                           fp_error *err);
+
+/* Reference counting. Atomic, so any thread may call them. A request must
+ * not be modified after it was submitted. decref of NULL does nothing. */
+FP_EXTERN fp_request *fp_request_incref(fp_request *req);
+FP_EXTERN void fp_request_decref(fp_request *req);
+
+/* Setters. Each returns FP_OK or a negative code (FP_ERR_INVALID_ARG,
+ * FP_ERR_NOMEM, FP_ERR_INVALID_HEADER). Strings and bytes are copied. Not
+ * thread-safe on one request; call them before submitting it. */
+FP_EXTERN int fp_request_set_url(fp_request *req, const char *url);
+/* An HTTP method token ("GET", "POST", "HEAD", "PUT", ...). */
+FP_EXTERN int fp_request_set_method(fp_request *req, const char *method);
+/* Add a request header. name must be a non-empty token and neither part may
+ * hold CR, LF or NUL (FP_ERR_INVALID_HEADER). A value of "" sends an empty
+ * header; an existing header of the same name is replaced. */
+FP_EXTERN int fp_request_add_header(fp_request *req, const char *name,
+                                    const char *value);
+/* Same, from one "Name: value" line. */
+FP_EXTERN int fp_request_add_header_line(fp_request *req, const char *line);
+/* Request body (copied); len bytes, may hold NUL bytes. NULL clears it. */
+FP_EXTERN int fp_request_set_body(fp_request *req, const void *data,
+                                  size_t len);
+/* Total and connect timeouts in seconds; 0 means no total limit and
+ * FP_DEFAULT_CONNECT_TIMEOUT for connect. Negative values are invalid. */
+FP_EXTERN int fp_request_set_timeouts(fp_request *req, double total_s,
+                                      double connect_s);
+/* Abort with FP_ERR_BODY_TOO_LARGE as soon as more than max_bytes of
+ * decoded body arrived; 0 means FP_DEFAULT_MAX_BODY. */
+FP_EXTERN int fp_request_set_max_body(fp_request *req, size_t max_bytes);
+/* Follow redirects (at most max_redirs, FP_ERR_TOO_MANY_REDIRECTS past it)
+ * or not (follow false: the 3xx response is the result). */
+FP_EXTERN int fp_request_set_redirects(fp_request *req, bool follow,
+                                       long max_redirs);
+/* Keep response headers in the response (off by default). */
+FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
+/* User-Agent header value; NULL restores FP_DEFAULT_USER_AGENT. */
+FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
+/* Skip TLS certificate and host name verification (off by default). */
+FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);
+/* Send the body to sink instead of keeping it (see fp_sink_fn). */
+FP_EXTERN int fp_request_set_sink(fp_request *req, fp_sink_fn sink,
+                                  void *userdata);
+/* A caller id copied into records as "id" (any JSON value; the request
+ * takes its own reference, id is BORROWED). NULL clears it. */
+FP_EXTERN int fp_request_set_id(fp_request *req, json_t *id);
+/* Job number copied into records as "index". Unset by default (then the
+ * record has no index). */
+FP_EXTERN int fp_request_set_index(fp_request *req, uint64_t index);
+/* Opaque pointer for the caller; fetchpool never touches it. */
+FP_EXTERN void fp_request_set_userdata(fp_request *req, void *userdata);
+
+/* Getters: BORROWED strings valid while the request lives. */
+FP_EXTERN const char *fp_request_url(const fp_request *req);
+FP_EXTERN const char *fp_request_method(const fp_request *req);
+FP_EXTERN json_t *fp_request_id(const fp_request *req); /* BORROWED or NULL */
+/* True and *index set when an index was given. */
+FP_EXTERN bool fp_request_index(const fp_request *req, uint64_t *index);
+FP_EXTERN void *fp_request_userdata(const fp_request *req);
+
+/* ------------------------------------------------------------------------
+ * Responses (read-only; owned by their future)
+ * ------------------------------------------------------------------------ */
+
+typedef struct fp_response fp_response;
+
+/* Phase times in seconds from the start of the last attempt (as libcurl's
+ * CURLINFO_*_TIME_T); 0 for phases that did not happen. */
+typedef struct fp_timings {
+  double dns;        /* name resolved */
+  double connect;    /* TCP connected */
+  double tls;        /* TLS handshake done (0 for http) */
+  double first_byte; /* first response byte */
+  double total;      /* whole transfer, redirects included */
+} fp_timings;
+
+/* FP_OK when the transfer completed (whatever the HTTP status), else a
+ * transfer error code. */
+FP_EXTERN int fp_response_error(const fp_response *resp);
+/* libcurl's own message for a transfer error ("" when none). BORROWED. */
+FP_EXTERN const char *fp_response_error_message(const fp_response *resp);
+/* Final HTTP status, or 0 when no response arrived. */
+FP_EXTERN long fp_response_status(const fp_response *resp);
+/* True when there is no transfer error and the status is below 400. */
+FP_EXTERN bool fp_response_ok(const fp_response *resp);
+/* URL of the last request made (after redirects); "" when none. */
+FP_EXTERN const char *fp_response_effective_url(const fp_response *resp);
+/* Body kept in memory (NUL-terminated for convenience; *len excludes the
+ * NUL). NULL with *len 0 when a sink was used or nothing arrived. */
+FP_EXTERN const char *fp_response_body(const fp_response *resp, size_t *len);
+/* Decoded body bytes received (also counted when a sink was used). */
+FP_EXTERN uint64_t fp_response_bytes(const fp_response *resp);
+/* Number of response headers kept (0 unless fp_request_set_keep_headers),
+ * from the final response only. */
+FP_EXTERN size_t fp_response_header_count(const fp_response *resp);
+/* Header i, in arrival order. BORROWED; FP_ERR_INVALID_ARG past the end. */
+FP_EXTERN int fp_response_header_at(const fp_response *resp, size_t i,
+                                    const char **name, const char **value);
+/* First header named name (case-insensitive), or NULL. BORROWED. */
+FP_EXTERN const char *fp_response_header(const fp_response *resp,
+                                         const char *name);
+FP_EXTERN fp_timings fp_response_timings(const fp_response *resp);
+/* Wall time of the whole job in seconds, from its first attempt to its
+ * end (all attempts and waits between them included). */
+FP_EXTERN double fp_response_elapsed(const fp_response *resp);
+/* Attempts made (1 unless retries ran; 0 for a cancelled job). */
+FP_EXTERN unsigned fp_response_attempts(const fp_response *resp);
+
+/* ------------------------------------------------------------------------
+ * Records: a finished job as a JSON object
+ * ------------------------------------------------------------------------ */
+
+enum {
+  FP_RECORD_BODY = 1 << 0,    /* add "body" (valid UTF-8) or "body_base64" */
+  FP_RECORD_HEADERS = 1 << 1, /* add "headers": {name: value} */
+  FP_RECORD_TIMINGS = 1 << 2  /* add "timings": {dns_ms, connect_ms, ...} */
+};
+
+/* The record of one job: {"index" (if set), "url", "id" (if set), "status"
+ * (int or null), "ok", "error" (null or {"code", "message"}),
+ * "effective_url", "elapsed_ms", "bytes", "attempts"} plus what flags ask.
+ * An HTTP status >= 400 with no transfer error gives error code "http".
+ * req and resp are BORROWED. Returns NEW, or NULL on out of memory. */
+FP_EXTERN json_t *fp_record_new(const fp_request *req,
+                                const fp_response *resp, unsigned flags);
+
+/* The record of an input that never became a request (a bad JSON line):
+ * the same schema with status null, ok false and error {code, message}.
+ * url may be NULL (then null); id is BORROWED and may be NULL. Returns NEW. */
+FP_EXTERN json_t *fp_record_error(uint64_t index, const char *url,
+                                  json_t *id, int code, const char *message);
+
+/* ------------------------------------------------------------------------
+ * Executor (concurrent.futures.ThreadPoolExecutor)
+ * ------------------------------------------------------------------------ */
+
+typedef struct fp_executor fp_executor;
+typedef struct fp_future fp_future;
+
+/* Called once in each worker thread before it takes any job, with the
+ * worker's number (0..threads-1). Return 0 for success; any other value
+ * makes fp_executor_new fail with FP_ERR_INITIALIZER. */
+typedef int (*fp_initializer_fn)(void *arg, size_t worker_index);
+
+typedef struct fp_executor_options {
+  /* Worker threads; 0 means min(32, CPUs + 4), as Python's default. */
+  size_t threads;
+  /* Jobs that may wait in the queue; 0 means unbounded. When full,
+   * fp_executor_submit blocks. */
+  size_t queue_capacity;
+  /* Thread names are "<prefix>-<n>", cut to 15 bytes; NULL means "fp". */
+  const char *thread_name_prefix;
+  fp_initializer_fn initializer; /* may be NULL */
+  void *initializer_arg;
+  /* Share the DNS cache between workers (default true). Connections are
+   * never shared: each worker keeps its own (libcurl forbids sharing a
+   * connection cache between concurrent threads). */
+  bool share_dns;
+} fp_executor_options;
+
+/* Fill *opts with the defaults described above. */
+FP_EXTERN void fp_executor_options_init(fp_executor_options *opts);
+
+/* Start an executor: all worker threads are created (and their
+ * initializers have run) before it returns. opts may be NULL for the
+ * defaults and is copied. Returns NEW (free with fp_executor_free), or
+ * NULL with err set (FP_ERR_NOMEM, FP_ERR_SYSTEM, FP_ERR_INITIALIZER,
+ * FP_ERR_INVALID_ARG). Worker threads block every asynchronous signal, so
+ * SIGINT/SIGTERM/SIGPIPE reach the application's own threads. */
+FP_EXTERN fp_executor *fp_executor_new(const fp_executor_options *opts,
+                                       fp_error *err);
+
+/* Number of worker threads. Thread-safe. */
+FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
+
+/* Queue req (BORROWED: the future takes its own reference) and return its
+ * future (NEW reference: fp_future_decref). Blocks while the queue is full.
+ * Returns NULL with err FP_ERR_SHUTDOWN after shutdown (also when shutdown
+ * happens while blocked), FP_ERR_INVALID_ARG, FP_ERR_NOMEM. Thread-safe;
+ * jobs start in submission order (FIFO). */
+FP_EXTERN fp_future *fp_executor_submit(fp_executor *ex, fp_request *req,
+                                        fp_error *err);
+
+/* As fp_executor_submit, but gives up after timeout seconds of a full queue
+ * with FP_ERR_WOULD_BLOCK (timeout 0: try once). Thread-safe. */
+FP_EXTERN fp_future *fp_executor_submit_timeout(fp_executor *ex,
+                                                fp_request *req,
+                                                double timeout,
+                                                fp_error *err);
+
+/* Shorthand: submit a GET of url with the defaults. NEW, or NULL + err. */
+FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
+                                            fp_error *err);
+
+/* Python's shutdown(wait, cancel_futures): refuse new submissions; with
+ * cancel_futures, cancel every job still queued; with wait, return only
+ * once every job already started or queued has finished and every worker
+ * has exited. Idempotent, callable from any thread and several at once.
+ * Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is true and it is
+ * called from one of this executor's workers (it would wait for itself). */
+FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
+                                   bool cancel_futures);
+
+/* Shut down (wait, without cancelling), join every worker and free the
+ * executor. Futures stay valid while references to them remain. Must not
+ * be called from a worker thread or a done callback. NULL is ignored. */
+FP_EXTERN void fp_executor_free(fp_executor *ex);
+
+/* ------------------------------------------------------------------------
+ * Futures (concurrent.futures.Future)
+ * ------------------------------------------------------------------------ */
+
+typedef enum fp_state {
+  FP_PENDING = 0,  /* queued */
+  FP_RUNNING = 1,  /* a worker is running it */
+  FP_FINISHED = 2, /* has a response (which may hold a transfer error) */
+  FP_CANCELLED = 3 /* cancelled before it ran; has no response */
+} fp_state;
+
+/* Called once when the future is finished or cancelled. See
+ * fp_future_add_done_callback for the thread it runs on. f is BORROWED
+ * for the duration of the call. */
+typedef void (*fp_done_fn)(fp_future *f, void *userdata);
+
+/* Reference counting, atomic. The queue holds its own reference, so the
+ * caller may drop its reference at any time. decref of NULL is a no-op. */
+FP_EXTERN fp_future *fp_future_incref(fp_future *f);
+FP_EXTERN void fp_future_decref(fp_future *f);
+
+/* Current state. Thread-safe. */
+FP_EXTERN fp_state fp_future_state(fp_future *f);
+/* True when finished or cancelled. */
+FP_EXTERN bool fp_future_done(fp_future *f);
+FP_EXTERN bool fp_future_running(fp_future *f);
+FP_EXTERN bool fp_future_cancelled(fp_future *f);
+
+/* Cancel: succeeds (returns true) only while pending, or if already
+ * cancelled; then done callbacks run in this thread before it returns.
+ * Returns false once the job is running or finished. Thread-safe. */
+FP_EXTERN bool fp_future_cancel(fp_future *f);
+
+/* Wait until done. FP_OK, or FP_ERR_WAIT_TIMEOUT. Thread-safe. */
+FP_EXTERN int fp_future_wait(fp_future *f, double timeout);
+
+/* Wait until done and give the response (BORROWED, valid while the caller
+ * holds a reference to f). Returns FP_OK (finished: check
+ * fp_response_error for transfer errors), FP_ERR_CANCELLED (*resp NULL) or
+ * FP_ERR_WAIT_TIMEOUT (*resp NULL). resp may be NULL. Thread-safe. */
+FP_EXTERN int fp_future_result(fp_future *f, double timeout,
+                               const fp_response **resp);
+
+/* Response of a finished future without waiting: BORROWED, or NULL when not
+ * finished (pending, running or cancelled). */
+FP_EXTERN const fp_response *fp_future_response(fp_future *f);
+
+/* The request this future runs. BORROWED. */
+FP_EXTERN fp_request *fp_future_request(fp_future *f);
+
+/* Register cb. If f is not done, cb runs once it is, in the thread that
+ * completes it (a worker, or the thread that cancels it), in the order the
+ * callbacks were added, with no fetchpool lock held. If f is already done,
+ * cb runs at once in the caller's thread before this returns. Returns
+ * FP_OK, FP_ERR_INVALID_ARG or FP_ERR_NOMEM. Thread-safe. */
+FP_EXTERN int fp_future_add_done_callback(fp_future *f, fp_done_fn cb,
+                                          void *userdata);
+
+/* The record (see fp_record_new) of a done future; a cancelled one gives
+ * error "cancelled". Returns NEW, or NULL if f is not done. */
+FP_EXTERN json_t *fp_future_record(fp_future *f, unsigned flags);
+
+/* ------------------------------------------------------------------------
+ * Waiting on many futures
+ * ------------------------------------------------------------------------ */
+
+typedef enum fp_return_when {
+  FP_FIRST_COMPLETED = 0, /* any future done */
+  FP_FIRST_EXCEPTION = 1, /* any finished with a transfer error, else all */
+  FP_ALL_COMPLETED = 2    /* all done */
+} fp_return_when;
+
+/* Python's concurrent.futures.wait: wait until the condition holds for
+ * fs[0..n-1] (BORROWED). When done_flags is not NULL, done_flags[i] tells
+ * on return whether fs[i] is done. Returns FP_OK when the condition holds
+ * (n == 0 holds at once), FP_ERR_WAIT_TIMEOUT otherwise (flags still
+ * filled), FP_ERR_INVALID_ARG, FP_ERR_NOMEM. Thread-safe. */
+FP_EXTERN int fp_wait(fp_future *const *fs, size_t n, double timeout,
+                      fp_return_when return_when, bool *done_flags);
+
+typedef struct fp_as_completed fp_as_completed;
+
+/* Iterator over fs[0..n-1] yielding each future once, as it becomes done
+ * (those already done first). Takes its own reference to each future.
+ * Returns NEW (fp_as_completed_free), or NULL with err. */
+FP_EXTERN fp_as_completed *fp_as_completed_new(fp_future *const *fs, size_t n,
+                                               fp_error *err);
+
+/* Next done future (BORROWED while the iterator lives) within timeout
+ * seconds of this call. Returns FP_OK with *out set, FP_ERR_WAIT_TIMEOUT
+ * (try again later), or FP_ERR_EXHAUSTED when all were yielded. One thread
+ * at a time per iterator. */
+FP_EXTERN int fp_as_completed_next(fp_as_completed *it, double timeout,
+                                   fp_future **out);
+
+/* Free the iterator and its references. NULL is ignored. */
+FP_EXTERN void fp_as_completed_free(fp_as_completed *it);
+
+typedef struct fp_map fp_map;
+
+/* Python's Executor.map, bounded: runs reqs[0..n-1] (each BORROWED; the
+ * futures take references) with at most max_in_flight submitted and not
+ * yet consumed at any time (0 means the executor's thread count), and
+ * yields them in input order. Submits the first window before returning.
+ * Returns NEW (fp_map_free), or NULL with err (FP_ERR_SHUTDOWN, ...). */
+FP_EXTERN fp_map *fp_executor_map(fp_executor *ex, fp_request *const *reqs,
+                                  size_t n, size_t max_in_flight,
+                                  fp_error *err);
+
+/* Wait (up to timeout) for the next future in input order, then submit the
+ * next request to keep the window full. *out is BORROWED until the next
+ * call or fp_map_free; *index (may be NULL) is its position in reqs.
+ * Returns FP_OK, FP_ERR_WAIT_TIMEOUT (call again: the same future is
+ * waited for), FP_ERR_EXHAUSTED, or FP_ERR_SHUTDOWN if the executor shut
+ * down before the rest could be submitted. One thread at a time. */
+FP_EXTERN int fp_map_next(fp_map *m, double timeout, fp_future **out,
+                          size_t *index);
+
+/* Cancel what is still pending and free the map. NULL is ignored. */
+FP_EXTERN void fp_map_free(fp_map *m);
+
+/* ------------------------------------------------------------------------
+ * Result array: slot i filled when job i finishes
+ * ------------------------------------------------------------------------ */
+
+typedef struct fp_results fp_results;
+
+/* An array of n empty slots. Returns NEW (fp_results_free) or NULL. */
+FP_EXTERN fp_results *fp_results_new(size_t n);
+
+/* Slot count. */
+FP_EXTERN size_t fp_results_size(const fp_results *r);
+
+/* Fill slot i with f when f is done (at once if it already is). The array
+ * takes a reference to f. Returns FP_OK, FP_ERR_INVALID_ARG (i out of
+ * range or slot already attached). Thread-safe. The array must outlive the
+ * completion of every attached future (free it after they are done, or
+ * after fp_executor_shutdown(wait=true)). */
+FP_EXTERN int fp_results_attach(fp_results *r, size_t i, fp_future *f);
+
+/* Submit req to ex and attach its future to slot i in one call. Returns
+ * FP_OK or the error of either step (err filled). Thread-safe. */
+FP_EXTERN int fp_results_submit(fp_results *r, size_t i, fp_executor *ex,
+                                fp_request *req, fp_error *err);
+
+/* Slots filled so far. Thread-safe, may be called while jobs run. */
+FP_EXTERN size_t fp_results_done(fp_results *r);
+
+/* The future in slot i once it is done (BORROWED while r lives), or NULL
+ * while it is empty. Thread-safe. */
+FP_EXTERN fp_future *fp_results_get(fp_results *r, size_t i);
+
+/* Wait until at least count slots are filled. FP_OK or
+ * FP_ERR_WAIT_TIMEOUT. Thread-safe. */
+FP_EXTERN int fp_results_wait(fp_results *r, size_t count, double timeout);
+
+/* JSON array of n records (fp_future_record with flags) in slot order, null
+ * for slots not yet filled. Returns NEW or NULL. Thread-safe. */
+FP_EXTERN json_t *fp_results_to_json(fp_results *r, unsigned flags);
+
+/* Free the array and its references. NULL is ignored. */
+FP_EXTERN void fp_results_free(fp_results *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* FETCHPOOL_H */

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages fetchpool needs to build and test, if missing.
+set -euo pipefail
+
+pkgs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev
+      libcmocka-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl
+      python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${missing[*]}" >&2
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,246 @@
+/* executor.c: executor lifecycle: start workers, submit, shutdown, join.
+ *
+ * DESIGN
+ * All workers are created up front, with every asynchronous signal blocked
+ * (they inherit the mask), so SIGINT/SIGTERM/SIGPIPE go to the
+ * application's threads. fp_executor_new returns only once each worker has
+ * set up its curl handle and run the initializer; one failure fails the
+ * whole executor. Shutdown closes the queue: workers drain what is queued
+ * (unless cancel_futures took it away) and exit when it is empty; waiting
+ * shutdown sleeps until the live-worker count reaches zero, and free joins
+ * the threads. Nothing here holds two locks at once. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fetchpool_private.h"
+
+/* Enough for libcurl, OpenSSL and user callbacks, and small enough that
+ * 10,000 workers do not reserve 80 GB of address space with 8 MiB stacks. */
+#define WORKER_STACK_SIZE ((size_t)1024 * 1024)
+
+struct fp_executor {
+  fp_executor_options opts;
+  char name_prefix[16];
+  fp__queue queue;
+  fp__share *share;
+  fp__worker *workers;
+  size_t nworkers; /* threads created */
+  pthread_mutex_t mu;
+  pthread_cond_t cond;
+  size_t ready;     /* workers that reported setup done */
+  bool setup_failed;
+  size_t live;      /* workers not yet exited */
+};
+
+void fp_executor_options_init(fp_executor_options *opts) {
+  memset(opts, 0, sizeof *opts);
+  opts->share_dns = true;
+}
+
+static size_t default_threads(void) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t n = (cpus > 0 ? (size_t)cpus : 1) + 4;
+  return n < 32 ? n : 32;
+}
+
+fp__queue *fp__executor_queue(fp_executor *ex) { return &ex->queue; }
+fp__share *fp__executor_share(fp_executor *ex) { return ex->share; }
+const fp_executor_options *fp__executor_options(fp_executor *ex) { return &ex->opts; }
+
+void fp__executor_worker_ready(fp_executor *ex, bool ok) {
+  pthread_mutex_lock(&ex->mu);
+  ex->ready++;
+  if (!ok)
+    ex->setup_failed = true;
+  pthread_cond_broadcast(&ex->cond);
+  pthread_mutex_unlock(&ex->mu);
+}
+
+void fp__executor_worker_exit(fp_executor *ex) {
+  pthread_mutex_lock(&ex->mu);
+  ex->live--;
+  pthread_cond_broadcast(&ex->cond);
+  pthread_mutex_unlock(&ex->mu);
+}
+
+size_t fp_executor_threads(const fp_executor *ex) { return ex ? ex->nworkers : 0; }
+
+static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
+  pthread_attr_t attr;
+  sigset_t all, old;
+  int rc = FP_OK;
+  if (pthread_attr_init(&attr))
+    return fp__fail(err, FP_ERR_SYSTEM, "pthread_attr_init failed");
+  pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+  sigfillset(&all);
+  pthread_sigmask(SIG_BLOCK, &all, &old);
+  for (size_t i = 0; i < n; i++) {
+    fp__worker *w = &ex->workers[i];
+    w->ex = ex;
+    w->index = i;
+    pthread_mutex_lock(&ex->mu);
+    ex->live++;
+    pthread_mutex_unlock(&ex->mu);
+    if (pthread_create(&w->thread, &attr, fp__engine_threads_main, w)) {
+      pthread_mutex_lock(&ex->mu);
+      ex->live--;
+      pthread_mutex_unlock(&ex->mu);
+      rc = fp__fail(err, FP_ERR_SYSTEM, "could not create worker thread %zu of %zu", i + 1, n);
+      break;
+    }
+    ex->nworkers++;
+  }
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  pthread_attr_destroy(&attr);
+  return rc;
+}
+
+fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
+  if (fp__transfer_global_init()) {
+    fp__fail(err, FP_ERR_INTERNAL, "curl_global_init failed");
+    return NULL;
+  }
+  fp_executor *ex = calloc(1, sizeof *ex);
+  if (!ex) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  if (opts)
+    ex->opts = *opts;
+  else
+    fp_executor_options_init(&ex->opts);
+  /* Keep a copy of the prefix: the caller's string may not outlive us. */
+  snprintf(ex->name_prefix, sizeof ex->name_prefix, "%s",
+           ex->opts.thread_name_prefix ? ex->opts.thread_name_prefix : "fp");
+  ex->opts.thread_name_prefix = ex->name_prefix;
+  size_t n = ex->opts.threads ? ex->opts.threads : default_threads();
+  ex->opts.threads = n;
+  if (pthread_mutex_init(&ex->mu, NULL)) {
+    free(ex);
+    fp__fail(err, FP_ERR_SYSTEM, "pthread_mutex_init failed");
+    return NULL;
+  }
+  if (fp__cond_init(&ex->cond)) {
+    pthread_mutex_destroy(&ex->mu);
+    free(ex);
+    fp__fail(err, FP_ERR_SYSTEM, "pthread_cond_init failed");
+    return NULL;
+  }
+  if (fp__queue_init(&ex->queue, ex->opts.queue_capacity)) {
+    pthread_cond_destroy(&ex->cond);
+    pthread_mutex_destroy(&ex->mu);
+    free(ex);
+    fp__fail(err, FP_ERR_SYSTEM, "queue init failed");
+    return NULL;
+  }
+  /* From here on fp_executor_free can undo whatever was set up. */
+  if (ex->opts.share_dns && !(ex->share = fp__share_new(err)))
+    goto fail;
+  if (!(ex->workers = calloc(n, sizeof *ex->workers))) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory for %zu workers", n);
+    goto fail;
+  }
+  if (start_workers(ex, n, err))
+    goto fail;
+  pthread_mutex_lock(&ex->mu);
+  while (ex->ready < ex->nworkers)
+    pthread_cond_wait(&ex->cond, &ex->mu);
+  bool failed = ex->setup_failed;
+  pthread_mutex_unlock(&ex->mu);
+  if (failed) {
+    fp__fail(err, FP_ERR_INITIALIZER, "a worker's initializer or curl setup failed");
+    goto fail;
+  }
+  return ex;
+fail:
+  fp_executor_free(ex);
+  return NULL;
+}
+
+fp_future *fp_executor_submit_timeout(fp_executor *ex, fp_request *req,
+                                      double timeout, fp_error *err) {
+  if (!ex || !req || !req->url) {
+    fp__fail(err, FP_ERR_INVALID_ARG, "executor and request must not be NULL");
+    return NULL;
+  }
+  fp_future *f = fp__future_new(req);
+  if (!f) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  struct timespec ts;
+  fp_future_incref(f); /* the queue's reference */
+  int rc = fp__queue_push(&ex->queue, f, fp__deadline_ptr(timeout, &ts));
+  if (rc) {
+    fp_future_decref(f);
+    fp_future_decref(f);
+    fp__fail(err, rc, rc == FP_ERR_SHUTDOWN ? "executor is shut down"
+                                             : "queue stayed full for %.3f s", timeout);
+    return NULL;
+  }
+  return f;
+}
+
+fp_future *fp_executor_submit(fp_executor *ex, fp_request *req, fp_error *err) {
+  return fp_executor_submit_timeout(ex, req, FP_FOREVER, err);
+}
+
+fp_future *fp_executor_submit_url(fp_executor *ex, const char *url, fp_error *err) {
+  fp_request *req = fp_request_new(url);
+  if (!req) {
+    fp__fail(err, url ? FP_ERR_NOMEM : FP_ERR_INVALID_ARG, "could not create request");
+    return NULL;
+  }
+  fp_future *f = fp_executor_submit(ex, req, err);
+  fp_request_decref(req);
+  return f;
+}
+
+static bool on_worker_thread(const fp_executor *ex) {
+  pthread_t self = pthread_self();
+  for (size_t i = 0; i < ex->nworkers; i++)
+    if (pthread_equal(self, ex->workers[i].thread))
+      return true;
+  return false;
+}
+
+int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
+  if (!ex)
+    return FP_ERR_INVALID_ARG;
+  if (wait && on_worker_thread(ex))
+    return FP_ERR_WORKER_THREAD;
+  fp__queue_close(&ex->queue);
+  if (cancel_futures) {
+    fp_future *f = fp__queue_take_all(&ex->queue);
+    while (f) {
+      fp_future *next = *fp__future_next(f);
+      *fp__future_next(f) = NULL;
+      fp_future_cancel(f);
+      fp_future_decref(f);
+      f = next;
+    }
+  }
+  if (wait) {
+    pthread_mutex_lock(&ex->mu);
+    while (ex->live > 0)
+      pthread_cond_wait(&ex->cond, &ex->mu);
+    pthread_mutex_unlock(&ex->mu);
+  }
+  return FP_OK;
+}
+
+void fp_executor_free(fp_executor *ex) {
+  if (!ex)
+    return;
+  fp_executor_shutdown(ex, true, false);
+  for (size_t i = 0; i < ex->nworkers; i++)
+    pthread_join(ex->workers[i].thread, NULL);
+  free(ex->workers);
+  fp__share_free(ex->share);
+  fp__queue_destroy(&ex->queue);
+  pthread_cond_destroy(&ex->cond);
+  pthread_mutex_destroy(&ex->mu);
+  free(ex);
+}

@@ -1,0 +1,161 @@
+/* record.c: a finished job as the JSON object the CLI prints, one per line. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetchpool_private.h"
+
+static char *base64(const char *data, size_t len) {
+  static const char tbl[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  char *out = malloc(4 * ((len + 2) / 3) + 1), *p = out;
+  if (!out)
+    return NULL;
+  const unsigned char *s = (const unsigned char *)data;
+  size_t i = 0;
+  for (; i + 2 < len; i += 3) {
+    *p++ = tbl[s[i] >> 2];
+    *p++ = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+    *p++ = tbl[((s[i + 1] & 15) << 2) | (s[i + 2] >> 6)];
+    *p++ = tbl[s[i + 2] & 63];
+  }
+  if (i < len) {
+    *p++ = tbl[s[i] >> 2];
+    if (i + 1 < len) {
+      *p++ = tbl[((s[i] & 3) << 4) | (s[i + 1] >> 4)];
+      *p++ = tbl[(s[i + 1] & 15) << 2];
+    } else {
+      *p++ = tbl[(s[i] & 3) << 4];
+      *p++ = '=';
+    }
+    *p++ = '=';
+  }
+  *p = '\0';
+  return out;
+}
+
+/* A JSON string of s; text that is not valid UTF-8 (a URL or header as
+ * received) gets each byte >= 0x80 written as "\xHH" so no record is lost. */
+static json_t *json_text(const char *s) {
+  json_t *v = json_string(s);
+  if (v || !s)
+    return v;
+  size_t n = strlen(s);
+  char *esc = malloc(4 * n + 1), *p = esc;
+  if (!esc)
+    return NULL;
+  for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+    if (*c < 0x80)
+      *p++ = (char)*c;
+    else
+      p += sprintf(p, "\\x%02X", *c);
+  }
+  *p = '\0';
+  v = json_string(esc);
+  free(esc);
+  return v;
+}
+
+static double ms(double seconds) { return round(seconds * 1e6) / 1e3; }
+
+/* The fields every record has, in a fixed order. */
+static json_t *record_base(bool has_index, uint64_t index, const char *url,
+                           json_t *id) {
+  json_t *rec = json_object();
+  if (!rec)
+    return NULL;
+  if (has_index)
+    json_object_set_new(rec, "index", json_integer((json_int_t)index));
+  json_object_set_new(rec, "url", url ? json_text(url) : json_null());
+  if (id)
+    json_object_set(rec, "id", id);
+  return rec;
+}
+
+static json_t *error_object(int code, const char *message) {
+  return json_pack("{s:s, s:s}", "code", fp_code_name(code), "message",
+                   message && *message ? message : fp_strerror(code));
+}
+
+static int add_body(json_t *rec, const fp_response *resp) {
+  if (!resp->body) {
+    json_object_set_new(rec, "body", json_string(""));
+    return FP_OK;
+  }
+  json_t *text = json_stringn(resp->body, resp->body_len); /* NULL: not UTF-8 */
+  if (text)
+    return json_object_set_new(rec, "body", text) ? FP_ERR_NOMEM : FP_OK;
+  char *b64 = base64(resp->body, resp->body_len);
+  if (!b64)
+    return FP_ERR_NOMEM;
+  int rc = json_object_set_new(rec, "body_base64", json_string(b64));
+  free(b64);
+  return rc ? FP_ERR_NOMEM : FP_OK;
+}
+
+static void add_headers(json_t *rec, const fp_response *resp) {
+  json_t *h = json_object();
+  for (size_t i = 0; i < resp->nheaders; i++) {
+    json_object_set_new(h, resp->headers[i].name, json_text(resp->headers[i].value));
+  }
+  json_object_set_new(rec, "headers", h);
+}
+
+static void add_timings(json_t *rec, const fp_response *resp) {
+  const fp_timings *t = &resp->timings;
+  json_object_set_new(rec, "timings",
+                      json_pack("{s:f, s:f, s:f, s:f, s:f}", "dns_ms", ms(t->dns),
+                                "connect_ms", ms(t->connect), "tls_ms", ms(t->tls),
+                                "first_byte_ms", ms(t->first_byte), "total_ms",
+                                ms(t->total)));
+}
+
+json_t *fp_record_new(const fp_request *req, const fp_response *resp,
+                      unsigned flags) {
+  if (!req || !resp)
+    return NULL;
+  json_t *rec = record_base(req->has_index, req->index, req->url, req->id);
+  if (!rec)
+    return NULL;
+  json_object_set_new(rec, "status", resp->status ? json_integer(resp->status) : json_null());
+  json_object_set_new(rec, "ok", json_boolean(fp_response_ok(resp)));
+  if (resp->error != FP_OK) {
+    json_object_set_new(rec, "error", error_object(resp->error, resp->error_message));
+  } else if (resp->status >= 400) {
+    char msg[32];
+    snprintf(msg, sizeof msg, "HTTP status %ld", resp->status);
+    json_object_set_new(rec, "error", error_object(FP_ERR_HTTP, msg));
+  } else {
+    json_object_set_new(rec, "error", json_null());
+  }
+  json_object_set_new(rec, "effective_url",
+                      resp->effective_url ? json_text(resp->effective_url) : json_null());
+  json_object_set_new(rec, "elapsed_ms", json_real(ms(resp->elapsed)));
+  json_object_set_new(rec, "bytes", json_integer((json_int_t)resp->bytes));
+  json_object_set_new(rec, "attempts", json_integer(resp->attempts));
+  if (flags & FP_RECORD_TIMINGS)
+    add_timings(rec, resp);
+  if (flags & FP_RECORD_HEADERS)
+    add_headers(rec, resp);
+  if ((flags & FP_RECORD_BODY) && add_body(rec, resp)) {
+    json_decref(rec);
+    return NULL;
+  }
+  return rec;
+}
+
+json_t *fp_record_error(uint64_t index, const char *url, json_t *id, int code,
+                        const char *message) {
+  json_t *rec = record_base(true, index, url, id);
+  if (!rec)
+    return NULL;
+  json_object_set_new(rec, "status", json_null());
+  json_object_set_new(rec, "ok", json_false());
+  json_object_set_new(rec, "error", error_object(code, message));
+  json_object_set_new(rec, "effective_url", json_null());
+  json_object_set_new(rec, "elapsed_ms", json_real(0));
+  json_object_set_new(rec, "bytes", json_integer(0));
+  json_object_set_new(rec, "attempts", json_integer(0));
+  return rec;
+}

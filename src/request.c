@@ -1,0 +1,385 @@
+/* request.c: the request model, its setters, and parsing a JSON job object. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetchpool_private.h"
+
+static char *dup_n(const char *s, size_t n) {
+  char *d = malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+static char *dup_str(const char *s) { return s ? dup_n(s, strlen(s)) : NULL; }
+
+/* RFC 9110 token characters, for header names and methods. */
+static bool is_token(const char *s, size_t n) {
+  if (n == 0)
+    return false;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c <= 32 || c >= 127 || strchr("\"(),/:;<=>?@[\\]{}", c))
+      return false;
+  }
+  return true;
+}
+
+/* A header value may hold any byte but CR, LF and NUL (no header
+ * injection through input). */
+static bool is_header_value(const char *s) { return strpbrk(s, "\r\n") == NULL; }
+
+fp_request *fp_request_new(const char *url) {
+  if (!url)
+    return NULL;
+  fp_request *req = calloc(1, sizeof *req);
+  if (!req)
+    return NULL;
+  atomic_init(&req->refcount, 1);
+  req->url = dup_str(url);
+  req->method = dup_str("GET");
+  if (!req->url || !req->method) {
+    fp_request_decref(req);
+    return NULL;
+  }
+  req->max_body = FP_DEFAULT_MAX_BODY;
+  req->follow_redirects = true;
+  req->max_redirs = FP_DEFAULT_MAX_REDIRS;
+  return req;
+}
+
+fp_request *fp_request_incref(fp_request *req) {
+  if (req)
+    atomic_fetch_add_explicit(&req->refcount, 1, memory_order_relaxed);
+  return req;
+}
+
+static void free_headers(fp__header *h, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    free(h[i].name);
+    free(h[i].value);
+  }
+  free(h);
+}
+
+void fp_request_decref(fp_request *req) {
+  if (!req || atomic_fetch_sub_explicit(&req->refcount, 1, memory_order_acq_rel) != 1)
+    return;
+  free(req->url);
+  free(req->method);
+  free_headers(req->headers, req->nheaders);
+  free(req->body);
+  free(req->user_agent);
+  json_decref(req->id);
+  free(req);
+}
+
+fp_request *fp_request_copy(const fp_request *src) {
+  if (!src)
+    return NULL;
+  fp_request *req = fp_request_new(src->url);
+  if (!req)
+    return NULL;
+  if (fp_request_set_method(req, src->method) ||
+      fp_request_set_user_agent(req, src->user_agent) ||
+      (src->has_body && fp_request_set_body(req, src->body, src->body_len)))
+    goto fail;
+  for (size_t i = 0; i < src->nheaders; i++)
+    if (fp_request_add_header(req, src->headers[i].name, src->headers[i].value))
+      goto fail;
+  req->timeout = src->timeout;
+  req->connect_timeout = src->connect_timeout;
+  req->max_body = src->max_body;
+  req->follow_redirects = src->follow_redirects;
+  req->max_redirs = src->max_redirs;
+  req->keep_headers = src->keep_headers;
+  req->insecure = src->insecure;
+  req->sink = src->sink;
+  req->sink_userdata = src->sink_userdata;
+  req->id = json_incref(src->id);
+  req->has_index = src->has_index;
+  req->index = src->index;
+  req->userdata = src->userdata;
+  return req;
+fail:
+  fp_request_decref(req);
+  return NULL;
+}
+
+static int replace_str(char **slot, const char *value) {
+  char *copy = NULL;
+  if (value && !(copy = dup_str(value)))
+    return FP_ERR_NOMEM;
+  free(*slot);
+  *slot = copy;
+  return FP_OK;
+}
+
+int fp_request_set_url(fp_request *req, const char *url) {
+  if (!req || !url)
+    return FP_ERR_INVALID_ARG;
+  return replace_str(&req->url, url);
+}
+
+int fp_request_set_method(fp_request *req, const char *method) {
+  if (!req || !method || !is_token(method, strlen(method)))
+    return FP_ERR_INVALID_ARG;
+  return replace_str(&req->method, method);
+}
+
+static int add_header_n(fp_request *req, const char *name, size_t nlen,
+                        const char *value) {
+  if (!is_token(name, nlen) || !is_header_value(value))
+    return FP_ERR_INVALID_HEADER;
+  char *n = dup_n(name, nlen), *v = dup_str(value);
+  if (!n || !v)
+    goto nomem;
+  for (size_t i = 0; i < req->nheaders; i++) {
+    if (strcasecmp(req->headers[i].name, n) == 0) {
+      free(req->headers[i].name);
+      free(req->headers[i].value);
+      req->headers[i].name = n;
+      req->headers[i].value = v;
+      return FP_OK;
+    }
+  }
+  fp__header *grown = realloc(req->headers, (req->nheaders + 1) * sizeof *grown);
+  if (!grown)
+    goto nomem;
+  req->headers = grown;
+  req->headers[req->nheaders].name = n;
+  req->headers[req->nheaders].value = v;
+  req->nheaders++;
+  return FP_OK;
+nomem:
+  free(n);
+  free(v);
+  return FP_ERR_NOMEM;
+}
+
+int fp_request_add_header(fp_request *req, const char *name, const char *value) {
+  if (!req || !name || !value)
+    return FP_ERR_INVALID_ARG;
+  return add_header_n(req, name, strlen(name), value);
+}
+
+int fp_request_add_header_line(fp_request *req, const char *line) {
+  if (!req || !line)
+    return FP_ERR_INVALID_ARG;
+  const char *colon = strchr(line, ':');
+  if (!colon)
+    return FP_ERR_INVALID_HEADER;
+  const char *value = colon + 1;
+  while (*value == ' ' || *value == '\t')
+    value++;
+  return add_header_n(req, line, (size_t)(colon - line), value);
+}
+
+int fp_request_set_body(fp_request *req, const void *data, size_t len) {
+  if (!req || (!data && len))
+    return FP_ERR_INVALID_ARG;
+  char *copy = NULL;
+  if (data && !(copy = dup_n(data, len)))
+    return FP_ERR_NOMEM;
+  free(req->body);
+  req->body = copy;
+  req->body_len = data ? len : 0;
+  req->has_body = data != NULL;
+  return FP_OK;
+}
+
+int fp_request_set_timeouts(fp_request *req, double total_s, double connect_s) {
+  if (!req || !(total_s >= 0) || !(connect_s >= 0) || isinf(total_s) || isinf(connect_s))
+    return FP_ERR_INVALID_ARG;
+  req->timeout = total_s;
+  req->connect_timeout = connect_s;
+  return FP_OK;
+}
+
+int fp_request_set_max_body(fp_request *req, size_t max_bytes) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->max_body = max_bytes ? max_bytes : FP_DEFAULT_MAX_BODY;
+  return FP_OK;
+}
+
+int fp_request_set_redirects(fp_request *req, bool follow, long max_redirs) {
+  if (!req || max_redirs < 0)
+    return FP_ERR_INVALID_ARG;
+  req->follow_redirects = follow;
+  req->max_redirs = max_redirs;
+  return FP_OK;
+}
+
+int fp_request_set_keep_headers(fp_request *req, bool keep) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->keep_headers = keep;
+  return FP_OK;
+}
+
+int fp_request_set_user_agent(fp_request *req, const char *ua) {
+  if (!req || (ua && !is_header_value(ua)))
+    return FP_ERR_INVALID_ARG;
+  return replace_str(&req->user_agent, ua);
+}
+
+int fp_request_set_insecure(fp_request *req, bool insecure) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->insecure = insecure;
+  return FP_OK;
+}
+
+int fp_request_set_sink(fp_request *req, fp_sink_fn sink, void *userdata) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->sink = sink;
+  req->sink_userdata = userdata;
+  return FP_OK;
+}
+
+int fp_request_set_id(fp_request *req, json_t *id) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  json_t *old = req->id;
+  req->id = json_incref(id);
+  json_decref(old);
+  return FP_OK;
+}
+
+int fp_request_set_index(fp_request *req, uint64_t index) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->has_index = true;
+  req->index = index;
+  return FP_OK;
+}
+
+void fp_request_set_userdata(fp_request *req, void *userdata) {
+  if (req)
+    req->userdata = userdata;
+}
+
+const char *fp_request_url(const fp_request *req) { return req ? req->url : NULL; }
+const char *fp_request_method(const fp_request *req) { return req ? req->method : NULL; }
+json_t *fp_request_id(const fp_request *req) { return req ? req->id : NULL; }
+void *fp_request_userdata(const fp_request *req) { return req ? req->userdata : NULL; }
+
+bool fp_request_index(const fp_request *req, uint64_t *index) {
+  if (!req || !req->has_index)
+    return false;
+  if (index)
+    *index = req->index;
+  return true;
+}
+
+/* ---- JSON job objects ---- */
+
+static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
+  if (json_is_object(headers)) {
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)headers, name, value) {
+      if (!json_is_string(value))
+        return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                        "field 'headers': value of '%.40s' must be a string", name);
+      int rc = fp_request_add_header(req, name, json_string_value(value));
+      if (rc == FP_ERR_INVALID_HEADER)
+        return fp__fail(err, rc, "field 'headers': header '%.40s' has a bad name "
+                                 "or a CR/LF in its value", name);
+      if (rc)
+        return fp__fail(err, rc, "field 'headers': %s", fp_strerror(rc));
+    }
+    return FP_OK;
+  }
+  if (json_is_array(headers)) {
+    size_t i;
+    json_t *line;
+    json_array_foreach(headers, i, line) {
+      if (!json_is_string(line))
+        return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                        "field 'headers': item %zu must be a \"Name: value\" string", i);
+      int rc = fp_request_add_header_line(req, json_string_value(line));
+      if (rc == FP_ERR_INVALID_HEADER)
+        return fp__fail(err, rc, "field 'headers': item %zu is not a valid "
+                                 "\"Name: value\" line", i);
+      if (rc)
+        return fp__fail(err, rc, "field 'headers': %s", fp_strerror(rc));
+    }
+    return FP_OK;
+  }
+  return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                  "field 'headers': must be an object or an array of strings");
+}
+
+static int json_seconds(const json_t *obj, const char *key, double *out, fp_error *err) {
+  json_t *v = json_object_get(obj, key);
+  if (!v || json_is_null(v))
+    return FP_OK;
+  if (!json_is_number(v) || !(json_number_value(v) >= 0) || isinf(json_number_value(v)))
+    return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                    "field '%s': must be a non-negative number of seconds", key);
+  *out = json_number_value(v);
+  return FP_OK;
+}
+
+fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
+                                 fp_error *err) {
+  if (!json_is_object(obj)) {
+    fp__fail(err, FP_ERR_INVALID_REQUEST, "job must be a JSON object");
+    return NULL;
+  }
+  json_t *url = json_object_get(obj, "url");
+  if (!json_is_string(url)) {
+    fp__fail(err, FP_ERR_INVALID_URL,
+             url ? "field 'url': must be a string" : "field 'url': missing");
+    return NULL;
+  }
+  fp_request *req = base ? fp_request_copy(base) : fp_request_new(json_string_value(url));
+  if (!req || fp_request_set_url(req, json_string_value(url))) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
+  json_t *v;
+  if ((v = json_object_get(obj, "method"))) {
+    if (!json_is_string(v) || fp_request_set_method(req, json_string_value(v))) {
+      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'method': must be an HTTP method token");
+      goto fail;
+    }
+  }
+  if ((v = json_object_get(obj, "headers")) && !json_is_null(v) &&
+      json_headers(req, v, err))
+    goto fail;
+  if ((v = json_object_get(obj, "body")) && !json_is_null(v)) {
+    if (!json_is_string(v)) {
+      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'body': must be a string");
+      goto fail;
+    }
+    if (fp_request_set_body(req, json_string_value(v), json_string_length(v))) {
+      fp__fail(err, FP_ERR_NOMEM, "out of memory");
+      goto fail;
+    }
+  }
+  if (json_seconds(obj, "timeout", &req->timeout, err) ||
+      json_seconds(obj, "connect_timeout", &req->connect_timeout, err))
+    goto fail;
+  if ((v = json_object_get(obj, "max_redirs")) && !json_is_null(v)) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'max_redirs': must be an integer >= 0");
+      goto fail;
+    }
+    req->max_redirs = (long)json_integer_value(v);
+    req->follow_redirects = req->max_redirs > 0;
+  }
+  if ((v = json_object_get(obj, "id")))
+    fp_request_set_id(req, v);
+  return req;
+fail:
+  fp_request_decref(req);
+  return NULL;
+}

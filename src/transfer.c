@@ -1,0 +1,398 @@
+/* transfer.c: one request on one reused curl easy handle; the only file of
+ * the thread engine that includes curl.
+ *
+ * The handle is curl_easy_reset before each job, so no option of one job
+ * leaks into the next, while its connection cache survives (keep-alive).
+ * Body and header caps are enforced in the callbacks because libcurl
+ * 7.88's CURLOPT_MAXFILESIZE does not stop bodies of unknown length, and
+ * the body is counted after decoding (a gzip bomb is a body too). */
+#include <curl/curl.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fetchpool_private.h"
+
+struct fp__share {
+  CURLSH *handle;
+  pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
+};
+
+struct fp__transfer {
+  CURL *easy;
+  fp__share *share;
+  /* per-job state, valid during fp__transfer_run */
+  const fp_request *req;
+  fp_response *resp;
+  size_t header_bytes;
+  int abort_code; /* why a callback stopped the transfer */
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+/* ---- global init and share ---- */
+
+static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+static CURLcode global_rc = CURLE_FAILED_INIT;
+
+static void global_init(void) { global_rc = curl_global_init(CURL_GLOBAL_ALL); }
+
+int fp__transfer_global_init(void) {
+  pthread_once(&global_once, global_init);
+  return global_rc == CURLE_OK ? FP_OK : FP_ERR_INTERNAL;
+}
+
+static void share_lock(CURL *easy, curl_lock_data data, curl_lock_access access,
+                       void *userptr) {
+  fp__share *share = userptr;
+  pthread_mutex_lock(&share->locks[data]);
+}
+
+static void share_unlock(CURL *easy, curl_lock_data data, void *userptr) {
+  fp__share *share = userptr;
+  pthread_mutex_unlock(&share->locks[data]);
+}
+
+fp__share *fp__share_new(fp_error *err) {
+  fp__share *share = calloc(1, sizeof *share);
+  if (!share) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&share->locks[i], NULL);
+  share->handle = curl_share_init();
+  if (!share->handle ||
+      curl_share_setopt(share->handle, CURLSHOPT_LOCKFUNC, share_lock) ||
+      curl_share_setopt(share->handle, CURLSHOPT_UNLOCKFUNC, share_unlock) ||
+      curl_share_setopt(share->handle, CURLSHOPT_USERDATA, share) ||
+      curl_share_setopt(share->handle, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS)) {
+    fp__fail(err, FP_ERR_INTERNAL, "curl share handle setup failed");
+    fp__share_free(share);
+    return NULL;
+  }
+  return share;
+}
+
+void fp__share_free(fp__share *share) {
+  if (!share)
+    return;
+  if (share->handle)
+    curl_share_cleanup(share->handle);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&share->locks[i]);
+  free(share);
+}
+
+/* ---- handle ---- */
+
+fp__transfer *fp__transfer_new(fp__share *share, fp_error *err) {
+  fp__transfer *t = calloc(1, sizeof *t);
+  if (!t) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    return NULL;
+  }
+  t->easy = curl_easy_init();
+  if (!t->easy) {
+    free(t);
+    fp__fail(err, FP_ERR_INTERNAL, "curl_easy_init failed");
+    return NULL;
+  }
+  t->share = share;
+  return t;
+}
+
+void fp__transfer_free(fp__transfer *t) {
+  if (!t)
+    return;
+  curl_easy_cleanup(t->easy);
+  free(t);
+}
+
+/* ---- callbacks ---- */
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
+  fp__transfer *t = userp;
+  size_t len = size * nmemb;
+  fp_response *resp = t->resp;
+  if (resp->bytes + len > t->req->max_body) {
+    t->abort_code = FP_ERR_BODY_TOO_LARGE;
+    return CURL_WRITEFUNC_ERROR;
+  }
+  resp->bytes += len;
+  if (t->req->sink) {
+    if (t->req->sink(t->req->sink_userdata, data, len)) {
+      t->abort_code = FP_ERR_ABORTED;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    return len;
+  }
+  if (fp__response_append_body(resp, data, len)) {
+    t->abort_code = FP_ERR_NOMEM;
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return len;
+}
+
+static size_t trim_len(const char *s, size_t n) {
+  while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
+  return n;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
+  fp__transfer *t = userp;
+  size_t len = size * nmemb;
+  /* Each response of a redirect chain (and a 100 Continue) starts with a
+   * status line: keep only the final response's headers, and cap each. */
+  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+    t->header_bytes = 0;
+    fp__response_clear_headers(t->resp);
+  }
+  t->header_bytes += len;
+  if (t->header_bytes > FP_DEFAULT_MAX_HEADERS) {
+    t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
+    return 0;
+  }
+  if (!t->req->keep_headers)
+    return len;
+  const char *colon = memchr(line, ':', len);
+  if (!colon || (len >= 5 && memcmp(line, "HTTP/", 5) == 0))
+    return len;
+  const char *value = colon + 1;
+  const char *end = line + trim_len(line, len);
+  while (value < end && (*value == ' ' || *value == '\t'))
+    value++;
+  if (value > end)
+    value = end;
+  if (fp__response_add_header(t->resp, line, (size_t)(colon - line), value,
+                              (size_t)(end - value))) {
+    t->abort_code = FP_ERR_NOMEM;
+    return 0;
+  }
+  return len;
+}
+
+/* ---- request -> handle ---- */
+
+/* Check the URL before curl sees it, so a bad one gets a precise code. */
+static int check_url(const char *url, char *msg, size_t msgsize) {
+  CURLU *u = curl_url();
+  char *scheme = NULL;
+  int rc = FP_OK;
+  if (!u)
+    return FP_ERR_NOMEM;
+  CURLUcode uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (uc) {
+    snprintf(msg, msgsize, "%s", curl_url_strerror(uc));
+    rc = FP_ERR_INVALID_URL;
+  } else if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) || !scheme) {
+    snprintf(msg, msgsize, "URL has no scheme");
+    rc = FP_ERR_INVALID_URL;
+  } else if (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0) {
+    snprintf(msg, msgsize, "scheme '%.20s' is not allowed (only http and https)", scheme);
+    rc = FP_ERR_UNSUPPORTED_PROTOCOL;
+  }
+  curl_free(scheme);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+static long to_ms(double seconds) { return (long)(seconds * 1000.0 + 0.5); }
+
+static CURLcode configure(fp__transfer *t, const fp_request *req,
+                          struct curl_slist **headers) {
+  CURL *e = t->easy;
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
+      return rc;                                                               \
+  } while (0)
+  SET(CURLOPT_URL, req->url);
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_ERRORBUFFER, t->errbuf);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, t);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, t);
+  SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
+  SET(CURLOPT_USERAGENT, req->user_agent ? req->user_agent : FP_DEFAULT_USER_AGENT);
+  SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
+  SET(CURLOPT_MAXREDIRS, req->max_redirs);
+  SET(CURLOPT_CONNECTTIMEOUT_MS,
+      to_ms(req->connect_timeout > 0 ? req->connect_timeout : FP_DEFAULT_CONNECT_TIMEOUT));
+  if (req->timeout > 0)
+    SET(CURLOPT_TIMEOUT_MS, to_ms(req->timeout) > 0 ? to_ms(req->timeout) : 1L);
+  if (t->share)
+    SET(CURLOPT_SHARE, t->share->handle);
+  if (req->insecure) {
+    SET(CURLOPT_SSL_VERIFYPEER, 0L);
+    SET(CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  /* Method and body: POST uses curl's own POST so redirects behave as
+   * browsers do; HEAD must not wait for a body; other methods are custom. */
+  const char *m = req->method;
+  if (req->has_body) {
+    SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+    SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
+  }
+  if (strcmp(m, "HEAD") == 0) {
+    SET(CURLOPT_NOBODY, 1L);
+  } else if (strcmp(m, "POST") == 0) {
+    if (!req->has_body) {
+      SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+      SET(CURLOPT_POSTFIELDS, "");
+    }
+  } else if (strcmp(m, "GET") != 0 || req->has_body) {
+    SET(CURLOPT_CUSTOMREQUEST, m);
+  }
+  /* Headers; "Expect:" off so a large body does not wait for 100-continue. */
+  struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+  for (size_t i = 0; list && i < req->nheaders; i++) {
+    size_t n = strlen(req->headers[i].name) + strlen(req->headers[i].value) + 3;
+    char *line = malloc(n);
+    if (!line)
+      break;
+    /* "Name;" is curl's way to send a header with an empty value. */
+    if (*req->headers[i].value)
+      snprintf(line, n, "%s: %s", req->headers[i].name, req->headers[i].value);
+    else
+      snprintf(line, n, "%s;", req->headers[i].name);
+    struct curl_slist *grown = curl_slist_append(list, line);
+    free(line);
+    if (!grown) {
+      curl_slist_free_all(list);
+      list = NULL;
+    }
+    list = grown;
+  }
+  *headers = list;
+  if (!list)
+    return CURLE_OUT_OF_MEMORY;
+  SET(CURLOPT_HTTPHEADER, list);
+#undef SET
+  return CURLE_OK;
+}
+
+/* ---- handle -> response ---- */
+
+static int map_code(CURLcode rc, fp__transfer *t) {
+  switch (rc) {
+  case CURLE_OK:
+    return FP_OK;
+  case CURLE_UNSUPPORTED_PROTOCOL:
+    return FP_ERR_UNSUPPORTED_PROTOCOL;
+  case CURLE_URL_MALFORMAT:
+    return FP_ERR_INVALID_URL;
+  case CURLE_COULDNT_RESOLVE_HOST:
+  case CURLE_COULDNT_RESOLVE_PROXY:
+    return FP_ERR_DNS;
+  case CURLE_COULDNT_CONNECT:
+    return FP_ERR_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT: {
+    curl_off_t connected = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
+    return connected ? FP_ERR_TIMEOUT : FP_ERR_CONNECT_TIMEOUT;
+  }
+  case CURLE_TOO_MANY_REDIRECTS:
+    return FP_ERR_TOO_MANY_REDIRECTS;
+  case CURLE_FILESIZE_EXCEEDED:
+    return FP_ERR_BODY_TOO_LARGE;
+  case CURLE_WRITE_ERROR:
+    return t->abort_code ? t->abort_code : FP_ERR_INTERNAL;
+  case CURLE_SSL_CONNECT_ERROR:
+  case CURLE_PEER_FAILED_VERIFICATION:
+  case CURLE_SSL_CERTPROBLEM:
+  case CURLE_SSL_CIPHER:
+  case CURLE_SSL_CACERT_BADFILE:
+  case CURLE_SSL_ENGINE_NOTFOUND:
+  case CURLE_SSL_ENGINE_SETFAILED:
+  case CURLE_SSL_ENGINE_INITFAILED:
+  case CURLE_SSL_SHUTDOWN_FAILED:
+  case CURLE_SSL_CRL_BADFILE:
+  case CURLE_SSL_ISSUER_ERROR:
+  case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+  case CURLE_SSL_INVALIDCERTSTATUS:
+  case CURLE_SSL_CLIENTCERT:
+  case CURLE_USE_SSL_FAILED:
+    return FP_ERR_TLS;
+  case CURLE_SEND_ERROR:
+  case CURLE_RECV_ERROR:
+  case CURLE_PARTIAL_FILE:
+  case CURLE_GOT_NOTHING:
+    return FP_ERR_NETWORK;
+  case CURLE_WEIRD_SERVER_REPLY:
+  case CURLE_HTTP2:
+  case CURLE_HTTP2_STREAM:
+  case CURLE_BAD_CONTENT_ENCODING:
+    return FP_ERR_PROTOCOL;
+  case CURLE_ABORTED_BY_CALLBACK:
+    return FP_ERR_CANCELLED;
+  default:
+    /* The header callback returning short also lands here in 7.88. */
+    return t->abort_code ? t->abort_code : FP_ERR_INTERNAL;
+  }
+}
+
+static double seconds_info(CURL *e, CURLINFO info) {
+  curl_off_t us = 0;
+  curl_easy_getinfo(e, info, &us);
+  return (double)us / 1e6;
+}
+
+static void collect(fp__transfer *t, CURLcode rc) {
+  fp_response *resp = t->resp;
+  CURL *e = t->easy;
+  long status = 0;
+  char *eff = NULL;
+  curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
+  resp->status = status;
+  if (curl_easy_getinfo(e, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) {
+    free(resp->effective_url);
+    resp->effective_url = strdup(eff);
+  }
+  resp->timings.dns = seconds_info(e, CURLINFO_NAMELOOKUP_TIME_T);
+  resp->timings.connect = seconds_info(e, CURLINFO_CONNECT_TIME_T);
+  resp->timings.tls = seconds_info(e, CURLINFO_APPCONNECT_TIME_T);
+  resp->timings.first_byte = seconds_info(e, CURLINFO_STARTTRANSFER_TIME_T);
+  resp->timings.total = seconds_info(e, CURLINFO_TOTAL_TIME_T);
+  if (rc != CURLE_OK) {
+    int code = map_code(rc, t);
+    const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
+    if (code == FP_ERR_BODY_TOO_LARGE)
+      msg = "response body exceeds the size limit";
+    else if (code == FP_ERR_HEADERS_TOO_LARGE)
+      msg = "response headers exceed the size limit";
+    fp__response_set_error(resp, code, msg);
+  }
+}
+
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
+  fp_response *resp = fp__response_new();
+  if (!resp)
+    return NULL;
+  char msg[160];
+  int rc = check_url(req->url, msg, sizeof msg);
+  if (rc) {
+    fp__response_set_error(resp, rc, msg);
+    return resp;
+  }
+  curl_easy_reset(t->easy);
+  t->req = req;
+  t->resp = resp;
+  t->header_bytes = 0;
+  t->abort_code = 0;
+  t->errbuf[0] = '\0';
+  struct curl_slist *headers = NULL;
+  CURLcode crc = configure(t, req, &headers);
+  if (crc == CURLE_OK)
+    crc = curl_easy_perform(t->easy);
+  collect(t, crc);
+  /* The handle keeps pointers to the list and to req; drop them now. */
+  curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
+  curl_slist_free_all(headers);
+  t->req = NULL;
+  t->resp = NULL;
+  return resp;
+}

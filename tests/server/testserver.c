@@ -1,0 +1,959 @@
+/* testserver.c: loopback HTTP test server on libmicrohttpd plus a raw-socket fault port (see testserver.h). */
+#include "testserver.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#define MAX_DELAY_MS 30000u                 /* any single sleep */
+#define MAX_BYTES ((uint64_t)1 << 30)       /* /bytes, /binary, /drip, /close-mid-body */
+#define MAX_GZIP ((uint64_t)256 << 20)      /* uncompressed size of /gzip */
+#define MAX_UPLOAD ((size_t)16 << 20)       /* /echo body; 413 beyond */
+#define POOL_SIZE ((size_t)4 << 20)         /* MHD per-connection pool: holds the reply headers */
+#define MAX_FILL_HEADERS ((size_t)3 << 20)  /* /headers total, must fit in POOL_SIZE */
+#define BLOCK_SIZE 65536                    /* content-reader block */
+#define PAT_LEN 66560                       /* multiple of both 26 and 256 */
+#define RAW_MAX_REQ 65536                   /* raw port: request head bound */
+#define RAW_RECV_MS 10000                   /* raw port: time allowed for the request head */
+
+struct raw_conn {
+  pthread_t tid;
+  int fd;
+  ts_server *s;
+  atomic_bool done;                         /* thread finished: accept thread may join it */
+  struct raw_conn *next;
+};
+
+struct ts_server {
+  struct MHD_Daemon *mhd;
+  unsigned latency_ms;
+  char host[64];                            /* host part of ts_url() */
+  uint16_t port, raw_port;
+  atomic_ulong connections, requests;
+  /* stop flag + cond so every sleep (delay, drip) wakes at once on ts_stop */
+  pthread_mutex_t lock;
+  pthread_cond_t cond;
+  atomic_bool stopping;
+  bool sync_ok;
+  /* raw fault port: the pipe is written once and never drained, so it
+   * stays readable and every raw thread polling it sees the stop */
+  int raw_fd, stop_pipe[2];
+  pthread_t raw_thread;
+  bool raw_started;
+  struct raw_conn *raw_conns;               /* touched by the accept thread only until it is joined */
+  char az[PAT_LEN + 26];                    /* 'a' + i % 26 */
+  char bin[PAT_LEN + 256];                  /* (i * 7 + 3) & 0xff */
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool ts_sleep(ts_server *s, unsigned ms)
+{
+  struct timespec dl;
+  if (ms > MAX_DELAY_MS)
+    ms = MAX_DELAY_MS;
+  if (ms == 0)
+    return !atomic_load(&s->stopping);
+  clock_gettime(CLOCK_MONOTONIC, &dl);
+  dl.tv_sec += ms / 1000;
+  dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (dl.tv_nsec >= 1000000000L) {
+    dl.tv_sec++;
+    dl.tv_nsec -= 1000000000L;
+  }
+  pthread_mutex_lock(&s->lock);
+  while (!atomic_load(&s->stopping) && pthread_cond_timedwait(&s->cond, &s->lock, &dl) != ETIMEDOUT) {
+  }
+  pthread_mutex_unlock(&s->lock);
+  return !atomic_load(&s->stopping);
+}
+
+/* Strict decimal parse: digits only, no sign, no overflow. */
+static bool parse_u64(const char *str, uint64_t *out)
+{
+  uint64_t v = 0;
+  if (!str || !*str)
+    return false;
+  for (; *str; str++) {
+    if (*str < '0' || *str > '9' || v > (UINT64_MAX - 9) / 10)
+      return false;
+    v = v * 10 + (uint64_t)(*str - '0');
+  }
+  *out = v;
+  return true;
+}
+
+/* Query parameter as a number: missing or malformed gives def; capped at max. */
+static uint64_t qnum(struct MHD_Connection *c, const char *name, uint64_t def, uint64_t max)
+{
+  uint64_t v;
+  if (!parse_u64(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name), &v))
+    v = def;
+  return v > max ? max : v;
+}
+
+static void fill(char *dst, const char *pat, unsigned period, uint64_t pos, size_t n)
+{
+  while (n) {
+    size_t chunk = n < PAT_LEN ? n : PAT_LEN;
+    memcpy(dst, pat + pos % period, chunk);
+    dst += chunk;
+    pos += chunk;
+    n -= chunk;
+  }
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+  enum MHD_Result ret;
+  if (!r)
+    return MHD_NO;
+  ret = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *ctype,
+                             const char *body, size_t len)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  if (r && ctype)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  return queue(c, status, r);
+}
+
+__attribute__((format(printf, 3, 4)))
+static enum MHD_Result replyf(struct MHD_Connection *c, unsigned status, const char *fmt, ...)
+{
+  char buf[256];
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  if (n < 0)
+    return MHD_NO;
+  return reply(c, status, "text/plain", buf, strlen(buf));
+}
+
+static const char *after(const char *url, const char *prefix)
+{
+  size_t n = strlen(prefix);
+  return strncmp(url, prefix, n) == 0 ? url + n : NULL;
+}
+
+/* ------------------------------------------------------- streamed bodies */
+
+enum stream_kind { ST_AZ, ST_BIN, ST_DRIP, ST_CUT };
+
+struct stream {
+  ts_server *s;
+  enum stream_kind kind;
+  uint64_t total;                           /* bytes produced before end (or error for ST_CUT) */
+  unsigned interval_ms;
+};
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+  struct stream *st = cls;
+  size_t n;
+  if (pos >= st->total)
+    return st->kind == ST_CUT ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
+  n = st->total - pos < max ? (size_t)(st->total - pos) : max;
+  switch (st->kind) {
+  case ST_AZ:
+  case ST_CUT:
+    fill(buf, st->s->az, 26, pos, n);
+    break;
+  case ST_BIN:
+    fill(buf, st->s->bin, 256, pos, n);
+    break;
+  case ST_DRIP:
+    if (!ts_sleep(st->s, st->interval_ms))
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    buf[0] = st->s->az[pos % 26];
+    n = 1;
+    break;
+  }
+  return (ssize_t)n;
+}
+
+static enum MHD_Result reply_stream(struct MHD_Connection *c, ts_server *s, enum stream_kind kind,
+                                    uint64_t total, uint64_t length, const char *ctype,
+                                    unsigned interval_ms)
+{
+  struct MHD_Response *r;
+  struct stream *st = malloc(sizeof *st);
+  if (!st)
+    return MHD_NO;
+  *st = (struct stream){.s = s, .kind = kind, .total = total, .interval_ms = interval_ms};
+  r = MHD_create_response_from_callback(length, BLOCK_SIZE, stream_read, st, free);
+  if (!r) {
+    free(st);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  return queue(c, MHD_HTTP_OK, r);
+}
+
+/* ------------------------------------------------------------------ /gzip */
+
+/* Gzip of n bytes of 'x', fed in slices so n is never allocated. */
+static unsigned char *gzip_x(uint64_t n, size_t *out_len)
+{
+  unsigned char in[16384];
+  unsigned char *out = NULL, *grown;
+  size_t cap = 65536, len = 0, room;
+  z_stream z;
+  int flush, rc;
+  memset(&z, 0, sizeof z);
+  memset(in, 'x', sizeof in);
+  if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+    return NULL;
+  if (!(out = malloc(cap)))
+    goto fail;
+  do {
+    z.next_in = in;
+    z.avail_in = n > sizeof in ? (unsigned)sizeof in : (unsigned)n;
+    n -= z.avail_in;
+    flush = n ? Z_NO_FLUSH : Z_FINISH;
+    do {
+      if (len == cap) {
+        if (!(grown = realloc(out, cap * 2)))
+          goto fail;
+        out = grown;
+        cap *= 2;
+      }
+      room = cap - len;
+      z.next_out = out + len;
+      z.avail_out = (unsigned)room;
+      rc = deflate(&z, flush);
+      if (rc == Z_STREAM_ERROR)
+        goto fail;
+      len += room - z.avail_out;
+    } while (z.avail_out == 0);
+  } while (flush != Z_FINISH);
+  deflateEnd(&z);
+  *out_len = len;
+  return out;
+fail:
+  deflateEnd(&z);
+  free(out);
+  return NULL;
+}
+
+static enum MHD_Result route_gzip(struct MHD_Connection *c)
+{
+  size_t len;
+  struct MHD_Response *r;
+  unsigned char *gz = gzip_x(qnum(c, "bytes", 1024, MAX_GZIP), &len);
+  if (!gz)
+    return replyf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "gzip failed");
+  r = MHD_create_response_from_buffer(len, gz, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(gz);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+  return queue(c, MHD_HTTP_OK, r);
+}
+
+/* ------------------------------------------------------------------ /echo */
+
+struct req {
+  char *body;
+  size_t len, cap;
+  bool too_big;
+};
+
+static bool req_append(struct req *rq, const char *data, size_t n)
+{
+  size_t cap = rq->cap ? rq->cap : 4096;
+  char *grown;
+  if (rq->too_big || n > MAX_UPLOAD - rq->len) {
+    rq->too_big = true;
+    return false;
+  }
+  while (cap - rq->len < n)
+    cap *= 2;
+  if (cap != rq->cap || !rq->body) {
+    if (!(grown = realloc(rq->body, cap)))
+      return false;
+    rq->body = grown;
+    rq->cap = cap;
+  }
+  memcpy(rq->body + rq->len, data, n);
+  rq->len += n;
+  return true;
+}
+
+/* JSON string of arbitrary bytes: UTF-8 as is, otherwise read as Latin-1. */
+static json_t *json_bytes(const char *p, size_t n)
+{
+  json_t *j = json_stringn(p, n);
+  char *u;
+  size_t k = 0;
+  if (j)
+    return j;
+  if (!(u = malloc(n * 2 + 1)))
+    return NULL;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char ch = (unsigned char)p[i];
+    if (ch < 0x80) {
+      u[k++] = (char)ch;
+    } else {
+      u[k++] = (char)(0xc0 | (ch >> 6));
+      u[k++] = (char)(0x80 | (ch & 0x3f));
+    }
+  }
+  j = json_stringn(u, k);
+  free(u);
+  return j;
+}
+
+/* Duplicate names are joined with ", " as HTTP allows. */
+static enum MHD_Result add_value(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+  json_t *obj = cls, *old, *v;
+  char *joined;
+  if (!key)
+    return MHD_YES;
+  if (!value)
+    value = "";
+  old = json_object_get(obj, key);
+  if (old && json_is_string(old)) {
+    size_t a = json_string_length(old), b = strlen(value);
+    if (!(joined = malloc(a + b + 2)))
+      return MHD_YES;
+    memcpy(joined, json_string_value(old), a);
+    memcpy(joined + a, ", ", 2);
+    memcpy(joined + a + 2, value, b);
+    v = json_bytes(joined, a + b + 2);
+    free(joined);
+  } else {
+    v = json_bytes(value, strlen(value));
+  }
+  if (v)
+    json_object_set_new(obj, key, v); /* drops v if key is not UTF-8 */
+  return MHD_YES;
+}
+
+static enum MHD_Result route_echo(struct MHD_Connection *c, const char *url, const char *method,
+                                  const struct req *rq)
+{
+  json_t *o = NULL, *q = NULL, *h = NULL;
+  char *txt = NULL;
+  size_t n;
+  struct MHD_Response *r;
+  if (rq->too_big)
+    return replyf(c, 413, "request body over %zu bytes", MAX_UPLOAD);
+  if (!(o = json_object()) || !(q = json_object()) || !(h = json_object()))
+    goto fail;
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, add_value, q);
+  MHD_get_connection_values(c, MHD_HEADER_KIND, add_value, h);
+  json_object_set_new(o, "method", json_bytes(method, strlen(method)));
+  json_object_set_new(o, "path", json_bytes(url, strlen(url)));
+  json_object_set_new(o, "query", q);
+  q = NULL;
+  json_object_set_new(o, "headers", h);
+  h = NULL;
+  json_object_set_new(o, "body", json_bytes(rq->body ? rq->body : "", rq->len));
+  json_object_set_new(o, "body_length", json_integer((json_int_t)rq->len));
+  /* dumpb into our own malloc: MHD frees it with free() */
+  if (!(n = json_dumpb(o, NULL, 0, JSON_COMPACT)) || !(txt = malloc(n)) ||
+      json_dumpb(o, txt, n, JSON_COMPACT) != n)
+    goto fail;
+  json_decref(o);
+  if (!(r = MHD_create_response_from_buffer(n, txt, MHD_RESPMEM_MUST_FREE))) {
+    free(txt);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+  return queue(c, MHD_HTTP_OK, r);
+fail:
+  free(txt);
+  json_decref(o);
+  json_decref(q);
+  json_decref(h);
+  return replyf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "echo failed");
+}
+
+/* ------------------------------------------------------- other routes */
+
+static enum MHD_Result route_headers(struct MHD_Connection *c)
+{
+  uint64_t count = qnum(c, "count", 0, 1000000), size = qnum(c, "size", 10, MAX_FILL_HEADERS);
+  struct MHD_Response *r;
+  char name[32], *value;
+  if (count * (size + 24) > MAX_FILL_HEADERS)
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "headers over %zu bytes", MAX_FILL_HEADERS);
+  if (!(value = malloc(size + 1)))
+    return MHD_NO;
+  memset(value, 'h', size);
+  value[size] = '\0';
+  r = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT);
+  for (uint64_t i = 0; r && i < count; i++) {
+    snprintf(name, sizeof name, "X-Fill-%llu", (unsigned long long)i);
+    if (MHD_add_response_header(r, name, value) != MHD_YES) {
+      MHD_destroy_response(r);
+      r = NULL;
+    }
+  }
+  free(value);
+  if (r)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+  return queue(c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result route_set_header(struct MHD_Connection *c)
+{
+  const char *name = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "name");
+  const char *value = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "value");
+  struct MHD_Response *r;
+  if (!name || !*name)
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "missing name");
+  if (!(r = MHD_create_response_from_buffer(2, (void *)"ok", MHD_RESPMEM_PERSISTENT)))
+    return MHD_NO;
+  if (MHD_add_response_header(r, name, value ? value : "") != MHD_YES) {
+    MHD_destroy_response(r);
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "header refused");
+  }
+  return queue(c, MHD_HTTP_OK, r);
+}
+
+static enum MHD_Result redirect(struct MHD_Connection *c, const char *location)
+{
+  struct MHD_Response *r = MHD_create_response_from_buffer(8, (void *)"redirect", MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  if (MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, location) != MHD_YES) {
+    MHD_destroy_response(r);
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad location");
+  }
+  return queue(c, MHD_HTTP_FOUND, r);
+}
+
+static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char *url,
+                             const char *method, const struct req *rq)
+{
+  static const char utf8[] = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93"; /* héllo wörld ✓ */
+  const char *rest;
+  uint64_t n;
+  char loc[64];
+
+  if (!strcmp(url, "/") || !strcmp(url, "/hello"))
+    return reply(c, MHD_HTTP_OK, "text/plain", "hello", 5);
+  if ((rest = after(url, "/delay/"))) {
+    if (!parse_u64(rest, &n))
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "bad delay");
+    if (n > MAX_DELAY_MS)
+      n = MAX_DELAY_MS;
+    if (!ts_sleep(s, (unsigned)n))
+      return MHD_NO;
+    return replyf(c, MHD_HTTP_OK, "delayed %llu", (unsigned long long)n);
+  }
+  if ((rest = after(url, "/status/"))) {
+    if (!parse_u64(rest, &n) || n < 100 || n > 599)
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "bad status");
+    return replyf(c, (unsigned)n, "status %llu", (unsigned long long)n);
+  }
+  if ((rest = after(url, "/bytes/")) || (rest = after(url, "/binary/"))) {
+    bool az = url[1] == 'b' && url[2] == 'y';
+    const char *chunked = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "chunked");
+    if (!parse_u64(rest, &n))
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "bad size");
+    if (n > MAX_BYTES)
+      n = MAX_BYTES;
+    return reply_stream(c, s, az ? ST_AZ : ST_BIN, n,
+                        chunked && !strcmp(chunked, "1") ? MHD_SIZE_UNKNOWN : n,
+                        az ? "text/plain" : "application/octet-stream", 0);
+  }
+  if (!strcmp(url, "/utf8"))
+    return reply(c, MHD_HTTP_OK, "text/plain; charset=utf-8", utf8, sizeof utf8 - 1);
+  if ((rest = after(url, "/text/")))
+    return reply(c, MHD_HTTP_OK, "text/plain", rest, strlen(rest));
+  if ((rest = after(url, "/redirect/"))) {
+    if (!parse_u64(rest, &n))
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "bad count");
+    if (n == 0)
+      return reply(c, MHD_HTTP_OK, "text/plain", "redirected", 10);
+    snprintf(loc, sizeof loc, "/redirect/%llu", (unsigned long long)(n - 1));
+    return redirect(c, loc);
+  }
+  if (!strcmp(url, "/redirect-loop"))
+    return redirect(c, "/redirect-loop");
+  if (!strcmp(url, "/redirect-to")) {
+    const char *to = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "url");
+    if (!to || !*to)
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "missing url");
+    return redirect(c, to);
+  }
+  if (!strcmp(url, "/echo"))
+    return route_echo(c, url, method, rq);
+  if (!strcmp(url, "/drip")) {
+    n = qnum(c, "bytes", 10, MAX_BYTES);
+    return reply_stream(c, s, ST_DRIP, n, n, "text/plain",
+                        (unsigned)qnum(c, "interval_ms", 100, MAX_DELAY_MS));
+  }
+  if (!strcmp(url, "/gzip"))
+    return route_gzip(c);
+  if (!strcmp(url, "/headers"))
+    return route_headers(c);
+  if (!strcmp(url, "/set-header"))
+    return route_set_header(c);
+  if (!strcmp(url, "/close-mid-body")) {
+    n = qnum(c, "bytes", 1000, MAX_BYTES);
+    return reply_stream(c, s, ST_CUT, n, n * 2, "text/plain", 0);
+  }
+  if (!strcmp(url, "/count"))
+    return replyf(c, MHD_HTTP_OK, "%lu", atomic_load(&s->requests));
+  return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found", 9);
+}
+
+/* ------------------------------------------------------- MHD callbacks */
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **req_cls)
+{
+  ts_server *s = cls;
+  struct req *rq = *req_cls;
+  if (!rq) {                                /* first call: headers only */
+    if (!(rq = calloc(1, sizeof *rq)))
+      return MHD_NO;
+    *req_cls = rq;
+    return MHD_YES;
+  }
+  if (*upload_data_size) {                  /* body slice: keep it for /echo, drop otherwise */
+    if (!strcmp(url, "/echo"))
+      req_append(rq, upload_data, *upload_data_size);
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  if (!ts_sleep(s, s->latency_ms) ||
+      !ts_sleep(s, (unsigned)qnum(c, "delay", 0, MAX_DELAY_MS)))
+    return MHD_NO;
+  atomic_fetch_add(&s->requests, 1);
+  return route(s, c, url, method, rq);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+  struct req *rq = *req_cls;
+  if (rq) {
+    free(rq->body);
+    free(rq);
+    *req_cls = NULL;
+  }
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+  ts_server *s = cls;
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+    atomic_fetch_add(&s->connections, 1);
+}
+
+/* --------------------------------------------------------- raw fault port */
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* 1: fd readable (or hung up), 0: timeout, -1: server stopping */
+static int raw_wait(ts_server *s, int fd, long long ms)
+{
+  struct pollfd p[2] = {{.fd = s->stop_pipe[0], .events = POLLIN}, {.fd = fd, .events = POLLIN}};
+  int rc;
+  if (ms < 0)
+    ms = 0;
+  do {
+    rc = poll(p, 2, (int)ms);
+  } while (rc < 0 && errno == EINTR);
+  if (rc < 0 || p[0].revents)
+    return -1;
+  return rc > 0 ? 1 : 0;
+}
+
+static bool send_all(int fd, const void *buf, size_t len)
+{
+  const char *p = buf;
+  while (len) {
+    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    p += n;
+    len -= (size_t)n;
+  }
+  return true;
+}
+
+/* Wait up to ms for the peer to close or the server to stop; false if either happened. */
+static bool raw_idle(ts_server *s, int fd, long long ms)
+{
+  long long end = now_ms() + ms;
+  char sink[4096];
+  for (;;) {
+    long long left = end - now_ms();
+    int w;
+    ssize_t n;
+    if (left <= 0)
+      return true;
+    if ((w = raw_wait(s, fd, left)) < 0)
+      return false;
+    if (w == 0)
+      return true;
+    n = recv(fd, sink, sizeof sink, 0);
+    if (n == 0 || (n < 0 && errno != EINTR))
+      return false;
+  }
+}
+
+static void raw_serve(ts_server *s, int fd, const char *path)
+{
+  static const char slow[] = "X-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+  static const char not_found[] = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  if (!strcmp(path, "/reset")) {
+    static const char head[] = "HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n";
+    char body[1000];
+    struct linger lg = {.l_onoff = 1, .l_linger = 0};
+    memset(body, 'r', sizeof body);
+    if (send_all(fd, head, sizeof head - 1))
+      send_all(fd, body, sizeof body);
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* close() now sends RST */
+  } else if (!strcmp(path, "/close")) {
+    /* nothing: the caller closes */
+  } else if (!strcmp(path, "/garbage")) {
+    static const char junk[] = "this is not http\r\n\r\n";
+    send_all(fd, junk, sizeof junk - 1);
+  } else if (!strcmp(path, "/hang")) {
+    raw_idle(s, fd, MAX_DELAY_MS);
+  } else if (!strcmp(path, "/slow-headers")) {
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    if (!send_all(fd, status, sizeof status - 1))
+      return;
+    for (unsigned i = 0; i < MAX_DELAY_MS / 100; i++) {
+      if (!raw_idle(s, fd, 100) || !send_all(fd, &slow[i % (sizeof slow - 1)], 1))
+        return;
+    }
+  } else {
+    send_all(fd, not_found, sizeof not_found - 1);
+  }
+}
+
+static void *raw_conn_main(void *arg)
+{
+  struct raw_conn *rc = arg;
+  ts_server *s = rc->s;
+  long long end = now_ms() + RAW_RECV_MS;
+  char *req = malloc(RAW_MAX_REQ + 1), *path, *stop;
+  size_t len = 0;
+  if (!req)
+    goto done;
+  /* read the request head: up to the blank line, RAW_MAX_REQ or RAW_RECV_MS */
+  while (len < RAW_MAX_REQ) {
+    ssize_t n;
+    if (raw_wait(s, rc->fd, end - now_ms()) <= 0)
+      goto done;
+    n = recv(rc->fd, req + len, RAW_MAX_REQ - len, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      goto done;
+    len += (size_t)n;
+    if (memmem(req, len, "\r\n\r\n", 4) || memmem(req, len, "\n\n", 2))
+      break;
+  }
+  req[len] = '\0';
+  /* "METHOD /path?query HTTP/x.y" */
+  if (!(path = memchr(req, ' ', len)))
+    goto done;
+  path++;
+  stop = path + strcspn(path, " ?\r\n");
+  *stop = '\0';
+  raw_serve(s, rc->fd, path);
+done:
+  free(req);
+  close(rc->fd);
+  atomic_store(&rc->done, true);
+  return NULL;
+}
+
+/* Join finished connection threads (all of them when stopping). */
+static void raw_reap(ts_server *s, bool all)
+{
+  struct raw_conn **pp = &s->raw_conns;
+  while (*pp) {
+    struct raw_conn *rc = *pp;
+    if (all || atomic_load(&rc->done)) {
+      pthread_join(rc->tid, NULL);
+      *pp = rc->next;
+      free(rc);
+    } else {
+      pp = &rc->next;
+    }
+  }
+}
+
+static void *raw_accept_main(void *arg)
+{
+  ts_server *s = arg;
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, 256 * 1024);
+  for (;;) {
+    struct pollfd p[2] = {{.fd = s->stop_pipe[0], .events = POLLIN}, {.fd = s->raw_fd, .events = POLLIN}};
+    struct raw_conn *rc;
+    int n = poll(p, 2, 1000), fd;
+    raw_reap(s, false);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 || p[0].revents)
+      break;
+    if (!(p[1].revents & POLLIN))
+      continue;
+    if ((fd = accept4(s->raw_fd, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+      if (errno != EINTR && errno != ECONNABORTED && errno != EAGAIN)
+        poll(NULL, 0, 10); /* EMFILE and friends: do not spin */
+      continue;
+    }
+    if (!(rc = calloc(1, sizeof *rc))) {
+      close(fd);
+      continue;
+    }
+    rc->fd = fd;
+    rc->s = s;
+    atomic_init(&rc->done, false);
+    if (pthread_create(&rc->tid, &attr, raw_conn_main, rc) != 0) {
+      close(fd);
+      free(rc);
+      continue;
+    }
+    rc->next = s->raw_conns;
+    s->raw_conns = rc;
+  }
+  pthread_attr_destroy(&attr);
+  return NULL;
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+/* Many concurrent connections need many fds; raise the soft limit if allowed. */
+static void raise_nofile(void)
+{
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 16384 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max < 16384 ? rl.rlim_max : 16384;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+static int raw_listen(ts_server *s, const struct sockaddr *sa, socklen_t sl)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  int one = 1;
+  memcpy(&ss, sa, sl);
+  if (ss.ss_family == AF_INET)
+    ((struct sockaddr_in *)&ss)->sin_port = 0;
+  else
+    ((struct sockaddr_in6 *)&ss)->sin6_port = 0;
+  if ((s->raw_fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0)
+    return -1;
+  setsockopt(s->raw_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (ss.ss_family == AF_INET6)
+    setsockopt(s->raw_fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  if (bind(s->raw_fd, (struct sockaddr *)&ss, sl) < 0 || listen(s->raw_fd, 1024) < 0 ||
+      getsockname(s->raw_fd, (struct sockaddr *)&ss, &len) < 0)
+    return -1;
+  s->raw_port = ntohs(ss.ss_family == AF_INET ? ((struct sockaddr_in *)&ss)->sin_port
+                                              : ((struct sockaddr_in6 *)&ss)->sin6_port);
+  return 0;
+}
+
+ts_server *ts_start(const ts_options *opts)
+{
+  const char *bind_addr = opts && opts->bind ? opts->bind : "127.0.0.1";
+  uint16_t port = opts ? opts->port : 0;
+  struct sockaddr_storage ss;
+  struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+  struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+  socklen_t sl;
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
+  const union MHD_DaemonInfo *info;
+  pthread_condattr_t ca;
+  ts_server *s = calloc(1, sizeof *s);
+
+  if (!s) {
+    fprintf(stderr, "ts_start: out of memory\n");
+    return NULL;
+  }
+  s->raw_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
+  s->latency_ms = opts ? opts->latency_ms : 0;
+  atomic_init(&s->connections, 0);
+  atomic_init(&s->requests, 0);
+  atomic_init(&s->stopping, false);
+  for (size_t i = 0; i < sizeof s->az; i++)
+    s->az[i] = (char)('a' + i % 26);
+  for (size_t i = 0; i < sizeof s->bin; i++)
+    s->bin[i] = (char)((i * 7 + 3) & 0xff);
+
+  memset(&ss, 0, sizeof ss);
+  if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    sl = sizeof *sin;
+    snprintf(s->host, sizeof s->host, "%s", sin->sin_addr.s_addr == htonl(INADDR_ANY) ? "127.0.0.1" : bind_addr);
+  } else if (inet_pton(AF_INET6, bind_addr, &sin6->sin6_addr) == 1) {
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sl = sizeof *sin6;
+    flags |= MHD_USE_IPv6;
+    snprintf(s->host, sizeof s->host, "[%s]", IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr) ? "::1" : bind_addr);
+  } else {
+    fprintf(stderr, "ts_start: bind address '%s' is not a numeric IPv4/IPv6 address\n", bind_addr);
+    goto fail;
+  }
+  /* poll(), not select(): fds above FD_SETSIZE under many connections */
+  if (MHD_is_feature_supported(MHD_FEATURE_POLL) == MHD_YES)
+    flags |= MHD_USE_POLL;
+
+  if (pthread_mutex_init(&s->lock, NULL) != 0)
+    goto fail;
+  pthread_condattr_init(&ca);
+  pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+  if (pthread_cond_init(&s->cond, &ca) != 0) {
+    pthread_condattr_destroy(&ca);
+    pthread_mutex_destroy(&s->lock);
+    goto fail;
+  }
+  pthread_condattr_destroy(&ca);
+  s->sync_ok = true;
+  raise_nofile();
+
+  if (pipe2(s->stop_pipe, O_CLOEXEC) < 0 || raw_listen(s, (struct sockaddr *)&ss, sl) < 0) {
+    fprintf(stderr, "ts_start: raw fault port on %s: %s\n", bind_addr, strerror(errno));
+    goto fail;
+  }
+
+  errno = 0;
+  s->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30,
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, POOL_SIZE,
+                            MHD_OPTION_THREAD_STACK_SIZE, (size_t)1 << 20,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                            MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_END);
+  if (!s->mhd) {
+    fprintf(stderr, "ts_start: cannot start HTTP server on %s port %u: %s\n", bind_addr,
+            (unsigned)port, errno ? strerror(errno) : "MHD_start_daemon failed");
+    goto fail;
+  }
+  if (!(info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT)) || !info->port) {
+    fprintf(stderr, "ts_start: cannot read the bound port\n");
+    goto fail;
+  }
+  s->port = info->port;
+
+  if (pthread_create(&s->raw_thread, NULL, raw_accept_main, s) != 0) {
+    fprintf(stderr, "ts_start: cannot start the raw accept thread\n");
+    goto fail;
+  }
+  s->raw_started = true;
+  return s;
+fail:
+  ts_stop(s);
+  return NULL;
+}
+
+void ts_stop(ts_server *s)
+{
+  if (!s)
+    return;
+  if (s->sync_ok) {
+    /* wake every sleeping handler so MHD can join its connection threads */
+    pthread_mutex_lock(&s->lock);
+    atomic_store(&s->stopping, true);
+    pthread_cond_broadcast(&s->cond);
+    pthread_mutex_unlock(&s->lock);
+  }
+  if (s->mhd)
+    MHD_stop_daemon(s->mhd);
+  if (s->raw_started) {
+    while (write(s->stop_pipe[1], "x", 1) < 0 && errno == EINTR) {
+    }
+    pthread_join(s->raw_thread, NULL);
+  }
+  raw_reap(s, true);
+  if (s->raw_fd >= 0)
+    close(s->raw_fd);
+  if (s->stop_pipe[0] >= 0) {
+    close(s->stop_pipe[0]);
+    close(s->stop_pipe[1]);
+  }
+  if (s->sync_ok) {
+    pthread_cond_destroy(&s->cond);
+    pthread_mutex_destroy(&s->lock);
+  }
+  free(s);
+}
+
+uint16_t ts_port(const ts_server *s)
+{
+  return s->port;
+}
+
+uint16_t ts_raw_port(const ts_server *s)
+{
+  return s->raw_port;
+}
+
+unsigned long ts_connections(const ts_server *s)
+{
+  return atomic_load(&((ts_server *)s)->connections);
+}
+
+unsigned long ts_requests(const ts_server *s)
+{
+  return atomic_load(&((ts_server *)s)->requests);
+}
+
+void ts_reset_counters(ts_server *s)
+{
+  atomic_store(&s->connections, 0);
+  atomic_store(&s->requests, 0);
+}
+
+char *ts_url(const ts_server *s, const char *path, char *buf, size_t size)
+{
+  snprintf(buf, size, "http://%s:%u%s", s->host, (unsigned)s->port, path ? path : "");
+  return buf;
+}

@@ -1,0 +1,36 @@
+/* testserver.h: in-process loopback HTTP test server (libmicrohttpd) plus a raw-socket fault port. */
+#ifndef TESTSERVER_H
+#define TESTSERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* HTTP port routes (GET unless noted; every route honours ?delay=MS):
+ *   / /hello  /delay/MS  /status/CODE  /bytes/N[?chunked=1]  /binary/N  /utf8
+ *   /text/REST  /redirect/N  /redirect-loop  /redirect-to?url=U  /echo (any method)
+ *   /drip?bytes=N&interval_ms=M  /gzip?bytes=N  /headers?count=N&size=S
+ *   /set-header?name=X&value=Y  /close-mid-body?bytes=N  /count  (else 404)
+ * Raw fault port: /reset /close /garbage /hang /slow-headers (else 404). */
+
+typedef struct ts_server ts_server;
+
+typedef struct ts_options {
+  unsigned latency_ms;   /* added to every request on the HTTP port before answering (0 = none) */
+  const char *bind;      /* "127.0.0.1" (default when NULL) or "::1" */
+  uint16_t port;         /* 0 = ephemeral */
+} ts_options;
+
+ts_server *ts_start(const ts_options *opts);   /* opts may be NULL; NULL on failure (prints why to stderr) */
+uint16_t ts_port(const ts_server *s);          /* HTTP port */
+uint16_t ts_raw_port(const ts_server *s);      /* raw-socket fault port */
+unsigned long ts_connections(const ts_server *s); /* TCP connections accepted on the HTTP port so far */
+unsigned long ts_requests(const ts_server *s);    /* requests answered on the HTTP port so far
+                                                      (counted before the reply is sent, so a client
+                                                      that has its reply already sees it counted) */
+void ts_reset_counters(ts_server *s);
+void ts_stop(ts_server *s);                    /* stops threads, closes sockets, frees everything; NULL ok */
+/* Convenience: snprintf "http://127.0.0.1:PORT<path>" into buf ("http://[::1]:PORT<path>"
+ * when bound to ::1); returns buf */
+char *ts_url(const ts_server *s, const char *path, char *buf, size_t size);
+
+#endif
