@@ -1,0 +1,90 @@
+/* testutil.h: helpers shared by the cmocka suites: a per-test watchdog, a
+ * loopback test server fixture and URL building. */
+#ifndef FP_TESTUTIL_H
+#define FP_TESTUTIL_H
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "fetchpool.h"
+#include "testserver.h"
+
+/* Every test is bounded in time: a hung test kills its suite with a
+ * message instead of hanging CI. Sanitizers and valgrind slow tests down,
+ * so the bound is generous. */
+#define TEST_WATCHDOG_SECONDS 120
+
+static void tu_watchdog_fired(int sig) {
+  (void)sig;
+  static const char msg[] = "\nwatchdog: test exceeded its time bound\n";
+  (void)!write(2, msg, sizeof msg - 1);
+  _exit(98);
+}
+
+static inline void tu_watchdog(unsigned seconds) {
+  signal(SIGALRM, tu_watchdog_fired);
+  alarm(seconds);
+}
+
+/* Seconds on the monotonic clock. */
+static inline double tu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The per-suite server, started by tu_setup_server (group setup). */
+static ts_server *tu_server;
+
+static inline int tu_setup_server(void **state) {
+  (void)state;
+  tu_server = ts_start(NULL);
+  return tu_server ? 0 : -1;
+}
+
+static inline int tu_teardown_server(void **state) {
+  (void)state;
+  ts_stop(tu_server);
+  tu_server = NULL;
+  return 0;
+}
+
+/* Per-test setup: arm the watchdog. */
+static inline int tu_setup_test(void **state) {
+  (void)state;
+  tu_watchdog(TEST_WATCHDOG_SECONDS);
+  return 0;
+}
+
+static inline int tu_teardown_test(void **state) {
+  (void)state;
+  alarm(0);
+  return 0;
+}
+
+/* printf-style URL on the test server, as a malloc'd string the caller
+ * frees. */
+static inline char *tu_url(const char *fmt, ...) {
+  char path[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(path, sizeof path, fmt, ap);
+  va_end(ap);
+  char *buf = malloc(2048);
+  ts_url(tu_server, path, buf, 2048);
+  return buf;
+}
+
+#define TU_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_setup_test, tu_teardown_test)
+
+#endif /* FP_TESTUTIL_H */
