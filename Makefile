@@ -61,7 +61,7 @@ SERVER   := $(BUILD)/fp-testserver
 
 .PHONY: all test check valgrind demo install uninstall lint clean deps examples bench
 
-all: $(STATIC) $(SHARED) $(PROGRAM) $(SERVER)
+all: $(STATIC) $(SHARED) $(PROGRAM)
 
 $(BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h)
 	@mkdir -p $(dir $@)

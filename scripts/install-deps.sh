@@ -4,7 +4,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl
-      python3)
+      python3 man-db)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
