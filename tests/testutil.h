@@ -43,6 +43,15 @@ static inline double tu_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Factor for the generous time bounds a few tests assert (concurrency
+ * checks): 1 in a plain build; run-tests.sh sets FP_TEST_TIME_SCALE under
+ * sanitizers and valgrind, which slow the in-process server down too. */
+static inline double tu_time_scale(void) {
+  const char *s = getenv("FP_TEST_TIME_SCALE");
+  double v = s ? atof(s) : 1.0;
+  return v >= 1.0 ? v : 1.0;
+}
+
 /* The per-suite server, started by tu_setup_server (group setup). */
 static ts_server *tu_server;
 

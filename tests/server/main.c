@@ -8,14 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void usage(void)
-{
+static void usage(void) {
   fprintf(stderr, "usage: fp-testserver [--port N] [--bind ADDR] [--latency-ms MS]\n"
                   "Prints \"PORT RAWPORT\" on one line, then serves until SIGINT or SIGTERM.\n");
 }
 
-static bool parse_num(const char *str, unsigned long max, unsigned long *out)
-{
+static bool parse_num(const char *str, unsigned long max, unsigned long *out) {
   char *end;
   unsigned long v;
   if (!str || *str < '0' || *str > '9')
@@ -27,8 +25,7 @@ static bool parse_num(const char *str, unsigned long max, unsigned long *out)
   return true;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
   static const struct option longopts[] = {
     {"port", required_argument, NULL, 'p'},
     {"bind", required_argument, NULL, 'b'},

@@ -10,6 +10,7 @@
  *   /text/REST  /redirect/N  /redirect-loop  /redirect-to?url=U  /echo (any method)
  *   /drip?bytes=N&interval_ms=M  /gzip?bytes=N  /headers?count=N&size=S
  *   /set-header?name=X&value=Y  /close-mid-body?bytes=N  /count  (else 404)
+ * /headers sends fewer headers when count * (size + 24) would exceed 360 KiB.
  * Raw fault port: /reset /close /garbage /hang /slow-headers (else 404). */
 
 typedef struct ts_server ts_server;
