@@ -73,9 +73,11 @@ static json_t *record_base(bool has_index, uint64_t index, const char *url,
   return rec;
 }
 
+/* The message may quote the input or curl's view of it (a URL or host
+ * that is not UTF-8), so it goes through json_text like the URL does. */
 static json_t *error_object(int code, const char *message) {
-  return json_pack("{s:s, s:s}", "code", fp_code_name(code), "message",
-                   message && *message ? message : fp_strerror(code));
+  json_t *text = json_text(message && *message ? message : fp_strerror(code));
+  return json_pack("{s:s, s:o}", "code", fp_code_name(code), "message", text);
 }
 
 static int add_body(json_t *rec, const fp_response *resp) {

@@ -223,8 +223,11 @@ int fp_request_set_keep_headers(fp_request *req, bool keep) {
 }
 
 int fp_request_set_user_agent(fp_request *req, const char *ua) {
-  if (!req || (ua && !is_header_value(ua)))
+  if (!req)
     return FP_ERR_INVALID_ARG;
+  /* The user agent is sent as a header: same rule as any header value. */
+  if (ua && !is_header_value(ua))
+    return FP_ERR_INVALID_HEADER;
   return replace_str(&req->user_agent, ua);
 }
 
@@ -280,6 +283,12 @@ bool fp_request_index(const fp_request *req, uint64_t *index) {
 
 /* ---- JSON job objects ---- */
 
+/* A JSON string may hold NUL bytes, which a C string would silently cut:
+ * refuse them as the header rules say. */
+static bool has_nul(const json_t *str) {
+  return strlen(json_string_value(str)) != json_string_length(str);
+}
+
 static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
   if (json_is_object(headers)) {
     const char *name;
@@ -288,10 +297,11 @@ static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
       if (!json_is_string(value))
         return fp__fail(err, FP_ERR_INVALID_REQUEST,
                         "field 'headers': value of '%.40s' must be a string", name);
-      int rc = fp_request_add_header(req, name, json_string_value(value));
+      int rc = has_nul(value) ? FP_ERR_INVALID_HEADER
+                              : fp_request_add_header(req, name, json_string_value(value));
       if (rc == FP_ERR_INVALID_HEADER)
         return fp__fail(err, rc, "field 'headers': header '%.40s' has a bad name "
-                                 "or a CR/LF in its value", name);
+                                 "or a CR, LF or NUL in its value", name);
       if (rc)
         return fp__fail(err, rc, "field 'headers': %s", fp_strerror(rc));
     }
@@ -304,7 +314,8 @@ static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
       if (!json_is_string(line))
         return fp__fail(err, FP_ERR_INVALID_REQUEST,
                         "field 'headers': item %zu must be a \"Name: value\" string", i);
-      int rc = fp_request_add_header_line(req, json_string_value(line));
+      int rc = has_nul(line) ? FP_ERR_INVALID_HEADER
+                             : fp_request_add_header_line(req, json_string_value(line));
       if (rc == FP_ERR_INVALID_HEADER)
         return fp__fail(err, rc, "field 'headers': item %zu is not a valid "
                                  "\"Name: value\" line", i);

@@ -252,8 +252,12 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   for (size_t i = 0; list && i < req->nheaders; i++) {
     size_t n = strlen(req->headers[i].name) + strlen(req->headers[i].value) + 3;
     char *line = malloc(n);
-    if (!line)
+    if (!line) {
+      /* Never send the request with some of its headers missing. */
+      curl_slist_free_all(list);
+      list = NULL;
       break;
+    }
     /* "Name;" is curl's way to send a header with an empty value. */
     if (*req->headers[i].value)
       snprintf(line, n, "%s: %s", req->headers[i].name, req->headers[i].value);
@@ -277,12 +281,38 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
 
 /* ---- handle -> response ---- */
 
+/* curl says "unsupported protocol" both when a redirect leads to a scheme
+ * other than http(s) and when a server answers without an HTTP/1.x status
+ * line ("HTTP/0.9", refused). The start URL was checked already, so the
+ * URL curl ended on tells the two apart. */
+static int map_unsupported(fp__transfer *t) {
+  char *eff = NULL, msg[160];
+  if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK || !eff ||
+      check_url(eff, msg, sizeof msg) == FP_ERR_UNSUPPORTED_PROTOCOL)
+    return FP_ERR_UNSUPPORTED_PROTOCOL;
+  return FP_ERR_PROTOCOL;
+}
+
+/* curl has one code for both limits. Its connect timeout only runs while
+ * connecting, and its total timeout is measured like TOTAL_TIME, so when
+ * the total limit was not reached it was the connect limit. (The connect
+ * time cannot tell: it is 0 on a reused connection.) */
+static int map_timeout(fp__transfer *t) {
+  double limit = t->req->timeout;
+  curl_off_t total_us = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
+  /* 5 ms of slack: curl compares in whole milliseconds */
+  if (limit > 0 && (double)total_us / 1e6 + 0.005 >= limit)
+    return FP_ERR_TIMEOUT;
+  return FP_ERR_CONNECT_TIMEOUT;
+}
+
 static int map_code(CURLcode rc, fp__transfer *t) {
   switch (rc) {
   case CURLE_OK:
     return FP_OK;
   case CURLE_UNSUPPORTED_PROTOCOL:
-    return FP_ERR_UNSUPPORTED_PROTOCOL;
+    return map_unsupported(t);
   case CURLE_URL_MALFORMAT:
     return FP_ERR_INVALID_URL;
   case CURLE_COULDNT_RESOLVE_HOST:
@@ -290,11 +320,10 @@ static int map_code(CURLcode rc, fp__transfer *t) {
     return FP_ERR_DNS;
   case CURLE_COULDNT_CONNECT:
     return FP_ERR_CONNECT;
-  case CURLE_OPERATION_TIMEDOUT: {
-    curl_off_t connected = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_CONNECT_TIME_T, &connected);
-    return connected ? FP_ERR_TIMEOUT : FP_ERR_CONNECT_TIMEOUT;
-  }
+  case CURLE_OPERATION_TIMEDOUT:
+    return map_timeout(t);
+  case CURLE_OUT_OF_MEMORY:
+    return FP_ERR_NOMEM;
   case CURLE_TOO_MANY_REDIRECTS:
     return FP_ERR_TOO_MANY_REDIRECTS;
   case CURLE_FILESIZE_EXCEEDED:
@@ -357,6 +386,11 @@ static void collect(fp__transfer *t, CURLcode rc) {
   resp->timings.tls = seconds_info(e, CURLINFO_APPCONNECT_TIME_T);
   resp->timings.first_byte = seconds_info(e, CURLINFO_STARTTRANSFER_TIME_T);
   resp->timings.total = seconds_info(e, CURLINFO_TOTAL_TIME_T);
+  /* A response with no connect time came over a reused connection: curl
+   * still reports a name lookup time, but neither phase happened, so both
+   * are 0 (as documented, and keeping dns <= connect <= first_byte). */
+  if (resp->timings.connect == 0 && resp->timings.first_byte > 0)
+    resp->timings.dns = 0;
   if (rc != CURLE_OK) {
     int code = map_code(rc, t);
     const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
