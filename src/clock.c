@@ -12,7 +12,10 @@ double fp__now(void) {
 
 void fp__deadline(double timeout, struct timespec *ts) {
   clock_gettime(CLOCK_MONOTONIC, ts);
-  if (timeout < 0)
+  /* NaN polls like 0: cast to time_t it would give an invalid timespec,
+   * and pthread_cond_timedwait would fail at once with EINVAL without ever
+   * releasing the mutex, so a predicate loop would hold it forever. */
+  if (!(timeout >= 0))
     timeout = 0;
   if (timeout > 1e9) /* keep tv_sec in range: ~31 years is forever enough */
     timeout = 1e9;

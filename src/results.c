@@ -80,9 +80,12 @@ int fp_results_submit(fp_results *r, size_t i, fp_executor *ex, fp_request *req,
                       fp_error *err) {
   if (!r || i >= r->n)
     return fp__fail(err, FP_ERR_INVALID_ARG, "slot %zu is out of range", i);
-  fp_future *f = fp_executor_submit(ex, req, err);
+  /* A local error, so the code returned is this submit's own even when
+   * err is NULL or already holds an earlier error (first error wins). */
+  fp_error local = {0};
+  fp_future *f = fp_executor_submit(ex, req, &local);
   if (!f)
-    return err ? err->code : FP_ERR_SHUTDOWN;
+    return fp__fail(err, local.code, "%s", local.text);
   int rc = fp_results_attach(r, i, f);
   if (rc) {
     fp_future_cancel(f);
@@ -142,9 +145,30 @@ json_t *fp_results_to_json(fp_results *r, unsigned flags) {
   return arr;
 }
 
+/* A future is done (its waiters woken) before its done callbacks run, so a
+ * caller that waited on the futures themselves can free the array while
+ * publish() is still due for some slot. Wait for those: they run at once in
+ * the completing thread. The future's state is read with r->mu released,
+ * so the two locks are never nested. */
+static void await_due_publishes(fp_results *r) {
+  for (size_t i = 0; i < r->n; i++) {
+    slot *s = &r->slots[i];
+    pthread_mutex_lock(&r->mu);
+    fp_future *f = s->attached && !s->published ? s->future : NULL;
+    pthread_mutex_unlock(&r->mu);
+    if (!f || !fp_future_done(f))
+      continue;
+    pthread_mutex_lock(&r->mu);
+    while (!s->published)
+      pthread_cond_wait(&r->cond, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+  }
+}
+
 void fp_results_free(fp_results *r) {
   if (!r)
     return;
+  await_due_publishes(r);
   for (size_t i = 0; i < r->n; i++)
     fp_future_decref(r->slots[i].future);
   pthread_cond_destroy(&r->cond);

@@ -1,0 +1,728 @@
+/* test_executor.c: executor lifecycle: threads, names, initializer, signal
+ * mask, submit (concurrent, FIFO, bounded queue, timeouts), shutdown in
+ * every mode, and load: many jobs, connection reuse, real concurrency. */
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+
+#include "testutil.h"
+
+static fp_executor *new_executor(size_t threads, size_t capacity) {
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = threads;
+  opts.queue_capacity = capacity;
+  fp_error err = {0};
+  fp_executor *ex = fp_executor_new(&opts, &err);
+  assert_non_null(ex);
+  assert_int_equal(err.code, FP_OK);
+  return ex;
+}
+
+static fp_future *submit(fp_executor *ex, const char *path) {
+  char *url = tu_url("%s", path);
+  fp_error err = {0};
+  fp_future *f = fp_executor_submit_url(ex, url, &err);
+  free(url);
+  assert_non_null(f);
+  return f;
+}
+
+static fp_request *new_request(const char *path) {
+  char *url = tu_url("%s", path);
+  fp_request *req = fp_request_new(url);
+  free(url);
+  assert_non_null(req);
+  return req;
+}
+
+static void wait_running(fp_future *f) {
+  double end = tu_now() + 10.0;
+  while (fp_future_state(f) == FP_PENDING) {
+    assert_true(tu_now() < end);
+    usleep(1000);
+  }
+}
+
+static void assert_body(fp_future *f, const char *want) {
+  const fp_response *resp = NULL;
+  assert_int_equal(fp_future_result(f, FP_FOREVER, &resp), FP_OK);
+  assert_int_equal(fp_response_error(resp), FP_OK);
+  assert_int_equal(fp_response_status(resp), 200);
+  const char *body = fp_response_body(resp, NULL);
+  assert_non_null(body);
+  assert_string_equal(body, want);
+}
+
+/* ---- threads, names, initializer ---- */
+
+static void test_default_threads(void **state) {
+  (void)state;
+  fp_executor_options opts;
+  memset(&opts, 0xff, sizeof opts);
+  fp_executor_options_init(&opts);
+  assert_int_equal(opts.threads, 0);
+  assert_int_equal(opts.queue_capacity, 0);
+  assert_null(opts.thread_name_prefix);
+  assert_null(opts.initializer);
+  assert_null(opts.initializer_arg);
+  assert_true(opts.share_dns);
+
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t want = (size_t)(cpus > 0 ? cpus : 1) + 4;
+  if (want > 32)
+    want = 32;
+  fp_executor *ex = fp_executor_new(NULL, NULL);
+  assert_non_null(ex);
+  assert_int_equal(fp_executor_threads(ex), want);
+  fp_executor_free(ex);
+  ex = fp_executor_new(&opts, NULL); /* threads 0 means the same */
+  assert_non_null(ex);
+  assert_int_equal(fp_executor_threads(ex), want);
+  fp_executor_free(ex);
+  assert_int_equal(fp_executor_threads(NULL), 0);
+}
+
+#define MAX_WORKERS 8
+
+typedef struct init_log {
+  pthread_mutex_t mu;
+  int calls[MAX_WORKERS];
+  int total;
+  char names[MAX_WORKERS][16];
+  bool signals_blocked[MAX_WORKERS];
+  pthread_t threads[MAX_WORKERS];
+  size_t fail_index; /* index whose initializer fails; MAX_WORKERS: none */
+} init_log;
+
+static void init_log_init(init_log *log, size_t fail_index) {
+  memset(log, 0, sizeof *log);
+  pthread_mutex_init(&log->mu, NULL);
+  log->fail_index = fail_index;
+}
+
+static int record_init(void *arg, size_t index) {
+  init_log *log = arg;
+  sigset_t set;
+  sigemptyset(&set);
+  pthread_sigmask(SIG_BLOCK, NULL, &set);
+  pthread_mutex_lock(&log->mu);
+  log->total++;
+  if (index < MAX_WORKERS) {
+    log->calls[index]++;
+    if (pthread_getname_np(pthread_self(), log->names[index], 16))
+      log->names[index][0] = '\0';
+    log->signals_blocked[index] = sigismember(&set, SIGINT) == 1 &&
+                                  sigismember(&set, SIGTERM) == 1 &&
+                                  sigismember(&set, SIGPIPE) == 1;
+    log->threads[index] = pthread_self();
+  }
+  pthread_mutex_unlock(&log->mu);
+  return index == log->fail_index ? -1 : 0;
+}
+
+static void test_names_initializer_signals(void **state) {
+  (void)state;
+  init_log log;
+  init_log_init(&log, MAX_WORKERS);
+  sigset_t before, after;
+  pthread_sigmask(SIG_BLOCK, NULL, &before);
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = 4;
+  opts.thread_name_prefix = "xpool";
+  opts.initializer = record_init;
+  opts.initializer_arg = &log;
+  fp_executor *ex = fp_executor_new(&opts, NULL);
+  assert_non_null(ex);
+  assert_int_equal(fp_executor_threads(ex), 4);
+  /* every initializer ran before fp_executor_new returned */
+  pthread_mutex_lock(&log.mu);
+  assert_int_equal(log.total, 4);
+  for (size_t i = 0; i < 4; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "xpool-%zu", i);
+    assert_int_equal(log.calls[i], 1);
+    assert_string_equal(log.names[i], want);
+    assert_true(log.signals_blocked[i]);
+    assert_false(pthread_equal(log.threads[i], pthread_self()));
+    for (size_t j = 0; j < i; j++)
+      assert_false(pthread_equal(log.threads[i], log.threads[j]));
+  }
+  pthread_mutex_unlock(&log.mu);
+  /* the caller's own mask is left as it was */
+  pthread_sigmask(SIG_BLOCK, NULL, &after);
+  assert_int_equal(sigismember(&after, SIGINT), sigismember(&before, SIGINT));
+  assert_int_equal(sigismember(&after, SIGTERM), sigismember(&before, SIGTERM));
+  assert_int_equal(sigismember(&after, SIGPIPE), sigismember(&before, SIGPIPE));
+  fp_executor_free(ex);
+  assert_int_equal(log.total, 4); /* never again */
+  pthread_mutex_destroy(&log.mu);
+}
+
+static void test_name_prefix_default_and_cut(void **state) {
+  (void)state;
+  init_log log;
+  init_log_init(&log, MAX_WORKERS);
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = 2;
+  opts.initializer = record_init;
+  opts.initializer_arg = &log;
+  fp_executor *ex = fp_executor_new(&opts, NULL);
+  assert_non_null(ex);
+  assert_string_equal(log.names[0], "fp-0");
+  assert_string_equal(log.names[1], "fp-1");
+  fp_executor_free(ex);
+
+  /* a prefix the caller frees right away, longer than Linux allows */
+  char *prefix = strdup("averyveryverylongprefix");
+  init_log_init(&log, MAX_WORKERS);
+  opts.thread_name_prefix = prefix;
+  ex = fp_executor_new(&opts, NULL);
+  free(prefix);
+  assert_non_null(ex);
+  assert_string_equal(log.names[0], "averyveryverylo"); /* cut to 15 bytes */
+  fp_executor_free(ex);
+  pthread_mutex_destroy(&log.mu);
+}
+
+static void test_initializer_failure(void **state) {
+  (void)state;
+  init_log log;
+  init_log_init(&log, 2);
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = 4;
+  opts.initializer = record_init;
+  opts.initializer_arg = &log;
+  fp_error err = {0};
+  assert_null(fp_executor_new(&opts, &err));
+  assert_int_equal(err.code, FP_ERR_INITIALIZER);
+  assert_true(err.text[0] != '\0');
+  assert_int_equal(log.calls[2], 1);
+  pthread_mutex_destroy(&log.mu);
+  /* and without an fp_error */
+  init_log_init(&log, 0);
+  assert_null(fp_executor_new(&opts, NULL));
+  pthread_mutex_destroy(&log.mu);
+}
+
+/* ---- submitting ---- */
+
+#define SUBMITTERS 8
+#define PER_SUBMITTER 40
+
+typedef struct submitter {
+  fp_executor *ex;
+  int id;
+  fp_future *fs[PER_SUBMITTER];
+  int failures;
+} submitter;
+
+static void *submit_main(void *arg) {
+  submitter *s = arg;
+  for (int i = 0; i < PER_SUBMITTER; i++) {
+    char *url = tu_url("/text/s%d-%d", s->id, i);
+    s->fs[i] = fp_executor_submit_url(s->ex, url, NULL);
+    free(url);
+    if (!s->fs[i])
+      s->failures++;
+  }
+  return NULL;
+}
+
+static void test_submit_from_many_threads(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(4, 0);
+  unsigned long base = ts_requests(tu_server);
+  submitter *subs = calloc(SUBMITTERS, sizeof *subs);
+  assert_non_null(subs);
+  pthread_t t[SUBMITTERS];
+  for (int i = 0; i < SUBMITTERS; i++) {
+    subs[i].ex = ex;
+    subs[i].id = i;
+    assert_int_equal(pthread_create(&t[i], NULL, submit_main, &subs[i]), 0);
+  }
+  for (int i = 0; i < SUBMITTERS; i++)
+    pthread_join(t[i], NULL);
+  for (int i = 0; i < SUBMITTERS; i++) {
+    assert_int_equal(subs[i].failures, 0);
+    for (int j = 0; j < PER_SUBMITTER; j++) {
+      char want[32];
+      snprintf(want, sizeof want, "s%d-%d", i, j);
+      assert_body(subs[i].fs[j], want);
+      fp_future_decref(subs[i].fs[j]);
+    }
+  }
+  assert_int_equal(ts_requests(tu_server) - base, SUBMITTERS * PER_SUBMITTER);
+  free(subs);
+  fp_executor_free(ex);
+}
+
+typedef struct order_log {
+  pthread_mutex_t mu;
+  int seq[32];
+  int n;
+} order_log;
+
+typedef struct order_arg {
+  order_log *log;
+  int id;
+} order_arg;
+
+static void order_cb(fp_future *f, void *userdata) {
+  (void)f;
+  order_arg *a = userdata;
+  pthread_mutex_lock(&a->log->mu);
+  if (a->log->n < 32)
+    a->log->seq[a->log->n] = a->id;
+  a->log->n++;
+  pthread_mutex_unlock(&a->log->mu);
+}
+
+static void test_fifo_one_thread(void **state) {
+  (void)state;
+  enum { N = 20 };
+  fp_executor *ex = new_executor(1, 0);
+  fp_future *blocker = submit(ex, "/delay/150"); /* let the rest pile up */
+  order_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
+  order_arg args[N];
+  fp_future *fs[N];
+  for (int i = 0; i < N; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "/text/%d", i);
+    fs[i] = submit(ex, path);
+    args[i] = (order_arg){&log, i};
+    assert_int_equal(fp_future_add_done_callback(fs[i], order_cb, &args[i]), FP_OK);
+  }
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  assert_int_equal(log.n, N);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(log.seq[i], i);
+    fp_future_decref(fs[i]);
+  }
+  fp_future_decref(blocker);
+  fp_executor_free(ex);
+}
+
+typedef struct blocked_submit {
+  fp_executor *ex;
+  fp_request *req;
+  fp_future *watch; /* sampled when the submit returns */
+  atomic_bool returned;
+  fp_future *f;
+  fp_error err;
+  bool watch_done_on_return;
+  double took;
+} blocked_submit;
+
+static void *blocked_submit_main(void *arg) {
+  blocked_submit *b = arg;
+  double t0 = tu_now();
+  b->f = fp_executor_submit(b->ex, b->req, &b->err);
+  b->took = tu_now() - t0;
+  b->watch_done_on_return = fp_future_done(b->watch);
+  atomic_store(&b->returned, true);
+  return NULL;
+}
+
+static void test_queue_capacity_blocks(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(1, 2);
+  fp_future *a = submit(ex, "/delay/400");
+  wait_running(a);
+  fp_future *b = submit(ex, "/text/b"); /* the queue holds b and c: full */
+  fp_future *c = submit(ex, "/text/c");
+  blocked_submit d = {.ex = ex, .req = new_request("/text/d"), .watch = a};
+  atomic_init(&d.returned, false);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, blocked_submit_main, &d), 0);
+  usleep(100 * 1000); /* let it block */
+  assert_false(atomic_load(&d.returned));
+  assert_int_equal(fp_future_state(a), FP_RUNNING);
+  assert_int_equal(fp_future_state(b), FP_PENDING);
+  assert_int_equal(fp_future_state(c), FP_PENDING);
+  pthread_join(t, NULL);
+  /* it went on only once the worker finished a and took b off the queue */
+  assert_non_null(d.f);
+  assert_int_equal(d.err.code, FP_OK);
+  assert_true(d.watch_done_on_return);
+  assert_true(d.took >= 0.1);
+  assert_body(d.f, "d");
+  assert_body(b, "b");
+  assert_body(c, "c");
+  fp_future *all[4] = {a, b, c, d.f};
+  for (int i = 0; i < 4; i++)
+    fp_future_decref(all[i]);
+  fp_request_decref(d.req);
+  fp_executor_free(ex);
+}
+
+static void test_submit_timeout(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(1, 1);
+  fp_future *a = submit(ex, "/delay/1000");
+  wait_running(a);
+  fp_future *b = submit(ex, "/text/b"); /* full */
+  fp_request *req = new_request("/text/c");
+
+  fp_error err = {0};
+  double t0 = tu_now();
+  assert_null(fp_executor_submit_timeout(ex, req, 0.2, &err));
+  double took = tu_now() - t0;
+  assert_int_equal(err.code, FP_ERR_WOULD_BLOCK);
+  assert_true(took >= 0.19);
+
+  fp_error_clear(&err);
+  t0 = tu_now();
+  assert_null(fp_executor_submit_timeout(ex, req, 0, &err));
+  assert_int_equal(err.code, FP_ERR_WOULD_BLOCK);
+  assert_true(tu_now() - t0 < 0.5); /* at once (generous: loaded CI, valgrind) */
+  assert_false(fp_future_done(a)); /* the queue really was full all along */
+
+  /* with time enough it goes in once a slot frees */
+  fp_error_clear(&err);
+  fp_future *c = fp_executor_submit_timeout(ex, req, 20.0, &err);
+  assert_non_null(c);
+  assert_int_equal(err.code, FP_OK);
+  assert_true(fp_future_done(a));
+  assert_body(c, "c");
+  assert_body(b, "b");
+  /* with room, timeout 0 goes in at once */
+  fp_future *d = fp_executor_submit_timeout(ex, req, 0, NULL);
+  assert_non_null(d);
+  assert_body(d, "c");
+  fp_future_decref(a);
+  fp_future_decref(b);
+  fp_future_decref(c);
+  fp_future_decref(d);
+  fp_request_decref(req);
+  fp_executor_free(ex);
+}
+
+/* ---- shutdown ---- */
+
+typedef struct cb_count {
+  atomic_int calls;
+  pthread_t thread;
+} cb_count;
+
+static void count_cb(fp_future *f, void *userdata) {
+  (void)f;
+  cb_count *c = userdata;
+  c->thread = pthread_self();
+  atomic_fetch_add(&c->calls, 1);
+}
+
+static void test_shutdown_runs_queued(void **state) {
+  (void)state;
+  enum { N = 6 };
+  fp_executor *ex = new_executor(1, 0);
+  unsigned long base = ts_requests(tu_server);
+  fp_future *blocker = submit(ex, "/delay/150");
+  fp_future *fs[N];
+  for (int i = 0; i < N; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "/text/q%d", i);
+    fs[i] = submit(ex, path);
+  }
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  /* every queued job ran before the waiting shutdown returned */
+  assert_int_equal(fp_future_state(blocker), FP_FINISHED);
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(fp_future_state(fs[i]), FP_FINISHED);
+    char want[16];
+    snprintf(want, sizeof want, "q%d", i);
+    assert_body(fs[i], want);
+    fp_future_decref(fs[i]);
+  }
+  assert_int_equal(ts_requests(tu_server) - base, N + 1);
+  fp_future_decref(blocker);
+  fp_executor_free(ex);
+}
+
+static void test_shutdown_cancels_queued(void **state) {
+  (void)state;
+  enum { N = 4 };
+  fp_executor *ex = new_executor(1, 0);
+  unsigned long base = ts_requests(tu_server);
+  fp_future *running = submit(ex, "/delay/300");
+  wait_running(running);
+  fp_future *fs[N];
+  cb_count counts[N];
+  for (int i = 0; i < N; i++) {
+    fs[i] = submit(ex, "/text/never");
+    atomic_init(&counts[i].calls, 0);
+    assert_int_equal(fp_future_add_done_callback(fs[i], count_cb, &counts[i]), FP_OK);
+  }
+  assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
+  assert_int_equal(fp_future_state(running), FP_FINISHED); /* it was let finish */
+  assert_body(running, "delayed 300");
+  for (int i = 0; i < N; i++) {
+    assert_int_equal(fp_future_state(fs[i]), FP_CANCELLED);
+    assert_int_equal(atomic_load(&counts[i].calls), 1);
+    assert_true(pthread_equal(counts[i].thread, pthread_self())); /* the cancelling thread */
+    assert_int_equal(fp_future_result(fs[i], 0, NULL), FP_ERR_CANCELLED);
+    fp_future_decref(fs[i]);
+  }
+  assert_int_equal(ts_requests(tu_server) - base, 1);
+  fp_future_decref(running);
+  fp_executor_free(ex);
+}
+
+static void test_shutdown_nowait(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(1, 0);
+  fp_future *a = submit(ex, "/delay/800");
+  fp_future *b = submit(ex, "/text/b");
+  wait_running(a);
+  double t0 = tu_now();
+  assert_int_equal(fp_executor_shutdown(ex, false, false), FP_OK);
+  assert_true(tu_now() - t0 < 0.5); /* at once: a has 800 ms to go */
+  assert_int_equal(fp_future_state(a), FP_RUNNING);
+  assert_int_equal(fp_future_state(b), FP_PENDING); /* not cancelled */
+  fp_error err = {0};
+  assert_null(fp_executor_submit_url(ex, "http://127.0.0.1:1/", &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  /* free joins the workers, which drain the queue first */
+  fp_executor_free(ex);
+  assert_true(tu_now() - t0 >= 0.2);
+  assert_int_equal(fp_future_state(a), FP_FINISHED);
+  assert_body(b, "b");
+  fp_future_decref(a);
+  fp_future_decref(b);
+}
+
+static void test_submit_after_shutdown(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(2, 4);
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  fp_request *req = new_request("/text/late");
+  fp_error err = {0};
+  assert_null(fp_executor_submit(ex, req, &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  fp_error_clear(&err);
+  assert_null(fp_executor_submit_timeout(ex, req, 0, &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  fp_error_clear(&err);
+  assert_null(fp_executor_submit_timeout(ex, req, 1.0, &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  fp_error_clear(&err);
+  char *url = tu_url("/text/late");
+  assert_null(fp_executor_submit_url(ex, url, &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  free(url);
+  fp_request_decref(req);
+  fp_executor_free(ex);
+}
+
+typedef struct shutdown_arg {
+  fp_executor *ex;
+  fp_future *watch[2];
+  int rc;
+  bool all_done_on_return;
+} shutdown_arg;
+
+static void *shutdown_main(void *arg) {
+  shutdown_arg *s = arg;
+  s->rc = fp_executor_shutdown(s->ex, true, false);
+  s->all_done_on_return = fp_future_done(s->watch[0]) && fp_future_done(s->watch[1]);
+  return NULL;
+}
+
+static void test_shutdown_idempotent_concurrent(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(2, 0);
+  fp_future *a = submit(ex, "/delay/300"), *b = submit(ex, "/delay/200");
+  shutdown_arg args[4];
+  pthread_t t[4];
+  for (int i = 0; i < 4; i++) {
+    args[i] = (shutdown_arg){.ex = ex, .watch = {a, b}, .rc = -99};
+    assert_int_equal(pthread_create(&t[i], NULL, shutdown_main, &args[i]), 0);
+  }
+  for (int i = 0; i < 4; i++) {
+    pthread_join(t[i], NULL);
+    assert_int_equal(args[i].rc, FP_OK);
+    assert_true(args[i].all_done_on_return); /* every caller waited */
+  }
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  assert_int_equal(fp_executor_shutdown(ex, false, true), FP_OK);
+  assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
+  assert_int_equal(fp_executor_shutdown(NULL, true, false), FP_ERR_INVALID_ARG);
+  assert_body(a, "delayed 300");
+  fp_future_decref(a);
+  fp_future_decref(b);
+  fp_executor_free(ex);
+}
+
+typedef struct from_cb {
+  fp_executor *ex;
+  int rc_wait;
+  int rc_nowait;
+  atomic_int calls;
+} from_cb;
+
+static void shutdown_cb(fp_future *f, void *userdata) {
+  (void)f;
+  from_cb *c = userdata;
+  c->rc_wait = fp_executor_shutdown(c->ex, true, false);
+  c->rc_nowait = fp_executor_shutdown(c->ex, false, false);
+  atomic_fetch_add(&c->calls, 1);
+}
+
+static void test_shutdown_from_callback(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(2, 0);
+  from_cb c = {.ex = ex, .rc_wait = -99, .rc_nowait = -99};
+  atomic_init(&c.calls, 0);
+  fp_future *f = submit(ex, "/delay/100");
+  assert_int_equal(fp_future_add_done_callback(f, shutdown_cb, &c), FP_OK);
+  assert_int_equal(fp_future_wait(f, FP_FOREVER), FP_OK);
+  /* waits for the workers, so the callback has returned */
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  assert_int_equal(atomic_load(&c.calls), 1);
+  assert_int_equal(c.rc_wait, FP_ERR_WORKER_THREAD);
+  assert_int_equal(c.rc_nowait, FP_OK);
+  fp_error err = {0};
+  assert_null(fp_executor_submit_url(ex, "http://127.0.0.1:1/", &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+}
+
+static void test_shutdown_releases_blocked_submitter(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(1, 1);
+  fp_future *a = submit(ex, "/delay/800");
+  wait_running(a);
+  fp_future *b = submit(ex, "/text/b"); /* full */
+  blocked_submit c = {.ex = ex, .req = new_request("/text/c"), .watch = a};
+  atomic_init(&c.returned, false);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, blocked_submit_main, &c), 0);
+  usleep(100 * 1000);
+  assert_false(atomic_load(&c.returned));
+  assert_int_equal(fp_executor_shutdown(ex, false, false), FP_OK);
+  pthread_join(t, NULL);
+  assert_null(c.f);
+  assert_int_equal(c.err.code, FP_ERR_SHUTDOWN);
+  assert_false(c.watch_done_on_return); /* released by the shutdown, not a slot */
+  fp_executor_free(ex);
+  assert_body(b, "b");
+  fp_future_decref(a);
+  fp_future_decref(b);
+  fp_request_decref(c.req);
+}
+
+static void test_invalid_args(void **state) {
+  (void)state;
+  fp_executor *ex = new_executor(1, 0);
+  fp_error err = {0};
+  assert_null(fp_executor_submit(ex, NULL, &err));
+  assert_int_equal(err.code, FP_ERR_INVALID_ARG);
+  fp_error_clear(&err);
+  assert_null(fp_executor_submit_url(ex, NULL, &err));
+  assert_int_equal(err.code, FP_ERR_INVALID_ARG);
+  fp_request *req = new_request("/text/x");
+  fp_error_clear(&err);
+  assert_null(fp_executor_submit(NULL, req, &err));
+  assert_int_equal(err.code, FP_ERR_INVALID_ARG);
+  fp_request_decref(req);
+  fp_executor_free(ex);
+  fp_executor_free(NULL);
+}
+
+/* ---- load ---- */
+
+static void test_2000_jobs_64_threads(void **state) {
+  (void)state;
+  enum { N = 2000 };
+  fp_executor *ex = new_executor(64, 0);
+  unsigned long base = ts_requests(tu_server);
+  fp_future **fs = calloc(N, sizeof *fs);
+  assert_non_null(fs);
+  for (int i = 0; i < N; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "/text/%d", i);
+    fs[i] = submit(ex, path);
+  }
+  for (int i = 0; i < N; i++) {
+    char want[16];
+    snprintf(want, sizeof want, "%d", i);
+    assert_body(fs[i], want);
+    fp_future_decref(fs[i]);
+  }
+  assert_int_equal(ts_requests(tu_server) - base, N);
+  free(fs);
+  fp_executor_free(ex);
+}
+
+static void test_connection_reuse(void **state) {
+  (void)state;
+  enum { N = 400, THREADS = 8 };
+  fp_executor *ex = new_executor(THREADS, 0);
+  unsigned long conns = ts_connections(tu_server);
+  fp_future **fs = calloc(N, sizeof *fs);
+  assert_non_null(fs);
+  for (int i = 0; i < N; i++)
+    fs[i] = submit(ex, "/hello");
+  for (int i = 0; i < N; i++) {
+    assert_body(fs[i], "hello");
+    fp_future_decref(fs[i]);
+  }
+  unsigned long used = ts_connections(tu_server) - conns;
+  print_message("connection reuse: %lu connections for %d requests\n", used, N);
+  assert_true(used >= 1);
+  assert_true(used <= THREADS + 2);
+  free(fs);
+  fp_executor_free(ex);
+}
+
+static void test_jobs_run_concurrently(void **state) {
+  (void)state;
+  enum { N = 100, THREADS = 50 };
+  fp_executor *ex = new_executor(THREADS, 0);
+  fp_future **fs = calloc(N, sizeof *fs);
+  assert_non_null(fs);
+  double t0 = tu_now();
+  for (int i = 0; i < N; i++)
+    fs[i] = submit(ex, "/delay/200");
+  assert_int_equal(fp_wait(fs, N, 30.0, FP_ALL_COMPLETED, NULL), FP_OK);
+  double took = tu_now() - t0;
+  print_message("100 x 200 ms on 50 threads: %.3f s\n", took);
+  /* one at a time would take 20 s; 50 at a time 0.4 s */
+  assert_true(took >= 0.39);
+  assert_true(took < 2.0);
+  for (int i = 0; i < N; i++) {
+    assert_body(fs[i], "delayed 200");
+    fp_future_decref(fs[i]);
+  }
+  free(fs);
+  fp_executor_free(ex);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TU_TEST(test_default_threads),
+      TU_TEST(test_names_initializer_signals),
+      TU_TEST(test_name_prefix_default_and_cut),
+      TU_TEST(test_initializer_failure),
+      TU_TEST(test_submit_from_many_threads),
+      TU_TEST(test_fifo_one_thread),
+      TU_TEST(test_queue_capacity_blocks),
+      TU_TEST(test_submit_timeout),
+      TU_TEST(test_shutdown_runs_queued),
+      TU_TEST(test_shutdown_cancels_queued),
+      TU_TEST(test_shutdown_nowait),
+      TU_TEST(test_submit_after_shutdown),
+      TU_TEST(test_shutdown_idempotent_concurrent),
+      TU_TEST(test_shutdown_from_callback),
+      TU_TEST(test_shutdown_releases_blocked_submitter),
+      TU_TEST(test_invalid_args),
+      TU_TEST(test_2000_jobs_64_threads),
+      TU_TEST(test_connection_reuse),
+      TU_TEST(test_jobs_run_concurrently),
+  };
+  return cmocka_run_group_tests_name("executor", tests, tu_setup_server, tu_teardown_server);
+}
