@@ -147,7 +147,7 @@ uninstall:
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
-	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc src tests
+	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -Itests -Itests/server src tests
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CFLAGS)
 
 clean:

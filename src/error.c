@@ -68,12 +68,14 @@ void fp_error_clear(fp_error *err) {
 }
 
 int fp__fail(fp_error *err, int code, const char *fmt, ...) {
-  if (err && err->code == FP_OK) {
-    va_list ap;
-    err->code = code;
-    va_start(ap, fmt);
-    vsnprintf(err->text, sizeof err->text, fmt, ap);
-    va_end(ap);
-  }
+  if (!err || err->code != FP_OK)
+    return code; /* first error wins */
+  va_list ap;
+  va_start(ap, fmt);
+  err->code = code;
+  /* clang-tidy 14 reports ap as uninitialized here although va_start ran
+   * two lines above: a false positive of its analyzer. */
+  vsnprintf(err->text, sizeof err->text, fmt, ap); // NOLINT(clang-analyzer-valist.Uninitialized)
+  va_end(ap);
   return code;
 }

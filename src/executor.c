@@ -200,7 +200,7 @@ fp_future *fp_executor_submit_url(fp_executor *ex, const char *url, fp_error *er
 
 static bool on_worker_thread(const fp_executor *ex) {
   pthread_t self = pthread_self();
-  for (size_t i = 0; i < ex->nworkers; i++)
+  for (size_t i = 0; ex->workers && i < ex->nworkers; i++)
     if (pthread_equal(self, ex->workers[i].thread))
       return true;
   return false;
@@ -235,7 +235,7 @@ void fp_executor_free(fp_executor *ex) {
   if (!ex)
     return;
   fp_executor_shutdown(ex, true, false);
-  for (size_t i = 0; i < ex->nworkers; i++)
+  for (size_t i = 0; ex->workers && i < ex->nworkers; i++)
     pthread_join(ex->workers[i].thread, NULL);
   free(ex->workers);
   fp__share_free(ex->share);
