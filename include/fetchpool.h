@@ -44,6 +44,10 @@ extern "C" {
 #define FP_DEFAULT_MAX_REDIRS 10L
 #define FP_DEFAULT_CONNECT_TIMEOUT 10.0 /* seconds */
 #define FP_DEFAULT_USER_AGENT "fetchpool/" FP_VERSION
+#define FP_DEFAULT_RETRY_BASE 0.5      /* seconds */
+#define FP_DEFAULT_RETRY_MAX_WAIT 30.0 /* seconds */
+/* Statuses retried by default (when retries are on). */
+#define FP_DEFAULT_RETRY_STATUSES {429, 502, 503, 504}
 
 /* ------------------------------------------------------------------------
  * Errors
@@ -184,6 +188,27 @@ FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
 FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
 /* Skip TLS certificate and host name verification (off by default). */
 FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);
+/* Abort with FP_ERR_STALL_TIMEOUT when fewer than 1 byte per second
+ * arrives for seconds in a row; 0 (the default) turns it off. */
+FP_EXTERN int fp_request_set_stall_timeout(fp_request *req, double seconds);
+/* Verify servers with the CA certificates in the PEM file at path instead
+ * of the system's; NULL restores the system store. */
+FP_EXTERN int fp_request_set_cacert(fp_request *req, const char *path);
+/* Retry a failed attempt up to max_retries more times: after a transient
+ * transport error (connect, connect_timeout, timeout, stall_timeout,
+ * network) or a retryable status (FP_DEFAULT_RETRY_STATUSES
+ * unless fp_request_set_retry_statuses). The wait before retry k (1-based)
+ * is uniform in [0, min(max_wait, base * 2^(k-1))] (exponential backoff
+ * with full jitter), or the server's Retry-After (seconds or HTTP-date)
+ * when it sent one, capped by max_wait. A job waiting for its retry holds
+ * no worker. base and max_wait in seconds; 0 means FP_DEFAULT_RETRY_BASE
+ * and FP_DEFAULT_RETRY_MAX_WAIT. */
+FP_EXTERN int fp_request_set_retries(fp_request *req, unsigned max_retries,
+                                     double base, double max_wait);
+/* The HTTP statuses that are retried (each 100..599); n == 0 retries no
+ * status (transport errors only). Copied. */
+FP_EXTERN int fp_request_set_retry_statuses(fp_request *req,
+                                            const int *statuses, size_t n);
 /* Send the body to sink instead of keeping it (see fp_sink_fn). */
 FP_EXTERN int fp_request_set_sink(fp_request *req, fp_sink_fn sink,
                                   void *userdata);
@@ -302,6 +327,13 @@ typedef struct fp_executor_options {
    * never shared: each worker keeps its own (libcurl forbids sharing a
    * connection cache between concurrent threads). */
   bool share_dns;
+  /* Attempts started per second across all workers (a token bucket of
+   * depth 1, so bursts never exceed the rate); 0 means no limit. */
+  double rate;
+  /* Concurrent transfers to one host (host:port of the job's URL); 0
+   * means no limit. A job whose host is saturated waits aside, holding no
+   * worker, so jobs for other hosts go on (no head-of-line blocking). */
+  size_t per_host;
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */
@@ -339,13 +371,22 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
                                             fp_error *err);
 
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
- * cancel_futures, cancel every job still queued; with wait, return only
+ * cancel_futures, cancel every job still queued (a job waiting for its
+ * next retry or for a busy host counts as queued: it finishes with
+ * FP_ERR_CANCELLED and its attempts so far); with wait, return only
  * once every job already started or queued has finished and every worker
  * has exited. Idempotent, callable from any thread and several at once.
  * Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is true and it is
  * called from one of this executor's workers (it would wait for itself). */
 FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
                                    bool cancel_futures);
+
+/* Stop every transfer in flight at once: each finishes with
+ * FP_ERR_CANCELLED (its record says "cancelled"), and jobs waiting for a
+ * retry are finished the same way instead of retried. Meant for a second
+ * Ctrl-C after a graceful shutdown. Does not shut the executor down.
+ * Async-signal-unsafe; thread-safe. */
+FP_EXTERN void fp_executor_abort(fp_executor *ex);
 
 /* Shut down (wait, without cancelling), join every worker and free the
  * executor. Futures stay valid while references to them remain. Must not

@@ -9,6 +9,7 @@
  * (unless cancel_futures took it away) and exit when it is empty; waiting
  * shutdown sleeps until the live-worker count reaches zero, and free joins
  * the threads. Nothing here holds two locks at once. */
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,9 @@ struct fp_executor {
   char name_prefix[16];
   fp__queue queue;
   fp__share *share;
+  fp__rate *rate;   /* NULL: no rate limit */
+  fp__hosts *hosts; /* NULL: no per-host limit */
+  atomic_bool abort;
   fp__worker *workers;
   size_t nworkers; /* threads created */
   pthread_mutex_t mu;
@@ -47,6 +51,9 @@ static size_t default_threads(void) {
 
 fp__queue *fp__executor_queue(fp_executor *ex) { return &ex->queue; }
 fp__share *fp__executor_share(fp_executor *ex) { return ex->share; }
+fp__rate *fp__executor_rate(fp_executor *ex) { return ex->rate; }
+fp__hosts *fp__executor_hosts(fp_executor *ex) { return ex->hosts; }
+const atomic_bool *fp__executor_abort_flag(fp_executor *ex) { return &ex->abort; }
 const fp_executor_options *fp__executor_options(fp_executor *ex) { return &ex->opts; }
 
 void fp__executor_worker_ready(fp_executor *ex, bool ok) {
@@ -136,8 +143,18 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
     return NULL;
   }
   /* From here on fp_executor_free can undo whatever was set up. */
+  atomic_init(&ex->abort, false);
   if (ex->opts.share_dns && !(ex->share = fp__share_new(err)))
     goto fail;
+  if (!(ex->opts.rate >= 0) || isinf(ex->opts.rate)) {
+    fp__fail(err, FP_ERR_INVALID_ARG, "rate must be a finite number >= 0");
+    goto fail;
+  }
+  if ((ex->opts.rate > 0 && !(ex->rate = fp__rate_new(ex->opts.rate))) ||
+      (ex->opts.per_host > 0 && !(ex->hosts = fp__hosts_new(ex->opts.per_host)))) {
+    fp__fail(err, FP_ERR_NOMEM, "out of memory");
+    goto fail;
+  }
   if (!(ex->workers = calloc(n, sizeof *ex->workers))) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory for %zu workers", n);
     goto fail;
@@ -206,6 +223,40 @@ static bool on_worker_thread(const fp_executor *ex) {
   return false;
 }
 
+/* Finish every job of a detached list as cancelled (queued jobs are
+ * pending; retries in waiting already ran). A job handed a host slot gives
+ * it back. Returns how many. */
+static size_t cancel_list(fp_executor *ex, fp_future *f) {
+  size_t n = 0;
+  while (f) {
+    fp_future *next = *fp__future_next(f);
+    *fp__future_next(f) = NULL;
+    fp__job *job = fp__future_job(f);
+    if (job->holds_host) {
+      job->holds_host = false;
+      fp_future *heir = fp__hosts_release(ex->hosts, job->host_key);
+      if (heir) { /* parked after we took the parked ones: let it run */
+        fp__future_job(heir)->holds_host = true;
+        fp__queue_push_front_held(&ex->queue, heir);
+      }
+    }
+    fp__future_finish_cancelled(f);
+    fp_future_decref(f);
+    f = next;
+    n++;
+  }
+  return n;
+}
+
+void fp_executor_abort(fp_executor *ex) {
+  if (!ex)
+    return;
+  atomic_store(&ex->abort, true);
+  if (ex->rate)
+    fp__rate_interrupt(ex->rate);
+  fp__queue_flush_delayed(&ex->queue);
+}
+
 int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
   if (!ex)
     return FP_ERR_INVALID_ARG;
@@ -213,14 +264,12 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
     return FP_ERR_WORKER_THREAD;
   fp__queue_close(&ex->queue);
   if (cancel_futures) {
-    fp_future *f = fp__queue_take_all(&ex->queue);
-    while (f) {
-      fp_future *next = *fp__future_next(f);
-      *fp__future_next(f) = NULL;
-      fp_future_cancel(f);
-      fp_future_decref(f);
-      f = next;
-    }
+    /* Parked jobs first, so that slots given back below find nobody
+     * waiting to be handed them. */
+    fp_future *parked = ex->hosts ? fp__hosts_take_parked(ex->hosts) : NULL;
+    cancel_list(ex, fp__queue_take_all(&ex->queue));
+    if (parked)
+      fp__queue_unhold(&ex->queue, cancel_list(ex, parked));
   }
   if (wait) {
     pthread_mutex_lock(&ex->mu);
@@ -239,6 +288,8 @@ void fp_executor_free(fp_executor *ex) {
     pthread_join(ex->workers[i].thread, NULL);
   free(ex->workers);
   fp__share_free(ex->share);
+  fp__rate_free(ex->rate);
+  fp__hosts_free(ex->hosts);
   fp__queue_destroy(&ex->queue);
   pthread_cond_destroy(&ex->cond);
   pthread_mutex_destroy(&ex->mu);

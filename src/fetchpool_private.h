@@ -53,6 +53,12 @@ struct fp_request {
   bool keep_headers;
   bool insecure;
   char *user_agent; /* NULL = default */
+  double stall_timeout; /* seconds below 1 byte/s, 0 = off */
+  char *cacert;         /* NULL = system store */
+  unsigned max_retries;
+  double retry_base;     /* seconds */
+  double retry_max_wait; /* seconds */
+  uint64_t retry_statuses[10]; /* bit s set: status s is retried (s < 640) */
   fp_sink_fn sink;
   void *sink_userdata;
   json_t *id;
@@ -77,6 +83,7 @@ struct fp_response {
   size_t headers_cap;
   fp_timings timings;
   double elapsed; /* wall seconds of the whole job */
+  double retry_after; /* the server's Retry-After in seconds, < 0 if none */
   unsigned attempts;
 };
 
@@ -126,8 +133,25 @@ bool fp__future_start(fp_future *f);
  * wakes waiters, with no lock held while callbacks run. */
 void fp__future_finish(fp_future *f, fp_response *resp);
 
-/* Intrusive link used by the queue (only the queue touches it). */
+/* Intrusive link used by the queue and the host list (whoever holds the
+ * job owns it). */
 fp_future **fp__future_next(fp_future *f);
+
+/* Engine-side state of a job across its attempts. Only the worker that
+ * holds the job (or the thread that took it from the queue) touches it. */
+typedef struct fp__job {
+  unsigned attempts;  /* attempts started */
+  double started;     /* monotonic time the first attempt started */
+  double due;         /* a retry's due time, while in the timer heap */
+  fp_response *last;  /* the previous attempt's response, while retrying */
+  char *host_key;     /* per-host limit key, computed on first use */
+  bool holds_host;    /* owns a per-host slot */
+} fp__job;
+
+fp__job *fp__future_job(fp_future *f);
+/* Finish a job that may be PENDING or RUNNING (a retry) as cancelled,
+ * keeping the attempts made. Runs callbacks. */
+void fp__future_finish_cancelled(fp_future *f);
 
 /* ---- queue (queue.c) ---- */
 
@@ -137,8 +161,12 @@ typedef struct fp__queue {
   pthread_cond_t not_full;
   fp_future *head, *tail;
   size_t len;
-  size_t cap; /* 0 = unbounded */
+  size_t held; /* parked by the per-host limit, counted against cap */
+  size_t cap;  /* 0 = unbounded */
   bool closed;
+  bool flushing; /* abort: hand out retries now, whatever their due time */
+  fp_future **delayed; /* min-heap of retries by due time */
+  size_t ndelayed, delayed_cap;
 } fp__queue;
 
 int fp__queue_init(fp__queue *q, size_t cap);
@@ -150,10 +178,22 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline);
 /* Take the oldest future (caller gets the queue's reference). Blocks while
  * empty; returns NULL once closed and empty. */
 fp_future *fp__queue_pop(fp__queue *q);
-/* Refuse further pushes, wake every waiter. Idempotent. */
+/* Add a retry due at monotonic time due (never blocks; not counted
+ * against the capacity). FP_OK or FP_ERR_NOMEM. */
+int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due);
+/* Count one job parked elsewhere (per-host limit) against the capacity,
+ * and release n of those counts. */
+void fp__queue_hold(fp__queue *q);
+void fp__queue_unhold(fp__queue *q, size_t n);
+/* Put a parked job back at the front (releases its hold). */
+void fp__queue_push_front_held(fp__queue *q, fp_future *f);
+/* From now on pop hands out retries without waiting for them (abort). */
+void fp__queue_flush_delayed(fp__queue *q);
+/* Refuse further pushes, wake every waiter. Idempotent. Pop returns NULL
+ * only once nothing is queued, delayed or held. */
 void fp__queue_close(fp__queue *q);
-/* Detach every queued future; returns the list head (linked through
- * fp__future_next) and leaves the queue empty. */
+/* Detach every queued future and every retry; returns the list head
+ * (linked through fp__future_next) and leaves the queue empty. */
 fp_future *fp__queue_take_all(fp__queue *q);
 
 /* ---- transfer (transfer.c): the only file that includes curl ---- */
@@ -167,13 +207,50 @@ int fp__transfer_global_init(void);
 /* A share handle for the DNS cache, one mutex per shared data kind. */
 fp__share *fp__share_new(fp_error *err);
 void fp__share_free(fp__share *share);
-/* One easy handle, reused for every job of one worker. share may be NULL. */
-fp__transfer *fp__transfer_new(fp__share *share, fp_error *err);
+/* One easy handle, reused for every job of one worker. share may be NULL.
+ * When *abort becomes true, the transfer in flight stops with
+ * FP_ERR_CANCELLED. */
+fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
+                               fp_error *err);
 void fp__transfer_free(fp__transfer *t);
 /* Run req to completion on t's handle (blocking). Always returns a
  * response (its error says how the transfer went), NULL only when memory
  * ran out. */
 fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req);
+
+/* ---- policies (policy_*.c): they know no curl ---- */
+
+/* True when resp's outcome is one req retries (transient error, status). */
+bool fp__retry_wanted(const fp_request *req, const fp_response *resp);
+/* Seconds to wait before the next attempt after attempts tries, or < 0
+ * for no retry. rng is the caller's jitter state. */
+double fp__retry_delay(const fp_request *req, const fp_response *resp,
+                       unsigned attempts, uint64_t *rng);
+/* Parse a Retry-After value (delay-seconds or HTTP-date) into seconds from
+ * now (wall clock now). FP_OK or FP_ERR_INVALID_ARG. */
+int fp__parse_retry_after(const char *value, time_t now, double *seconds);
+
+typedef struct fp__rate fp__rate;
+fp__rate *fp__rate_new(double per_second);
+void fp__rate_free(fp__rate *r);
+/* Wait for the next token (returns early once interrupted). */
+void fp__rate_acquire(fp__rate *r);
+/* Make every current and future acquire return at once. */
+void fp__rate_interrupt(fp__rate *r);
+
+typedef struct fp__hosts fp__hosts;
+fp__hosts *fp__hosts_new(size_t limit);
+void fp__hosts_free(fp__hosts *h);
+/* "host:port" of url, lowercased ("" when it has none). NEW (free). */
+char *fp__host_key(const char *url);
+/* Take a slot for key: 1 taken, 0 parked (the list now holds f and the
+ * caller's reference), FP_ERR_NOMEM. */
+int fp__hosts_acquire(fp__hosts *h, fp_future *f, const char *key);
+/* Give a slot back. Returns the parked job the slot passed to (it now
+ * holds the slot; the caller re-queues it), or NULL. */
+fp_future *fp__hosts_release(fp__hosts *h, const char *key);
+/* Detach every parked job (shutdown with cancel). */
+fp_future *fp__hosts_take_parked(fp__hosts *h);
 
 /* ---- engine (engine_threads.c) ---- */
 
@@ -192,6 +269,9 @@ void *fp__engine_threads_main(void *worker);
 
 fp__queue *fp__executor_queue(fp_executor *ex);
 fp__share *fp__executor_share(fp_executor *ex);
+fp__rate *fp__executor_rate(fp_executor *ex);   /* NULL: no limit */
+fp__hosts *fp__executor_hosts(fp_executor *ex); /* NULL: no limit */
+const atomic_bool *fp__executor_abort_flag(fp_executor *ex);
 const fp_executor_options *fp__executor_options(fp_executor *ex);
 /* A worker reports that it is ready (ok) or that its setup failed. */
 void fp__executor_worker_ready(fp_executor *ex, bool ok);

@@ -31,9 +31,11 @@ struct fp_future {
   callback *callbacks, *callbacks_tail;
   waiter_link *waiters;
   fp_future *next; /* queue link, owned by queue.c */
+  fp__job job;     /* the engine's per-job state */
 };
 
 fp_future **fp__future_next(fp_future *f) { return &f->next; }
+fp__job *fp__future_job(fp_future *f) { return &f->job; }
 
 fp_future *fp__future_new(fp_request *req) {
   fp_future *f = calloc(1, sizeof *f);
@@ -74,6 +76,8 @@ void fp_future_decref(fp_future *f) {
     free(l);
   }
   fp__response_free(f->resp);
+  fp__response_free(f->job.last);
+  free(f->job.host_key);
   fp_request_decref(f->req);
   pthread_cond_destroy(&f->done_cond);
   pthread_mutex_destroy(&f->mu);
@@ -219,6 +223,20 @@ void fp__future_finish(fp_future *f, fp_response *resp) {
   callback *todo = complete_locked(f, FP_FINISHED, resp);
   pthread_mutex_unlock(&f->mu);
   run_callbacks(f, todo);
+}
+
+void fp__future_finish_cancelled(fp_future *f) {
+  if (fp_future_cancel(f))
+    return; /* it was still pending */
+  /* A retry in waiting: it ran, so it finishes with what it has. */
+  fp_response *resp = fp__response_new();
+  if (resp) {
+    fp__response_set_error(resp, FP_ERR_CANCELLED, "cancelled while waiting to retry");
+    resp->attempts = f->job.attempts;
+    resp->elapsed = f->job.attempts ? fp__now() - f->job.started : 0;
+    resp->retry_after = -1;
+  }
+  fp__future_finish(f, resp);
 }
 
 bool fp_future_cancel(fp_future *f) {

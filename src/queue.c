@@ -1,19 +1,27 @@
-/* queue.c: the bounded FIFO job queue between submitters and workers.
+/* queue.c: the bounded FIFO job queue between submitters and workers, with
+ * a timer heap for jobs waiting to be retried.
  *
  * One mutex and two condition variables (not_empty for workers, not_full
  * for blocked submitters). Every wait sits in a predicate loop, a push
  * signals one worker and a pop one submitter (no thundering herd), and
- * close wakes everybody. Entries are futures linked through their own
- * next pointer, so a push never allocates. */
+ * close wakes everybody. FIFO entries are futures linked through their own
+ * next pointer, so a push never allocates. A worker with nothing due sleeps
+ * until the earliest retry is due (pthread_cond_timedwait on the monotonic
+ * clock), never polls. Capacity counts queued jobs and jobs parked by the
+ * per-host limit ("held"); retries are not counted, since they were
+ * accepted already and a worker must never block re-queueing one. */
 #include <errno.h>
+#include <stdlib.h>
 
 #include "fetchpool_private.h"
 
 int fp__queue_init(fp__queue *q, size_t cap) {
   q->head = q->tail = NULL;
-  q->len = 0;
+  q->len = q->held = 0;
   q->cap = cap;
-  q->closed = false;
+  q->closed = q->flushing = false;
+  q->delayed = NULL;
+  q->ndelayed = q->delayed_cap = 0;
   if (pthread_mutex_init(&q->mu, NULL))
     return FP_ERR_SYSTEM;
   if (fp__cond_init(&q->not_empty))
@@ -29,17 +37,30 @@ fail_mu:
 }
 
 void fp__queue_destroy(fp__queue *q) {
+  free(q->delayed);
   pthread_cond_destroy(&q->not_full);
   pthread_cond_destroy(&q->not_empty);
   pthread_mutex_destroy(&q->mu);
 }
 
+static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
+
+static void link_tail(fp__queue *q, fp_future *f) {
+  *fp__future_next(f) = NULL;
+  if (q->tail)
+    *fp__future_next(q->tail) = f;
+  else
+    q->head = f;
+  q->tail = f;
+  q->len++;
+}
+
 int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline) {
   int rc = FP_OK;
   pthread_mutex_lock(&q->mu);
-  while (!q->closed && q->cap && q->len >= q->cap) {
-    if (fp__cond_wait(&q->not_full, &q->mu, deadline) == ETIMEDOUT &&
-        q->len >= q->cap && !q->closed) {
+  while (!q->closed && full(q)) {
+    if (fp__cond_wait(&q->not_full, &q->mu, deadline) == ETIMEDOUT && full(q) &&
+        !q->closed) {
       rc = FP_ERR_WOULD_BLOCK;
       goto out;
     }
@@ -48,34 +69,125 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline) 
     rc = FP_ERR_SHUTDOWN;
     goto out;
   }
-  *fp__future_next(f) = NULL;
-  if (q->tail)
-    *fp__future_next(q->tail) = f;
-  else
-    q->head = f;
-  q->tail = f;
-  q->len++;
+  link_tail(q, f);
   pthread_cond_signal(&q->not_empty);
 out:
   pthread_mutex_unlock(&q->mu);
   return rc;
 }
 
-fp_future *fp__queue_pop(fp__queue *q) {
-  pthread_mutex_lock(&q->mu);
-  while (!q->head && !q->closed)
-    pthread_cond_wait(&q->not_empty, &q->mu);
-  fp_future *f = q->head;
-  if (f) {
-    q->head = *fp__future_next(f);
-    if (!q->head)
-      q->tail = NULL;
-    *fp__future_next(f) = NULL;
-    q->len--;
-    pthread_cond_signal(&q->not_full);
+/* ---- timer heap of retries, ordered by due time ---- */
+
+static double due_of(fp_future *f) { return fp__future_job(f)->due; }
+
+static void heap_swap(fp__queue *q, size_t a, size_t b) {
+  fp_future *t = q->delayed[a];
+  q->delayed[a] = q->delayed[b];
+  q->delayed[b] = t;
+}
+
+static fp_future *heap_pop(fp__queue *q) {
+  fp_future *top = q->delayed[0];
+  q->delayed[0] = q->delayed[--q->ndelayed];
+  for (size_t i = 0;;) {
+    size_t l = 2 * i + 1, r = l + 1, min = i;
+    if (l < q->ndelayed && due_of(q->delayed[l]) < due_of(q->delayed[min]))
+      min = l;
+    if (r < q->ndelayed && due_of(q->delayed[r]) < due_of(q->delayed[min]))
+      min = r;
+    if (min == i)
+      break;
+    heap_swap(q, i, min);
+    i = min;
   }
+  return top;
+}
+
+int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due) {
+  pthread_mutex_lock(&q->mu);
+  if (q->ndelayed == q->delayed_cap) {
+    size_t cap = q->delayed_cap ? q->delayed_cap * 2 : 64;
+    fp_future **grown = realloc(q->delayed, cap * sizeof *grown);
+    if (!grown) {
+      pthread_mutex_unlock(&q->mu);
+      return FP_ERR_NOMEM;
+    }
+    q->delayed = grown;
+    q->delayed_cap = cap;
+  }
+  fp__future_job(f)->due = due;
+  size_t i = q->ndelayed++;
+  q->delayed[i] = f;
+  while (i > 0 && due_of(q->delayed[(i - 1) / 2]) > due) {
+    heap_swap(q, i, (i - 1) / 2);
+    i = (i - 1) / 2;
+  }
+  /* A sleeping worker may be waiting for a later due time (or forever). */
+  pthread_cond_signal(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
+  return FP_OK;
+}
+
+fp_future *fp__queue_pop(fp__queue *q) {
+  fp_future *f = NULL;
+  pthread_mutex_lock(&q->mu);
+  for (;;) {
+    /* Retries that are due go first: they are the oldest jobs. */
+    if (q->ndelayed && (q->flushing || due_of(q->delayed[0]) <= fp__now())) {
+      f = heap_pop(q);
+      break;
+    }
+    if (q->head) {
+      f = q->head;
+      q->head = *fp__future_next(f);
+      if (!q->head)
+        q->tail = NULL;
+      *fp__future_next(f) = NULL;
+      q->len--;
+      pthread_cond_signal(&q->not_full);
+      break;
+    }
+    if (q->closed && !q->ndelayed && !q->held)
+      break; /* nothing left and nothing can come: NULL */
+    if (q->ndelayed) {
+      struct timespec ts;
+      fp__deadline(due_of(q->delayed[0]) - fp__now(), &ts);
+      fp__cond_wait(&q->not_empty, &q->mu, &ts);
+    } else {
+      pthread_cond_wait(&q->not_empty, &q->mu);
+    }
+  }
+  /* More may be ready (a due retry beside a queued job): pass the baton. */
+  if (f && (q->head || q->ndelayed))
+    pthread_cond_signal(&q->not_empty);
   pthread_mutex_unlock(&q->mu);
   return f;
+}
+
+void fp__queue_hold(fp__queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->held++;
+  pthread_mutex_unlock(&q->mu);
+}
+
+void fp__queue_unhold(fp__queue *q, size_t n) {
+  pthread_mutex_lock(&q->mu);
+  q->held -= n;
+  pthread_cond_broadcast(&q->not_full);
+  pthread_cond_broadcast(&q->not_empty); /* pop may be waiting for held == 0 */
+  pthread_mutex_unlock(&q->mu);
+}
+
+void fp__queue_push_front_held(fp__queue *q, fp_future *f) {
+  pthread_mutex_lock(&q->mu);
+  q->held--;
+  *fp__future_next(f) = q->head;
+  q->head = f;
+  if (!q->tail)
+    q->tail = f;
+  q->len++;
+  pthread_cond_signal(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
 }
 
 void fp__queue_close(fp__queue *q) {
@@ -86,11 +198,23 @@ void fp__queue_close(fp__queue *q) {
   pthread_mutex_unlock(&q->mu);
 }
 
+void fp__queue_flush_delayed(fp__queue *q) {
+  pthread_mutex_lock(&q->mu);
+  q->flushing = true;
+  pthread_cond_broadcast(&q->not_empty);
+  pthread_mutex_unlock(&q->mu);
+}
+
 fp_future *fp__queue_take_all(fp__queue *q) {
   pthread_mutex_lock(&q->mu);
   fp_future *all = q->head;
   q->head = q->tail = NULL;
   q->len = 0;
+  while (q->ndelayed) { /* retries too, prepended */
+    fp_future *f = heap_pop(q);
+    *fp__future_next(f) = all;
+    all = f;
+  }
   pthread_cond_broadcast(&q->not_full);
   pthread_mutex_unlock(&q->mu);
   return all;

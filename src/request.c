@@ -47,6 +47,10 @@ fp_request *fp_request_new(const char *url) {
     return NULL;
   }
   req->max_body = FP_DEFAULT_MAX_BODY;
+  req->retry_base = FP_DEFAULT_RETRY_BASE;
+  req->retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+  static const int retried[] = FP_DEFAULT_RETRY_STATUSES;
+  fp_request_set_retry_statuses(req, retried, sizeof retried / sizeof retried[0]);
   req->follow_redirects = true;
   req->max_redirs = FP_DEFAULT_MAX_REDIRS;
   return req;
@@ -74,6 +78,7 @@ void fp_request_decref(fp_request *req) {
   free_headers(req->headers, req->nheaders);
   free(req->body);
   free(req->user_agent);
+  free(req->cacert);
   json_decref(req->id);
   free(req);
 }
@@ -86,6 +91,7 @@ fp_request *fp_request_copy(const fp_request *src) {
     return NULL;
   if (fp_request_set_method(req, src->method) ||
       fp_request_set_user_agent(req, src->user_agent) ||
+      fp_request_set_cacert(req, src->cacert) ||
       (src->has_body && fp_request_set_body(req, src->body, src->body_len)))
     goto fail;
   for (size_t i = 0; i < src->nheaders; i++)
@@ -98,6 +104,11 @@ fp_request *fp_request_copy(const fp_request *src) {
   req->max_redirs = src->max_redirs;
   req->keep_headers = src->keep_headers;
   req->insecure = src->insecure;
+  req->stall_timeout = src->stall_timeout;
+  req->max_retries = src->max_retries;
+  req->retry_base = src->retry_base;
+  req->retry_max_wait = src->retry_max_wait;
+  memcpy(req->retry_statuses, src->retry_statuses, sizeof req->retry_statuses);
   req->sink = src->sink;
   req->sink_userdata = src->sink_userdata;
   req->id = json_incref(src->id);
@@ -235,6 +246,41 @@ int fp_request_set_insecure(fp_request *req, bool insecure) {
   if (!req)
     return FP_ERR_INVALID_ARG;
   req->insecure = insecure;
+  return FP_OK;
+}
+
+int fp_request_set_stall_timeout(fp_request *req, double seconds) {
+  if (!req || !(seconds >= 0) || isinf(seconds))
+    return FP_ERR_INVALID_ARG;
+  req->stall_timeout = seconds;
+  return FP_OK;
+}
+
+int fp_request_set_cacert(fp_request *req, const char *path) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  return replace_str(&req->cacert, path);
+}
+
+int fp_request_set_retries(fp_request *req, unsigned max_retries, double base,
+                           double max_wait) {
+  if (!req || !(base >= 0) || !(max_wait >= 0) || isinf(base) || isinf(max_wait))
+    return FP_ERR_INVALID_ARG;
+  req->max_retries = max_retries;
+  req->retry_base = base > 0 ? base : FP_DEFAULT_RETRY_BASE;
+  req->retry_max_wait = max_wait > 0 ? max_wait : FP_DEFAULT_RETRY_MAX_WAIT;
+  return FP_OK;
+}
+
+int fp_request_set_retry_statuses(fp_request *req, const int *statuses, size_t n) {
+  if (!req || (!statuses && n))
+    return FP_ERR_INVALID_ARG;
+  for (size_t i = 0; i < n; i++)
+    if (statuses[i] < 100 || statuses[i] > 599)
+      return FP_ERR_INVALID_ARG;
+  memset(req->retry_statuses, 0, sizeof req->retry_statuses);
+  for (size_t i = 0; i < n; i++)
+    req->retry_statuses[statuses[i] / 64] |= (uint64_t)1 << (statuses[i] % 64);
   return FP_OK;
 }
 

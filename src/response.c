@@ -7,6 +7,8 @@
 
 fp_response *fp__response_new(void) {
   fp_response *resp = calloc(1, sizeof *resp);
+  if (resp)
+    resp->retry_after = -1;
   return resp;
 }
 

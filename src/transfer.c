@@ -7,8 +7,10 @@
  * 7.88's CURLOPT_MAXFILESIZE does not stop bodies of unknown length, and
  * the body is counted after decoding (a gzip bomb is a body too). */
 #include <curl/curl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fetchpool_private.h"
 
@@ -20,6 +22,7 @@ struct fp__share {
 struct fp__transfer {
   CURL *easy;
   fp__share *share;
+  const atomic_bool *abort; /* the executor's abort flag, or NULL */
   /* per-job state, valid during fp__transfer_run */
   const fp_request *req;
   fp_response *resp;
@@ -84,7 +87,8 @@ void fp__share_free(fp__share *share) {
 
 /* ---- handle ---- */
 
-fp__transfer *fp__transfer_new(fp__share *share, fp_error *err) {
+fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
+                               fp_error *err) {
   fp__transfer *t = calloc(1, sizeof *t);
   if (!t) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
@@ -97,6 +101,7 @@ fp__transfer *fp__transfer_new(fp__share *share, fp_error *err) {
     return NULL;
   }
   t->share = share;
+  t->abort = abort;
   return t;
 }
 
@@ -132,6 +137,23 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
   return len;
 }
 
+/* Called by curl at least once a second, and more often while data
+ * flows: the way to stop a transfer in flight when the executor aborts. */
+static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow) {
+  fp__transfer *t = userp;
+  if (t->abort && atomic_load(t->abort)) {
+    t->abort_code = FP_ERR_CANCELLED;
+    return 1;
+  }
+  return 0;
+}
+
+static bool has_prefix_ci(const char *s, size_t len, const char *prefix) {
+  size_t n = strlen(prefix);
+  return len >= n && strncasecmp(s, prefix, n) == 0;
+}
+
 static size_t trim_len(const char *s, size_t n) {
   while (n && (s[n - 1] == '\r' || s[n - 1] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\t'))
     n--;
@@ -145,12 +167,24 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
    * status line: keep only the final response's headers, and cap each. */
   if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     t->header_bytes = 0;
+    t->resp->retry_after = -1;
     fp__response_clear_headers(t->resp);
   }
   t->header_bytes += len;
   if (t->header_bytes > FP_DEFAULT_MAX_HEADERS) {
     t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
     return 0;
+  }
+  if (has_prefix_ci(line, len, "Retry-After:")) {
+    char value[128];
+    size_t vlen = trim_len(line, len) - strlen("Retry-After:");
+    if (vlen < sizeof value) {
+      memcpy(value, line + strlen("Retry-After:"), vlen);
+      value[vlen] = '\0';
+      double seconds;
+      if (fp__parse_retry_after(value, time(NULL), &seconds) == FP_OK)
+        t->resp->retry_after = seconds;
+    }
   }
   if (!t->req->keep_headers)
     return len;
@@ -226,6 +260,15 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
     SET(CURLOPT_TIMEOUT_MS, to_ms(req->timeout) > 0 ? to_ms(req->timeout) : 1L);
   if (t->share)
     SET(CURLOPT_SHARE, t->share->handle);
+  SET(CURLOPT_NOPROGRESS, 0L);
+  SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+  SET(CURLOPT_XFERINFODATA, t);
+  if (req->stall_timeout > 0) { /* below 1 byte/s for that long */
+    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
+    SET(CURLOPT_LOW_SPEED_TIME, (long)ceil(req->stall_timeout));
+  }
+  if (req->cacert)
+    SET(CURLOPT_CAINFO, req->cacert);
   if (req->insecure) {
     SET(CURLOPT_SSL_VERIFYPEER, 0L);
     SET(CURLOPT_SSL_VERIFYHOST, 0L);
@@ -298,6 +341,9 @@ static int map_unsupported(fp__transfer *t) {
  * the total limit was not reached it was the connect limit. (The connect
  * time cannot tell: it is 0 on a reused connection.) */
 static int map_timeout(fp__transfer *t) {
+  /* curl's low-speed limit ends with this one message. */
+  if (t->req->stall_timeout > 0 && strncmp(t->errbuf, "Operation too slow", 18) == 0)
+    return FP_ERR_STALL_TIMEOUT;
   double limit = t->req->timeout;
   curl_off_t total_us = 0;
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
@@ -357,7 +403,7 @@ static int map_code(CURLcode rc, fp__transfer *t) {
   case CURLE_BAD_CONTENT_ENCODING:
     return FP_ERR_PROTOCOL;
   case CURLE_ABORTED_BY_CALLBACK:
-    return FP_ERR_CANCELLED;
+    return t->abort_code ? t->abort_code : FP_ERR_CANCELLED;
   default:
     /* The header callback returning short also lands here in 7.88. */
     return t->abort_code ? t->abort_code : FP_ERR_INTERNAL;
