@@ -1,0 +1,210 @@
+/* job.c: one input line becomes a job: a request built on the
+ * command-line defaults and submitted, whose done callback turns the
+ * finished future into a record for the output; or, for a line that cannot
+ * become a request, an error record at once. --save streams each body to
+ * DIR/<index>.body through a sink with per-job state. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct job {
+  const cli_jobs *jobs; /* lives as long as the run */
+  uint64_t index;
+  char *path;     /* --save: where the body goes, else NULL */
+  int fd;         /* the open body file, -1 until the first byte */
+  int save_errno; /* why saving failed, 0 if it did not */
+} job;
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int open_body_file(job *j) {
+  j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (j->fd < 0)
+    j->save_errno = errno;
+  return j->fd < 0 ? -1 : 0;
+}
+
+/* The sink: runs on a worker thread, one job's chunks in order. Opening
+ * on the first byte keeps files closed while jobs wait in the queue. */
+static int save_chunk(void *userdata, const void *data, size_t len) {
+  job *j = userdata;
+  if (j->fd < 0 && open_body_file(j))
+    return 1;
+  if (write_all(j->fd, data, len)) {
+    j->save_errno = errno;
+    return 1;
+  }
+  return 0;
+}
+
+/* What a finished (or cancelled) future came to. */
+static cli_result result_of(fp_future *f, const fp_response *resp) {
+  cli_result r = {0};
+  if (!resp) {
+    r.code = fp_future_cancelled(f) ? FP_ERR_CANCELLED : FP_ERR_NOMEM;
+    return r;
+  }
+  r.status = fp_response_status(resp);
+  r.elapsed_s = fp_response_elapsed(resp);
+  r.bytes = fp_response_bytes(resp);
+  r.code = fp_response_error(resp);
+  /* a URL refused before any request is no latency sample */
+  r.ran = r.status || (r.code != FP_ERR_INVALID_URL && r.code != FP_ERR_UNSUPPORTED_PROTOCOL);
+  if (r.code == FP_OK && r.status >= 400)
+    r.code = FP_ERR_HTTP;
+  return r;
+}
+
+static void set_error(json_t *rec, int code, const char *message) {
+  json_object_set_new(rec, "ok", json_false());
+  json_object_set_new(rec, "error", json_pack("{s:s, s:s}", "code", fp_code_name(code),
+                                              "message", message));
+}
+
+/* Finish --save for a done job: keep the file of a completed transfer
+ * (creating it for an empty body) and name it in the record as "saved";
+ * drop a partial one. A body kept in memory (--body) is written here. */
+static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result *r) {
+  bool complete = resp && fp_response_error(resp) == FP_OK;
+  if (complete && !j->save_errno) {
+    size_t len = 0;
+    const char *body = fp_response_body(resp, &len);
+    if (j->fd < 0)
+      open_body_file(j);
+    if (j->fd >= 0 && body && write_all(j->fd, body, len))
+      j->save_errno = errno;
+  }
+  if (j->fd >= 0 && close(j->fd) && !j->save_errno)
+    j->save_errno = errno;
+  j->fd = -1;
+  if (complete && !j->save_errno) {
+    json_object_set_new(rec, "saved", json_string(j->path));
+    return;
+  }
+  unlink(j->path);
+  if (j->save_errno) {
+    char msg[256], text[128];
+    snprintf(msg, sizeof msg, "cannot save the body to %s: %s", j->path,
+             strerror_r(j->save_errno, text, sizeof text)); /* GNU: returns the text */
+    set_error(rec, FP_ERR_ABORTED, msg);
+    r->code = FP_ERR_ABORTED;
+  }
+}
+
+/* Done callback: on the worker that finished f (or the thread that
+ * cancelled it), with f borrowed. The record goes to the output, and the
+ * caller already dropped its reference, so f goes as soon as this returns. */
+static void on_done(fp_future *f, void *userdata) {
+  job *j = userdata;
+  const fp_response *resp = fp_future_response(f);
+  json_t *rec = fp_future_record(f, j->jobs->record_flags);
+  cli_result r = result_of(f, resp);
+  if (j->path && rec)
+    finish_save(j, resp, rec, &r);
+  else if (j->fd >= 0)
+    close(j->fd);
+  cli_output_put(j->jobs->out, j->index, rec, &r);
+  free(j->path);
+  free(j);
+}
+
+static void put_error(const cli_jobs *jobs, uint64_t index, const char *url, json_t *id,
+                      int code, const char *message) {
+  cli_result r = {.code = code};
+  cli_output_put(jobs->out, index, fp_record_error(index, url, id, code, message), &r);
+}
+
+/* A request from a JSON job line, or NULL after an error record. */
+static fp_request *from_json_line(const cli_jobs *jobs, uint64_t index, const char *line,
+                                  size_t len) {
+  json_error_t jerr;
+  json_t *obj = json_loadb(line, len, 0, &jerr);
+  if (!obj) {
+    char msg[256];
+    snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+    put_error(jobs, index, NULL, NULL, FP_ERR_INVALID_JSON, msg);
+    return NULL;
+  }
+  fp_error err = {0};
+  fp_request *req = fp_request_from_json(obj, jobs->base, &err);
+  if (!req)
+    put_error(jobs, index, json_string_value(json_object_get(obj, "url")),
+              json_object_get(obj, "id"), err.code ? err.code : FP_ERR_INVALID_REQUEST,
+              err.text);
+  json_decref(obj);
+  return req;
+}
+
+static fp_request *from_url_line(const cli_jobs *jobs, uint64_t index, const char *line,
+                                 size_t len) {
+  if (memchr(line, '\0', len)) {
+    put_error(jobs, index, NULL, NULL, FP_ERR_INVALID_URL, "the line holds a NUL byte");
+    return NULL;
+  }
+  fp_request *req = fp_request_copy(jobs->base);
+  if (!req || fp_request_set_url(req, line)) {
+    fp_request_decref(req);
+    put_error(jobs, index, NULL, NULL, FP_ERR_NOMEM, NULL);
+    return NULL;
+  }
+  return req;
+}
+
+void cli_job_start(const cli_jobs *jobs, uint64_t index, const char *line, size_t len) {
+  fp_request *req = line[0] == '{' ? from_json_line(jobs, index, line, len)
+                                   : from_url_line(jobs, index, line, len);
+  if (!req)
+    return;
+  job *j = calloc(1, sizeof *j);
+  if (!j)
+    goto nomem;
+  j->jobs = jobs;
+  j->index = index;
+  j->fd = -1;
+  fp_request_set_index(req, index);
+  if (jobs->save_dir) {
+    if (asprintf(&j->path, "%s/%llu.body", jobs->save_dir, (unsigned long long)index) < 0) {
+      j->path = NULL;
+      goto nomem;
+    }
+    /* with --body the body is kept for the record, and written at the end */
+    if (!(jobs->record_flags & FP_RECORD_BODY))
+      fp_request_set_sink(req, save_chunk, j);
+  }
+  fp_error err = {0};
+  fp_future *f = fp_executor_submit(jobs->ex, req, &err);
+  if (!f) {
+    put_error(jobs, index, fp_request_url(req), fp_request_id(req), err.code, err.text);
+    goto done;
+  }
+  fp_request_decref(req);
+  if (fp_future_add_done_callback(f, on_done, j)) {
+    /* no memory for the callback: finish this one job here instead */
+    fp_future_wait(f, FP_FOREVER);
+    on_done(f, j);
+  }
+  fp_future_decref(f);
+  return;
+nomem:
+  put_error(jobs, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
+done:
+  if (j)
+    free(j->path);
+  free(j);
+  fp_request_decref(req);
+}

@@ -1,0 +1,240 @@
+/* output.c: the writer thread. Records arrive from worker threads (done
+ * callbacks) as compact JSON; the writer sends each line with one write()
+ * so no line is ever torn, counts it into the statistics and drops it.
+ *
+ * At most `window` jobs are reserved and not yet written: that bounds
+ * memory whatever the input size, since the reader blocks in
+ * cli_output_reserve when the window is full. Unordered, lines leave in
+ * the order they arrive; ordered, job i waits in slot i % window until
+ * every job before it is written (a reserved index is always below
+ * written + window, so its slot is free). */
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+typedef struct item {
+  struct item *next;
+  char *line; /* the record and '\n'; malloc'd, or oom below */
+  size_t len;
+  bool filled;
+  cli_result r;
+  char oom[224]; /* the record when memory for the real one ran out */
+} item;
+
+struct cli_output {
+  int fd;
+  bool ordered;
+  size_t window;
+  cli_stats *stats;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t room;  /* the reader waits for the window to move */
+  pthread_cond_t ready; /* the writer waits for lines */
+  item *items;          /* window slots */
+  item *free_list;      /* unordered: slots not in use */
+  item *head, *tail;    /* unordered: lines to write, in arrival order */
+  uint64_t written;     /* records written (or dropped after an error) */
+  uint64_t total;       /* valid once closed */
+  bool closed;
+  int error;            /* errno of the first failed write */
+};
+
+/* One write() for the whole line; loop only on a partial write or EINTR. */
+static int write_line(int fd, const char *p, size_t len) {
+  while (len) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return errno;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* Take what can be written now; called with mu held. */
+static item *take_ready(cli_output *o, size_t *n) {
+  *n = 0;
+  if (!o->ordered) {
+    item *batch = o->head;
+    o->head = o->tail = NULL;
+    for (item *it = batch; it; it = it->next)
+      (*n)++;
+    return batch;
+  }
+  item *batch = NULL, **link = &batch;
+  for (uint64_t i = o->written; i < o->written + o->window; i++) {
+    item *it = &o->items[i % o->window];
+    if (!it->filled)
+      break;
+    *link = it;
+    link = &it->next;
+    it->next = NULL;
+    (*n)++;
+  }
+  return batch;
+}
+
+static void *writer_main(void *arg) {
+  cli_output *o = arg;
+  pthread_mutex_lock(&o->mu);
+  for (;;) {
+    size_t n;
+    item *batch = take_ready(o, &n);
+    if (!batch) {
+      if (o->closed && o->written == o->total)
+        break;
+      pthread_cond_wait(&o->ready, &o->mu);
+      continue;
+    }
+    int error = o->error;
+    pthread_mutex_unlock(&o->mu);
+    for (item *it = batch; it; it = it->next) {
+      if (!error)
+        error = write_line(o->fd, it->line, it->len);
+      cli_stats_add(o->stats, &it->r);
+      if (it->line != it->oom)
+        free(it->line);
+      it->line = NULL;
+    }
+    pthread_mutex_lock(&o->mu);
+    o->error = error;
+    for (item *it = batch, *next; it; it = next) {
+      next = it->next;
+      it->filled = false;
+      if (!o->ordered) {
+        it->next = o->free_list;
+        o->free_list = it;
+      }
+    }
+    o->written += n;
+    pthread_cond_signal(&o->room);
+  }
+  pthread_mutex_unlock(&o->mu);
+  return NULL;
+}
+
+cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats,
+                           char *msg, size_t msgsize) {
+  cli_output *o = calloc(1, sizeof *o);
+  if (!o || !(o->items = calloc(window, sizeof *o->items))) {
+    free(o);
+    snprintf(msg, msgsize, "out of memory for a window of %zu records", window);
+    return NULL;
+  }
+  o->fd = fd;
+  o->ordered = ordered;
+  o->window = window;
+  o->stats = stats;
+  for (size_t i = window; i-- > 0;) {
+    o->items[i].next = o->free_list;
+    o->free_list = &o->items[i];
+  }
+  pthread_mutex_init(&o->mu, NULL);
+  pthread_cond_init(&o->room, NULL);
+  pthread_cond_init(&o->ready, NULL);
+  int rc = pthread_create(&o->thread, NULL, writer_main, o);
+  if (rc) {
+    snprintf(msg, msgsize, "cannot start the writer thread: %s", strerror(rc));
+    pthread_cond_destroy(&o->ready);
+    pthread_cond_destroy(&o->room);
+    pthread_mutex_destroy(&o->mu);
+    free(o->items);
+    free(o);
+    return NULL;
+  }
+  return o;
+}
+
+void cli_output_reserve(cli_output *o, uint64_t index) {
+  pthread_mutex_lock(&o->mu);
+  while (index >= o->written + o->window)
+    pthread_cond_wait(&o->room, &o->mu);
+  pthread_mutex_unlock(&o->mu);
+}
+
+/* rec as one malloc'd line ending in '\n' (STEALS rec), or NULL when
+ * memory ran out. */
+static char *to_line(json_t *rec, size_t *len) {
+  char *text = rec ? json_dumps(rec, CLI_JSON_FLAGS) : NULL;
+  json_decref(rec);
+  if (!text)
+    return NULL;
+  size_t n = strlen(text);
+  char *line = realloc(text, n + 2);
+  if (!line) {
+    free(text);
+    return NULL;
+  }
+  line[n] = '\n';
+  line[n + 1] = '\0';
+  *len = n + 1;
+  return line;
+}
+
+/* The record of job index when memory for the real one ran out: the same
+ * schema, in the item's own buffer. */
+static void oom_line(item *it, uint64_t index) {
+  int n = snprintf(it->oom, sizeof it->oom,
+                   "{\"index\":%llu,\"url\":null,\"status\":null,\"ok\":false,"
+                   "\"error\":{\"code\":\"out_of_memory\",\"message\":\"out of memory\"},"
+                   "\"effective_url\":null,\"elapsed_ms\":0.0,\"bytes\":0,\"attempts\":0}\n",
+                   (unsigned long long)index);
+  it->line = it->oom;
+  it->len = (size_t)n;
+  it->r.code = FP_ERR_NOMEM;
+}
+
+void cli_output_put(cli_output *o, uint64_t index, json_t *rec, const cli_result *r) {
+  size_t len = 0;
+  char *line = to_line(rec, &len); /* serialise outside the lock */
+  pthread_mutex_lock(&o->mu);
+  item *it;
+  if (o->ordered) {
+    it = &o->items[index % o->window];
+  } else {
+    it = o->free_list; /* never NULL: at most window jobs are reserved */
+    o->free_list = it->next;
+    it->next = NULL;
+    if (o->tail)
+      o->tail->next = it;
+    else
+      o->head = it;
+    o->tail = it;
+  }
+  it->r = *r;
+  if (line) {
+    it->line = line;
+    it->len = len;
+  } else {
+    oom_line(it, index);
+  }
+  it->filled = true;
+  pthread_cond_signal(&o->ready);
+  pthread_mutex_unlock(&o->mu);
+}
+
+int cli_output_finish(cli_output *o, uint64_t count) {
+  pthread_mutex_lock(&o->mu);
+  o->closed = true;
+  o->total = count;
+  pthread_cond_signal(&o->ready);
+  pthread_mutex_unlock(&o->mu);
+  pthread_join(o->thread, NULL);
+  return o->error;
+}
+
+void cli_output_free(cli_output *o) {
+  if (!o)
+    return;
+  pthread_cond_destroy(&o->ready);
+  pthread_cond_destroy(&o->room);
+  pthread_mutex_destroy(&o->mu);
+  free(o->items);
+  free(o);
+}

@@ -1,0 +1,1291 @@
+/* test_cli.c: the fetchpool program, run as a child process against the
+ * in-process loopback server: options, input forms, records, exit codes,
+ * summary, statistics and the streaming guarantees. */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+/* Every child is bounded: a hang is killed and fails the test. */
+#define CHILD_SECONDS 90
+
+static char *tmpdir; /* per-suite scratch directory */
+
+/* ------------------------------------------------------------ running */
+
+typedef struct run {
+  int status; /* exit status, or 128 + signal */
+  char *out, *err;
+  size_t out_len, err_len;
+  double secs;
+} run;
+
+static const char *program(void) {
+  static char path[512];
+  const char *build = getenv("FP_TEST_BUILD");
+  snprintf(path, sizeof path, "%s/fetchpool", build && *build ? build : "build");
+  return path;
+}
+
+static bool contains(const char *hay, const char *needle) { return strstr(hay, needle) != NULL; }
+
+static void append(char **buf, size_t *len, const char *data, size_t n) {
+  char *grown = realloc(*buf, *len + n + 1);
+  assert_non_null(grown);
+  memcpy(grown + *len, data, n);
+  *len += n;
+  grown[*len] = '\0';
+  *buf = grown;
+}
+
+/* Run fetchpool with args (NULL-terminated) and input on its standard
+ * input (NULL: an empty one), collecting both outputs. */
+static void run_cli(run *r, const char *input, size_t input_len, const char *const *args) {
+  const char *argv[64];
+  size_t argc = 0;
+  argv[argc++] = program();
+  for (; args && *args; args++) {
+    assert_true(argc < 63);
+    argv[argc++] = *args;
+  }
+  argv[argc] = NULL;
+  memset(r, 0, sizeof *r);
+  r->out = calloc(1, 1);
+  r->err = calloc(1, 1);
+
+  int in[2], out[2], err[2];
+  assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  /* this process ignores SIGPIPE (a child may exit before reading all its
+   * input); the child gets the default back, as from a shell */
+  posix_spawnattr_t attr;
+  sigset_t dfl;
+  posix_spawnattr_init(&attr);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGPIPE);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  pid_t pid;
+  double start = tu_now();
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (rc) {
+    close(in[1]);
+    close(out[0]);
+    close(err[0]);
+    fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+  }
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  size_t sent = 0;
+  int in_fd = in[1];
+  if (!input || sent == input_len) {
+    close(in_fd);
+    in_fd = -1;
+  }
+  bool out_open = true, err_open = true, killed = false;
+  double deadline = start + CHILD_SECONDS * tu_time_scale();
+  while (out_open || err_open) {
+    struct pollfd p[3] = {{.fd = out_open ? out[0] : -1, .events = POLLIN},
+                          {.fd = err_open ? err[0] : -1, .events = POLLIN},
+                          {.fd = in_fd, .events = POLLOUT}};
+    double left = deadline - tu_now();
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    int n = poll(p, 3, (int)(left * 1000) + 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    char buf[65536];
+    for (int i = 0; i < 2; i++) {
+      if (!p[i].revents)
+        continue;
+      ssize_t got = read(p[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        if (i == 0)
+          append(&r->out, &r->out_len, buf, (size_t)got);
+        else
+          append(&r->err, &r->err_len, buf, (size_t)got);
+      } else if (got == 0 || errno != EINTR) {
+        *(i == 0 ? &out_open : &err_open) = false;
+      }
+    }
+    if (in_fd >= 0 && p[2].revents) {
+      ssize_t put = write(in_fd, input + sent, input_len - sent);
+      if (put > 0)
+        sent += (size_t)put;
+      if ((put < 0 && errno != EAGAIN && errno != EINTR) || sent == input_len) {
+        close(in_fd);
+        in_fd = -1;
+      }
+    }
+  }
+  if (in_fd >= 0)
+    close(in_fd);
+  close(out[0]);
+  close(err[0]);
+  int wstatus;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  r->secs = tu_now() - start;
+  r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (killed)
+    fail_msg("fetchpool did not finish within %d s", CHILD_SECONDS);
+  /* a sanitizer build of the child reports on its stderr */
+  if (contains(r->err, "Sanitizer") || contains(r->err, "runtime error:"))
+    fail_msg("fetchpool under a sanitizer reported:\n%s", r->err);
+}
+
+static void run_free(run *r) {
+  free(r->out);
+  free(r->err);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+static size_t len_or_0(const char *s) { return s ? strlen(s) : 0; }
+#define RUN(r, input, ...) run_cli(r, input, len_or_0(input), ARGS(__VA_ARGS__))
+
+/* The output as an array of records; every line must be one JSON object. */
+static json_t *records(const run *r) {
+  json_t *arr = json_array();
+  const char *p = r->out, *end = r->out + r->out_len;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl)
+      fail_msg("output ends without a newline: %.200s", p);
+    json_error_t jerr;
+    json_t *rec = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+    if (!json_is_object(rec))
+      fail_msg("output line is not a JSON object (%s): %.200s", jerr.text, p);
+    json_array_append_new(arr, rec);
+    p = nl + 1;
+  }
+  return arr;
+}
+
+/* The record with index i (borrowed from recs). */
+static json_t *by_index(json_t *recs, json_int_t i) {
+  size_t k;
+  json_t *rec;
+  json_array_foreach(recs, k, rec) {
+    if (json_integer_value(json_object_get(rec, "index")) == i)
+      return rec;
+  }
+  fail_msg("no record with index %lld", (long long)i);
+  return NULL;
+}
+
+static const char *error_code(json_t *rec) {
+  json_t *e = json_object_get(rec, "error");
+  return json_is_null(e) ? "null" : json_string_value(json_object_get(e, "code"));
+}
+
+static const char *str(json_t *obj, const char *key) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  if (!s)
+    fail_msg("no string field '%s'", key);
+  return s;
+}
+
+static json_int_t num(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  if (!json_is_integer(v))
+    fail_msg("no integer field '%s'", key);
+  return json_integer_value(v);
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* obj has exactly the comma-separated keys (any order). */
+static void assert_keys(json_t *obj, const char *expected) {
+  const char *have[64], *want[64];
+  size_t nh = 0, nw = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v) {
+    assert_true(nh < 64);
+    have[nh++] = key;
+  }
+  char *copy = strdup(expected), *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    want[nw++] = t;
+  qsort(have, nh, sizeof *have, cmp_str);
+  qsort(want, nw, sizeof *want, cmp_str);
+  bool same = nh == nw;
+  for (size_t i = 0; same && i < nh; i++)
+    same = strcmp(have[i], want[i]) == 0;
+  if (!same) {
+    char *dump = json_dumps(obj, JSON_COMPACT);
+    fprintf(stderr, "expected keys %s in %.400s\n", expected, dump);
+    free(dump);
+    free(copy);
+    fail_msg("key set differs");
+  }
+  free(copy);
+}
+
+#define RECORD_KEYS "index,url,status,ok,error,effective_url,elapsed_ms,bytes,attempts"
+
+/* ------------------------------------------------------------ files */
+
+static char *tmp_path(const char *name) {
+  char *p;
+  assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+  return p;
+}
+
+static char *write_tmp(const char *name, const char *data, size_t len) {
+  char *path = tmp_path(name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+  return path;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  char *buf = NULL;
+  size_t n = 0;
+  char chunk[65536];
+  size_t got;
+  buf = calloc(1, 1);
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    append(&buf, &n, chunk, got);
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+/* Lines "URL\n" for n copies of path on the server. */
+static char *url_lines(const char *path, size_t n) {
+  char *one = tu_url("%s", path);
+  size_t len = strlen(one) + 1;
+  char *buf = malloc(len * n + 1);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(buf + i * len, one, len - 1);
+    buf[i * len + len - 1] = '\n';
+  }
+  buf[len * n] = '\0';
+  free(one);
+  return buf;
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static int setup_suite(void **state) {
+  char tmpl[] = "/tmp/fp-test-cli-XXXXXX";
+  if (!mkdtemp(tmpl))
+    return -1;
+  tmpdir = strdup(tmpl);
+  signal(SIGPIPE, SIG_IGN);
+  return tu_setup_server(state);
+}
+
+static int teardown_suite(void **state) {
+  nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(tmpdir);
+  return tu_teardown_server(state);
+}
+
+/* A loopback port with nothing listening (connection refused). */
+static unsigned closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static size_t count_lines(const char *s) {
+  size_t n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+/* ------------------------------------------------------------ tests */
+
+static void test_version_and_help(void **state) {
+  run r;
+  RUN(&r, NULL, "--version");
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out, "fetchpool " FP_VERSION "\n");
+  assert_int_equal(r.err_len, 0);
+  run_free(&r);
+
+  RUN(&r, NULL, "--help");
+  assert_int_equal(r.status, 0);
+  static const char *const documented[] = {
+      "--threads", "--output", "--ordered", "--method", "--header", "--data",
+      "--timeout", "--connect-timeout", "--max-redirs", "--max-body", "--user-agent",
+      "--insecure", "--body", "--headers", "--timings", "--save", "--progress",
+      "--no-progress", "--quiet", "--stats-json", "--help", "--version",
+      "default 32", "default 64M"};
+  for (size_t i = 0; i < sizeof documented / sizeof *documented; i++)
+    if (!contains(r.out, documented[i]))
+      fail_msg("--help does not mention %s", documented[i]);
+  assert_int_equal(r.err_len, 0);
+  run_free(&r);
+}
+
+static void test_usage_errors(void **state) {
+  static const struct {
+    const char *a, *b, *named;
+  } bad[] = {
+      {"--threads", "0", "--threads"},       {"--threads", "20000", "--threads"},
+      {"-t", "abc", "--threads"},            {"--timeout", "abc", "--timeout"},
+      {"--timeout", "-1", "--timeout"},      {"--timeout", "nan", "--timeout"},
+      {"--connect-timeout", "1s", "--connect-timeout"},
+      {"--max-body", "12Q", "--max-body"},   {"--max-body", "0", "--max-body"},
+      {"--max-redirs", "-1", "--max-redirs"}, {"--max-redirs", "x", "--max-redirs"},
+      {"-H", "NoColon", "--header"},         {"-H", "Bad Name: v", "--header"},
+      {"-X", "GE T", "--method"},            {"--user-agent", "a\r\nb", "--user-agent"},
+      {"--bogus", NULL, "--bogus"},          {"-Z", NULL, "-Z"},
+      {"--timeout", NULL, "--timeout"},
+  };
+  unsigned long before = ts_requests(tu_server);
+  char *url = tu_url("/hello");
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    run r;
+    const char *args[] = {bad[i].a, bad[i].b, NULL};
+    run_cli(&r, url, strlen(url), args);
+    if (r.status != 2 || r.out_len || !contains(r.err, bad[i].named) ||
+        !contains(r.err, "--help"))
+      fail_msg("%s %s: status %d, stdout '%s', stderr '%s'", bad[i].a,
+               bad[i].b ? bad[i].b : "", r.status, r.out, r.err);
+    /* one line naming the problem, one pointing to --help */
+    assert_int_equal(count_lines(r.err), 2);
+    assert_int_equal(r.err[r.err_len - 1], '\n');
+    run_free(&r);
+  }
+  free(url);
+  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+}
+
+static void test_limits_accepted(void **state) {
+  char *url = tu_url("/hello");
+  run r;
+  run_cli(&r, url, strlen(url), ARGS("-q", "--threads", "1", "--max-body", "1G",
+                                     "--max-redirs", "0", "--timeout", "0",
+                                     "--connect-timeout", "0.5"));
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 1);
+  json_decref(recs);
+  run_free(&r);
+  /* the upper bound starts every thread; too heavy for sanitizer builds */
+  const char *build = getenv("FP_TEST_BUILD");
+  if (!build || !strstr(build, "san")) {
+    run_cli(&r, url, strlen(url), ARGS("-q", "--threads", "10000"));
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.err_len, 0);
+    run_free(&r);
+  }
+  free(url);
+}
+
+static void test_missing_and_unreadable_files(void **state) {
+  char *good = url_lines("/hello", 1);
+  char *path = write_tmp("good.txt", good, strlen(good));
+  char *missing = tmp_path("missing.txt");
+  unsigned long before = ts_requests(tu_server);
+  run r;
+  RUN(&r, NULL, path, missing);
+  assert_int_equal(r.status, 2);
+  assert_int_equal(r.out_len, 0);
+  assert_true(contains(r.err, "missing.txt"));
+  assert_true(contains(r.err, "No such file"));
+  assert_int_equal(count_lines(r.err), 1);
+  run_free(&r);
+
+  /* a directory cannot be read as lines */
+  RUN(&r, NULL, path, tmpdir);
+  assert_int_equal(r.status, 2);
+  assert_int_equal(r.out_len, 0);
+  assert_true(contains(r.err, tmpdir));
+  run_free(&r);
+
+  if (geteuid() != 0) { /* root reads anything */
+    char *locked = write_tmp("locked.txt", good, strlen(good));
+    chmod(locked, 0);
+    RUN(&r, NULL, locked);
+    assert_int_equal(r.status, 2);
+    assert_true(contains(r.err, "locked.txt"));
+    run_free(&r);
+    free(locked);
+  }
+  assert_int_equal(ts_requests(tu_server), before); /* no job started */
+
+  /* unusable output, stats and save paths are reported before anything runs */
+  RUN(&r, NULL, "-o", "/nonexistent-dir/out.txt", path);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "/nonexistent-dir/out.txt"));
+  run_free(&r);
+  RUN(&r, NULL, "--stats-json", "/nonexistent-dir/s.json", path);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "/nonexistent-dir/s.json"));
+  run_free(&r);
+  RUN(&r, NULL, "--save", path, path); /* a file, not a directory */
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "Not a directory"));
+  run_free(&r);
+  assert_int_equal(ts_requests(tu_server), before);
+  free(good);
+  free(path);
+  free(missing);
+}
+
+static void test_stdin_files_and_dash(void **state) {
+  char *a0 = tu_url("/text/a0"), *a1 = tu_url("/text/a1"), *s0 = tu_url("/text/s0"),
+       *s1 = tu_url("/text/s1"), *b0 = tu_url("/text/b0");
+  char buf[1024];
+  snprintf(buf, sizeof buf, "%s\n%s\n", a0, a1);
+  char *fa = write_tmp("a.txt", buf, strlen(buf));
+  snprintf(buf, sizeof buf, "%s\n", b0);
+  char *fb = write_tmp("b.txt", buf, strlen(buf));
+  snprintf(buf, sizeof buf, "%s\n%s\n", s0, s1);
+  run r;
+  RUN(&r, buf, "-q", fa, "-", fb);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 5);
+  const char *want[] = {a0, a1, s0, s1, b0};
+  for (int i = 0; i < 5; i++)
+    assert_string_equal(str(by_index(recs, i), "url"), want[i]);
+  json_decref(recs);
+  run_free(&r);
+
+  /* no FILE reads standard input, as does a lone "-" */
+  RUN(&r, buf, "-q");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2);
+  assert_string_equal(str(by_index(recs, 1), "url"), s1);
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, buf, "-q", "-");
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2);
+  assert_string_equal(str(by_index(recs, 0), "url"), s0);
+  json_decref(recs);
+  run_free(&r);
+
+  /* several files keep numbering across files, the same on every run */
+  RUN(&r, NULL, "-q", fb, fa);
+  recs = records(&r);
+  assert_string_equal(str(by_index(recs, 0), "url"), b0);
+  assert_string_equal(str(by_index(recs, 2), "url"), a1);
+  json_decref(recs);
+  run_free(&r);
+  free(a0), free(a1), free(s0), free(s1), free(b0), free(fa), free(fb);
+}
+
+static void test_line_forms(void **state) {
+  char *u0 = tu_url("/text/zero"), *u1 = tu_url("/text/one"), *u2 = tu_url("/text/two"),
+       *u3 = tu_url("/text/three");
+  char input[2048];
+  /* blank, whitespace-only and # lines are no jobs; CRLF and surrounding
+   * whitespace are stripped; the last line has no newline */
+  snprintf(input, sizeof input,
+           "# a comment\r\n\r\n%s\r\n   \t \n  %s  \n\n#%s\n\t# indented comment\n%s\r\n%s",
+           u0, u1, u2, u2, u3);
+  char *path = write_tmp("forms.txt", input, strlen(input));
+  run r;
+  RUN(&r, NULL, "-q", "--body", path);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 4);
+  const char *urls[] = {u0, u1, u2, u3}, *bodies[] = {"zero", "one", "two", "three"};
+  for (int i = 0; i < 4; i++) {
+    json_t *rec = by_index(recs, i);
+    assert_string_equal(str(rec, "url"), urls[i]);
+    assert_string_equal(str(rec, "body"), bodies[i]);
+  }
+  json_decref(recs);
+  run_free(&r);
+
+  /* the same from standard input (a pipe) */
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 4);
+  assert_string_equal(str(by_index(recs, 3), "url"), u3);
+  json_decref(recs);
+  run_free(&r);
+
+  /* empty input: no records, exit 0 */
+  RUN(&r, "\n# nothing\n", "--no-progress");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out_len, 0);
+  assert_true(contains(r.err, "0 jobs: 0 ok, 0 failed"));
+  run_free(&r);
+  free(u0), free(u1), free(u2), free(u3), free(path);
+}
+
+static void test_record_schema(void **state) {
+  char *ok = tu_url("/hello"), *e404 = tu_url("/status/404");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n{\"url\":\"%s\",\"id\":{\"k\":[1,2]}}\n{oops\n%s\n", ok,
+           ok, e404);
+  run r;
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 4);
+  json_t *rec = by_index(recs, 0);
+  assert_keys(rec, RECORD_KEYS);
+  assert_string_equal(str(rec, "url"), ok);
+  assert_string_equal(str(rec, "effective_url"), ok);
+  assert_int_equal(num(rec, "status"), 200);
+  assert_true(json_is_true(json_object_get(rec, "ok")));
+  assert_true(json_is_null(json_object_get(rec, "error")));
+  assert_int_equal(num(rec, "bytes"), 5);
+  assert_int_equal(num(rec, "attempts"), 1);
+  assert_true(json_is_number(json_object_get(rec, "elapsed_ms")));
+
+  rec = by_index(recs, 1);
+  assert_keys(rec, RECORD_KEYS ",id");
+  json_t *want_id = json_pack("{s:[i,i]}", "k", 1, 2);
+  assert_true(json_equal(json_object_get(rec, "id"), want_id));
+  json_decref(want_id);
+
+  rec = by_index(recs, 2);
+  assert_keys(rec, RECORD_KEYS);
+  assert_string_equal(error_code(rec), "invalid_json");
+  assert_keys(json_object_get(rec, "error"), "code,message");
+  assert_true(json_is_null(json_object_get(rec, "url")));
+  assert_true(json_is_null(json_object_get(rec, "status")));
+  assert_true(json_is_false(json_object_get(rec, "ok")));
+  assert_int_equal(num(rec, "attempts"), 0);
+
+  rec = by_index(recs, 3);
+  assert_keys(rec, RECORD_KEYS);
+  assert_int_equal(num(rec, "status"), 404);
+  assert_string_equal(error_code(rec), "http");
+  assert_true(json_is_false(json_object_get(rec, "ok")));
+  json_decref(recs);
+  run_free(&r);
+
+  /* --body, --headers and --timings each add their field */
+  snprintf(input, sizeof input, "%s\n", ok);
+  RUN(&r, input, "-q", "--body", "--headers", "--timings");
+  recs = records(&r);
+  rec = by_index(recs, 0);
+  assert_keys(rec, RECORD_KEYS ",body,headers,timings");
+  assert_string_equal(str(rec, "body"), "hello");
+  assert_string_equal(str(json_object_get(rec, "headers"), "Content-Type"), "text/plain");
+  assert_keys(json_object_get(rec, "timings"), "dns_ms,connect_ms,tls_ms,first_byte_ms,total_ms");
+  json_decref(recs);
+  run_free(&r);
+  free(ok);
+  free(e404);
+}
+
+static void test_json_jobs(void **state) {
+  char *echo = tu_url("/echo");
+  char input[4096];
+  snprintf(input, sizeof input,
+           "{\"url\":\"%s\",\"method\":\"PATCH\",\"headers\":{\"X-One\":\"1\"},"
+           "\"body\":\"b\\u00e9\",\"id\":\"first\"}\n"
+           "{\"url\":\"%s\",\"headers\":[\"X-Two: 2\", \"X-Three: three\"],\"timeout\":5}\n"
+           "{\"url\":\"%s\",\"headers\":{\"Bad Name\":\"v\"},\"id\":3}\n"
+           "{\"method\":\"GET\",\"id\":4}\n"
+           "{\"url\":\"%s\",\"timeout\":\"soon\"}\n"
+           "{\"url\":\"%s\"} trailing\n",
+           echo, echo, echo, echo, echo);
+  run r;
+  RUN(&r, input, "-q", "--body");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 6);
+
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(str(rec, "id"), "first");
+  json_t *seen = json_loads(str(rec, "body"), 0, NULL);
+  assert_string_equal(str(seen, "method"), "PATCH");
+  assert_string_equal(str(seen, "body"), "b\xc3\xa9");
+  assert_string_equal(str(json_object_get(seen, "headers"), "X-One"), "1");
+  json_decref(seen);
+
+  rec = by_index(recs, 1);
+  seen = json_loads(str(rec, "body"), 0, NULL);
+  assert_string_equal(str(seen, "method"), "GET");
+  assert_string_equal(str(json_object_get(seen, "headers"), "X-Two"), "2");
+  assert_string_equal(str(json_object_get(seen, "headers"), "X-Three"), "three");
+  json_decref(seen);
+
+  rec = by_index(recs, 2); /* url and id survive a bad job */
+  assert_string_equal(error_code(rec), "invalid_header");
+  assert_string_equal(str(rec, "url"), echo);
+  assert_int_equal(num(rec, "id"), 3);
+  rec = by_index(recs, 3);
+  assert_string_equal(error_code(rec), "invalid_url");
+  assert_true(json_is_null(json_object_get(rec, "url")));
+  assert_int_equal(num(rec, "id"), 4);
+  assert_string_equal(error_code(by_index(recs, 4)), "invalid_request");
+  assert_string_equal(error_code(by_index(recs, 5)), "invalid_json");
+  json_decref(recs);
+  run_free(&r);
+  free(echo);
+}
+
+static void test_error_codes(void **state) {
+  unsigned dead = closed_port(), raw = ts_raw_port(tu_server);
+  char *timeout = tu_url("/delay/3000"), *loop = tu_url("/redirect-loop"),
+       *big = tu_url("/bytes/5000"), *e500 = tu_url("/status/500"),
+       *cut = tu_url("/close-mid-body?bytes=1000"), *fat = tu_url("/headers?count=20000&size=20");
+  char input[4096];
+  snprintf(input, sizeof input,
+           "not a url\n"                       /* 0 invalid_url */
+           "{\"url\":\n"                       /* 1 invalid_json */
+           "ftp://127.0.0.1/file\n"            /* 2 unsupported_protocol */
+           "http://127.0.0.1:%u/\n"            /* 3 connect */
+           "%s\n"                              /* 4 timeout */
+           "%s\n"                              /* 5 too_many_redirects */
+           "%s\n"                              /* 6 body_too_large */
+           "%s\n"                              /* 7 http */
+           "http://%s.invalid/\n"              /* 8 dns: a 64-byte label fails locally */
+           "{\"url\":\"%s\",\"headers\":[\"X\"]}\n" /* 9 invalid_header */
+           "{\"url\":\"%s\",\"method\":7}\n"   /* 10 invalid_request */
+           "%s\n"                              /* 11 network: body cut short */
+           "http://127.0.0.1:%u/garbage\n"     /* 12 protocol */
+           "%s\n",                             /* 13 headers_too_large */
+           dead, timeout, loop, big, e500,
+           "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", e500, e500, cut,
+           raw, fat);
+  static const char *const want[] = {
+      "invalid_url", "invalid_json",       "unsupported_protocol", "connect",
+      "timeout",     "too_many_redirects", "body_too_large",       "http",
+      "dns",         "invalid_header",     "invalid_request",      "network",
+      "protocol",    "headers_too_large"};
+  enum { N = sizeof want / sizeof *want };
+  char *stats = tmp_path("errors.json");
+  run r;
+  double start = tu_now();
+  RUN(&r, input, "--timeout", "0.4", "--max-redirs", "3", "--max-body", "4K", "--stats-json",
+      stats, "--no-progress");
+  assert_int_equal(r.status, 1);
+  assert_true(tu_now() - start < 3.0 * tu_time_scale()); /* the timeout cut the delay */
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), N);
+  for (int i = 0; i < N; i++) {
+    json_t *rec = by_index(recs, i);
+    if (strcmp(error_code(rec), want[i]))
+      fail_msg("record %d: error %s, expected %s", i, error_code(rec), want[i]);
+    assert_true(json_is_false(json_object_get(rec, "ok")));
+    assert_keys(json_object_get(rec, "error"), "code,message");
+  }
+  assert_int_equal(num(by_index(recs, 7), "status"), 500);
+  assert_true(json_is_null(json_object_get(by_index(recs, 3), "status")));
+  json_decref(recs);
+
+  /* the summary counts each code, and the stats file says the same */
+  char line[64];
+  snprintf(line, sizeof line, "%d jobs: 0 ok, %d failed", N, N);
+  assert_true(contains(r.err, line));
+  for (int i = 0; i < N; i++) {
+    char needle[64];
+    snprintf(needle, sizeof needle, " %s 1", want[i]);
+    if (!contains(r.err, needle))
+      fail_msg("summary lacks '%s': %s", needle, r.err);
+  }
+  assert_true(contains(r.err, "5xx 1"));
+  size_t len;
+  char *text = read_file(stats, &len);
+  json_t *s = json_loads(text, 0, NULL);
+  json_t *errors = json_object_get(s, "errors");
+  assert_int_equal(json_object_size(errors), N);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(num(errors, want[i]), 1);
+  assert_int_equal(num(s, "failed"), N);
+  json_decref(s);
+  free(text);
+  run_free(&r);
+  free(timeout), free(loop), free(big), free(e500), free(cut), free(fat), free(stats);
+}
+
+static void test_ordered(void **state) {
+  /* job 0 finishes last; --ordered still writes it first */
+  char *slow = url_lines("/delay/600", 1), *fast = url_lines("/text/f", 30);
+  size_t n = strlen(slow) + strlen(fast);
+  char *input = malloc(n + 1);
+  snprintf(input, n + 1, "%s%s", slow, fast);
+  run r;
+  RUN(&r, input, "-q", "-t", "4", "--ordered");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 31);
+  for (size_t i = 0; i < 31; i++)
+    assert_int_equal(num(json_array_get(recs, i), "index"), (json_int_t)i);
+  json_decref(recs);
+  run_free(&r);
+
+  /* unordered, the slow one comes out last */
+  RUN(&r, input, "-q", "-t", "4");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 31);
+  assert_int_equal(num(json_array_get(recs, 30), "index"), 0);
+  json_decref(recs);
+  run_free(&r);
+  free(slow), free(fast), free(input);
+}
+
+static void test_ordered_window_long_run(void **state) {
+  /* far more jobs than the reorder window holds (1024 at 2 threads): the
+   * reader waits for the window and the run still completes in order */
+  size_t jobs = 3000;
+  char *input = url_lines("/hello", jobs);
+  char *path = write_tmp("long.txt", input, strlen(input));
+  run r;
+  RUN(&r, NULL, "-q", "-t", "2", "--ordered", path);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), jobs);
+  for (size_t i = 0; i < jobs; i++)
+    assert_int_equal(num(json_array_get(recs, i), "index"), (json_int_t)i);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(path);
+}
+
+static void test_line_of_one_mib(void **state) {
+  size_t mib = 1 << 20;
+  char *base = tu_url("/hello?q=");
+  char *echo = tu_url("/echo");
+  /* three lines: 1 MiB of text that is no URL; a URL line of a million
+   * bytes the server refuses as too long (libcurl itself refuses a request
+   * head over 1 MiB); a JSON job line of 1 MiB whose body the server
+   * echoes */
+  size_t url_len = 1000000;
+  char *input = malloc(3 * (mib + 1) + 1), *p = input;
+  memset(p, 'x', mib);
+  p += mib;
+  *p++ = '\n';
+  size_t blen = strlen(base);
+  memcpy(p, base, blen);
+  memset(p + blen, 'q', url_len - blen);
+  p += url_len;
+  *p++ = '\n';
+  int head = sprintf(p, "{\"method\":\"POST\",\"url\":\"%s\",\"body\":\"", echo);
+  size_t body_len = mib - (size_t)head - 2;
+  memset(p + head, 'y', body_len);
+  p += mib - 2;
+  memcpy(p, "\"}\n", 4);
+  p += 3;
+  run r;
+  run_cli(&r, input, (size_t)(p - input), ARGS("-q", "--ordered", "--body"));
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 3);
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "invalid_url");
+  assert_int_equal(strlen(str(rec, "url")), mib);
+  rec = by_index(recs, 1);
+  assert_int_equal(strlen(str(rec, "url")), url_len);
+  assert_int_equal(num(rec, "status"), 414);
+  assert_string_equal(error_code(rec), "http");
+  rec = by_index(recs, 2);
+  assert_int_equal(num(rec, "status"), 200);
+  json_t *seen = json_loads(str(rec, "body"), 0, NULL);
+  assert_int_equal(num(seen, "body_length"), (json_int_t)body_len);
+  json_decref(seen);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(base), free(echo);
+}
+
+static size_t unbase64(const char *in, unsigned char *out) {
+  static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  size_t n = 0;
+  unsigned acc = 0;
+  int bits = 0;
+  for (; *in && *in != '='; in++) {
+    acc = acc << 6 | (unsigned)(strchr(tbl, *in) - tbl);
+    if ((bits += 6) >= 8) {
+      bits -= 8;
+      out[n++] = (unsigned char)(acc >> bits);
+    }
+  }
+  return n;
+}
+
+static void test_bodies(void **state) {
+  char *utf8 = tu_url("/utf8"), *bin = tu_url("/binary/300"), *ff = tu_url("/text/%%FF%%FEok");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n", utf8, bin, ff);
+  run r;
+  RUN(&r, input, "-q", "--body");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_keys(rec, RECORD_KEYS ",body");
+  assert_string_equal(str(rec, "body"), "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93");
+  rec = by_index(recs, 1);
+  assert_keys(rec, RECORD_KEYS ",body_base64");
+  unsigned char got[400];
+  assert_int_equal(unbase64(str(rec, "body_base64"), got), 300);
+  for (unsigned i = 0; i < 300; i++)
+    assert_int_equal(got[i], (i * 7 + 3) & 0xff);
+  rec = by_index(recs, 2);
+  assert_keys(rec, RECORD_KEYS ",body_base64");
+  assert_string_equal(str(rec, "body_base64"), "//5vaw=="); /* FF FE 'o' 'k' */
+  json_decref(recs);
+  run_free(&r);
+  free(utf8), free(bin), free(ff);
+}
+
+static void check_saved(json_t *rec, const char *dir, const char *want, size_t want_len) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%lld.body", dir, (long long)num(rec, "index"));
+  assert_string_equal(str(rec, "saved"), path);
+  size_t len;
+  char *got = read_file(path, &len);
+  assert_non_null(got);
+  assert_int_equal(len, want_len);
+  assert_memory_equal(got, want, want_len);
+  free(got);
+}
+
+static void test_save(void **state) {
+  char *dir = tmp_path("saved");
+  char *text = tu_url("/text/abc"), *bin = tu_url("/binary/70000"), *e404 = tu_url("/status/404"),
+       *big = tu_url("/bytes/9000"), *empty = tu_url("/bytes/0");
+  char input[4096];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n%s\n{bad\n%s\n", text, bin, e404, big, empty);
+  unsigned char *pattern = malloc(70000);
+  for (unsigned i = 0; i < 70000; i++)
+    pattern[i] = (unsigned char)((i * 7 + 3) & 0xff);
+  for (int with_body = 0; with_body < 2; with_body++) {
+    run r;
+    if (with_body)
+      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K", "--body");
+    else
+      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K");
+    assert_int_equal(r.status, 1);
+    json_t *recs = records(&r);
+    assert_int_equal(json_array_size(recs), 6);
+    check_saved(by_index(recs, 0), dir, "abc", 3);
+    check_saved(by_index(recs, 2), dir, "status 404", 10); /* a body, whatever the status */
+    check_saved(by_index(recs, 5), dir, "", 0);
+    /* --max-body 8K applies: a 70000-byte body is not saved, nor a bad line */
+    for (int i = 1; i <= 4; i += (i == 1 ? 2 : 1)) {
+      json_t *rec = by_index(recs, i);
+      assert_null(json_object_get(rec, "saved"));
+      char path[512];
+      snprintf(path, sizeof path, "%s/%d.body", dir, i);
+      assert_int_equal(access(path, F_OK), -1);
+    }
+    assert_string_equal(error_code(by_index(recs, 1)), "body_too_large");
+    assert_string_equal(error_code(by_index(recs, 3)), "body_too_large");
+    if (with_body)
+      assert_string_equal(str(by_index(recs, 0), "body"), "abc");
+    else
+      assert_keys(by_index(recs, 0), RECORD_KEYS ",saved");
+    json_decref(recs);
+    run_free(&r);
+  }
+  /* a body file that cannot be written fails its job as "aborted" */
+  char *blocker = tmp_path("saved/0.body");
+  assert_int_equal(unlink(blocker), 0);
+  assert_int_equal(mkdir(blocker, 0700), 0);
+  snprintf(input, sizeof input, "%s\n%s\n", text, text);
+  for (int with_body = 0; with_body < 2; with_body++) {
+    run r;
+    if (with_body)
+      RUN(&r, input, "-q", "--save", dir, "--ordered", "--body");
+    else
+      RUN(&r, input, "-q", "--save", dir, "--ordered");
+    assert_int_equal(r.status, 1);
+    json_t *recs = records(&r);
+    json_t *rec = by_index(recs, 0);
+    assert_string_equal(error_code(rec), "aborted");
+    assert_true(contains(str(json_object_get(rec, "error"), "message"), "0.body: Is a directory"));
+    assert_true(json_is_false(json_object_get(rec, "ok")));
+    assert_null(json_object_get(rec, "saved"));
+    check_saved(by_index(recs, 1), dir, "abc", 3);
+    json_decref(recs);
+    run_free(&r);
+  }
+  assert_int_equal(rmdir(blocker), 0);
+  free(blocker);
+
+  /* a binary body of more than one chunk, streamed through the sink */
+  snprintf(input, sizeof input, "%s\n", bin);
+  run r;
+  RUN(&r, input, "-q", "--save", dir);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  check_saved(by_index(recs, 0), dir, (const char *)pattern, 70000);
+  json_decref(recs);
+  run_free(&r);
+  free(pattern);
+  free(dir), free(text), free(bin), free(e404), free(big), free(empty);
+}
+
+static void test_method_headers_data(void **state) {
+  char *echo = tu_url("/echo");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n{\"url\":\"%s\",\"headers\":{\"x-a\":\"json\"}}\n", echo,
+           echo);
+  run r;
+  RUN(&r, input, "-q", "--body", "--ordered", "-X", "PUT", "-H", "X-A: one", "-H", "X-B: two",
+      "-d", "payload", "-A", "agent/1.0", "--insecure");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  json_t *seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  assert_string_equal(str(seen, "method"), "PUT");
+  assert_string_equal(str(seen, "body"), "payload");
+  json_t *h = json_object_get(seen, "headers");
+  assert_string_equal(str(h, "X-A"), "one");
+  assert_string_equal(str(h, "X-B"), "two");
+  assert_string_equal(str(h, "User-Agent"), "agent/1.0");
+  json_decref(seen);
+  /* a JSON job's header replaces the option's of the same name */
+  seen = json_loads(str(by_index(recs, 1), "body"), 0, NULL);
+  h = json_object_get(seen, "headers");
+  assert_string_equal(str(h, "x-a"), "json");
+  assert_null(json_object_get(h, "X-A"));
+  assert_string_equal(str(h, "X-B"), "two");
+  json_decref(seen);
+  json_decref(recs);
+  run_free(&r);
+
+  /* --data alone posts; no option sends the default user agent */
+  snprintf(input, sizeof input, "%s\n", echo);
+  RUN(&r, input, "-q", "--body", "--data", "k=v");
+  recs = records(&r);
+  seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  assert_string_equal(str(seen, "method"), "POST");
+  assert_string_equal(str(seen, "body"), "k=v");
+  json_decref(seen);
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, input, "-q", "--body");
+  recs = records(&r);
+  seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  assert_string_equal(str(seen, "method"), "GET");
+  assert_string_equal(str(json_object_get(seen, "headers"), "User-Agent"), "fetchpool/" FP_VERSION);
+  json_decref(seen);
+  json_decref(recs);
+  run_free(&r);
+  free(echo);
+}
+
+static void test_redirects(void **state) {
+  char *three = tu_url("/redirect/3"), *end = tu_url("/redirect/0");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n", three);
+  run r;
+  RUN(&r, input, "-q"); /* followed by default */
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_int_equal(num(rec, "status"), 200);
+  assert_string_equal(str(rec, "effective_url"), end);
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, input, "-q", "--max-redirs", "0"); /* not followed: the 302 is the result */
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  rec = by_index(recs, 0);
+  assert_int_equal(num(rec, "status"), 302);
+  assert_true(json_is_true(json_object_get(rec, "ok")));
+  assert_string_equal(str(rec, "effective_url"), three);
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, input, "-q", "--max-redirs", "2");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "too_many_redirects");
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, input, "-q", "--max-redirs", "3");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  free(three), free(end);
+}
+
+static void test_max_body(void **state) {
+  char *at = tu_url("/bytes/1024"), *over = tu_url("/bytes/1025"), *two = tu_url("/bytes/2048"),
+       *chunked = tu_url("/bytes/1025?chunked=1");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n%s\n", at, over, two, chunked);
+  run r;
+  RUN(&r, input, "-q", "--max-body", "1K");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "null");
+  assert_int_equal(num(by_index(recs, 0), "bytes"), 1024);
+  assert_string_equal(error_code(by_index(recs, 1)), "body_too_large");
+  assert_string_equal(error_code(by_index(recs, 2)), "body_too_large");
+  assert_string_equal(error_code(by_index(recs, 3)), "body_too_large");
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, input, "-q", "--max-body", "2k");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  RUN(&r, input, "-q", "--max-body", "2048");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  free(at), free(over), free(two), free(chunked);
+}
+
+static void test_timeout_decimals(void **state) {
+  char *slow = tu_url("/delay/3000"), *quick = tu_url("/delay/50");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n{\"url\":\"%s\",\"timeout\":1.5}\n", slow, quick);
+  run r;
+  RUN(&r, input, "-q", "--ordered", "--timeout", "0.25", "--connect-timeout", "0.5");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "timeout");
+  double ms = json_number_value(json_object_get(rec, "elapsed_ms"));
+  if (ms < 240 || ms > 1500 * tu_time_scale())
+    fail_msg("a 0.25 s timeout took %.1f ms", ms);
+  assert_string_equal(error_code(by_index(recs, 1)), "null"); /* the job's own 1.5 s */
+  json_decref(recs);
+  run_free(&r);
+  free(slow), free(quick);
+}
+
+static void test_quiet_and_summary(void **state) {
+  char *ok = tu_url("/hello"), *redirect = tu_url("/redirect/1"), *e404 = tu_url("/status/404");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n%s\n", ok, ok, e404, ok);
+  run r;
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 1);
+  assert_int_equal(r.err_len, 0); /* silent */
+  run_free(&r);
+
+  RUN(&r, input, "--no-progress");
+  assert_int_equal(r.status, 1);
+  assert_true(contains(r.err, "4 jobs: 3 ok, 1 failed"));
+  assert_true(contains(r.err, "2xx 3  3xx 0  4xx 1  5xx 0"));
+  assert_true(contains(r.err, "failed:  http 1"));
+  assert_true(contains(r.err, "latency: min"));
+  assert_true(contains(r.err, "p99.9"));
+  assert_true(contains(r.err, "requests/s"));
+  assert_true(contains(r.err, "25 B received")); /* 3 x "hello", "status 404" */
+  assert_false(contains(r.err, "\r"));           /* stderr is no terminal: no progress */
+  run_free(&r);
+
+  /* all ok: exit 0; a redirect ends in 2xx */
+  snprintf(input, sizeof input, "%s\n%s\n", ok, redirect);
+  RUN(&r, input, "--no-progress");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "2 jobs: 2 ok, 0 failed"));
+  assert_false(contains(r.err, "failed: "));
+  run_free(&r);
+  free(ok), free(redirect), free(e404);
+}
+
+static void test_stats_json(void **state) {
+  char *ok = tu_url("/hello"), *e503 = tu_url("/status/503"), *moved = tu_url("/redirect/1");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n{nope\n%s\n", ok, ok, e503, moved);
+  char *path = tmp_path("stats.json");
+  run r;
+  RUN(&r, input, "-q", "--max-redirs", "0", "--stats-json", path);
+  assert_int_equal(r.status, 1);
+  assert_int_equal(r.err_len, 0);
+  size_t len;
+  char *text = read_file(path, &len);
+  assert_non_null(text);
+  assert_int_equal(text[len - 1], '\n');
+  json_t *s = json_loads(text, 0, NULL);
+  assert_non_null(s);
+  assert_keys(s, "jobs,ok,failed,errors,status,wall_s,requests_per_s,bytes,latency_ms");
+  assert_int_equal(num(s, "jobs"), 5);
+  assert_int_equal(num(s, "ok"), 3);
+  assert_int_equal(num(s, "failed"), 2);
+  json_t *errors = json_object_get(s, "errors");
+  assert_keys(errors, "http,invalid_json");
+  assert_int_equal(num(errors, "http"), 1);
+  assert_int_equal(num(errors, "invalid_json"), 1);
+  json_t *st = json_object_get(s, "status");
+  assert_keys(st, "2xx,3xx,4xx,5xx");
+  assert_int_equal(num(st, "2xx"), 2);
+  assert_int_equal(num(st, "3xx"), 1);
+  assert_int_equal(num(st, "4xx"), 0);
+  assert_int_equal(num(st, "5xx"), 1);
+  assert_int_equal(num(s, "bytes"), 5 + 5 + 10 + 8); /* hello x2, "status 503", "redirect" */
+  assert_true(json_number_value(json_object_get(s, "wall_s")) > 0);
+  assert_true(json_number_value(json_object_get(s, "requests_per_s")) > 0);
+  json_t *lat = json_object_get(s, "latency_ms");
+  assert_keys(lat, "count,min,p50,p90,p99,p99_9,max");
+  assert_int_equal(num(lat, "count"), 4); /* the bad line made no request */
+  double prev = 0;
+  static const char *const q[] = {"min", "p50", "p90", "p99", "p99_9", "max"};
+  for (size_t i = 0; i < 6; i++) {
+    double v = json_number_value(json_object_get(lat, q[i]));
+    assert_true(v >= prev);
+    prev = v;
+  }
+  json_decref(s);
+  free(text);
+  run_free(&r);
+
+  /* nothing ran: latencies are null */
+  RUN(&r, "{x\n", "-q", "--stats-json", path);
+  text = read_file(path, &len);
+  s = json_loads(text, 0, NULL);
+  lat = json_object_get(s, "latency_ms");
+  assert_int_equal(num(lat, "count"), 0);
+  assert_true(json_is_null(json_object_get(lat, "p50")));
+  json_decref(s);
+  free(text);
+  run_free(&r);
+  free(ok), free(e503), free(moved), free(path);
+}
+
+static void test_output_file_and_progress(void **state) {
+  char *input = url_lines("/delay/250", 6);
+  char *in_path = write_tmp("progress.txt", input, strlen(input));
+  char *out_path = write_tmp("out.jsonl", "stale content\n", 14);
+  run r;
+  /* progress forced on: it goes to stderr, records only to the file */
+  RUN(&r, NULL, "--progress", "-t", "2", "-o", out_path, in_path);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out_len, 0);
+  assert_true(contains(r.err, "\r"));
+  assert_true(contains(r.err, "/6")); /* total known for a regular file */
+  assert_true(contains(r.err, "6 jobs: 6 ok, 0 failed"));
+  size_t len;
+  run file = {0};
+  file.out = read_file(out_path, &len);
+  file.out_len = len;
+  json_t *recs = records(&file); /* only JSON lines, stale content gone */
+  assert_int_equal(json_array_size(recs), 6);
+  json_decref(recs);
+  free(file.out);
+  run_free(&r);
+
+  /* progress on with records on stdout: stdout still holds only records */
+  RUN(&r, input, "--progress", "-t", "2");
+  assert_int_equal(r.status, 0);
+  assert_null(memchr(r.out, '\r', r.out_len));
+  assert_null(memchr(r.out, '\033', r.out_len));
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 6);
+  json_decref(recs);
+  assert_true(contains(r.err, " done")); /* a pipe: total unknown */
+  run_free(&r);
+
+  /* -q silences progress as well unless asked for */
+  RUN(&r, input, "-q", "-t", "6");
+  assert_int_equal(r.err_len, 0);
+  run_free(&r);
+  free(input), free(in_path), free(out_path);
+}
+
+static void test_lines_never_torn(void **state) {
+  /* large records finishing together on many threads: each line whole */
+  char *input = url_lines("/bytes/200000", 40);
+  run r;
+  RUN(&r, input, "-q", "-t", "16", "--body");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 40);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    assert_int_equal(strlen(str(json_array_get(recs, i), "body")), 200000);
+  json_decref(recs);
+  run_free(&r);
+  free(input);
+}
+
+static void test_threads_throughput(void **state) {
+  /* the issue's bound: 2,000 requests of 100 ms on 100 threads in < 3 s */
+  char *input = url_lines("/delay/100", 2000);
+  char *stats = tmp_path("throughput.json");
+  run r;
+  RUN(&r, input, "--threads", "100", "-q", "--stats-json", stats);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2000);
+  json_decref(recs);
+  if (r.secs >= 3.0)
+    fail_msg("2000 x 100 ms on 100 threads took %.2f s", r.secs);
+  /* every request took at least the server's 100 ms, and the histogram
+   * says so within its precision */
+  size_t len;
+  char *text = read_file(stats, &len);
+  json_t *s = json_loads(text, 0, NULL);
+  json_t *lat = json_object_get(s, "latency_ms");
+  assert_int_equal(num(lat, "count"), 2000);
+  assert_true(json_number_value(json_object_get(lat, "min")) >= 100.0);
+  assert_true(json_number_value(json_object_get(lat, "p50")) >= 100.0 * 0.996);
+  assert_true(json_number_value(json_object_get(lat, "max")) >=
+              json_number_value(json_object_get(lat, "p99_9")));
+  json_decref(s);
+  free(text);
+  run_free(&r);
+  free(input), free(stats);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TU_TEST(test_version_and_help),
+      TU_TEST(test_usage_errors),
+      TU_TEST(test_limits_accepted),
+      TU_TEST(test_missing_and_unreadable_files),
+      TU_TEST(test_stdin_files_and_dash),
+      TU_TEST(test_line_forms),
+      TU_TEST(test_record_schema),
+      TU_TEST(test_json_jobs),
+      TU_TEST(test_error_codes),
+      TU_TEST(test_ordered),
+      TU_TEST(test_ordered_window_long_run),
+      TU_TEST(test_line_of_one_mib),
+      TU_TEST(test_bodies),
+      TU_TEST(test_save),
+      TU_TEST(test_method_headers_data),
+      TU_TEST(test_redirects),
+      TU_TEST(test_max_body),
+      TU_TEST(test_timeout_decimals),
+      TU_TEST(test_quiet_and_summary),
+      TU_TEST(test_stats_json),
+      TU_TEST(test_output_file_and_progress),
+      TU_TEST(test_lines_never_torn),
+      TU_TEST(test_threads_throughput),
+  };
+  return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
+}
