@@ -188,8 +188,11 @@ FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
 FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
 /* Skip TLS certificate and host name verification (off by default). */
 FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);
-/* Abort with FP_ERR_STALL_TIMEOUT when fewer than 1 byte per second
- * arrives for seconds in a row; 0 (the default) turns it off. */
+/* Abort with FP_ERR_STALL_TIMEOUT when no byte moves (response in,
+ * request body out) for seconds in a row once the request is under way
+ * (connecting is bounded by the connect timeout); checked about once a
+ * second while idle, so it may fire up to a second later. 0 (the
+ * default) turns it off. */
 FP_EXTERN int fp_request_set_stall_timeout(fp_request *req, double seconds);
 /* Verify servers with the CA certificates in the PEM file at path instead
  * of the system's; NULL restores the system store. */
@@ -373,11 +376,13 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
  * cancel_futures, cancel every job still queued (a job waiting for its
  * next retry or for a busy host counts as queued: it finishes with
- * FP_ERR_CANCELLED and its attempts so far); with wait, return only
- * once every job already started or queued has finished and every worker
- * has exited. Idempotent, callable from any thread and several at once.
- * Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is true and it is
- * called from one of this executor's workers (it would wait for itself). */
+ * FP_ERR_CANCELLED and its attempts so far; so does a running job whose
+ * attempt ends wanting a retry, instead of waiting for it); with wait,
+ * return only once every job already started or queued has finished and
+ * every worker has exited. Idempotent, callable from any thread and
+ * several at once. Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is
+ * true and it is called from one of this executor's workers (it would
+ * wait for itself). */
 FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
                                    bool cancel_futures);
 

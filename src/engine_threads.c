@@ -34,11 +34,13 @@ static bool take_host_slot(worker_ctx *c, fp_future *f) {
     return true;
   if (!job->host_key && !(job->host_key = fp__host_key(fp_request_url(fp_future_request(f)))))
     return true; /* out of memory: run unlimited rather than lose the job */
+  /* Counted as held before the host list can hand it to anybody (shutdown,
+   * or a slot passing to it), so the count never runs below zero. */
+  fp__queue_hold(c->queue);
   int rc = fp__hosts_acquire(c->hosts, f, job->host_key);
-  if (rc == 0) {
-    fp__queue_hold(c->queue);
+  if (rc == 0)
     return false;
-  }
+  fp__queue_unhold(c->queue, 1);
   job->holds_host = rc == 1;
   return true;
 }
@@ -78,9 +80,17 @@ static void attempt(worker_ctx *c, fp_future *f) {
     if (delay >= 0) {
       fp__response_free(job->last);
       job->last = resp;
-      if (fp__queue_push_delayed(c->queue, f, fp__now() + delay) == FP_OK)
+      int rc = fp__queue_push_delayed(c->queue, f, fp__now() + delay);
+      if (rc == FP_OK)
         return; /* the heap holds the reference now */
-      job->last = NULL; /* no memory for the heap: this attempt is final */
+      job->last = NULL;
+      if (rc == FP_ERR_SHUTDOWN) { /* shutdown(cancel): no more retries */
+        fp__response_free(resp);
+        fp__future_finish_cancelled(f);
+        fp_future_decref(f);
+        return;
+      }
+      /* no memory for the heap: this attempt is final */
     }
   }
   /* NULL (out of memory) still finishes the future, so nobody waits

@@ -165,6 +165,7 @@ typedef struct fp__queue {
   size_t cap;  /* 0 = unbounded */
   bool closed;
   bool flushing; /* abort: hand out retries now, whatever their due time */
+  bool cancelled; /* shutdown with cancel: no new retries */
   fp_future **delayed; /* min-heap of retries by due time */
   size_t ndelayed, delayed_cap;
 } fp__queue;
@@ -179,10 +180,12 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline);
  * empty; returns NULL once closed and empty. */
 fp_future *fp__queue_pop(fp__queue *q);
 /* Add a retry due at monotonic time due (never blocks; not counted
- * against the capacity). FP_OK or FP_ERR_NOMEM. */
+ * against the capacity). FP_OK, FP_ERR_NOMEM, or FP_ERR_SHUTDOWN after
+ * fp__queue_take_all (the job is then finished as cancelled). */
 int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due);
 /* Count one job parked elsewhere (per-host limit) against the capacity,
- * and release n of those counts. */
+ * and release n of those counts. A job is held before it becomes visible
+ * where it is parked, so whoever takes it from there may release it. */
 void fp__queue_hold(fp__queue *q);
 void fp__queue_unhold(fp__queue *q, size_t n);
 /* Put a parked job back at the front (releases its hold). */
@@ -193,7 +196,8 @@ void fp__queue_flush_delayed(fp__queue *q);
  * only once nothing is queued, delayed or held. */
 void fp__queue_close(fp__queue *q);
 /* Detach every queued future and every retry; returns the list head
- * (linked through fp__future_next) and leaves the queue empty. */
+ * (linked through fp__future_next) and leaves the queue empty. Retries
+ * are refused from then on (shutdown with cancel). */
 fp_future *fp__queue_take_all(fp__queue *q);
 
 /* ---- transfer (transfer.c): the only file that includes curl ---- */

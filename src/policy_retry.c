@@ -75,19 +75,33 @@ static bool parse_http_date(const char *s, time_t *out) {
   return false;
 }
 
+/* delay-seconds is 1*DIGIT; a decimal fraction is taken as meant. Not
+ * strtod: it would also take "1e3", "0x10" and the locale's comma. */
+static bool parse_delay_seconds(const char *s, double *out) {
+  double v = 0, unit = 1;
+  if (!isdigit((unsigned char)*s))
+    return false;
+  for (; isdigit((unsigned char)*s); s++)
+    v = v * 10 + (*s - '0');
+  if (*s == '.') {
+    if (!isdigit((unsigned char)*++s))
+      return false;
+    for (; isdigit((unsigned char)*s); s++)
+      v += (*s - '0') * (unit /= 10);
+  }
+  while (isspace((unsigned char)*s))
+    s++;
+  if (*s || isinf(v))
+    return false;
+  *out = v;
+  return true;
+}
+
 int fp__parse_retry_after(const char *value, time_t now, double *seconds) {
   while (isspace((unsigned char)*value))
     value++;
-  if (isdigit((unsigned char)*value)) {
-    char *end;
-    double v = strtod(value, &end);
-    while (isspace((unsigned char)*end))
-      end++;
-    if (*end || !(v >= 0) || isinf(v))
-      return FP_ERR_INVALID_ARG;
-    *seconds = v;
-    return FP_OK;
-  }
+  if (isdigit((unsigned char)*value))
+    return parse_delay_seconds(value, seconds) ? FP_OK : FP_ERR_INVALID_ARG;
   time_t when;
   if (!parse_http_date(value, &when))
     return FP_ERR_INVALID_ARG;

@@ -19,7 +19,7 @@ int fp__queue_init(fp__queue *q, size_t cap) {
   q->head = q->tail = NULL;
   q->len = q->held = 0;
   q->cap = cap;
-  q->closed = q->flushing = false;
+  q->closed = q->flushing = q->cancelled = false;
   q->delayed = NULL;
   q->ndelayed = q->delayed_cap = 0;
   if (pthread_mutex_init(&q->mu, NULL))
@@ -105,6 +105,10 @@ static fp_future *heap_pop(fp__queue *q) {
 
 int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due) {
   pthread_mutex_lock(&q->mu);
+  if (q->cancelled) { /* it would be waiting, so it is cancelled too */
+    pthread_mutex_unlock(&q->mu);
+    return FP_ERR_SHUTDOWN;
+  }
   if (q->ndelayed == q->delayed_cap) {
     size_t cap = q->delayed_cap ? q->delayed_cap * 2 : 64;
     fp_future **grown = realloc(q->delayed, cap * sizeof *grown);
@@ -172,9 +176,12 @@ void fp__queue_hold(fp__queue *q) {
 
 void fp__queue_unhold(fp__queue *q, size_t n) {
   pthread_mutex_lock(&q->mu);
+  bool was_full = full(q);
   q->held -= n;
-  pthread_cond_broadcast(&q->not_full);
-  pthread_cond_broadcast(&q->not_empty); /* pop may be waiting for held == 0 */
+  if (was_full && !full(q))
+    pthread_cond_broadcast(&q->not_full);
+  if (q->closed && !q->held)
+    pthread_cond_broadcast(&q->not_empty); /* pop may be waiting for held == 0 */
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -207,6 +214,7 @@ void fp__queue_flush_delayed(fp__queue *q) {
 
 fp_future *fp__queue_take_all(fp__queue *q) {
   pthread_mutex_lock(&q->mu);
+  q->cancelled = true;
   fp_future *all = q->head;
   q->head = q->tail = NULL;
   q->len = 0;
@@ -216,6 +224,9 @@ fp_future *fp__queue_take_all(fp__queue *q) {
     all = f;
   }
   pthread_cond_broadcast(&q->not_full);
+  /* Workers may sleep until a retry's due time: that retry is gone, and
+   * once closed they must see that nothing is left. */
+  pthread_cond_broadcast(&q->not_empty);
   pthread_mutex_unlock(&q->mu);
   return all;
 }

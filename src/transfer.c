@@ -7,7 +7,6 @@
  * 7.88's CURLOPT_MAXFILESIZE does not stop bodies of unknown length, and
  * the body is counted after decoding (a gzip bomb is a body too). */
 #include <curl/curl.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -27,6 +26,8 @@ struct fp__transfer {
   const fp_request *req;
   fp_response *resp;
   size_t header_bytes;
+  curl_off_t moved;  /* bytes received and sent, as last seen */
+  double last_moved; /* monotonic time they last changed */
   int abort_code; /* why a callback stopped the transfer */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -138,13 +139,31 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
 }
 
 /* Called by curl at least once a second, and more often while data
- * flows: the way to stop a transfer in flight when the executor aborts. */
+ * flows: the way to stop a transfer in flight when the executor aborts,
+ * and to notice a stall. Not CURLOPT_LOW_SPEED_*: libcurl 7.88 samples
+ * its speed only when the clock's whole second changes, so with a limit
+ * of a few seconds a transfer that starts late in a second and gets its
+ * first byte a moment later reads as 0 bytes/s for too long and is cut
+ * off while data flows. The stall clock starts once the request is about
+ * to go out (connecting has its own timeout). */
 static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow) {
   fp__transfer *t = userp;
   if (t->abort && atomic_load(t->abort)) {
     t->abort_code = FP_ERR_CANCELLED;
     return 1;
+  }
+  if (t->req->stall_timeout > 0) {
+    double now = fp__now();
+    curl_off_t pretransfer = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
+    if (dlnow + ulnow != t->moved || pretransfer == 0) {
+      t->moved = dlnow + ulnow;
+      t->last_moved = now;
+    } else if (now - t->last_moved >= t->req->stall_timeout) {
+      t->abort_code = FP_ERR_STALL_TIMEOUT;
+      return 1;
+    }
   }
   return 0;
 }
@@ -263,10 +282,6 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
   SET(CURLOPT_XFERINFODATA, t);
-  if (req->stall_timeout > 0) { /* below 1 byte/s for that long */
-    SET(CURLOPT_LOW_SPEED_LIMIT, 1L);
-    SET(CURLOPT_LOW_SPEED_TIME, (long)ceil(req->stall_timeout));
-  }
   if (req->cacert)
     SET(CURLOPT_CAINFO, req->cacert);
   if (req->insecure) {
@@ -341,9 +356,6 @@ static int map_unsupported(fp__transfer *t) {
  * the total limit was not reached it was the connect limit. (The connect
  * time cannot tell: it is 0 on a reused connection.) */
 static int map_timeout(fp__transfer *t) {
-  /* curl's low-speed limit ends with this one message. */
-  if (t->req->stall_timeout > 0 && strncmp(t->errbuf, "Operation too slow", 18) == 0)
-    return FP_ERR_STALL_TIMEOUT;
   double limit = t->req->timeout;
   curl_off_t total_us = 0;
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
@@ -440,7 +452,9 @@ static void collect(fp__transfer *t, CURLcode rc) {
   if (rc != CURLE_OK) {
     int code = map_code(rc, t);
     const char *msg = t->errbuf[0] ? t->errbuf : curl_easy_strerror(rc);
-    if (code == FP_ERR_BODY_TOO_LARGE)
+    if (code == FP_ERR_STALL_TIMEOUT)
+      msg = "transfer stalled: no data moved for the stall timeout";
+    else if (code == FP_ERR_BODY_TOO_LARGE)
       msg = "response body exceeds the size limit";
     else if (code == FP_ERR_HEADERS_TOO_LARGE)
       msg = "response headers exceed the size limit";
@@ -462,6 +476,8 @@ fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
   t->req = req;
   t->resp = resp;
   t->header_bytes = 0;
+  t->moved = 0;
+  t->last_moved = fp__now();
   t->abort_code = 0;
   t->errbuf[0] = '\0';
   struct curl_slist *headers = NULL;

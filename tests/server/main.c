@@ -10,6 +10,7 @@
 
 static void usage(void) {
   fprintf(stderr, "usage: fp-testserver [--port N] [--bind ADDR] [--latency-ms MS]\n"
+                  "                    [--tls-cert FILE --tls-key FILE]\n"
                   "Prints \"PORT RAWPORT\" on one line, then serves until SIGINT or SIGTERM.\n");
 }
 
@@ -30,6 +31,8 @@ int main(int argc, char **argv) {
     {"port", required_argument, NULL, 'p'},
     {"bind", required_argument, NULL, 'b'},
     {"latency-ms", required_argument, NULL, 'l'},
+    {"tls-cert", required_argument, NULL, 'c'},
+    {"tls-key", required_argument, NULL, 'k'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
   };
@@ -54,6 +57,12 @@ int main(int argc, char **argv) {
         goto bad;
       opts.latency_ms = (unsigned)v;
       break;
+    case 'c':
+      opts.tls_cert_file = optarg;
+      break;
+    case 'k':
+      opts.tls_key_file = optarg;
+      break;
     case 'h':
       usage();
       return 0;
@@ -61,7 +70,7 @@ int main(int argc, char **argv) {
       goto bad;
     }
   }
-  if (optind != argc)
+  if (optind != argc || !opts.tls_cert_file != !opts.tls_key_file)
     goto bad;
 
   /* block before ts_start so every server thread inherits the mask and

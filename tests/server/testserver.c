@@ -35,6 +35,17 @@
 #define PAT_LEN 66560                       /* multiple of both 26 and 256 */
 #define RAW_MAX_REQ 65536                   /* raw port: request head bound */
 #define RAW_RECV_MS 10000                   /* raw port: time allowed for the request head */
+#define MAX_KEYS 4096                       /* /flaky and /concurrency names, each table */
+#define MAX_KEY_LEN 127
+#define MAX_TLS_FILE ((long)1 << 20)        /* a PEM certificate or key file */
+
+/* One named counter of /flaky (n: requests seen) or /concurrency (cur: in
+ * flight now, max: most in flight at once). */
+struct counter {
+  bool used;
+  char key[MAX_KEY_LEN + 1];
+  unsigned long n, cur, max;
+};
 
 struct raw_conn {
   pthread_t tid;
@@ -56,6 +67,10 @@ struct ts_server {
   pthread_t raw_thread;
   bool raw_started;
   struct raw_conn *raw_conns;               /* touched by the accept thread only until it is joined */
+  pthread_mutex_t ctr_mu;                   /* guards both counter tables */
+  bool ctr_mu_init;
+  struct counter *flaky, *conc;             /* MAX_KEYS each, open addressing */
+  char *tls_cert, *tls_key;                 /* PEM contents; NULL for plain HTTP */
   char az[PAT_LEN + 26];                    /* 'a' + i % 26 */
   char bin[PAT_LEN + 256];                  /* (i * 7 + 3) & 0xff */
 };
@@ -438,6 +453,128 @@ static enum MHD_Result redirect(struct MHD_Connection *c, const char *location) 
   return queue(c, MHD_HTTP_FOUND, r);
 }
 
+/* ------------------------------------------- /flaky and /concurrency */
+
+/* The counter named key in table t, created on first use; NULL when the
+ * table is full. Called with ctr_mu held. */
+static struct counter *counter_get(struct counter *t, const char *key) {
+  size_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const char *p = key; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  for (size_t i = 0; i < MAX_KEYS; i++) {
+    struct counter *e = &t[(h + i) % MAX_KEYS];
+    if (!e->used) {
+      e->used = true;
+      snprintf(e->key, sizeof e->key, "%s", key);
+      return e;
+    }
+    if (!strcmp(e->key, key))
+      return e;
+  }
+  return NULL;
+}
+
+static bool valid_key(const char *key) {
+  return *key && strlen(key) <= MAX_KEY_LEN && !strchr(key, '/');
+}
+
+/* Copy now + seconds as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),
+ * written by hand so the process locale cannot change the names. */
+static void imf_fixdate(long long seconds, char *buf, size_t size) {
+  static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                     "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  time_t t = time(NULL) + (time_t)seconds;
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
+           months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static enum MHD_Result route_flaky(ts_server *s, struct MHD_Connection *c, const char *key) {
+  uint64_t fail = qnum(c, "fail", 1, UINT32_MAX), status = 503;
+  const char *st = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+  const char *ra = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "retry_after");
+  struct counter *e;
+  unsigned long n = 0;
+  struct MHD_Response *r;
+  char body[64], date[64];
+  uint64_t k;
+  if (!valid_key(key))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad key");
+  if (st && (!parse_u64(st, &status) || status < 100 || status > 599))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad status");
+  pthread_mutex_lock(&s->ctr_mu);
+  if ((e = counter_get(s->flaky, key)))
+    n = ++e->n;
+  pthread_mutex_unlock(&s->ctr_mu);
+  if (!e)
+    return replyf(c, 507, "too many keys");
+  if (n > fail)
+    return replyf(c, MHD_HTTP_OK, "ok after %llu", (unsigned long long)fail);
+  snprintf(body, sizeof body, "fail %lu", n);
+  r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+  if (r && ra) {
+    if (!strncmp(ra, "date+", 5) && parse_u64(ra + 5, &k) && k <= 1000000000) {
+      imf_fixdate((long long)k, date, sizeof date);
+      ra = date;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
+  if (r)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+  return queue(c, (unsigned)status, r);
+}
+
+static enum MHD_Result route_flaky_count(ts_server *s, struct MHD_Connection *c, const char *key) {
+  struct counter *e;
+  unsigned long n = 0;
+  if (!valid_key(key))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad key");
+  pthread_mutex_lock(&s->ctr_mu);
+  if ((e = counter_get(s->flaky, key)))
+    n = e->n;
+  pthread_mutex_unlock(&s->ctr_mu);
+  return e ? replyf(c, MHD_HTTP_OK, "%lu", n) : replyf(c, 507, "too many keys");
+}
+
+/* The count drops before the reply is queued, so a client that has its
+ * reply never sees its own request still counted. */
+static enum MHD_Result route_concurrency(ts_server *s, struct MHD_Connection *c, const char *name) {
+  unsigned ms = (unsigned)qnum(c, "ms", 0, MAX_DELAY_MS);
+  struct counter *e;
+  bool ok;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  pthread_mutex_lock(&s->ctr_mu);
+  if ((e = counter_get(s->conc, name)) && ++e->cur > e->max)
+    e->max = e->cur;
+  pthread_mutex_unlock(&s->ctr_mu);
+  if (!e)
+    return replyf(c, 507, "too many keys");
+  ok = ts_sleep(s, ms);
+  pthread_mutex_lock(&s->ctr_mu);
+  e->cur--;
+  pthread_mutex_unlock(&s->ctr_mu);
+  return ok ? replyf(c, MHD_HTTP_OK, "held %u", ms) : MHD_NO;
+}
+
+static enum MHD_Result route_concurrency_get(ts_server *s, struct MHD_Connection *c,
+                                             const char *name, bool reset) {
+  struct counter *e;
+  unsigned long max = 0;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  pthread_mutex_lock(&s->ctr_mu);
+  if ((e = counter_get(s->conc, name))) {
+    if (reset)
+      e->max = e->cur; /* 0 when idle */
+    max = e->max;
+  }
+  pthread_mutex_unlock(&s->ctr_mu);
+  return e ? replyf(c, MHD_HTTP_OK, "%lu", max) : replyf(c, 507, "too many keys");
+}
+
 static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char *url,
                              const char *method, const struct req *rq) {
   static const char utf8[] = "h\xc3\xa9llo w\xc3\xb6rld \xe2\x9c\x93"; /* héllo wörld ✓ */
@@ -511,6 +648,16 @@ static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char 
   }
   if (!strcmp(url, "/count"))
     return replyf(c, MHD_HTTP_OK, "%lu", atomic_load(&s->requests));
+  if ((rest = after(url, "/flaky/")))
+    return route_flaky(s, c, rest);
+  if ((rest = after(url, "/flaky-count/")))
+    return route_flaky_count(s, c, rest);
+  if ((rest = after(url, "/concurrency/")))
+    return route_concurrency(s, c, rest);
+  if ((rest = after(url, "/concurrency-max/")))
+    return route_concurrency_get(s, c, rest, false);
+  if ((rest = after(url, "/concurrency-reset/")))
+    return route_concurrency_get(s, c, rest, true);
   return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found", 9);
 }
 
@@ -763,6 +910,26 @@ static int raw_listen(ts_server *s, const struct sockaddr *sa, socklen_t sl) {
   return 0;
 }
 
+/* Whole file at path as a NUL-terminated string (for MHD's PEM options). */
+static char *read_file(const char *path) {
+  FILE *f = fopen(path, "rb");
+  char *buf = NULL;
+  long len;
+  if (!f)
+    return NULL;
+  if (fseek(f, 0, SEEK_END) == 0 && (len = ftell(f)) >= 0 && len <= MAX_TLS_FILE &&
+      fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)len + 1))) {
+    if (fread(buf, 1, (size_t)len, f) == (size_t)len) {
+      buf[len] = '\0';
+    } else {
+      free(buf);
+      buf = NULL;
+    }
+  }
+  fclose(f);
+  return buf;
+}
+
 ts_server *ts_start(const ts_options *opts) {
   const char *bind_addr = opts && opts->bind && strcmp(opts->bind, "localhost") ? opts->bind : "127.0.0.1";
   uint16_t port = opts ? opts->port : 0;
@@ -780,6 +947,33 @@ ts_server *ts_start(const ts_options *opts) {
   }
   s->raw_fd = s->stop_pipe[0] = s->stop_pipe[1] = -1;
   s->latency_ms = opts ? opts->latency_ms : 0;
+  if (pthread_mutex_init(&s->ctr_mu, NULL) != 0) {
+    fprintf(stderr, "ts_start: pthread_mutex_init failed\n");
+    goto fail;
+  }
+  s->ctr_mu_init = true;
+  if (!(s->flaky = calloc(MAX_KEYS, sizeof *s->flaky)) ||
+      !(s->conc = calloc(MAX_KEYS, sizeof *s->conc))) {
+    fprintf(stderr, "ts_start: out of memory\n");
+    goto fail;
+  }
+  if (opts && (opts->tls_cert_file || opts->tls_key_file)) {
+    if (!opts->tls_cert_file || !opts->tls_key_file) {
+      fprintf(stderr, "ts_start: TLS needs both a certificate and a key file\n");
+      goto fail;
+    }
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      fprintf(stderr, "ts_start: libmicrohttpd was built without TLS\n");
+      goto fail;
+    }
+    if (!(s->tls_cert = read_file(opts->tls_cert_file)) ||
+        !(s->tls_key = read_file(opts->tls_key_file))) {
+      fprintf(stderr, "ts_start: cannot read %s\n",
+              s->tls_cert ? opts->tls_key_file : opts->tls_cert_file);
+      goto fail;
+    }
+    flags |= MHD_USE_TLS;
+  }
   atomic_init(&s->connections, 0);
   atomic_init(&s->requests, 0);
   for (size_t i = 0; i < sizeof s->az; i++)
@@ -816,6 +1010,12 @@ ts_server *ts_start(const ts_options *opts) {
     goto fail;
   }
 
+  /* MHD reads the PEM strings at start; they stay ours until ts_stop */
+  struct MHD_OptionItem tls_opts[] = {
+    {MHD_OPTION_HTTPS_MEM_CERT, 0, s->tls_cert},
+    {MHD_OPTION_HTTPS_MEM_KEY, 0, s->tls_key},
+    {MHD_OPTION_END, 0, NULL},
+  };
   errno = 0;
   s->mhd = MHD_start_daemon(flags, port, NULL, NULL, on_request, s,
                             MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -826,6 +1026,7 @@ ts_server *ts_start(const ts_options *opts) {
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            MHD_OPTION_ARRAY, s->tls_cert ? tls_opts : tls_opts + 2,
                             MHD_OPTION_END);
   if (!s->mhd) {
     fprintf(stderr, "ts_start: cannot start HTTP server on %s port %u: %s\n", bind_addr,
@@ -868,6 +1069,12 @@ void ts_stop(ts_server *s) {
     close(s->stop_pipe[0]);
     close(s->stop_pipe[1]);
   }
+  if (s->ctr_mu_init)
+    pthread_mutex_destroy(&s->ctr_mu);
+  free(s->flaky);
+  free(s->conc);
+  free(s->tls_cert);
+  free(s->tls_key);
   free(s);
 }
 
@@ -893,6 +1100,7 @@ void ts_reset_counters(ts_server *s) {
 }
 
 char *ts_url(const ts_server *s, const char *path, char *buf, size_t size) {
-  snprintf(buf, size, "http://%s:%u%s", s->host, (unsigned)s->port, path ? path : "");
+  snprintf(buf, size, "%s://%s:%u%s", s->tls_cert ? "https" : "http", s->host,
+           (unsigned)s->port, path ? path : "");
   return buf;
 }

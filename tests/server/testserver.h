@@ -11,7 +11,24 @@
  *   /drip?bytes=N&interval_ms=M  /gzip?bytes=N  /headers?count=N&size=S
  *   /set-header?name=X&value=Y  /close-mid-body?bytes=N  /count  (else 404)
  * /headers sends fewer headers when count * (size + 24) would exceed 360 KiB.
- * Raw fault port: /reset /close /garbage /hang /slow-headers (else 404). */
+ *
+ * Retry and concurrency routes (KEY/NAME: 1..127 bytes, no '/'; at most 4096
+ * of each per server, 507 beyond):
+ *   /flaky/KEY?fail=N&status=S&retry_after=V
+ *       the first N (default 1) requests for KEY answer S (default 503) with
+ *       body "fail I" (I = 1..N) and, when retry_after is given, the header
+ *       "Retry-After: V" (V verbatim, except "date+K": the IMF-fixdate of
+ *       now + K seconds); later requests answer 200 "ok after N".
+ *   /flaky-count/KEY         requests seen for KEY so far, as decimal text
+ *   /concurrency/NAME?ms=M   holds the request M ms (default 0) while
+ *                            counting it in flight for NAME; answers
+ *                            200 "held M" once no longer counted
+ *   /concurrency-max/NAME    most requests in flight at once for NAME
+ *   /concurrency-reset/NAME  forget that maximum (it restarts from the
+ *                            number in flight now, 0 when idle); returns it
+ *
+ * Raw fault port (always plain TCP): /reset /close /garbage /hang
+ * /slow-headers (else 404). */
 
 typedef struct ts_server ts_server;
 
@@ -19,6 +36,10 @@ typedef struct ts_options {
   unsigned latency_ms;   /* added to every request on the HTTP port before answering (0 = none) */
   const char *bind;      /* "127.0.0.1" (default when NULL) or "::1" */
   uint16_t port;         /* 0 = ephemeral */
+  /* PEM files: with both set the HTTP port serves HTTPS only (and ts_url
+   * gives https:// URLs); NULL (the default) for plain HTTP */
+  const char *tls_cert_file;
+  const char *tls_key_file;
 } ts_options;
 
 ts_server *ts_start(const ts_options *opts);   /* opts may be NULL; NULL on failure (prints why to stderr) */
@@ -31,7 +52,7 @@ unsigned long ts_requests(const ts_server *s);    /* requests answered on the HT
 void ts_reset_counters(ts_server *s);
 void ts_stop(ts_server *s);                    /* stops threads, closes sockets, frees everything; NULL ok */
 /* Convenience: snprintf "http://127.0.0.1:PORT<path>" into buf ("http://[::1]:PORT<path>"
- * when bound to ::1); returns buf */
+ * when bound to ::1; "https://..." when started with a certificate); returns buf */
 char *ts_url(const ts_server *s, const char *path, char *buf, size_t size);
 
 #endif
