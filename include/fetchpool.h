@@ -316,9 +316,24 @@ typedef struct fp_future fp_future;
  * makes fp_executor_new fail with FP_ERR_INITIALIZER. */
 typedef int (*fp_initializer_fn)(void *arg, size_t worker_index);
 
+/* Who runs the transfers. Everything above the transport (queue, futures,
+ * records, retries, rate and per-host limits, cancel, abort) is the same. */
+typedef enum fp_engine {
+  FP_ENGINE_THREADS = 0, /* threads workers, each blocking in one transfer */
+  FP_ENGINE_MULTI = 1,   /* one event-loop thread running threads transfers
+                          * at once on libcurl's multi interface */
+  FP_ENGINE_HYBRID = 2   /* loops event-loop threads sharing threads
+                          * transfers between them */
+} fp_engine;
+
 typedef struct fp_executor_options {
-  /* Worker threads; 0 means min(32, CPUs + 4), as Python's default. */
+  /* Transfers at once: worker threads for FP_ENGINE_THREADS, transfer
+   * slots for the event-loop engines; 0 means min(32, CPUs + 4), as
+   * Python's default. */
   size_t threads;
+  fp_engine engine;
+  /* FP_ENGINE_HYBRID: event-loop threads; 0 means one per CPU. */
+  size_t loops;
   /* Jobs that may wait in the queue; 0 means unbounded. When full,
    * fp_executor_submit blocks. */
   size_t queue_capacity;
@@ -351,7 +366,8 @@ FP_EXTERN void fp_executor_options_init(fp_executor_options *opts);
 FP_EXTERN fp_executor *fp_executor_new(const fp_executor_options *opts,
                                        fp_error *err);
 
-/* Number of worker threads. Thread-safe. */
+/* Transfers it runs at once (the threads option after defaults); for the
+ * thread engine this is also its number of worker threads. Thread-safe. */
 FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
 
 /* Queue req (BORROWED: the future takes its own reference) and return its

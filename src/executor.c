@@ -30,7 +30,7 @@ struct fp_executor {
   fp__hosts *hosts; /* NULL: no per-host limit */
   atomic_bool abort;
   fp__worker *workers;
-  size_t nworkers; /* threads created */
+  size_t nworkers; /* engine threads created */
   pthread_mutex_t mu;
   pthread_cond_t cond;
   size_t ready;     /* workers that reported setup done */
@@ -72,7 +72,17 @@ void fp__executor_worker_exit(fp_executor *ex) {
   pthread_mutex_unlock(&ex->mu);
 }
 
-size_t fp_executor_threads(const fp_executor *ex) { return ex ? ex->nworkers : 0; }
+size_t fp_executor_threads(const fp_executor *ex) { return ex ? ex->opts.threads : 0; }
+
+/* Engine threads: one per worker, or event loops sharing the slots. */
+static size_t engine_threads(const fp_executor_options *o) {
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  size_t loops = o->engine == FP_ENGINE_THREADS ? o->threads
+                 : o->engine == FP_ENGINE_MULTI ? 1
+                 : o->loops ? o->loops
+                            : (cpus > 0 ? (size_t)cpus : 1);
+  return loops < o->threads ? loops : o->threads;
+}
 
 static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
   pthread_attr_t attr;
@@ -90,7 +100,12 @@ static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
     pthread_mutex_lock(&ex->mu);
     ex->live++;
     pthread_mutex_unlock(&ex->mu);
-    if (pthread_create(&w->thread, &attr, fp__engine_threads_main, w)) {
+    /* Slots split as evenly as they go: the first loops take one more. */
+    w->slots = ex->opts.threads / n + (i < ex->opts.threads % n);
+    void *(*main_fn)(void *) = ex->opts.engine == FP_ENGINE_THREADS
+                                   ? fp__engine_threads_main
+                                   : fp__engine_multi_main;
+    if (pthread_create(&w->thread, &attr, main_fn, w)) {
       pthread_mutex_lock(&ex->mu);
       ex->live--;
       pthread_mutex_unlock(&ex->mu);
@@ -155,6 +170,11 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
     goto fail;
   }
+  if (ex->opts.engine > FP_ENGINE_HYBRID) {
+    fp__fail(err, FP_ERR_INVALID_ARG, "unknown engine %d", (int)ex->opts.engine);
+    goto fail;
+  }
+  n = engine_threads(&ex->opts);
   if (!(ex->workers = calloc(n, sizeof *ex->workers))) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory for %zu workers", n);
     goto fail;

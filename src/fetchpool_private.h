@@ -168,6 +168,11 @@ typedef struct fp__queue {
   bool cancelled; /* shutdown with cancel: no new retries */
   fp_future **delayed; /* min-heap of retries by due time */
   size_t ndelayed, delayed_cap;
+  struct {
+    void (*fn)(void *);
+    void *arg;
+  } wakes[64]; /* FP__QUEUE_MAX_WAKES */
+  size_t nwakes;
 } fp__queue;
 
 int fp__queue_init(fp__queue *q, size_t cap);
@@ -179,6 +184,17 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline);
 /* Take the oldest future (caller gets the queue's reference). Blocks while
  * empty; returns NULL once closed and empty. */
 fp_future *fp__queue_pop(fp__queue *q);
+/* The same without blocking: NULL when nothing is ready, with *next_due
+ * the monotonic time of the earliest retry (INFINITY if none) and
+ * *finished true once pop would return NULL for good. */
+fp_future *fp__queue_try_pop(fp__queue *q, double *next_due, bool *finished);
+/* Call fn(arg), with the queue's lock held, after every change that may
+ * give a consumer work (push, retry, unpark, close, flush): event loops
+ * cannot sleep on not_empty. Up to FP__QUEUE_MAX_WAKES hooks; remove by
+ * arg before arg goes away. */
+#define FP__QUEUE_MAX_WAKES 64
+int fp__queue_add_wake(fp__queue *q, void (*fn)(void *), void *arg);
+void fp__queue_remove_wake(fp__queue *q, void *arg);
 /* Add a retry due at monotonic time due (never blocks; not counted
  * against the capacity). FP_OK, FP_ERR_NOMEM, or FP_ERR_SHUTDOWN after
  * fp__queue_take_all (the job is then finished as cancelled). */
@@ -221,6 +237,15 @@ void fp__transfer_free(fp__transfer *t);
  * response (its error says how the transfer went), NULL only when memory
  * ran out. */
 fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req);
+/* The same in two halves, for an event loop: begin configures the handle
+ * for req and returns true (then drive fp__transfer_easy(t) and call
+ * fp__transfer_end with its CURLcode), or false with *out the finished
+ * response (a bad URL, out of memory: *out may be NULL). */
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out);
+fp_response *fp__transfer_end(fp__transfer *t, int curl_code);
+/* The CURL easy handle, for the multi engine (a void * so that only the
+ * files that drive curl include it). */
+void *fp__transfer_easy(fp__transfer *t);
 
 /* ---- policies (policy_*.c): they know no curl ---- */
 
@@ -239,6 +264,9 @@ fp__rate *fp__rate_new(double per_second);
 void fp__rate_free(fp__rate *r);
 /* Wait for the next token (returns early once interrupted). */
 void fp__rate_acquire(fp__rate *r);
+/* Take the next token without waiting: returns the monotonic time it is
+ * due (now or later; now once interrupted). */
+double fp__rate_reserve(fp__rate *r);
 /* Make every current and future acquire return at once. */
 void fp__rate_interrupt(fp__rate *r);
 
@@ -256,18 +284,46 @@ fp_future *fp__hosts_release(fp__hosts *h, const char *key);
 /* Detach every parked job (shutdown with cancel). */
 fp_future *fp__hosts_take_parked(fp__hosts *h);
 
-/* ---- engine (engine_threads.c) ---- */
+/* ---- a job's life across attempts (job.c), shared by the engines ---- */
 
-/* One worker thread of an executor. */
+typedef struct fp__jobctx {
+  fp__queue *queue;
+  fp__hosts *hosts; /* NULL: no per-host limit */
+  fp__rate *rate;   /* NULL: no rate limit */
+  const atomic_bool *abort;
+  uint64_t rng; /* retry jitter */
+} fp__jobctx;
+
+void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed);
+/* A popped job: take its host slot and start it. False when it was parked
+ * or dropped (cancelled while queued); either way the caller is done. */
+bool fp__job_claim(fp__jobctx *c, fp_future *f);
+/* Just before a transfer: false when the executor aborts (the job was
+ * finished as cancelled); else counts the attempt. */
+bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
+/* After a transfer: give the host slot back, then finish the job with
+ * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
+void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);
+
+/* ---- engines (engine_threads.c, engine_multi.c) ---- */
+
+/* One engine thread of an executor: a worker (threads engine) or an event
+ * loop running up to slots transfers (multi engine). */
 typedef struct fp__worker {
   fp_executor *ex;
   size_t index;
+  size_t slots;
   pthread_t thread;
 } fp__worker;
 
-/* The worker loop: pop, start, transfer, finish, until the queue closes.
+/* Name the calling thread "<prefix>-<index>". */
+void fp__name_thread(const fp__worker *w);
+/* The worker loop: pop, claim, transfer, finish, until the queue closes.
  * Started by the executor with every asynchronous signal blocked. */
 void *fp__engine_threads_main(void *worker);
+/* The event loop: keep up to w->slots transfers running on one curl multi
+ * handle, pulling jobs from the same queue, until it closes. */
+void *fp__engine_multi_main(void *worker);
 
 /* ---- executor (executor.c), as seen by an engine ---- */
 

@@ -38,12 +38,27 @@ void fp__rate_free(fp__rate *r) {
   free(r);
 }
 
-void fp__rate_acquire(fp__rate *r) {
-  pthread_mutex_lock(&r->mu);
-  double now = fp__now();
+/* Called with r->mu held. */
+static double reserve_locked(fp__rate *r, double now) {
+  if (r->interrupted)
+    return now;
   /* An idle spell does not bank tokens: depth 1 means no burst. */
   double due = r->next_due > now ? r->next_due : now;
   r->next_due = due + r->interval;
+  return due;
+}
+
+double fp__rate_reserve(fp__rate *r) {
+  pthread_mutex_lock(&r->mu);
+  double due = reserve_locked(r, fp__now());
+  pthread_mutex_unlock(&r->mu);
+  return due;
+}
+
+void fp__rate_acquire(fp__rate *r) {
+  pthread_mutex_lock(&r->mu);
+  double now = fp__now();
+  double due = reserve_locked(r, now);
   struct timespec ts;
   fp__deadline(due - now, &ts);
   while (!r->interrupted && fp__cond_wait(&r->wake, &r->mu, &ts) != ETIMEDOUT)

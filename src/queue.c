@@ -11,6 +11,7 @@
  * per-host limit ("held"); retries are not counted, since they were
  * accepted already and a worker must never block re-queueing one. */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "fetchpool_private.h"
@@ -22,6 +23,7 @@ int fp__queue_init(fp__queue *q, size_t cap) {
   q->closed = q->flushing = q->cancelled = false;
   q->delayed = NULL;
   q->ndelayed = q->delayed_cap = 0;
+  q->nwakes = 0;
   if (pthread_mutex_init(&q->mu, NULL))
     return FP_ERR_SYSTEM;
   if (fp__cond_init(&q->not_empty))
@@ -42,6 +44,8 @@ void fp__queue_destroy(fp__queue *q) {
   pthread_cond_destroy(&q->not_empty);
   pthread_mutex_destroy(&q->mu);
 }
+
+static void wake_loops(fp__queue *q);
 
 static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
 
@@ -72,6 +76,8 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline) 
   link_tail(q, f);
   pthread_cond_signal(&q->not_empty);
 out:
+  if (rc == FP_OK)
+    wake_loops(q);
   pthread_mutex_unlock(&q->mu);
   return rc;
 }
@@ -128,31 +134,36 @@ int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due) {
   }
   /* A sleeping worker may be waiting for a later due time (or forever). */
   pthread_cond_signal(&q->not_empty);
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
   return FP_OK;
+}
+
+/* The next job ready to run, or NULL. Called with q->mu held. */
+static fp_future *take_ready(fp__queue *q) {
+  /* Retries that are due go first: they are the oldest jobs. */
+  if (q->ndelayed && (q->flushing || due_of(q->delayed[0]) <= fp__now()))
+    return heap_pop(q);
+  fp_future *f = q->head;
+  if (f) {
+    q->head = *fp__future_next(f);
+    if (!q->head)
+      q->tail = NULL;
+    *fp__future_next(f) = NULL;
+    q->len--;
+    pthread_cond_signal(&q->not_full);
+  }
+  return f;
+}
+
+static bool drained(const fp__queue *q) {
+  return q->closed && !q->head && !q->ndelayed && !q->held;
 }
 
 fp_future *fp__queue_pop(fp__queue *q) {
   fp_future *f = NULL;
   pthread_mutex_lock(&q->mu);
-  for (;;) {
-    /* Retries that are due go first: they are the oldest jobs. */
-    if (q->ndelayed && (q->flushing || due_of(q->delayed[0]) <= fp__now())) {
-      f = heap_pop(q);
-      break;
-    }
-    if (q->head) {
-      f = q->head;
-      q->head = *fp__future_next(f);
-      if (!q->head)
-        q->tail = NULL;
-      *fp__future_next(f) = NULL;
-      q->len--;
-      pthread_cond_signal(&q->not_full);
-      break;
-    }
-    if (q->closed && !q->ndelayed && !q->held)
-      break; /* nothing left and nothing can come: NULL */
+  while (!(f = take_ready(q)) && !drained(q)) {
     if (q->ndelayed) {
       struct timespec ts;
       fp__deadline(due_of(q->delayed[0]) - fp__now(), &ts);
@@ -166,6 +177,48 @@ fp_future *fp__queue_pop(fp__queue *q) {
     pthread_cond_signal(&q->not_empty);
   pthread_mutex_unlock(&q->mu);
   return f;
+}
+
+fp_future *fp__queue_try_pop(fp__queue *q, double *next_due, bool *finished) {
+  pthread_mutex_lock(&q->mu);
+  fp_future *f = take_ready(q);
+  *next_due = q->ndelayed ? due_of(q->delayed[0]) : INFINITY;
+  *finished = !f && drained(q);
+  pthread_mutex_unlock(&q->mu);
+  return f;
+}
+
+int fp__queue_add_wake(fp__queue *q, void (*fn)(void *), void *arg) {
+  int rc = FP_OK;
+  pthread_mutex_lock(&q->mu);
+  if (q->nwakes == FP__QUEUE_MAX_WAKES) {
+    rc = FP_ERR_INVALID_ARG;
+  } else {
+    q->wakes[q->nwakes].fn = fn;
+    q->wakes[q->nwakes].arg = arg;
+    q->nwakes++;
+  }
+  pthread_mutex_unlock(&q->mu);
+  return rc;
+}
+
+void fp__queue_remove_wake(fp__queue *q, void *arg) {
+  pthread_mutex_lock(&q->mu);
+  for (size_t i = 0; i < q->nwakes; i++) {
+    if (q->wakes[i].arg == arg) {
+      q->wakes[i] = q->wakes[--q->nwakes];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&q->mu);
+}
+
+/* Tell event loops that something changed; they re-check with try_pop.
+ * Called with q->mu held: a hook must be quick and take no lock of ours
+ * (curl_multi_wakeup writes one byte to a socket). */
+static void wake_loops(fp__queue *q) {
+  for (size_t i = 0; i < q->nwakes; i++)
+    q->wakes[i].fn(q->wakes[i].arg);
 }
 
 void fp__queue_hold(fp__queue *q) {
@@ -182,6 +235,7 @@ void fp__queue_unhold(fp__queue *q, size_t n) {
     pthread_cond_broadcast(&q->not_full);
   if (q->closed && !q->held)
     pthread_cond_broadcast(&q->not_empty); /* pop may be waiting for held == 0 */
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -194,6 +248,7 @@ void fp__queue_push_front_held(fp__queue *q, fp_future *f) {
     q->tail = f;
   q->len++;
   pthread_cond_signal(&q->not_empty);
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -202,6 +257,7 @@ void fp__queue_close(fp__queue *q) {
   q->closed = true;
   pthread_cond_broadcast(&q->not_empty);
   pthread_cond_broadcast(&q->not_full);
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -209,6 +265,7 @@ void fp__queue_flush_delayed(fp__queue *q) {
   pthread_mutex_lock(&q->mu);
   q->flushing = true;
   pthread_cond_broadcast(&q->not_empty);
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
 }
 
@@ -227,6 +284,7 @@ fp_future *fp__queue_take_all(fp__queue *q) {
   /* Workers may sleep until a retry's due time: that retry is gone, and
    * once closed they must see that nothing is left. */
   pthread_cond_broadcast(&q->not_empty);
+  wake_loops(q);
   pthread_mutex_unlock(&q->mu);
   return all;
 }

@@ -397,6 +397,10 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
              url ? "field 'url': must be a string" : "field 'url': missing");
     return NULL;
   }
+  if (has_nul(url)) { /* a C string would silently cut it */
+    fp__fail(err, FP_ERR_INVALID_URL, "field 'url': contains a NUL byte");
+    return NULL;
+  }
   fp_request *req = base ? fp_request_copy(base) : fp_request_new(json_string_value(url));
   if (!req || fp_request_set_url(req, json_string_value(url))) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
@@ -404,7 +408,7 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
   }
   json_t *v;
   if ((v = json_object_get(obj, "method"))) {
-    if (!json_is_string(v) || fp_request_set_method(req, json_string_value(v))) {
+    if (!json_is_string(v) || has_nul(v) || fp_request_set_method(req, json_string_value(v))) {
       fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'method': must be an HTTP method token");
       goto fail;
     }

@@ -29,6 +29,7 @@ struct fp__transfer {
   curl_off_t moved;  /* bytes received and sent, as last seen */
   double last_moved; /* monotonic time they last changed */
   int abort_code; /* why a callback stopped the transfer */
+  struct curl_slist *headers; /* request headers, freed at the end */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -462,15 +463,15 @@ static void collect(fp__transfer *t, CURLcode rc) {
   }
 }
 
-fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
-  fp_response *resp = fp__response_new();
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out) {
+  fp_response *resp = *out = fp__response_new();
   if (!resp)
-    return NULL;
+    return false;
   char msg[160];
   int rc = check_url(req->url, msg, sizeof msg);
   if (rc) {
     fp__response_set_error(resp, rc, msg);
-    return resp;
+    return false;
   }
   curl_easy_reset(t->easy);
   t->req = req;
@@ -480,15 +481,32 @@ fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
   t->last_moved = fp__now();
   t->abort_code = 0;
   t->errbuf[0] = '\0';
-  struct curl_slist *headers = NULL;
-  CURLcode crc = configure(t, req, &headers);
-  if (crc == CURLE_OK)
-    crc = curl_easy_perform(t->easy);
-  collect(t, crc);
+  t->headers = NULL;
+  CURLcode crc = configure(t, req, &t->headers);
+  if (crc != CURLE_OK) {
+    fp__transfer_end(t, crc);
+    return false;
+  }
+  return true;
+}
+
+fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
+  fp_response *resp = t->resp;
+  collect(t, (CURLcode)curl_code);
   /* The handle keeps pointers to the list and to req; drop them now. */
   curl_easy_setopt(t->easy, CURLOPT_HTTPHEADER, NULL);
-  curl_slist_free_all(headers);
+  curl_slist_free_all(t->headers);
+  t->headers = NULL;
   t->req = NULL;
   t->resp = NULL;
   return resp;
+}
+
+void *fp__transfer_easy(fp__transfer *t) { return t->easy; }
+
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
+  fp_response *resp;
+  if (!fp__transfer_begin(t, req, &resp))
+    return resp;
+  return fp__transfer_end(t, curl_easy_perform(t->easy));
 }

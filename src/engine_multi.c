@@ -1,0 +1,191 @@
+/* engine_multi.c: the event-loop engine: one thread drives up to N
+ * transfers at once on a curl multi handle, pulling jobs from the same
+ * queue as the thread engine and sharing the same job life (job.c).
+ *
+ * The loop never blocks on the queue: it takes what is ready with
+ * try_pop and sleeps in curl_multi_poll, which the queue's wake hook
+ * interrupts (curl_multi_wakeup) when work arrives. A job that must wait
+ * for a rate-limit token waits in a small list of the loop, not in a
+ * transfer slot of curl. Connections live in the multi handle's cache,
+ * used by this one thread only. */
+#include <curl/curl.h>
+#include <math.h>
+#include <stdlib.h>
+
+#include "fetchpool_private.h"
+
+typedef struct pending {
+  fp_future *f;
+  double due; /* its rate token's time */
+} pending;
+
+typedef struct loop {
+  fp__worker *w;
+  CURLM *multi;
+  fp__jobctx ctx;
+  size_t *idle; /* stack of free slot numbers */
+  size_t nidle;
+  fp__transfer **all;
+  fp_future **running_job; /* job of each slot, by slot number */
+  size_t nslots;
+  pending *waiting; /* jobs claimed, waiting for their rate token */
+  size_t nwaiting;
+  size_t running;
+  bool registered; /* our wake hook is on the queue */
+} loop;
+
+static void wake(void *arg) { curl_multi_wakeup(((loop *)arg)->multi); }
+
+/* Start the transfer of a claimed job now, on a free slot. */
+static void start(loop *l, fp_future *f) {
+  if (!fp__job_begin_attempt(&l->ctx, f))
+    return; /* aborting: finished as cancelled */
+  size_t slot = l->idle[--l->nidle];
+  fp__transfer *t = l->all[slot];
+  fp_response *resp;
+  if (!fp__transfer_begin(t, fp_future_request(f), &resp)) {
+    l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
+    fp__job_end_attempt(&l->ctx, f, resp);
+    return;
+  }
+  CURL *easy = fp__transfer_easy(t);
+  l->running_job[slot] = f;
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)slot);
+  if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
+    l->running_job[slot] = NULL;
+    l->idle[l->nidle++] = slot;
+    fp__job_end_attempt(&l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
+    return;
+  }
+  l->running++;
+}
+
+/* Take ready jobs while a slot (counting rate-waiting jobs) is free.
+ * Returns the earliest time something becomes due (a retry or a token). */
+static double fill(loop *l, bool *finished) {
+  double next_due = INFINITY, now = fp__now();
+  /* Jobs whose token is due go first. */
+  for (size_t i = 0; i < l->nwaiting;) {
+    if (l->waiting[i].due <= now || atomic_load(l->ctx.abort)) {
+      fp_future *f = l->waiting[i].f;
+      l->waiting[i] = l->waiting[--l->nwaiting];
+      start(l, f);
+    } else {
+      next_due = fmin(next_due, l->waiting[i].due);
+      i++;
+    }
+  }
+  *finished = false;
+  while (l->nidle > l->nwaiting) {
+    double retry_due;
+    fp_future *f = fp__queue_try_pop(l->ctx.queue, &retry_due, finished);
+    if (!f) {
+      next_due = fmin(next_due, retry_due);
+      break;
+    }
+    if (!fp__job_claim(&l->ctx, f))
+      continue;
+    double due = l->ctx.rate ? fp__rate_reserve(l->ctx.rate) : now;
+    if (due <= fp__now()) {
+      start(l, f);
+    } else {
+      l->waiting[l->nwaiting].f = f;
+      l->waiting[l->nwaiting].due = due;
+      l->nwaiting++;
+      next_due = fmin(next_due, due);
+    }
+  }
+  return next_due;
+}
+
+/* Finish every transfer curl reports done. */
+static void reap(loop *l) {
+  CURLMsg *msg;
+  int left;
+  while ((msg = curl_multi_info_read(l->multi, &left))) {
+    if (msg->msg != CURLMSG_DONE)
+      continue;
+    CURL *easy = msg->easy_handle;
+    CURLcode result = msg->data.result;
+    void *priv = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
+    size_t slot = (size_t)priv;
+    curl_multi_remove_handle(l->multi, easy);
+    fp_future *f = l->running_job[slot];
+    l->running_job[slot] = NULL;
+    l->running--;
+    fp_response *resp = fp__transfer_end(l->all[slot], result);
+    l->idle[l->nidle++] = slot;
+    fp__job_end_attempt(&l->ctx, f, resp);
+  }
+}
+
+static void run(loop *l) {
+  for (;;) {
+    bool finished;
+    double next_due = fill(l, &finished);
+    if (finished && l->running == 0 && l->nwaiting == 0)
+      return;
+    /* Sleep until curl has work, a retry or token is due, or the queue's
+     * wake hook fires; at most a second, so nothing can be missed long. */
+    double wait_s = fmin(1.0, fmax(0.0, next_due - fp__now()));
+    int running;
+    curl_multi_poll(l->multi, NULL, 0, (int)ceil(wait_s * 1000), NULL);
+    curl_multi_perform(l->multi, &running);
+    reap(l);
+  }
+}
+
+static bool setup(loop *l, fp__worker *w) {
+  fp_executor *ex = w->ex;
+  l->w = w;
+  l->nslots = w->slots ? w->slots : 1;
+  fp__jobctx_init(&l->ctx, ex, w->index);
+  if (!(l->multi = curl_multi_init()) ||
+      !(l->all = calloc(l->nslots, sizeof *l->all)) ||
+      !(l->idle = calloc(l->nslots, sizeof *l->idle)) ||
+      !(l->running_job = calloc(l->nslots, sizeof *l->running_job)) ||
+      !(l->waiting = calloc(l->nslots, sizeof *l->waiting)))
+    return false;
+  /* Keep a connection per slot alive between jobs (keep-alive). */
+  curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
+  for (size_t i = 0; i < l->nslots; i++) {
+    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, NULL)))
+      return false;
+    l->idle[l->nidle++] = i;
+  }
+  if (fp__queue_add_wake(l->ctx.queue, wake, l) != FP_OK)
+    return false;
+  l->registered = true;
+  return true;
+}
+
+static void teardown(loop *l) {
+  if (l->registered)
+    fp__queue_remove_wake(l->ctx.queue, l);
+  for (size_t i = 0; l->all && i < l->nslots; i++)
+    fp__transfer_free(l->all[i]);
+  if (l->multi)
+    curl_multi_cleanup(l->multi);
+  free(l->all);
+  free(l->idle);
+  free(l->running_job);
+  free(l->waiting);
+}
+
+void *fp__engine_multi_main(void *arg) {
+  fp__worker *w = arg;
+  fp_executor *ex = w->ex;
+  const fp_executor_options *opts = fp__executor_options(ex);
+  fp__name_thread(w);
+  loop l = {0};
+  bool ok = setup(&l, w);
+  if (ok && opts->initializer)
+    ok = opts->initializer(opts->initializer_arg, w->index) == 0;
+  fp__executor_worker_ready(ex, ok);
+  if (ok)
+    run(&l);
+  fp__executor_worker_exit(ex);
+  teardown(&l);
+  return NULL;
+}

@@ -1,0 +1,101 @@
+/* job.c: a job's life across attempts, shared by both engines: host slot
+ * (or park the job aside), start, attempt bookkeeping, then finish or
+ * schedule the retry in the queue's timer heap. Engines only decide who
+ * runs the transfer. */
+#include "fetchpool_private.h"
+
+void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed) {
+  c->queue = fp__executor_queue(ex);
+  c->hosts = fp__executor_hosts(ex);
+  c->rate = fp__executor_rate(ex);
+  c->abort = fp__executor_abort_flag(ex);
+  c->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(fp__now() * 1e9);
+}
+
+/* Take a per-host slot for f. False when f was parked (the host list now
+ * holds the queue's reference). */
+static bool take_host_slot(fp__jobctx *c, fp_future *f) {
+  fp__job *job = fp__future_job(f);
+  if (!c->hosts || job->holds_host)
+    return true;
+  if (!job->host_key && !(job->host_key = fp__host_key(fp_request_url(fp_future_request(f)))))
+    return true; /* out of memory: run unlimited rather than lose the job */
+  /* Counted as held before the host list can hand it to anybody (shutdown,
+   * or a slot passing to it), so the count never runs below zero. */
+  fp__queue_hold(c->queue);
+  int rc = fp__hosts_acquire(c->hosts, f, job->host_key);
+  if (rc == 0)
+    return false;
+  fp__queue_unhold(c->queue, 1);
+  job->holds_host = rc == 1;
+  return true;
+}
+
+static void give_host_slot(fp__jobctx *c, fp_future *f) {
+  fp__job *job = fp__future_job(f);
+  if (!job->holds_host)
+    return;
+  job->holds_host = false;
+  fp_future *next = fp__hosts_release(c->hosts, job->host_key);
+  if (next) { /* the slot passed to the oldest parked job */
+    fp__future_job(next)->holds_host = true;
+    fp__queue_push_front_held(c->queue, next);
+  }
+}
+
+bool fp__job_claim(fp__jobctx *c, fp_future *f) {
+  if (!take_host_slot(c, f))
+    return false; /* parked until a transfer to its host ends */
+  /* A retry is already running; a new job starts unless cancelled. */
+  if (fp__future_job(f)->attempts == 0 && !fp__future_start(f)) {
+    give_host_slot(c, f);
+    fp_future_decref(f);
+    return false;
+  }
+  return true;
+}
+
+bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
+  if (atomic_load(c->abort)) {
+    give_host_slot(c, f);
+    fp__future_finish_cancelled(f);
+    fp_future_decref(f);
+    return false;
+  }
+  fp__job *job = fp__future_job(f);
+  if (job->attempts++ == 0)
+    job->started = fp__now();
+  return true;
+}
+
+void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
+  fp__job *job = fp__future_job(f);
+  const fp_request *req = fp_future_request(f);
+  give_host_slot(c, f);
+  if (resp && !atomic_load(c->abort)) {
+    double delay = fp__retry_delay(req, resp, job->attempts, &c->rng);
+    if (delay >= 0) {
+      fp__response_free(job->last);
+      job->last = resp;
+      int rc = fp__queue_push_delayed(c->queue, f, fp__now() + delay);
+      if (rc == FP_OK)
+        return; /* the heap holds the reference now */
+      job->last = NULL;
+      if (rc == FP_ERR_SHUTDOWN) { /* shutdown(cancel): no more retries */
+        fp__response_free(resp);
+        fp__future_finish_cancelled(f);
+        fp_future_decref(f);
+        return;
+      }
+      /* no memory for the heap: this attempt is final */
+    }
+  }
+  /* NULL (out of memory) still finishes the future, so nobody waits
+   * forever; its result is then FP_ERR_NOMEM. */
+  if (resp) {
+    resp->elapsed = fp__now() - job->started;
+    resp->attempts = job->attempts;
+  }
+  fp__future_finish(f, resp);
+  fp_future_decref(f);
+}
