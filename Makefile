@@ -7,6 +7,8 @@
 #   make demo            the main job on the bundled loopback server
 #   make install / uninstall   honour PREFIX and DESTDIR
 #   make lint            cppcheck and clang-tidy
+#   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
+#                        that long, under ASan + UBSan (clang)
 
 VERSION    := 0.1.0
 SOVERSION  := 0
@@ -59,7 +61,8 @@ SHARED   := $(BUILD)/libfetchpool.so.$(VERSION)
 PROGRAM  := $(BUILD)/fetchpool
 SERVER   := $(BUILD)/fp-testserver
 
-.PHONY: all test check valgrind demo install uninstall lint clean deps examples bench
+.PHONY: all test check valgrind demo install uninstall lint clean deps examples bench \
+        fuzz fuzz-build
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -96,6 +99,27 @@ $(BUILD)/tests/%: tests/%.c tests/testutil.h $(SRV_OBJ) $(STATIC)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(LDFLAGS) -o $@ $< $(SRV_OBJ) \
 	    $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
+# tests/test_fuzz replays the fuzz corpora and regression inputs: each
+# harness built with the ordinary compiler under its own entry name, and
+# the CLI's parsers once src/cli/parse.c exists.
+FUZZ_LIB_NAMES := job_line header retry_after host_key
+FUZZ_CLI_SRC   := $(wildcard src/cli/parse.c)
+FUZZ_CLI_NAMES := $(if $(FUZZ_CLI_SRC),cli_parse resume_line)
+FUZZ_NAMES     := $(FUZZ_LIB_NAMES) $(FUZZ_CLI_NAMES)
+FUZZ_HARNESS_H := tests/fuzz/fuzz.h include/fetchpool.h $(wildcard src/*.h) $(wildcard src/cli/*.h)
+REPLAY_OBJ     := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.o) \
+                  $(FUZZ_CLI_SRC:%.c=$(BUILD)/%.o)
+
+$(BUILD)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Isrc/cli -DFUZZ_REPLAY -DFUZZ_ENTRY=fuzz_$* -c $< -o $@
+
+$(BUILD)/tests/test_fuzz: tests/test_fuzz.c tests/testutil.h $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server \
+	    -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' $(if $(FUZZ_CLI_NAMES),-DFUZZ_HAVE_CLI) \
+	    $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC) $(TEST_LIBS) $(LDLIBS)
+
 # The test command: installs what is missing, builds, runs every suite and
 # prints one "N passed, N failed" line.
 test check: deps
@@ -111,6 +135,37 @@ valgrind:
 
 deps:
 	@scripts/install-deps.sh
+
+# libFuzzer: the library (and the CLI's parsers) built again with clang,
+# coverage, ASan and UBSan into build/fuzz, one binary per harness;
+# scripts/fuzz.sh runs each for FUZZ_SECONDS on a scratch corpus seeded
+# from tests/fuzz/corpus/NAME and fails on any crash, leak or timeout.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build/fuzz
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+                $(WARN) -pthread -Iinclude -Isrc -Isrc/cli $(DEPS_CFLAGS)
+FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_CLI_SRC:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h) $(wildcard src/cli/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BUILD)/libfetchpool-fuzz.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS_H) $(FUZZ_BUILD)/libfetchpool-fuzz.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BUILD)/libfetchpool-fuzz.a $(LDLIBS)
+
+fuzz-build: $(FUZZ_BIN)
+
+fuzz:
+	@scripts/install-deps.sh fuzz
+	@$(MAKE) --no-print-directory fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_BUILD=$(FUZZ_BUILD) scripts/fuzz.sh $(FUZZ_BIN)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(PROGRAM) $(SERVER)

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Install the Debian packages fetchpool needs to build and test, if missing.
+# With the argument "fuzz", also clang and its libFuzzer runtime (make fuzz).
 set -euo pipefail
 
 pkgs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev valgrind curl openssl
       python3 man-db)
+if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
