@@ -15,8 +15,45 @@
  * 0.006 and not as jansson's default 17-digit 0.0060000000000000001. */
 #define CLI_JSON_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
 
-/* Exit statuses (documented in fetchpool(1)). */
+/* Exit statuses (documented in fetchpool(1)); an interrupted run exits
+ * with 128 + the signal number (130 for SIGINT, 143 for SIGTERM). */
 enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
+
+/* Largest number of seconds any option takes (about 31 years). */
+#define CLI_MAX_SECONDS 1e9
+/* Largest job index a --resume file may name: 2^36 - 1, about 68 billion
+ * jobs, so the done set's directory stays below 8 MiB whatever a corrupt
+ * line says. */
+#define CLI_MAX_INDEX ((UINT64_C(1) << 36) - 1)
+
+/* ---- parse.c: pure parsers (no I/O, no state; fuzzed in tests/fuzz/) ----
+ * Each returns 0 on success and -1 on error, and writes its outputs only
+ * on success. Strings are NUL-terminated. */
+
+/* A whole decimal number from min to max: digits only (no sign, no
+ * space, no suffix). */
+int cli_parse_count(const char *s, uint64_t min, uint64_t max, uint64_t *out);
+/* A byte count: decimal digits and an optional K, M or G suffix (either
+ * case; powers of 1024), from 0 to UINT64_MAX. 0 is accepted here; callers
+ * for which 0 is meaningless reject it. */
+int cli_parse_size(const char *s, uint64_t *out);
+/* Seconds as a plain decimal ("2", "0.25", ".5", "1e-1") from 0 to
+ * CLI_MAX_SECONDS: no sign in front, no hex, inf or nan, nothing after. */
+int cli_parse_seconds(const char *s, double *out);
+/* A comma-separated list of HTTP statuses, each three digits from 100 to
+ * 599 ("429,503"; spaces around items allowed, duplicates kept). An empty
+ * or all-space string is the empty list (*n = 0). At most max items
+ * (more is an error); out gets them in order, *n their number. */
+int cli_parse_statuses(const char *s, int *out, size_t max, size_t *n);
+/* One line (len bytes, without its newline; may hold NUL bytes) of an
+ * earlier output file. Returns 0 for a whole record, a JSON object with
+ * an integer "index" from 0 to CLI_MAX_INDEX, a boolean "ok" and an
+ * "error" that is null or an object with a string "code"; then *index is
+ * its index, *ok its "ok", and *final is false only when the error code
+ * is "cancelled" (the job must run again). Returns -1 for anything else:
+ * a torn line, a foreign line, an empty one. */
+int cli_parse_resume_line(const char *line, size_t len, uint64_t *index, bool *final,
+                          bool *ok);
 
 /* What one job came to, for the statistics. */
 typedef struct cli_result {
@@ -58,6 +95,10 @@ void cli_stats_add(cli_stats *s, const cli_result *r);
 cli_counts cli_stats_counts(cli_stats *s);
 /* Stop the wall clock (the run is over). */
 void cli_stats_stop(cli_stats *s);
+/* This run resumed an earlier one and skipped that many jobs done there. */
+void cli_stats_set_skipped(cli_stats *s, uint64_t skipped);
+/* The run was interrupted by signal sig. */
+void cli_stats_set_interrupted(cli_stats *s, int sig);
 /* The summary, several lines of text. */
 void cli_stats_print(cli_stats *s, FILE *out);
 /* The same as a JSON object (schema in fetchpool(1)). NEW or NULL. */
@@ -82,27 +123,35 @@ int cli_input_next(cli_input *in, const char **line, size_t *len,
 /* Number of jobs in all inputs by a cheap scan that leaves the readers
  * untouched (pread), or -1 when some input is not a regular file. */
 int64_t cli_input_count(const cli_input *in);
+/* Any thread: make cli_input_next return 0 from now on, also when it is
+ * waiting for a pipe or terminal to give more. */
+void cli_input_stop(cli_input *in);
 void cli_input_close(cli_input *in);
 
 /* ---- output.c: writer thread, one write() per line, reorder window ---- */
 
 typedef struct cli_output cli_output;
 
-/* A writer of records to fd that counts each into stats. At most window
- * jobs are between cli_output_reserve and being written; with ordered,
- * records leave in index order. NEW or NULL with msg filled. */
+/* A writer of records to fd that counts each into stats. Jobs are
+ * numbered for the output in the order they start (seq 0, 1, 2, ...; not
+ * their index, since --resume skips some). At most window jobs are between
+ * cli_output_reserve and being written; with ordered, records leave in
+ * seq order. NEW or NULL with msg filled. */
 cli_output *cli_output_new(int fd, bool ordered, size_t window,
                            cli_stats *stats, char *msg, size_t msgsize);
-/* Reader side: block until job index (0, 1, 2, ... in turn) fits in the
- * window. */
-void cli_output_reserve(cli_output *o, uint64_t index);
-/* Any thread: the record of reserved job index (STEALS rec; NULL stands
- * for out of memory) and what it came to. */
-void cli_output_put(cli_output *o, uint64_t index, json_t *rec,
+/* Reader side: block until job seq (0, 1, 2, ... in turn) fits in the
+ * window. Returns false, without reserving, once cli_output_stop was
+ * called. */
+bool cli_output_reserve(cli_output *o, uint64_t seq);
+/* Any thread: wake a waiting cli_output_reserve and refuse later ones. */
+void cli_output_stop(cli_output *o);
+/* Any thread: the record of reserved job seq, whose index is index
+ * (STEALS rec; NULL stands for out of memory) and what it came to. */
+void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
                     const cli_result *r);
-/* Reader side: there are count jobs in all; wait until every record is
- * written and stop the writer. Returns 0 or the errno of the first failed
- * write (later records were dropped). */
+/* Reader side: count jobs were reserved in all; wait until every record
+ * is written and stop the writer. Returns 0 or the errno of the first
+ * failed write (later records were dropped). */
 int cli_output_finish(cli_output *o, uint64_t count);
 void cli_output_free(cli_output *o);
 
@@ -128,9 +177,66 @@ typedef struct cli_jobs {
 
 /* Start job index from line (len bytes): submit it, with its record
  * handed to the output when it is done, or hand over an error record at
- * once for a line that cannot become a request. The index must have been
- * reserved in the output. */
-void cli_job_start(const cli_jobs *jobs, uint64_t index, const char *line,
+ * once for a line that cannot become a request. seq must have been
+ * reserved in the output. A job refused because the executor is shut
+ * down (an interruption) gets a "cancelled" record. */
+void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
                    size_t len);
+
+/* ---- resume.c: --resume: which jobs an earlier run already did ---- */
+
+typedef struct cli_done cli_done;
+
+/* Open path for --resume (created when missing), lock it against another
+ * fetchpool (flock), read it, and cut a torn last line (bytes after the
+ * last newline) off it, so that the records appended next start on a line
+ * of their own. Every record of it that is final (not "cancelled"; and
+ * ok, with retry_failed) marks its index done. Refuses a file that is not
+ * a regular file, and one whose whole lines are all foreign (not
+ * fetchpool output: appending to it would be a mistake). *fd gets the
+ * file, opened for appending, for the new records; *info what was read.
+ * NEW (cli_done_free) or NULL with msg filled. */
+typedef struct cli_resume_info {
+  uint64_t records;    /* whole records read */
+  uint64_t foreign;    /* whole lines that are no record (ignored) */
+  uint64_t torn_bytes; /* cut off the end: a last line without newline */
+} cli_resume_info;
+cli_done *cli_resume_open(const char *path, bool retry_failed, int *fd,
+                          cli_resume_info *info, char *msg, size_t msgsize);
+/* Whether job index is done. */
+bool cli_done_has(const cli_done *d, uint64_t index);
+/* Mark index done (index <= CLI_MAX_INDEX). 0, or -1 out of memory. */
+int cli_done_add(cli_done *d, uint64_t index);
+/* Done jobs with an index below n. */
+uint64_t cli_done_count_below(const cli_done *d, uint64_t n);
+/* NEW empty set, or NULL. */
+cli_done *cli_done_new(void);
+void cli_done_free(cli_done *d);
+
+/* ---- signals.c: SIGINT and SIGTERM ---- */
+
+/* What an interruption does, called on the signal thread: stop (first
+ * signal: stop reading, cancel what is queued) and abort (grace period
+ * over, or a second signal: stop the transfers in flight). */
+typedef struct cli_interrupt {
+  void (*stop)(void *arg);
+  void (*abort)(void *arg);
+  void *arg;
+  double grace; /* seconds between stop and abort */
+  bool quiet;   /* no notices on standard error */
+} cli_interrupt;
+
+/* Call first, before any thread starts: block SIGINT and SIGTERM (every
+ * thread started later inherits the mask) and route them to a self-pipe.
+ * A signal ignored when the program started stays ignored. 0 or -1. */
+int cli_signals_install(void);
+/* Start the signal thread, the only one with the signals unblocked. Its
+ * handler only writes the signal number to the self-pipe; the thread
+ * reads it and calls ops. ops is copied. 0, or an errno value. */
+int cli_signals_start(const cli_interrupt *ops);
+/* Stop and join the signal thread (signals arriving later stay blocked
+ * and pending: the run is over). Returns the first signal received, or 0.
+ * Does nothing and returns 0 when it was not started. */
+int cli_signals_finish(void);
 
 #endif /* FP_CLI_H */

@@ -1,9 +1,17 @@
 /* input.c: the lazy reader of job lines: every input is opened up front
  * (a bad name is a usage error before anything runs), then read one line
- * at a time with getline, so a line may be of any length and memory does
- * not grow with the number of lines. */
+ * at a time through one growing buffer, so a line may be of any length and
+ * memory does not grow with the number of lines.
+ *
+ * The reader reads file descriptors itself rather than through stdio so
+ * that it can be stopped: before reading a pipe or a terminal it polls
+ * both the input and a wake-up pipe, and cli_input_stop (an interruption)
+ * writes to the latter. Regular files never block, so they are just
+ * read. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +19,11 @@
 
 #include "cli.h"
 
+#define READ_CHUNK 65536
+
 typedef struct source {
   const char *name; /* as given, "-" for standard input */
-  FILE *fp;
+  int fd;           /* -1 when not open */
   bool regular;     /* a regular file: its jobs can be counted ahead */
   off_t start;      /* offset where reading began */
 } source;
@@ -21,8 +31,12 @@ typedef struct source {
 struct cli_input {
   source *sources;
   size_t n, cur;
-  char *buf; /* getline's buffer, reused */
-  size_t cap;
+  char *buf;        /* unread bytes are buf[head, tail) */
+  size_t cap, head, tail;
+  bool eof;         /* the current source gave all it has */
+  bool stdin_eof;   /* a second "-" reads nothing */
+  int wake[2];      /* cli_input_stop writes to wake[1] */
+  atomic_bool stopped;
 };
 
 static const char *display(const source *s) {
@@ -33,18 +47,18 @@ static int open_source(source *s, const char *name, char *msg, size_t msgsize) {
   struct stat st;
   s->name = name;
   if (strcmp(name, "-") == 0) {
-    s->fp = stdin;
-  } else if (!(s->fp = fopen(name, "re"))) {
+    s->fd = STDIN_FILENO;
+  } else if ((s->fd = open(name, O_RDONLY | O_CLOEXEC)) < 0) {
     snprintf(msg, msgsize, "cannot open input '%s': %s", name, strerror(errno));
     return -1;
   }
-  int err = fstat(fileno(s->fp), &st) ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
+  int err = fstat(s->fd, &st) ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
   if (err) {
     snprintf(msg, msgsize, "cannot read input '%s': %s", display(s), strerror(err));
     return -1;
   }
   s->regular = S_ISREG(st.st_mode);
-  if (s->regular && (s->start = lseek(fileno(s->fp), 0, SEEK_CUR)) < 0)
+  if (s->regular && (s->start = lseek(s->fd, 0, SEEK_CUR)) < 0)
     s->regular = false;
   return 0;
 }
@@ -53,8 +67,12 @@ void cli_input_close(cli_input *in) {
   if (!in)
     return;
   for (size_t i = 0; i < in->n; i++)
-    if (in->sources[i].fp && in->sources[i].fp != stdin)
-      fclose(in->sources[i].fp);
+    if (in->sources[i].fd > STDIN_FILENO)
+      close(in->sources[i].fd);
+  if (in->wake[0] >= 0)
+    close(in->wake[0]);
+  if (in->wake[1] >= 0)
+    close(in->wake[1]);
   free(in->sources);
   free(in->buf);
   free(in);
@@ -73,6 +91,16 @@ cli_input *cli_input_open(char *const *names, size_t n, char *msg, size_t msgsiz
     return NULL;
   }
   in->n = n;
+  in->wake[0] = in->wake[1] = -1;
+  atomic_init(&in->stopped, false);
+  for (size_t i = 0; i < n; i++)
+    in->sources[i].fd = -1;
+  if (pipe2(in->wake, O_CLOEXEC | O_NONBLOCK)) {
+    snprintf(msg, msgsize, "cannot create a pipe: %s", strerror(errno));
+    in->wake[0] = in->wake[1] = -1;
+    cli_input_close(in);
+    return NULL;
+  }
   for (size_t i = 0; i < n; i++) {
     if (open_source(&in->sources[i], names[i], msg, msgsize)) {
       cli_input_close(in);
@@ -82,26 +110,123 @@ cli_input *cli_input_open(char *const *names, size_t n, char *msg, size_t msgsiz
   return in;
 }
 
+void cli_input_stop(cli_input *in) {
+  atomic_store(&in->stopped, true);
+  (void)!write(in->wake[1], "", 1); /* full pipe: a byte is there already */
+}
+
 static bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
 }
 
+/* Wait until fd can be read (0) or the reader is stopped (-1). */
+static int wait_readable(cli_input *in, int fd) {
+  for (;;) {
+    struct pollfd p[2] = {{.fd = fd, .events = POLLIN}, {.fd = in->wake[0], .events = POLLIN}};
+    int n = poll(p, 2, -1);
+    if (n < 0 && errno != EINTR)
+      return 0; /* let read() report it */
+    if (atomic_load(&in->stopped))
+      return -1;
+    if (n > 0 && p[0].revents)
+      return 0;
+  }
+}
+
+/* Read more of the current source into the buffer. 1 when bytes came,
+ * 0 at its end (in->eof set), -1 when stopped, -2 on a read error (msg
+ * filled). */
+static int fill(cli_input *in, char *msg, size_t msgsize) {
+  source *s = &in->sources[in->cur];
+  if (in->head > 0) {
+    memmove(in->buf, in->buf + in->head, in->tail - in->head);
+    in->tail -= in->head;
+    in->head = 0;
+  }
+  if (in->cap - in->tail < READ_CHUNK / 4) {
+    size_t cap = in->cap ? in->cap * 2 : READ_CHUNK;
+    char *grown = realloc(in->buf, cap);
+    if (!grown) {
+      snprintf(msg, msgsize, "error reading '%s': out of memory for a line of %zu bytes",
+               display(s), in->tail);
+      return -2;
+    }
+    in->buf = grown;
+    in->cap = cap;
+  }
+  for (;;) {
+    if (!s->regular && wait_readable(in, s->fd))
+      return -1;
+    ssize_t got = read(s->fd, in->buf + in->tail, in->cap - in->tail);
+    if (got < 0 && (errno == EINTR || errno == EAGAIN))
+      continue;
+    if (got < 0) {
+      snprintf(msg, msgsize, "error reading '%s': %s", display(s), strerror(errno));
+      return -2;
+    }
+    if (got == 0) {
+      in->eof = true;
+      if (s->fd == STDIN_FILENO)
+        in->stdin_eof = true;
+      return 0;
+    }
+    in->tail += (size_t)got;
+    return 1;
+  }
+}
+
+/* The next raw line of the current source, without its newline, NUL
+ * terminated in place: 1, or 0 when the source is done, -1 when stopped,
+ * -2 on a read error. */
+static int raw_line(cli_input *in, char **line, size_t *len, char *msg, size_t msgsize) {
+  size_t scanned = in->head; /* bytes before this had no newline */
+  for (;;) {
+    char *nl = in->tail > scanned ? memchr(in->buf + scanned, '\n', in->tail - scanned) : NULL;
+    if (nl) {
+      *line = in->buf + in->head;
+      *len = (size_t)(nl - *line);
+      *nl = '\0';
+      in->head = (size_t)(nl - in->buf) + 1;
+      return 1;
+    }
+    if (in->eof) {
+      if (in->head == in->tail)
+        return 0;
+      /* a last line without a newline; fill() left room for the NUL */
+      *line = in->buf + in->head;
+      *len = in->tail - in->head;
+      in->buf[in->tail] = '\0';
+      in->head = in->tail;
+      return 1;
+    }
+    scanned = in->tail - in->head; /* offsets move when fill() compacts */
+    int rc = fill(in, msg, msgsize);
+    if (rc < 0)
+      return rc;
+    scanned += in->head;
+  }
+}
+
 int cli_input_next(cli_input *in, const char **line, size_t *len, bool *read_error,
                    char *msg, size_t msgsize) {
-  while (in->cur < in->n) {
+  while (in->cur < in->n && !atomic_load(&in->stopped)) {
     source *s = &in->sources[in->cur];
-    errno = 0;
-    ssize_t got = getline(&in->buf, &in->cap, s->fp);
-    if (got < 0) {
-      if (ferror(s->fp)) {
-        snprintf(msg, msgsize, "error reading '%s': %s", display(s),
-                 strerror(errno ? errno : EIO));
+    char *raw;
+    size_t n;
+    int rc = s->fd == STDIN_FILENO && in->stdin_eof && !in->eof
+                 ? 0
+                 : raw_line(in, &raw, &n, msg, msgsize);
+    if (rc == -1)
+      return 0;
+    if (rc <= 0) {
+      if (rc == -2)
         *read_error = true;
-      }
       in->cur++;
+      in->head = in->tail = 0;
+      in->eof = false;
       continue;
     }
-    char *p = in->buf, *end = in->buf + got;
+    char *p = raw, *end = raw + n;
     while (p < end && is_space(*p))
       p++;
     while (end > p && is_space(end[-1]))
@@ -148,10 +273,10 @@ int64_t cli_input_count(const cli_input *in) {
   bool stdin_seen = false;
   for (size_t i = 0; i < in->n; i++) {
     const source *s = &in->sources[i];
-    if (s->fp == stdin && stdin_seen)
+    if (s->fd == STDIN_FILENO && stdin_seen)
       continue; /* a second "-" reads nothing */
-    stdin_seen |= s->fp == stdin;
-    int64_t n = s->regular ? count_jobs(fileno(s->fp), s->start) : -1;
+    stdin_seen |= s->fd == STDIN_FILENO;
+    int64_t n = s->regular ? count_jobs(s->fd, s->start) : -1;
     if (n < 0)
       return -1;
     total += n;

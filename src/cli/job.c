@@ -2,7 +2,12 @@
  * command-line defaults and submitted, whose done callback turns the
  * finished future into a record for the output; or, for a line that cannot
  * become a request, an error record at once. --save streams each body to
- * DIR/<index>.body through a sink with per-job state. */
+ * DIR/<index>.body through a sink with per-job state.
+ *
+ * With retries the sink sees the body of every attempt one after the
+ * other (the library has no attempt boundary for sinks), so at the end
+ * the file keeps only the last fp_response_bytes() bytes: the final
+ * attempt's body. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -13,9 +18,11 @@
 
 typedef struct job {
   const cli_jobs *jobs; /* lives as long as the run */
+  uint64_t seq;   /* the output's number for it */
   uint64_t index;
   char *path;     /* --save: where the body goes, else NULL */
   int fd;         /* the open body file, -1 until the first byte */
+  uint64_t written; /* bytes the sink wrote, all attempts together */
   int save_errno; /* why saving failed, 0 if it did not */
 } job;
 
@@ -33,7 +40,7 @@ static int write_all(int fd, const char *p, size_t len) {
 }
 
 static int open_body_file(job *j) {
-  j->fd = open(j->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  j->fd = open(j->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (j->fd < 0)
     j->save_errno = errno;
   return j->fd < 0 ? -1 : 0;
@@ -49,7 +56,35 @@ static int save_chunk(void *userdata, const void *data, size_t len) {
     j->save_errno = errno;
     return 1;
   }
+  j->written += len;
   return 0;
+}
+
+/* Keep only the last keep bytes of the body file (the final attempt's
+ * body, after earlier attempts' bodies): move them to the front and cut
+ * the file there. 0 or an errno value. */
+static int keep_tail(int fd, uint64_t written, uint64_t keep) {
+  char buf[65536];
+  off_t from = (off_t)(written - keep), to = 0;
+  while ((uint64_t)to < keep) {
+    size_t want = keep - (uint64_t)to < sizeof buf ? (size_t)(keep - (uint64_t)to) : sizeof buf;
+    ssize_t n = pread(fd, buf, want, from);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return n < 0 ? errno : EIO;
+    for (ssize_t done = 0; done < n;) {
+      ssize_t put = pwrite(fd, buf + done, (size_t)(n - done), to + done);
+      if (put < 0 && errno == EINTR)
+        continue;
+      if (put < 0)
+        return errno;
+      done += put;
+    }
+    from += n;
+    to += n;
+  }
+  return ftruncate(fd, (off_t)keep) ? errno : 0;
 }
 
 /* What a finished (or cancelled) future came to. */
@@ -88,6 +123,9 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
       open_body_file(j);
     if (j->fd >= 0 && body && write_all(j->fd, body, len))
       j->save_errno = errno;
+    uint64_t keep = fp_response_bytes(resp);
+    if (j->fd >= 0 && !body && !j->save_errno && j->written > keep)
+      j->save_errno = keep_tail(j->fd, j->written, keep);
   }
   if (j->fd >= 0 && close(j->fd) && !j->save_errno)
     j->save_errno = errno;
@@ -118,62 +156,64 @@ static void on_done(fp_future *f, void *userdata) {
     finish_save(j, resp, rec, &r);
   else if (j->fd >= 0)
     close(j->fd);
-  cli_output_put(j->jobs->out, j->index, rec, &r);
+  cli_output_put(j->jobs->out, j->seq, j->index, rec, &r);
   free(j->path);
   free(j);
 }
 
-static void put_error(const cli_jobs *jobs, uint64_t index, const char *url, json_t *id,
-                      int code, const char *message) {
+static void put_error(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *url,
+                      json_t *id, int code, const char *message) {
   cli_result r = {.code = code};
-  cli_output_put(jobs->out, index, fp_record_error(index, url, id, code, message), &r);
+  cli_output_put(jobs->out, seq, index, fp_record_error(index, url, id, code, message), &r);
 }
 
 /* A request from a JSON job line, or NULL after an error record. */
-static fp_request *from_json_line(const cli_jobs *jobs, uint64_t index, const char *line,
-                                  size_t len) {
+static fp_request *from_json_line(const cli_jobs *jobs, uint64_t seq, uint64_t index,
+                                  const char *line, size_t len) {
   json_error_t jerr;
-  json_t *obj = json_loadb(line, len, 0, &jerr);
+  json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
   if (!obj) {
     char msg[256];
     snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", jerr.column, jerr.text);
-    put_error(jobs, index, NULL, NULL, FP_ERR_INVALID_JSON, msg);
+    put_error(jobs, seq, index, NULL, NULL, FP_ERR_INVALID_JSON, msg);
     return NULL;
   }
   fp_error err = {0};
   fp_request *req = fp_request_from_json(obj, jobs->base, &err);
   if (!req)
-    put_error(jobs, index, json_string_value(json_object_get(obj, "url")),
+    put_error(jobs, seq, index, json_string_value(json_object_get(obj, "url")),
               json_object_get(obj, "id"), err.code ? err.code : FP_ERR_INVALID_REQUEST,
               err.text);
   json_decref(obj);
   return req;
 }
 
-static fp_request *from_url_line(const cli_jobs *jobs, uint64_t index, const char *line,
-                                 size_t len) {
+static fp_request *from_url_line(const cli_jobs *jobs, uint64_t seq, uint64_t index,
+                                 const char *line, size_t len) {
   if (memchr(line, '\0', len)) {
-    put_error(jobs, index, NULL, NULL, FP_ERR_INVALID_URL, "the line holds a NUL byte");
+    put_error(jobs, seq, index, NULL, NULL, FP_ERR_INVALID_URL, "the line holds a NUL byte");
     return NULL;
   }
   fp_request *req = fp_request_copy(jobs->base);
   if (!req || fp_request_set_url(req, line)) {
     fp_request_decref(req);
-    put_error(jobs, index, NULL, NULL, FP_ERR_NOMEM, NULL);
+    put_error(jobs, seq, index, NULL, NULL, FP_ERR_NOMEM, NULL);
     return NULL;
   }
   return req;
 }
 
-void cli_job_start(const cli_jobs *jobs, uint64_t index, const char *line, size_t len) {
-  fp_request *req = line[0] == '{' ? from_json_line(jobs, index, line, len)
-                                   : from_url_line(jobs, index, line, len);
+void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
+                   size_t len) {
+  fp_request *req = line[0] == '{' ? from_json_line(jobs, seq, index, line, len)
+                                   : from_url_line(jobs, seq, index, line, len);
   if (!req)
     return;
   job *j = calloc(1, sizeof *j);
   if (!j)
     goto nomem;
   j->jobs = jobs;
+  j->seq = seq;
   j->index = index;
   j->fd = -1;
   fp_request_set_index(req, index);
@@ -189,7 +229,13 @@ void cli_job_start(const cli_jobs *jobs, uint64_t index, const char *line, size_
   fp_error err = {0};
   fp_future *f = fp_executor_submit(jobs->ex, req, &err);
   if (!f) {
-    put_error(jobs, index, fp_request_url(req), fp_request_id(req), err.code, err.text);
+    /* shut down by an interruption between reading the line and here:
+     * the job did not run, and a rerun (--resume) must not skip it */
+    if (err.code == FP_ERR_SHUTDOWN)
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_CANCELLED,
+                "interrupted before the job started");
+    else
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), err.code, err.text);
     goto done;
   }
   fp_request_decref(req);
@@ -201,7 +247,7 @@ void cli_job_start(const cli_jobs *jobs, uint64_t index, const char *line, size_
   fp_future_decref(f);
   return;
 nomem:
-  put_error(jobs, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
+  put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
 done:
   if (j)
     free(j->path);

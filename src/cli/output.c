@@ -1,13 +1,16 @@
 /* output.c: the writer thread. Records arrive from worker threads (done
  * callbacks) as compact JSON; the writer sends each line with one write()
- * so no line is ever torn, counts it into the statistics and drops it.
+ * so no line is ever torn (on a file opened with O_APPEND even a kill -9
+ * leaves whole lines, at most the last one cut short), counts it into the
+ * statistics and drops it.
  *
- * At most `window` jobs are reserved and not yet written: that bounds
- * memory whatever the input size, since the reader blocks in
- * cli_output_reserve when the window is full. Unordered, lines leave in
- * the order they arrive; ordered, job i waits in slot i % window until
- * every job before it is written (a reserved index is always below
- * written + window, so its slot is free). */
+ * Jobs are numbered here by seq, the order they started in. At most
+ * `window` jobs are reserved and not yet written: that bounds memory
+ * whatever the input size, since the reader blocks in cli_output_reserve
+ * when the window is full. Unordered, lines leave in the order they
+ * arrive; ordered, job seq waits in slot seq % window until every job
+ * before it is written (a reserved seq is always below written + window,
+ * so its slot is free). */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -40,6 +43,7 @@ struct cli_output {
   uint64_t written;     /* records written (or dropped after an error) */
   uint64_t total;       /* valid once closed */
   bool closed;
+  bool stopped;         /* reserve refuses: the run was interrupted */
   int error;            /* errno of the first failed write */
 };
 
@@ -151,10 +155,19 @@ cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats
   return o;
 }
 
-void cli_output_reserve(cli_output *o, uint64_t index) {
+bool cli_output_reserve(cli_output *o, uint64_t seq) {
   pthread_mutex_lock(&o->mu);
-  while (index >= o->written + o->window)
+  while (!o->stopped && seq >= o->written + o->window)
     pthread_cond_wait(&o->room, &o->mu);
+  bool ok = !o->stopped;
+  pthread_mutex_unlock(&o->mu);
+  return ok;
+}
+
+void cli_output_stop(cli_output *o) {
+  pthread_mutex_lock(&o->mu);
+  o->stopped = true;
+  pthread_cond_broadcast(&o->room);
   pthread_mutex_unlock(&o->mu);
 }
 
@@ -190,13 +203,14 @@ static void oom_line(item *it, uint64_t index) {
   it->r.code = FP_ERR_NOMEM;
 }
 
-void cli_output_put(cli_output *o, uint64_t index, json_t *rec, const cli_result *r) {
+void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
+                    const cli_result *r) {
   size_t len = 0;
   char *line = to_line(rec, &len); /* serialise outside the lock */
   pthread_mutex_lock(&o->mu);
   item *it;
   if (o->ordered) {
-    it = &o->items[index % o->window];
+    it = &o->items[seq % o->window];
   } else {
     it = o->free_list; /* never NULL: at most window jobs are reserved */
     o->free_list = it->next;

@@ -2,6 +2,7 @@
  * status class, bytes, wall time and a latency histogram; printed as the
  * summary and as the --stats-json object. */
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -16,6 +17,9 @@ struct cli_stats {
   uint64_t by_class[4];      /* 2xx, 3xx, 4xx, 5xx */
   cli_histogram *latency;    /* microseconds, jobs that ran */
   double start, wall;        /* wall < 0 while running */
+  bool resumed;              /* --resume: skipped is meaningful */
+  uint64_t skipped;          /* jobs done by an earlier run */
+  int signal;                /* the interrupting signal, or 0 */
 };
 
 static double now(void) {
@@ -71,6 +75,29 @@ cli_counts cli_stats_counts(cli_stats *s) {
   return c;
 }
 
+void cli_stats_set_skipped(cli_stats *s, uint64_t skipped) {
+  pthread_mutex_lock(&s->mu);
+  s->resumed = true;
+  s->skipped = skipped;
+  pthread_mutex_unlock(&s->mu);
+}
+
+void cli_stats_set_interrupted(cli_stats *s, int sig) {
+  pthread_mutex_lock(&s->mu);
+  s->signal = sig;
+  pthread_mutex_unlock(&s->mu);
+}
+
+/* "SIGINT", "SIGTERM", or NULL when not interrupted. */
+static const char *signal_name(int sig) {
+  switch (sig) {
+  case 0: return NULL;
+  case SIGINT: return "SIGINT";
+  case SIGTERM: return "SIGTERM";
+  default: return "signal";
+  }
+}
+
 void cli_stats_stop(cli_stats *s) {
   pthread_mutex_lock(&s->mu);
   s->wall = now() - s->start;
@@ -124,6 +151,12 @@ void cli_stats_print(cli_stats *s, FILE *out) {
                 (unsigned long long)s->by_code[i % NCODES]);
     fputc('\n', out);
   }
+  if (s->resumed)
+    fprintf(out, "  resumed: %llu jobs done by an earlier run skipped\n",
+            (unsigned long long)s->skipped);
+  if (s->signal)
+    fprintf(out, "  interrupted by %s: jobs not started are left for --resume\n",
+            signal_name(s->signal));
   if (cli_histogram_count(s->latency)) {
     fputs("  latency:", out);
     for (size_t i = 0; i < sizeof quantiles / sizeof quantiles[0]; i++)
@@ -158,6 +191,9 @@ json_t *cli_stats_json(cli_stats *s) {
       (json_int_t)s->by_class[2], "5xx", (json_int_t)s->by_class[3], "wall_s",
       wall_of(s), "requests_per_s", rate_of(s), "bytes", (json_int_t)s->bytes,
       "latency_ms", latency);
+  json_object_set_new(obj, "skipped", json_integer((json_int_t)s->skipped));
+  const char *sig = signal_name(s->signal);
+  json_object_set_new(obj, "interrupted", sig ? json_string(sig) : json_null());
   pthread_mutex_unlock(&s->mu);
   return obj;
 }

@@ -1,0 +1,416 @@
+/* cli_harness.h: what the suites that run the fetchpool program share
+ * (test_cli.c, test_cli_reliability.c): run it as a child process
+ * ("$FP_TEST_BUILD/fetchpool", posix_spawn) with an input on its standard
+ * input, collect both outputs, optionally send it signals at set times,
+ * always reap it, and read its records back. The in-process loopback
+ * server of testutil.h serves the jobs.
+ *
+ * Everything is static inline so that a suite using part of it builds
+ * with -Werror. Include after testutil.h. */
+#ifndef FP_CLI_HARNESS_H
+#define FP_CLI_HARNESS_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdbool.h>
+#include <sys/socket.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+/* Every child is bounded: a hang is killed and fails the test. */
+#define CHILD_SECONDS 90
+/* At most this many timed signals per run. */
+#define CLI_MAX_EVENTS 4
+
+static char *tmpdir; /* per-suite scratch directory */
+
+/* ------------------------------------------------------------ running */
+
+/* Send signal sig to the child once at seconds after it started (sent_at
+ * gets the moment it was sent, on tu_now's clock). */
+typedef struct cli_event {
+  double at;
+  int sig;
+} cli_event;
+
+typedef struct run {
+  int status; /* exit status, or 128 + signal */
+  char *out, *err;
+  size_t out_len, err_len;
+  double start, secs;                /* tu_now() at spawn, and run time */
+  double sent_at[CLI_MAX_EVENTS];    /* when each event's signal went */
+  long maxrss_kb;                    /* the child's peak resident memory */
+} run;
+
+static inline const char *program(void) {
+  static char path[512];
+  const char *build = getenv("FP_TEST_BUILD");
+  snprintf(path, sizeof path, "%s/fetchpool", build && *build ? build : "build");
+  return path;
+}
+
+static inline bool contains(const char *hay, const char *needle) {
+  return strstr(hay, needle) != NULL;
+}
+
+static inline void append(char **buf, size_t *len, const char *data, size_t n) {
+  char *grown = realloc(*buf, *len + n + 1);
+  assert_non_null(grown);
+  memcpy(grown + *len, data, n);
+  *len += n;
+  grown[*len] = '\0';
+  *buf = grown;
+}
+
+/* Run fetchpool with args (NULL-terminated) and input on its standard
+ * input (NULL: an empty one), collecting both outputs, and sending the
+ * signals of events[0..nevents-1] at their times. With keep_stdin the
+ * child's standard input stays open (a pipe with no writer done) until it
+ * exits. */
+static inline void run_cli_events(run *r, const char *input, size_t input_len,
+                                  const char *const *args, const cli_event *events,
+                                  size_t nevents, bool keep_stdin) {
+  const char *argv[64];
+  size_t argc = 0;
+  assert_true(nevents <= CLI_MAX_EVENTS);
+  argv[argc++] = program();
+  for (; args && *args; args++) {
+    assert_true(argc < 63);
+    argv[argc++] = *args;
+  }
+  argv[argc] = NULL;
+  memset(r, 0, sizeof *r);
+  r->out = calloc(1, 1);
+  r->err = calloc(1, 1);
+
+  int in[2], out[2], err[2];
+  assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  /* this process ignores SIGPIPE (a child may exit before reading all its
+   * input); the child gets the default back, as from a shell, and the
+   * default for the signals the tests send, with none blocked, whatever
+   * the test runner inherited (a background job ignores SIGINT) */
+  posix_spawnattr_t attr;
+  sigset_t dfl, none;
+  posix_spawnattr_init(&attr);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGPIPE);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGTERM);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid;
+  double start = tu_now();
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  if (rc) {
+    close(in[1]);
+    close(out[0]);
+    close(err[0]);
+    fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+  }
+  r->start = start;
+  fcntl(in[1], F_SETFL, O_NONBLOCK);
+  size_t sent = 0, next_event = 0;
+  int in_fd = in[1];
+  int held_fd = keep_stdin ? in_fd : -1;
+  if (!input || sent == input_len) {
+    if (!keep_stdin)
+      close(in_fd);
+    in_fd = -1;
+  }
+  bool out_open = true, err_open = true, killed = false;
+  double deadline = start + CHILD_SECONDS * tu_time_scale();
+  while (out_open || err_open) {
+    struct pollfd p[3] = {{.fd = out_open ? out[0] : -1, .events = POLLIN},
+                          {.fd = err_open ? err[0] : -1, .events = POLLIN},
+                          {.fd = in_fd, .events = POLLOUT}};
+    double now = tu_now(), left = deadline - now;
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    if (next_event < nevents && now >= start + events[next_event].at) {
+      kill(pid, events[next_event].sig);
+      r->sent_at[next_event++] = now;
+      continue;
+    }
+    if (next_event < nevents && start + events[next_event].at - now < left)
+      left = start + events[next_event].at - now;
+    int n = poll(p, 3, (int)(left * 1000) + 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    char buf[65536];
+    for (int i = 0; i < 2; i++) {
+      if (!p[i].revents)
+        continue;
+      ssize_t got = read(p[i].fd, buf, sizeof buf);
+      if (got > 0) {
+        if (i == 0)
+          append(&r->out, &r->out_len, buf, (size_t)got);
+        else
+          append(&r->err, &r->err_len, buf, (size_t)got);
+      } else if (got == 0 || errno != EINTR) {
+        *(i == 0 ? &out_open : &err_open) = false;
+      }
+    }
+    if (in_fd >= 0 && p[2].revents) {
+      ssize_t put = write(in_fd, input + sent, input_len - sent);
+      if (put > 0)
+        sent += (size_t)put;
+      if ((put < 0 && errno != EAGAIN && errno != EINTR) || sent == input_len) {
+        if (!keep_stdin)
+          close(in_fd);
+        in_fd = -1;
+      }
+    }
+  }
+  if (in_fd >= 0 && in_fd != held_fd)
+    close(in_fd);
+  if (held_fd >= 0)
+    close(held_fd);
+  close(out[0]);
+  close(err[0]);
+  int wstatus;
+  struct rusage ru;
+  while (wait4(pid, &wstatus, 0, &ru) < 0 && errno == EINTR) {
+  }
+  r->maxrss_kb = ru.ru_maxrss;
+  r->secs = tu_now() - start;
+  r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (killed)
+    fail_msg("fetchpool did not finish within %d s", CHILD_SECONDS);
+  if (next_event < nevents)
+    fail_msg("fetchpool exited (status %d) before signal %zu was due", r->status,
+             next_event + 1);
+  /* a sanitizer build of the child reports on its stderr */
+  if (contains(r->err, "Sanitizer") || contains(r->err, "runtime error:"))
+    fail_msg("fetchpool under a sanitizer reported:\n%s", r->err);
+}
+
+static inline void run_cli(run *r, const char *input, size_t input_len,
+                           const char *const *args) {
+  run_cli_events(r, input, input_len, args, NULL, 0, false);
+}
+
+static inline void run_free(run *r) {
+  free(r->out);
+  free(r->err);
+}
+
+#define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
+static inline size_t len_or_0(const char *s) { return s ? strlen(s) : 0; }
+#define RUN(r, input, ...) run_cli(r, input, len_or_0(input), ARGS(__VA_ARGS__))
+/* The same with signals: RUN_EVENTS(r, input, events, n, args...). */
+#define RUN_EVENTS(r, input, events, n, ...)                                   \
+  run_cli_events(r, input, len_or_0(input), ARGS(__VA_ARGS__), events, n, false)
+
+/* Lines of text[0..len) as an array of records: every line must be one
+ * JSON object. With torn_ok, a last line without its newline is left out
+ * (*torn, when not NULL, tells whether there was one); without, it fails
+ * the test. */
+static inline json_t *records_of(const char *text, size_t len, bool torn_ok, bool *torn) {
+  json_t *arr = json_array();
+  const char *p = text, *end = text + len;
+  if (torn)
+    *torn = false;
+  while (p < end) {
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    if (!nl && torn_ok) {
+      if (torn)
+        *torn = true;
+      break;
+    }
+    if (!nl)
+      fail_msg("output ends without a newline: %.200s", p);
+    json_error_t jerr;
+    json_t *rec = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+    if (!json_is_object(rec))
+      fail_msg("output line is not a JSON object (%s): %.200s", jerr.text, p);
+    json_array_append_new(arr, rec);
+    p = nl + 1;
+  }
+  return arr;
+}
+
+/* The output as an array of records; every line must be one JSON object. */
+static inline json_t *records(const run *r) {
+  return records_of(r->out, r->out_len, false, NULL);
+}
+
+/* The record with index i (borrowed from recs). */
+static inline json_t *by_index(json_t *recs, json_int_t i) {
+  size_t k;
+  json_t *rec;
+  json_array_foreach(recs, k, rec) {
+    if (json_integer_value(json_object_get(rec, "index")) == i)
+      return rec;
+  }
+  fail_msg("no record with index %lld", (long long)i);
+  return NULL;
+}
+
+static inline const char *error_code(json_t *rec) {
+  json_t *e = json_object_get(rec, "error");
+  return json_is_null(e) ? "null" : json_string_value(json_object_get(e, "code"));
+}
+
+static inline const char *str(json_t *obj, const char *key) {
+  const char *s = json_string_value(json_object_get(obj, key));
+  if (!s)
+    fail_msg("no string field '%s'", key);
+  return s;
+}
+
+static inline json_int_t num(json_t *obj, const char *key) {
+  json_t *v = json_object_get(obj, key);
+  if (!json_is_integer(v))
+    fail_msg("no integer field '%s'", key);
+  return json_integer_value(v);
+}
+
+static inline int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* obj has exactly the comma-separated keys (any order). */
+static inline void assert_keys(json_t *obj, const char *expected) {
+  const char *have[64], *want[64];
+  size_t nh = 0, nw = 0;
+  const char *key;
+  json_t *v;
+  json_object_foreach(obj, key, v) {
+    assert_true(nh < 64);
+    have[nh++] = key;
+  }
+  char *copy = strdup(expected), *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save))
+    want[nw++] = t;
+  qsort(have, nh, sizeof *have, cmp_str);
+  qsort(want, nw, sizeof *want, cmp_str);
+  bool same = nh == nw;
+  for (size_t i = 0; same && i < nh; i++)
+    same = strcmp(have[i], want[i]) == 0;
+  if (!same) {
+    char *dump = json_dumps(obj, JSON_COMPACT);
+    fprintf(stderr, "expected keys %s in %.400s\n", expected, dump);
+    free(dump);
+    free(copy);
+    fail_msg("key set differs");
+  }
+  free(copy);
+}
+
+#define RECORD_KEYS "index,url,status,ok,error,effective_url,elapsed_ms,bytes,attempts"
+
+/* ------------------------------------------------------------ files */
+
+static inline char *tmp_path(const char *name) {
+  char *p;
+  assert_true(asprintf(&p, "%s/%s", tmpdir, name) > 0);
+  return p;
+}
+
+static inline char *write_tmp(const char *name, const char *data, size_t len) {
+  char *path = tmp_path(name);
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  assert_int_equal(fclose(f), 0);
+  return path;
+}
+
+static inline char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return NULL;
+  char *buf = NULL;
+  size_t n = 0;
+  char chunk[65536];
+  size_t got;
+  buf = calloc(1, 1);
+  while ((got = fread(chunk, 1, sizeof chunk, f)) > 0)
+    append(&buf, &n, chunk, got);
+  fclose(f);
+  *len = n;
+  return buf;
+}
+
+/* Lines "URL\n" for n copies of path on the server. */
+static inline char *url_lines(const char *path, size_t n) {
+  char *one = tu_url("%s", path);
+  size_t len = strlen(one) + 1;
+  char *buf = malloc(len * n + 1);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(buf + i * len, one, len - 1);
+    buf[i * len + len - 1] = '\n';
+  }
+  buf[len * n] = '\0';
+  free(one);
+  return buf;
+}
+
+static inline int rm_entry(const char *path, const struct stat *st, int flag,
+                           struct FTW *ftw) {
+  (void)st;
+  (void)flag;
+  (void)ftw;
+  return remove(path);
+}
+
+static inline int setup_suite(void **state) {
+  char tmpl[] = "/tmp/fp-test-cli-XXXXXX";
+  if (!mkdtemp(tmpl))
+    return -1;
+  tmpdir = strdup(tmpl);
+  signal(SIGPIPE, SIG_IGN);
+  return tu_setup_server(state);
+}
+
+static inline int teardown_suite(void **state) {
+  nftw(tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+  free(tmpdir);
+  return tu_teardown_server(state);
+}
+
+/* A loopback port with nothing listening (connection refused). */
+static inline unsigned closed_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+static inline size_t count_lines(const char *s) {
+  size_t n = 0;
+  for (; *s; s++)
+    n += *s == '\n';
+  return n;
+}
+
+#endif /* FP_CLI_HARNESS_H */

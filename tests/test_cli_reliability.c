@@ -1,0 +1,911 @@
+/* test_cli_reliability.c: the fetchpool program's reliability options,
+ * run as a child process against the in-process loopback server: retries
+ * (--retries, --retry-on, --retry-base, --retry-max-wait and Retry-After),
+ * --rate, --per-host, --stall-timeout, --cacert, interruption by SIGINT
+ * and SIGTERM (--grace, a second signal), kill -9, and --resume with torn
+ * lines and --resume-failed. Every child is bounded in time and reaped. */
+#include <sys/file.h>
+
+#include "testutil.h"
+#include "cli_harness.h"
+
+/* A self-signed certificate for 127.0.0.1 and localhost (EC P-256, valid
+ * until 2126), for the HTTPS server of test_cacert. Test data only. */
+static const char test_cert[] =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBmzCCAUGgAwIBAgIUX8CRhCEkRSw3XwM9CbF0bmztdGcwCgYIKoZIzj0EAwIw\n"
+    "FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyMjAzMzYzMloYDzIxMjYxMDI5\n"
+    "MDMzNjMyWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
+    "PQMBBwNCAASqKb8F5m7bUhhoKFcLhjY+oMihA8IvYXHaP9m6Pu3CwiKUgNayLXoe\n"
+    "IXAr6hpwdQX0WINZ5SSD/sa5cPy63d5io28wbTAdBgNVHQ4EFgQU4GhROb1yf+Jy\n"
+    "iGQxNRMlU20OCYMwHwYDVR0jBBgwFoAU4GhROb1yf+JyiGQxNRMlU20OCYMwDwYD\n"
+    "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI\n"
+    "zj0EAwIDSAAwRQIhAKkclDLnDZYFWl/bITZHd9uk5pDDWgGGIsFaFWOwtqODAiBr\n"
+    "+QO6VECAzMjxjaQmDsfJ6G67feEonhANP/TCQ9bHmw==\n"
+    "-----END CERTIFICATE-----\n";
+static const char test_key[] =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTRNgBqNqGTR0Q/4i\n"
+    "3XMXZYalV8aVStPfFJ9gzqRv71mhRANCAASqKb8F5m7bUhhoKFcLhjY+oMihA8Iv\n"
+    "YXHaP9m6Pu3CwiKUgNayLXoeIXAr6hpwdQX0WINZ5SSD/sa5cPy63d5i\n"
+    "-----END PRIVATE KEY-----\n";
+
+/* ------------------------------------------------------------ helpers */
+
+/* The body of GET path on the test server, through the library (NEW). */
+static char *server_text(const char *path) {
+  char *url = tu_url("%s", path);
+  fp_executor_options eo;
+  fp_executor_options_init(&eo);
+  eo.threads = 1;
+  fp_executor *ex = fp_executor_new(&eo, NULL);
+  assert_non_null(ex);
+  fp_future *f = fp_executor_submit_url(ex, url, NULL);
+  assert_non_null(f);
+  const fp_response *resp;
+  assert_int_equal(fp_future_result(f, 30, &resp), FP_OK);
+  size_t len;
+  const char *body = fp_response_body(resp, &len);
+  char *text = strndup(body ? body : "", len);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+  free(url);
+  return text;
+}
+
+static long server_number(const char *fmt, const char *name) {
+  char path[256];
+  snprintf(path, sizeof path, fmt, name);
+  char *text = server_text(path);
+  long v = atol(text);
+  free(text);
+  return v;
+}
+
+static double ms_of(json_t *rec) { return json_number_value(json_object_get(rec, "elapsed_ms")); }
+
+static bool is_cancelled(json_t *rec) { return strcmp(error_code(rec), "cancelled") == 0; }
+
+/* The records of a file; with torn_ok a last line without newline is
+ * allowed (and left out). */
+static json_t *file_records(const char *path, bool torn_ok, bool *torn) {
+  size_t len;
+  char *text = read_file(path, &len);
+  assert_non_null(text);
+  json_t *recs = records_of(text, len, torn_ok, torn);
+  free(text);
+  return recs;
+}
+
+/* Records of an interrupted run: each index 0..count-1 exactly once, and
+ * nothing else. Returns count. */
+static size_t assert_prefix_once(json_t *recs) {
+  size_t n = json_array_size(recs);
+  char *seen = calloc(n + 1, 1);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    json_int_t ix = num(rec, "index");
+    if (ix < 0 || (size_t)ix >= n)
+      fail_msg("index %lld outside 0..%zu: not a prefix of the input", (long long)ix, n - 1);
+    if (seen[ix]++)
+      fail_msg("index %lld has two records", (long long)ix);
+  }
+  free(seen);
+  return n;
+}
+
+/* After a completed resume: every index 0..n-1 has exactly one final
+ * record (cancelled ones aside) and there is no other index. */
+static void assert_final_once(json_t *recs, size_t n) {
+  int *finals = calloc(n, sizeof *finals);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    json_int_t ix = num(rec, "index");
+    if (ix < 0 || (size_t)ix >= n)
+      fail_msg("index %lld outside 0..%zu", (long long)ix, n - 1);
+    if (!is_cancelled(rec))
+      finals[ix]++;
+  }
+  for (i = 0; i < n; i++)
+    if (finals[i] != 1)
+      fail_msg("index %zu has %d final records", i, finals[i]);
+  free(finals);
+}
+
+static json_t *load_json_file(const char *path) {
+  size_t len;
+  char *text = read_file(path, &len);
+  assert_non_null(text);
+  json_t *v = json_loads(text, 0, NULL);
+  assert_non_null(v);
+  free(text);
+  return v;
+}
+
+static size_t count_ok(json_t *recs) {
+  size_t n = 0, i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    n += json_is_true(json_object_get(rec, "ok"));
+  }
+  return n;
+}
+
+/* ------------------------------------------------------------ options */
+
+static void test_help_lists_options(void **state) {
+  run r;
+  RUN(&r, NULL, "--help");
+  assert_int_equal(r.status, 0);
+  static const char *const documented[] = {
+      "--retries", "--retry-on", "--retry-base", "--retry-max-wait", "--rate",
+      "--per-host", "--stall-timeout", "--cacert", "--grace", "--resume",
+      "--resume-failed", "429,502,503,504", "default 0.5", "default 30", "default 5",
+      "130", "143"};
+  for (size_t i = 0; i < sizeof documented / sizeof *documented; i++)
+    if (!contains(r.out, documented[i]))
+      fail_msg("--help does not mention %s", documented[i]);
+  run_free(&r);
+}
+
+static void test_usage_errors(void **state) {
+  char *other = tmp_path("other.jsonl"), *resume = tmp_path("usage-resume.jsonl");
+  static const struct {
+    const char *a, *b, *named;
+  } bad[] = {
+      {"--retries", "-1", "--retries"},        {"--retries", "x", "--retries"},
+      {"--retries", "1001", "--retries"},      {"--retries", "", "--retries"},
+      {"--retry-on", "99", "--retry-on"},      {"--retry-on", "600", "--retry-on"},
+      {"--retry-on", "429,abc", "--retry-on"}, {"--retry-on", "429,", "--retry-on"},
+      {"--retry-on", "4290", "--retry-on"},    {"--retry-base", "-1", "--retry-base"},
+      {"--retry-base", "x", "--retry-base"},   {"--retry-max-wait", "nan", "--retry-max-wait"},
+      {"--retry-max-wait", "inf", "--retry-max-wait"},
+      {"--rate", "-1", "--rate"},              {"--rate", "abc", "--rate"},
+      {"--rate", "2e7", "--rate"},             {"--rate", "0x10", "--rate"},
+      {"--per-host", "-1", "--per-host"},      {"--per-host", "two", "--per-host"},
+      {"--stall-timeout", "1s", "--stall-timeout"},
+      {"--grace", "-5", "--grace"},            {"--grace", "soon", "--grace"},
+      {"--cacert", "", "--cacert"},            {"--resume", "", "--resume"},
+      {"--resume-failed", NULL, "--resume"},   {"--grace", NULL, "--grace"},
+  };
+  unsigned long before = ts_requests(tu_server);
+  char *url = tu_url("/hello");
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    run r;
+    const char *args[] = {bad[i].a, bad[i].b, NULL};
+    run_cli(&r, url, strlen(url), args);
+    if (r.status != 2 || r.out_len || !contains(r.err, bad[i].named) ||
+        !contains(r.err, "--help") || count_lines(r.err) != 2)
+      fail_msg("%s %s: status %d, stdout '%s', stderr '%s'", bad[i].a,
+               bad[i].b ? bad[i].b : "", r.status, r.out, r.err);
+    run_free(&r);
+  }
+  /* -o naming another file than --resume is a usage error too, before
+   * either file is touched */
+  run r;
+  RUN(&r, url, "--resume", resume, "-o", other);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "--output"));
+  assert_true(contains(r.err, "--help"));
+  assert_int_equal(access(other, F_OK), -1);
+  assert_int_equal(access(resume, F_OK), -1);
+  run_free(&r);
+  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+
+  /* the edges that are accepted */
+  RUN(&r, url, "-q", "--retries", "1000", "--retry-on", "", "--retry-base", "0",
+      "--retry-max-wait", "0", "--rate", "0", "--per-host", "0", "--stall-timeout", "0",
+      "--grace", "0");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  RUN(&r, url, "-q", "--retry-on", " 429 , 503 ", "--rate", "0.5", "--grace", ".25",
+      "--per-host", "1000000");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  free(url), free(other), free(resume);
+}
+
+/* ------------------------------------------------------------ retries */
+
+static void test_retries(void **state) {
+  char *once = tu_url("/flaky/retry-once?fail=1"), *always = tu_url("/flaky/retry-many?fail=100"),
+       *plain = tu_url("/flaky/retry-none?fail=1");
+  char input[1024];
+  /* one failure, then ok: two attempts, exit 0 */
+  snprintf(input, sizeof input, "%s\n", once);
+  run r;
+  RUN(&r, input, "-q", "--retries", "2", "--retry-base", "0.05");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_int_equal(num(rec, "attempts"), 2);
+  assert_int_equal(num(rec, "status"), 200);
+  assert_true(json_is_true(json_object_get(rec, "ok")));
+  assert_int_equal(server_number("/flaky-count/%s", "retry-once"), 2);
+  json_decref(recs);
+  run_free(&r);
+
+  /* exhausted: N + 1 attempts, the last status, exit 1 */
+  snprintf(input, sizeof input, "%s\n", always);
+  RUN(&r, input, "-q", "--retries", "3", "--retry-base", "0.02");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  rec = by_index(recs, 0);
+  assert_int_equal(num(rec, "attempts"), 4);
+  assert_int_equal(num(rec, "status"), 503);
+  assert_string_equal(error_code(rec), "http");
+  assert_int_equal(server_number("/flaky-count/%s", "retry-many"), 4);
+  json_decref(recs);
+  run_free(&r);
+
+  /* the default is no retry */
+  snprintf(input, sizeof input, "%s\n", plain);
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 1);
+  json_decref(recs);
+  run_free(&r);
+
+  /* transport errors are retried too: a refused connection */
+  snprintf(input, sizeof input, "http://127.0.0.1:%u/\n", closed_port());
+  RUN(&r, input, "-q", "--retries", "2", "--retry-base", "0.01");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "connect");
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 3);
+  json_decref(recs);
+  run_free(&r);
+  free(once), free(always), free(plain);
+}
+
+static void test_retry_on(void **state) {
+  char *s500 = tu_url("/flaky/on-500?fail=1&status=500"),
+       *s500b = tu_url("/flaky/on-500b?fail=1&status=500"),
+       *s503 = tu_url("/flaky/on-503?fail=1&status=503"),
+       *s429 = tu_url("/flaky/on-429?fail=1&status=429");
+  char input[2048];
+  /* 500 is not in the default list; 429 and 503 are */
+  snprintf(input, sizeof input, "%s\n%s\n%s\n", s500, s503, s429);
+  run r;
+  RUN(&r, input, "-q", "--ordered", "--retries", "1", "--retry-base", "0.01");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 1);
+  assert_int_equal(num(by_index(recs, 0), "status"), 500);
+  assert_int_equal(num(by_index(recs, 1), "attempts"), 2);
+  assert_int_equal(num(by_index(recs, 2), "attempts"), 2);
+  json_decref(recs);
+  run_free(&r);
+
+  /* --retry-on replaces the list */
+  snprintf(input, sizeof input, "%s\n", s500b);
+  RUN(&r, input, "-q", "--retries", "1", "--retry-base", "0.01", "--retry-on", "500");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 2);
+  json_decref(recs);
+  run_free(&r);
+  char *again = tu_url("/flaky/on-503-not?fail=1&status=503");
+  snprintf(input, sizeof input, "%s\n", again);
+  RUN(&r, input, "-q", "--retries", "1", "--retry-base", "0.01", "--retry-on", "429,500");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 1);
+  json_decref(recs);
+  run_free(&r);
+
+  /* '' retries no status, transport errors still */
+  char *none = tu_url("/flaky/on-none?fail=1&status=503");
+  snprintf(input, sizeof input, "%s\nhttp://127.0.0.1:%u/\n", none, closed_port());
+  RUN(&r, input, "-q", "--retries", "1", "--retry-base", "0.01", "--retry-on", "");
+  recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 1);
+  assert_int_equal(num(by_index(recs, 1), "attempts"), 2);
+  json_decref(recs);
+  run_free(&r);
+  free(s500), free(s500b), free(s503), free(s429), free(again), free(none);
+}
+
+static void test_retry_after(void **state) {
+  double scale = tu_time_scale();
+  char *secs = tu_url("/flaky/ra-secs?fail=1&retry_after=1"),
+       *date = tu_url("/flaky/ra-date?fail=1&retry_after=date%%2B2"),
+       *capped = tu_url("/flaky/ra-cap?fail=1&retry_after=30"),
+       *capped_date = tu_url("/flaky/ra-cap-date?fail=1&retry_after=date%%2B60");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n", secs, date);
+  run r;
+  /* a tiny backoff base: only the server's Retry-After makes them wait */
+  RUN(&r, input, "-q", "--retries", "1", "--retry-base", "0.001");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_int_equal(num(rec, "attempts"), 2);
+  if (ms_of(rec) < 990 || ms_of(rec) > 2500 * scale)
+    fail_msg("Retry-After: 1 gave a job of %.1f ms", ms_of(rec));
+  rec = by_index(recs, 1); /* an HTTP-date 2 s ahead: 1 to 2 s, by whole seconds */
+  assert_int_equal(num(rec, "attempts"), 2);
+  if (ms_of(rec) < 900 || ms_of(rec) > 3500 * scale)
+    fail_msg("Retry-After: <date + 2 s> gave a job of %.1f ms", ms_of(rec));
+  json_decref(recs);
+  run_free(&r);
+
+  /* --retry-max-wait caps it, in both forms */
+  snprintf(input, sizeof input, "%s\n%s\n", capped, capped_date);
+  RUN(&r, input, "-q", "--retries", "1", "--retry-base", "0.001", "--retry-max-wait", "0.3");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  for (int i = 0; i < 2; i++) {
+    rec = by_index(recs, i);
+    assert_int_equal(num(rec, "attempts"), 2);
+    if (ms_of(rec) < 290 || ms_of(rec) > 2000 * scale)
+      fail_msg("a capped Retry-After gave a job of %.1f ms", ms_of(rec));
+  }
+  json_decref(recs);
+  run_free(&r);
+  free(secs), free(date), free(capped), free(capped_date);
+}
+
+static void test_save_with_retries(void **state) {
+  /* the failed attempt's body ("fail 1") must not stay in the file */
+  char *dir = tmp_path("saved-retries"), *url = tu_url("/flaky/save?fail=2");
+  char input[1024], path[1024];
+  snprintf(input, sizeof input, "%s\n", url);
+  run r;
+  RUN(&r, input, "-q", "--save", dir, "--retries", "2", "--retry-base", "0.01");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 3);
+  snprintf(path, sizeof path, "%s/0.body", dir);
+  assert_string_equal(str(by_index(recs, 0), "saved"), path);
+  size_t len;
+  char *body = read_file(path, &len);
+  assert_non_null(body);
+  assert_int_equal(len, strlen("ok after 2"));
+  assert_memory_equal(body, "ok after 2", len);
+  free(body);
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(url);
+}
+
+/* ------------------------------------------------------------ limits */
+
+static void test_rate(void **state) {
+  /* 20 per second, no burst: 100 jobs take 99 intervals of 50 ms */
+  char *input = url_lines("/hello", 100);
+  run r;
+  RUN(&r, input, "-q", "-t", "8", "--rate", "20");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 100);
+  json_decref(recs);
+  if (r.secs < 4.75 || r.secs > 5.25 * tu_time_scale())
+    fail_msg("100 jobs at --rate 20 took %.3f s, expected 5 s +- 5%%", r.secs);
+  run_free(&r);
+  free(input);
+
+  /* decimals: 3 jobs at 2.5 per second take two intervals of 0.4 s */
+  input = url_lines("/hello", 3);
+  RUN(&r, input, "-q", "--rate", "2.5");
+  assert_int_equal(r.status, 0);
+  if (r.secs < 0.78 || r.secs > 1.5 * tu_time_scale())
+    fail_msg("3 jobs at --rate 2.5 took %.3f s", r.secs);
+  run_free(&r);
+  free(input);
+}
+
+static void test_per_host(void **state) {
+  /* two hosts, 12 jobs of 300 ms each, interleaved: at most 2 at once per
+   * host, and one host's queue does not hold the other's back */
+  char input[16384];
+  size_t n = 0;
+  for (int i = 0; i < 12; i++)
+    n += (size_t)snprintf(input + n, sizeof input - n,
+                          "http://127.0.0.1:%u/concurrency/ph-ip?ms=300\n"
+                          "http://localhost:%u/concurrency/ph-name?ms=300\n",
+                          ts_port(tu_server), ts_port(tu_server));
+  run r;
+  RUN(&r, input, "-q", "-t", "8", "--per-host", "2");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 24);
+  json_decref(recs);
+  assert_int_equal(server_number("/concurrency-max/%s", "ph-ip"), 2);
+  assert_int_equal(server_number("/concurrency-max/%s", "ph-name"), 2);
+  /* 6 rounds of 300 ms per host, both hosts at once: 1.8 s, not 3.6 s */
+  if (r.secs < 1.75 || r.secs > 3.2 * tu_time_scale())
+    fail_msg("24 jobs of 300 ms, 2 at a time on each of 2 hosts, took %.3f s", r.secs);
+  run_free(&r);
+
+  /* without the option all 8 workers hit one host at once */
+  char *plain = url_lines("/concurrency/ph-free?ms=300", 8);
+  RUN(&r, plain, "-q", "-t", "8");
+  assert_int_equal(r.status, 0);
+  assert_true(server_number("/concurrency-max/%s", "ph-free") > 2);
+  run_free(&r);
+  free(plain);
+}
+
+static void test_stall_timeout(void **state) {
+  /* one byte every 2.5 s stalls; 20 bytes at 50 ms do not */
+  char *slow = tu_url("/drip?bytes=4&interval_ms=2500"),
+       *steady = tu_url("/drip?bytes=20&interval_ms=50");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n%s\n", slow, steady);
+  run r;
+  RUN(&r, input, "-q", "--ordered", "--stall-timeout", "1");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "stall_timeout");
+  if (ms_of(rec) > 4000 * tu_time_scale())
+    fail_msg("a 1 s stall limit took %.1f ms", ms_of(rec));
+  assert_string_equal(error_code(by_index(recs, 1)), "null");
+  assert_int_equal(num(by_index(recs, 1), "bytes"), 20);
+  json_decref(recs);
+  run_free(&r);
+  free(slow), free(steady);
+}
+
+static void test_cacert(void **state) {
+  char *cert = write_tmp("ca.pem", test_cert, strlen(test_cert));
+  char *key = write_tmp("key.pem", test_key, strlen(test_key));
+  char *missing = tmp_path("no-such-ca.pem");
+  ts_options so = {.tls_cert_file = cert, .tls_key_file = key};
+  ts_server *tls = ts_start(&so);
+  assert_non_null(tls);
+  char url[256], input[512];
+  ts_url(tls, "/hello", url, sizeof url);
+  assert_true(strncmp(url, "https://", 8) == 0);
+  snprintf(input, sizeof input, "%s\n", url);
+
+  run r;
+  RUN(&r, input, "-q"); /* a self-signed certificate fails verification */
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "tls");
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, input, "-q", "--cacert", cert);
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  assert_int_equal(num(by_index(recs, 0), "status"), 200);
+  json_decref(recs);
+  run_free(&r);
+
+  /* a missing or unusable CA file: exit 2 before any job */
+  unsigned long before = ts_requests(tls);
+  RUN(&r, input, "-q", "--cacert", missing);
+  assert_int_equal(r.status, 2);
+  assert_int_equal(r.out_len, 0);
+  assert_true(contains(r.err, "no-such-ca.pem"));
+  assert_int_equal(count_lines(r.err), 1);
+  run_free(&r);
+  RUN(&r, input, "-q", "--cacert", tmpdir);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "Is a directory"));
+  run_free(&r);
+  assert_int_equal(ts_requests(tls), before);
+  ts_stop(tls);
+  free(cert), free(key), free(missing);
+}
+
+/* ------------------------------------------------------------ signals */
+
+static void test_sigint_mid_run_then_resume(void **state) {
+  char *input = url_lines("/delay/500", 200);
+  char *in_path = write_tmp("sigint-in.txt", input, strlen(input));
+  char *out = tmp_path("sigint-out.jsonl"), *stats = tmp_path("sigint-stats.json");
+  const cli_event ev[] = {{1.0, SIGINT}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 1, "-t", "10", "-o", out, "--stats-json", stats, in_path);
+  assert_int_equal(r.status, 130);
+  /* the 10 in flight finished (500 ms is well within the 5 s grace) */
+  if (r.secs > 3.0 * tu_time_scale())
+    fail_msg("the interrupted run took %.3f s", r.secs);
+  assert_true(contains(r.err, "SIGINT"));
+  assert_true(contains(r.err, " jobs: "));
+  assert_true(contains(r.err, "interrupted by SIGINT"));
+  json_t *recs = file_records(out, false, NULL);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started > 0 && started < 200);
+  size_t i, ok = 0;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    if (json_is_true(json_object_get(rec, "ok"))) {
+      ok++;
+      assert_true(ms_of(rec) < 5000);
+    } else if (!is_cancelled(rec)) {
+      fail_msg("record %zu is neither ok nor cancelled: %s", i, error_code(rec));
+    }
+  }
+  assert_true(ok >= 10);
+  assert_true(ok < started); /* the queued ones were cancelled */
+  json_t *s = load_json_file(stats);
+  assert_string_equal(str(s, "interrupted"), "SIGINT");
+  assert_int_equal(num(s, "jobs"), (json_int_t)started);
+  assert_int_equal(num(s, "ok"), (json_int_t)ok);
+  json_decref(s);
+  json_decref(recs);
+  run_free(&r);
+  size_t before_len;
+  char *before = read_file(out, &before_len);
+
+  /* resume on the same file: the rest runs, nothing twice */
+  RUN(&r, NULL, "-t", "50", "--resume", out, "--stats-json", stats, in_path);
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "skipped"));
+  s = load_json_file(stats);
+  assert_int_equal(num(s, "skipped"), (json_int_t)ok);
+  assert_int_equal(num(s, "jobs"), (json_int_t)(200 - ok));
+  assert_true(json_is_null(json_object_get(s, "interrupted")));
+  json_decref(s);
+  size_t after_len;
+  char *after = read_file(out, &after_len);
+  assert_true(after_len > before_len);
+  assert_memory_equal(after, before, before_len); /* appended, not rewritten */
+  recs = file_records(out, false, NULL);
+  assert_final_once(recs, 200);
+  json_decref(recs);
+  run_free(&r);
+  free(before), free(after), free(input), free(in_path), free(out), free(stats);
+}
+
+static void test_sigterm_grace_over(void **state) {
+  /* jobs far longer than the grace: the ones in flight are cancelled once
+   * the 0.5 s grace is over */
+  char *input = url_lines("/delay/3000", 30);
+  char *stats = tmp_path("sigterm-stats.json");
+  const cli_event ev[] = {{0.7, SIGTERM}};
+  run r;
+  RUN_EVENTS(&r, input, ev, 1, "-t", "4", "--grace", "0.5", "--stats-json", stats);
+  assert_int_equal(r.status, 143);
+  double after_signal = r.start + r.secs - r.sent_at[0];
+  if (after_signal < 0.45 || after_signal > 2.0 * tu_time_scale())
+    fail_msg("exit %.3f s after SIGTERM with --grace 0.5", after_signal);
+  assert_true(contains(r.err, "interrupted by SIGTERM"));
+  assert_true(contains(r.err, "grace period over"));
+  json_t *recs = records(&r);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started >= 4);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    if (!is_cancelled(rec))
+      fail_msg("record %zu: %s, expected cancelled", i, error_code(rec));
+    assert_true(json_is_false(json_object_get(rec, "ok")));
+  }
+  json_t *s = load_json_file(stats);
+  assert_string_equal(str(s, "interrupted"), "SIGTERM");
+  json_decref(s);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(stats);
+}
+
+static void test_second_sigint_then_resume(void **state) {
+  char *input = url_lines("/delay/3000", 30);
+  char *in_path = write_tmp("second-in.txt", input, strlen(input));
+  char *out = tmp_path("second-out.jsonl");
+  const cli_event ev[] = {{0.7, SIGINT}, {1.2, SIGINT}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 2, "-t", "4", "--grace", "60", "-o", out, in_path);
+  assert_int_equal(r.status, 130);
+  double after_second = r.start + r.secs - r.sent_at[1];
+  if (after_second > 1.5 * tu_time_scale())
+    fail_msg("exit %.3f s after the second SIGINT", after_second);
+  assert_true(contains(r.err, "second signal"));
+  json_t *recs = file_records(out, false, NULL);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started >= 4);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    assert_true(is_cancelled(rec));
+  }
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, NULL, "-q", "-t", "30", "--resume", out, in_path);
+  assert_int_equal(r.status, 0);
+  recs = file_records(out, false, NULL);
+  assert_final_once(recs, 30);
+  assert_int_equal(json_array_size(recs), started + 30);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(in_path), free(out);
+}
+
+static void test_sigint_while_reading_stdin(void **state) {
+  /* standard input stays open: the reader waits in read(), and the signal
+   * must still end the run */
+  char *input = url_lines("/hello", 2);
+  const cli_event ev[] = {{0.8, SIGINT}};
+  run r;
+  run_cli_events(&r, input, strlen(input), ARGS("-q"), ev, 1, true);
+  assert_int_equal(r.status, 130);
+  if (r.start + r.secs - r.sent_at[0] > 1.0 * tu_time_scale())
+    fail_msg("exit %.3f s after SIGINT", r.start + r.secs - r.sent_at[0]);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2);
+  assert_int_equal(count_ok(recs), 2);
+  json_decref(recs);
+  run_free(&r);
+  free(input);
+}
+
+static void test_sigint_cancels_waiting_retry(void **state) {
+  /* a job waiting 30 s for its retry is cancelled at once, not waited for */
+  char *url = tu_url("/flaky/wait-retry?fail=100");
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n", url);
+  const cli_event ev[] = {{1.0, SIGINT}};
+  run r;
+  RUN_EVENTS(&r, input, ev, 1, "-q", "--retries", "5", "--retry-base", "30",
+             "--retry-max-wait", "30");
+  assert_int_equal(r.status, 130);
+  if (r.start + r.secs - r.sent_at[0] > 0.8 * tu_time_scale())
+    fail_msg("exit %.3f s after SIGINT", r.start + r.secs - r.sent_at[0]);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 1);
+  assert_true(is_cancelled(by_index(recs, 0)));
+  assert_int_equal(num(by_index(recs, 0), "attempts"), 1);
+  json_decref(recs);
+  run_free(&r);
+  free(url);
+}
+
+static void test_kill9_then_resume(void **state) {
+  char *input = url_lines("/delay/100", 400);
+  char *in_path = write_tmp("kill-in.txt", input, strlen(input));
+  char *out = tmp_path("kill-out.jsonl");
+  const cli_event ev[] = {{1.0, SIGKILL}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 1, "-q", "-t", "20", "-o", out, in_path);
+  assert_int_equal(r.status, 128 + SIGKILL);
+  run_free(&r);
+  /* whole lines only, the last one possibly torn */
+  bool torn;
+  json_t *recs = file_records(out, true, &torn);
+  size_t i;
+  json_t *rec;
+  size_t done = json_array_size(recs);
+  assert_true(done > 0 && done < 400);
+  json_array_foreach(recs, i, rec) {
+    assert_true(json_is_true(json_object_get(rec, "ok")));
+  }
+  json_decref(recs);
+
+  RUN(&r, NULL, "-t", "50", "--resume", out, in_path);
+  assert_int_equal(r.status, 0);
+  recs = file_records(out, false, NULL);
+  assert_final_once(recs, 400);
+  assert_int_equal(json_array_size(recs), 400);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(in_path), free(out);
+}
+
+/* ------------------------------------------------------------ resume */
+
+static void test_resume_torn_last_line(void **state) {
+  char *u[5];
+  char input[4096];
+  size_t n = 0;
+  for (int i = 0; i < 5; i++) {
+    u[i] = tu_url("/text/t%d", i);
+    n += (size_t)snprintf(input + n, sizeof input - n, "%s\n", u[i]);
+  }
+  /* an earlier run did jobs 0 and 1; job 2 was cancelled; job 3's record
+   * was cut short by a kill */
+  char first_two[1024];
+  snprintf(first_two, sizeof first_two, "%s\n%s\n", u[0], u[1]);
+  run r;
+  RUN(&r, first_two, "-q", "--ordered");
+  assert_int_equal(r.status, 0);
+  char *earlier = NULL;
+  size_t elen = 0;
+  append(&earlier, &elen, r.out, r.out_len);
+  run_free(&r);
+  char cancelled[512];
+  snprintf(cancelled, sizeof cancelled,
+           "{\"index\":2,\"url\":\"%s\",\"status\":null,\"ok\":false,\"error\":{\"code\":"
+           "\"cancelled\",\"message\":\"job was cancelled\"},\"effective_url\":null,"
+           "\"elapsed_ms\":0.0,\"bytes\":0,\"attempts\":0}\n",
+           u[2]);
+  append(&earlier, &elen, cancelled, strlen(cancelled));
+  size_t whole = elen;
+  static const char torn[] = "{\"index\":3,\"url\":\"http://127.0";
+  append(&earlier, &elen, torn, strlen(torn));
+  char *path = write_tmp("torn.jsonl", earlier, elen);
+
+  RUN(&r, input, "--ordered", "--resume", path);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out_len, 0); /* records go to the file */
+  assert_true(contains(r.err, "torn"));
+  assert_true(contains(r.err, "3 jobs: 3 ok"));
+  assert_true(contains(r.err, "2 jobs done by an earlier run skipped"));
+  size_t len;
+  char *text = read_file(path, &len);
+  assert_memory_equal(text, earlier, whole); /* earlier lines untouched */
+  json_t *recs = records_of(text, len, false, NULL); /* torn tail gone */
+  assert_int_equal(json_array_size(recs), 6);
+  assert_final_once(recs, 5);
+  /* --ordered orders this run's records */
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(num(json_array_get(recs, 3 + i), "index"), 2 + i);
+  json_decref(recs);
+  free(text);
+  run_free(&r);
+  for (int i = 0; i < 5; i++)
+    free(u[i]);
+  free(earlier), free(path);
+}
+
+static void test_resume_failed(void **state) {
+  char *ok = tu_url("/hello"), *e500 = tu_url("/status/500"),
+       *flaky = tu_url("/flaky/resume-failed?fail=1");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n%s\n", ok, e500, flaky);
+  char *path = tmp_path("failed.jsonl");
+  run r;
+  RUN(&r, input, "-q", "--resume", path); /* a missing file is created */
+  assert_int_equal(r.status, 1);
+  json_t *recs = file_records(path, false, NULL);
+  assert_int_equal(json_array_size(recs), 3);
+  assert_int_equal(count_ok(recs), 1);
+  json_decref(recs);
+  run_free(&r);
+
+  /* plain --resume: failed jobs are done too; nothing runs, exit 0 */
+  RUN(&r, input, "--resume", path);
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "0 jobs: 0 ok, 0 failed"));
+  assert_true(contains(r.err, "3 jobs done by an earlier run skipped"));
+  run_free(&r);
+
+  /* --resume-failed runs 1 and 2 again: 2 now succeeds, 1 fails again */
+  RUN(&r, input, "-q", "--resume", path, "--resume-failed");
+  assert_int_equal(r.status, 1);
+  assert_int_equal(server_number("/flaky-count/%s", "resume-failed"), 2);
+  recs = file_records(path, false, NULL);
+  assert_int_equal(json_array_size(recs), 5);
+  json_decref(recs);
+  run_free(&r);
+
+  /* and once more: only job 1 is still failed */
+  unsigned long before = ts_requests(tu_server);
+  RUN(&r, input, "--resume", path, "--resume-failed", "--no-progress");
+  assert_int_equal(r.status, 1);
+  assert_true(contains(r.err, "1 jobs: 0 ok, 1 failed"));
+  assert_true(contains(r.err, "2 jobs done by an earlier run skipped"));
+  assert_int_equal(ts_requests(tu_server), before + 1);
+  run_free(&r);
+
+  /* the exit status is about the jobs of this run: a new job that is ok
+   * gives 0 although job 1 failed before */
+  char more[2048];
+  snprintf(more, sizeof more, "%s%s\n", input, ok);
+  RUN(&r, more, "-q", "--resume", path);
+  assert_int_equal(r.status, 0);
+  recs = file_records(path, false, NULL);
+  assert_int_equal(json_array_size(recs), 7);
+  assert_true(json_is_true(json_object_get(by_index(recs, 3), "ok")));
+  json_decref(recs);
+  run_free(&r);
+  free(ok), free(e500), free(flaky), free(path);
+}
+
+static void test_resume_files(void **state) {
+  char *input = url_lines("/hello", 3);
+  char *path = tmp_path("files.jsonl");
+  run r;
+  RUN(&r, input, "-q", "-o", path);
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  size_t len0;
+  char *orig = read_file(path, &len0);
+
+  /* -o naming the resume file, spelled differently, is allowed and does
+   * not truncate it */
+  char *spelled;
+  assert_true(asprintf(&spelled, "%s/./files.jsonl", tmpdir) > 0);
+  RUN(&r, input, "--resume", path, "-o", spelled);
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "0 jobs:"));
+  assert_true(contains(r.err, "3 jobs done by an earlier run skipped"));
+  size_t len;
+  char *now = read_file(path, &len);
+  assert_int_equal(len, len0);
+  assert_memory_equal(now, orig, len0);
+  free(now);
+  run_free(&r);
+
+  /* a file that is no fetchpool output is refused and left alone */
+  char *urls = write_tmp("urls-not-records.txt", input, strlen(input));
+  RUN(&r, input, "--resume", urls);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "no fetchpool records"));
+  now = read_file(urls, &len);
+  assert_int_equal(len, strlen(input));
+  free(now);
+  run_free(&r);
+
+  /* nor a directory */
+  RUN(&r, input, "--resume", tmpdir);
+  assert_int_equal(r.status, 2);
+  run_free(&r);
+
+  /* another process writing it (holding the lock) */
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  assert_true(fd >= 0);
+  assert_int_equal(flock(fd, LOCK_EX), 0);
+  RUN(&r, input, "--resume", path);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "another fetchpool"));
+  run_free(&r);
+  close(fd);
+  free(orig), free(spelled), free(urls), free(input), free(path);
+}
+
+static void test_resume_large_file_compact(void **state) {
+  /* a resume file of 300,000 records and one far index: the done set
+   * stays small, and reading it is quick */
+  size_t nrec = 300000;
+  char *path = tmp_path("large.jsonl");
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  for (size_t i = 0; i < nrec; i++)
+    fprintf(f, "{\"index\":%zu,\"url\":\"u\",\"status\":200,\"ok\":true,\"error\":null,"
+               "\"effective_url\":\"u\",\"elapsed_ms\":1.0,\"bytes\":5,\"attempts\":1}\n",
+            i);
+  fprintf(f, "{\"index\":60000000000,\"url\":\"u\",\"status\":200,\"ok\":true,\"error\":null}\n");
+  assert_int_equal(fclose(f), 0);
+  char *input = url_lines("/hello", 3);
+  run r;
+  RUN(&r, input, "--resume", path, "--no-progress");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "3 jobs done by an earlier run skipped"));
+  assert_true(contains(r.err, "0 jobs:"));
+  /* a flat bitmap up to that index would be 7 GB. The bound holds for a
+   * plain run only: sanitizers add shadow memory, and the child's peak
+   * counts its parent's memory before exec (posix_spawn shares it), which
+   * is large under valgrind */
+  const char *build = getenv("FP_TEST_BUILD");
+  bool plain = (!build || !strstr(build, "san")) && tu_time_scale() == 1.0;
+  if (plain && r.maxrss_kb > 48 * 1024)
+    fail_msg("resuming from %zu records took %ld KiB", nrec, r.maxrss_kb);
+  run_free(&r);
+  free(input), free(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      TU_TEST(test_help_lists_options),
+      TU_TEST(test_usage_errors),
+      TU_TEST(test_retries),
+      TU_TEST(test_retry_on),
+      TU_TEST(test_retry_after),
+      TU_TEST(test_save_with_retries),
+      TU_TEST(test_rate),
+      TU_TEST(test_per_host),
+      TU_TEST(test_stall_timeout),
+      TU_TEST(test_cacert),
+      TU_TEST(test_sigint_mid_run_then_resume),
+      TU_TEST(test_sigterm_grace_over),
+      TU_TEST(test_second_sigint_then_resume),
+      TU_TEST(test_sigint_while_reading_stdin),
+      TU_TEST(test_sigint_cancels_waiting_retry),
+      TU_TEST(test_kill9_then_resume),
+      TU_TEST(test_resume_torn_last_line),
+      TU_TEST(test_resume_failed),
+      TU_TEST(test_resume_files),
+      TU_TEST(test_resume_large_file_compact),
+  };
+  return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
+}
