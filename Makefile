@@ -94,7 +94,7 @@ $(SERVER): tests/server/main.c $(SRV_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c tests/testutil.h $(SRV_OBJ) $(STATIC)
+$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SRV_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(LDFLAGS) -o $@ $< $(SRV_OBJ) \
 	    $(STATIC) $(TEST_LIBS) $(LDLIBS)

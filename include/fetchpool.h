@@ -121,7 +121,10 @@ typedef struct fp_request fp_request;
 
 /* Called from a worker thread with each piece of the decoded body when a
  * sink is set (the body is then not kept in memory). Return 0 to go on,
- * non-zero to abort the transfer with FP_ERR_ABORTED. */
+ * non-zero to abort the transfer with FP_ERR_ABORTED. Every attempt
+ * starts with a call with data NULL and len 0: with retries, what an
+ * earlier attempt delivered is to be discarded (the final attempt's body
+ * is the job's body). */
 typedef int (*fp_sink_fn)(void *userdata, const void *data, size_t len);
 
 /* Create a GET request for url with the library defaults: redirects

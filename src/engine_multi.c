@@ -50,7 +50,8 @@ static void start(loop *l, fp_future *f) {
   }
   CURL *easy = fp__transfer_easy(t);
   l->running_job[slot] = f;
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)slot);
+  /* The slot's entry in running_job identifies the slot when it ends. */
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[slot]);
   if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
     l->running_job[slot] = NULL;
     l->idle[l->nidle++] = slot;
@@ -107,9 +108,9 @@ static void reap(loop *l) {
       continue;
     CURL *easy = msg->easy_handle;
     CURLcode result = msg->data.result;
-    void *priv = NULL;
-    curl_easy_getinfo(easy, CURLINFO_PRIVATE, &priv);
-    size_t slot = (size_t)priv;
+    fp_future **entry = NULL;
+    curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&entry);
+    size_t slot = (size_t)(entry - l->running_job);
     curl_multi_remove_handle(l->multi, easy);
     fp_future *f = l->running_job[slot];
     l->running_job[slot] = NULL;

@@ -482,6 +482,13 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
   t->abort_code = 0;
   t->errbuf[0] = '\0';
   t->headers = NULL;
+  /* The attempt boundary a sink needs to drop an earlier attempt's body. */
+  if (req->sink && req->sink(req->sink_userdata, NULL, 0)) {
+    fp__response_set_error(resp, FP_ERR_ABORTED, "the body sink refused a new attempt");
+    t->req = NULL;
+    t->resp = NULL;
+    return false;
+  }
   CURLcode crc = configure(t, req, &t->headers);
   if (crc != CURLE_OK) {
     fp__transfer_end(t, crc);

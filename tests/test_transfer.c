@@ -800,10 +800,16 @@ typedef struct sink_state {
   size_t len, cap;
   size_t calls;
   size_t stop_after; /* abort once this many bytes arrived (0 = never) */
+  int attempts; /* attempt boundaries seen (data NULL) */
 } sink_state;
 
 static int collect_sink(void *userdata, const void *data, size_t len) {
   sink_state *s = userdata;
+  if (!data) { /* a new attempt: what came before is void */
+    s->attempts++;
+    s->len = 0;
+    return 0;
+  }
   s->calls++;
   if (s->len + len > s->cap)
     return 1; /* more than the test expects: abort so the test fails */
@@ -827,7 +833,24 @@ static void test_sink(void **state) {
   assert_null(fp_response_body(resp, &len));
   assert_int_equal(len, 0);
   assert_int_equal(fp_response_bytes(resp), 200000);
+  assert_int_equal(s.attempts, 1);
   fp_future_decref(f);
+
+  /* with a retry the sink is told that a new attempt starts, and what it
+   * keeps is the final attempt's body */
+  sink_state retried = {.cap = 1000};
+  retried.buf = malloc(retried.cap);
+  req = req_path("/flaky/sink-retry?fail=1&retry_after=0");
+  assert_int_equal(fp_request_set_retries(req, 1, 0.01, 1), FP_OK);
+  assert_int_equal(fp_request_set_sink(req, collect_sink, &retried), FP_OK);
+  f = run(ex, req, &resp);
+  assert_int_equal(fp_response_status(resp), 200);
+  assert_int_equal(fp_response_attempts(resp), 2);
+  assert_int_equal(retried.attempts, 2);
+  assert_int_equal(retried.len, strlen("ok after 1"));
+  assert_memory_equal(retried.buf, "ok after 1", retried.len);
+  fp_future_decref(f);
+  free(retried.buf);
 
   /* a non-zero return aborts the transfer; no more calls follow */
   sink_state stop = {.cap = 200000, .stop_after = 1};

@@ -3,11 +3,8 @@
  * finished future into a record for the output; or, for a line that cannot
  * become a request, an error record at once. --save streams each body to
  * DIR/<index>.body through a sink with per-job state.
- *
- * With retries the sink sees the body of every attempt one after the
- * other (the library has no attempt boundary for sinks), so at the end
- * the file keeps only the last fp_response_bytes() bytes: the final
- * attempt's body. */
+ * Each attempt starts with an empty call to the sink, which empties the
+ * file, so with retries it ends up holding the final attempt's body. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,7 +19,7 @@ typedef struct job {
   uint64_t index;
   char *path;     /* --save: where the body goes, else NULL */
   int fd;         /* the open body file, -1 until the first byte */
-  uint64_t written; /* bytes the sink wrote, all attempts together */
+  uint64_t written; /* bytes the sink wrote in this attempt */
   int save_errno; /* why saving failed, 0 if it did not */
 } job;
 
@@ -50,6 +47,14 @@ static int open_body_file(job *j) {
  * on the first byte keeps files closed while jobs wait in the queue. */
 static int save_chunk(void *userdata, const void *data, size_t len) {
   job *j = userdata;
+  if (!data) { /* a new attempt: forget an earlier attempt's body */
+    j->written = 0;
+    if (j->fd >= 0 && (ftruncate(j->fd, 0) || lseek(j->fd, 0, SEEK_SET) < 0)) {
+      j->save_errno = errno;
+      return 1;
+    }
+    return 0;
+  }
   if (j->fd < 0 && open_body_file(j))
     return 1;
   if (write_all(j->fd, data, len)) {
@@ -58,33 +63,6 @@ static int save_chunk(void *userdata, const void *data, size_t len) {
   }
   j->written += len;
   return 0;
-}
-
-/* Keep only the last keep bytes of the body file (the final attempt's
- * body, after earlier attempts' bodies): move them to the front and cut
- * the file there. 0 or an errno value. */
-static int keep_tail(int fd, uint64_t written, uint64_t keep) {
-  char buf[65536];
-  off_t from = (off_t)(written - keep), to = 0;
-  while ((uint64_t)to < keep) {
-    size_t want = keep - (uint64_t)to < sizeof buf ? (size_t)(keep - (uint64_t)to) : sizeof buf;
-    ssize_t n = pread(fd, buf, want, from);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return n < 0 ? errno : EIO;
-    for (ssize_t done = 0; done < n;) {
-      ssize_t put = pwrite(fd, buf + done, (size_t)(n - done), to + done);
-      if (put < 0 && errno == EINTR)
-        continue;
-      if (put < 0)
-        return errno;
-      done += put;
-    }
-    from += n;
-    to += n;
-  }
-  return ftruncate(fd, (off_t)keep) ? errno : 0;
 }
 
 /* What a finished (or cancelled) future came to. */
@@ -123,9 +101,6 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
       open_body_file(j);
     if (j->fd >= 0 && body && write_all(j->fd, body, len))
       j->save_errno = errno;
-    uint64_t keep = fp_response_bytes(resp);
-    if (j->fd >= 0 && !body && !j->save_errno && j->written > keep)
-      j->save_errno = keep_tail(j->fd, j->written, keep);
   }
   if (j->fd >= 0 && close(j->fd) && !j->save_errno)
     j->save_errno = errno;
