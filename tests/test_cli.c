@@ -432,6 +432,48 @@ static void test_ordered(void **state) {
   free(slow), free(fast), free(input);
 }
 
+/* Every engine gives the same records: 300 jobs, each its own body, in
+ * input order with --ordered, plus a bad line and a failing one. */
+static void test_engines(void **state) {
+  char *ok_lines = url_lines("/text/e", 300);
+  size_t n = strlen(ok_lines) + 64;
+  char *input = malloc(n);
+  snprintf(input, n, "%snot a url\nhttp://127.0.0.1:%u/\n", ok_lines, closed_port());
+  static const char *const engines[][4] = {
+      {"--engine", "threads", "--loops", "1"},
+      {"--engine", "multi", "--loops", "1"},
+      {"--engine", "hybrid", "--loops", "3"},
+  };
+  for (size_t e = 0; e < 3; e++) {
+    run r;
+    RUN(&r, input, "-q", "-t", "16", "--ordered", "--body", engines[e][0], engines[e][1],
+        engines[e][2], engines[e][3]);
+    assert_int_equal(r.status, 1); /* two jobs fail */
+    json_t *recs = records(&r);
+    assert_int_equal(json_array_size(recs), 302);
+    for (size_t i = 0; i < 300; i++) {
+      json_t *rec = json_array_get(recs, i);
+      assert_int_equal(num(rec, "index"), (json_int_t)i);
+      assert_string_equal(str(rec, "body"), "e");
+    }
+    assert_string_equal(error_code(json_array_get(recs, 300)), "invalid_url");
+    assert_string_equal(error_code(json_array_get(recs, 301)), "connect");
+    json_decref(recs);
+    run_free(&r);
+  }
+  run r;
+  RUN(&r, "", "--engine", "async");
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "--engine"));
+  run_free(&r);
+  RUN(&r, "", "--engine", "hybrid", "--loops", "0");
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "--loops"));
+  run_free(&r);
+  free(ok_lines);
+  free(input);
+}
+
 static void test_ordered_window_long_run(void **state) {
   /* far more jobs than the reorder window holds (1024 at 2 threads): the
    * reader waits for the window and the run still completes in order */
@@ -946,6 +988,7 @@ int main(void) {
       TU_TEST(test_json_jobs),
       TU_TEST(test_error_codes),
       TU_TEST(test_ordered),
+      TU_TEST(test_engines),
       TU_TEST(test_ordered_window_long_run),
       TU_TEST(test_line_of_one_mib),
       TU_TEST(test_bodies),

@@ -34,6 +34,8 @@
 
 typedef struct options {
   size_t threads;
+  fp_engine engine;
+  size_t loops;           /* hybrid: event-loop threads, 0: one per CPU */
   const char *output;     /* NULL: standard output */
   bool ordered;
   fp_request *base;       /* what every job starts from */
@@ -62,7 +64,14 @@ static const char usage_text[] =
     "Each job gives one JSON record on one line of the output.\n"
     "\n"
     "Options:\n"
-    "  -t, --threads N          worker threads, 1 to 10000 (default 32)\n"
+    "  -t, --threads N          transfers at once, 1 to 10000 (default 32): worker\n"
+    "                           threads, or event-loop slots with --engine multi\n"
+    "      --engine E           threads (default): a thread per transfer, each\n"
+    "                           blocking in libcurl; multi: one event-loop thread\n"
+    "                           on libcurl's multi interface; hybrid: --loops\n"
+    "                           event-loop threads sharing the transfers\n"
+    "      --loops K            event-loop threads for --engine hybrid (default:\n"
+    "                           one per CPU)\n"
     "  -o, --output FILE        write records to FILE instead of standard output\n"
     "      --ordered            write records in input order (bounded window)\n"
     "  -X, --method METHOD      HTTP method (default GET, or POST with --data)\n"
@@ -152,7 +161,8 @@ enum {
   OPT_ORDERED = 256, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_MAX_REDIRS, OPT_MAX_BODY,
   OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS_JSON, OPT_BODY, OPT_HEADERS, OPT_TIMINGS,
   OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
-  OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED
+  OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
+  OPT_ENGINE, OPT_LOOPS
 };
 
 static const struct option long_options[] = {
@@ -178,6 +188,8 @@ static const struct option long_options[] = {
     {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"engine", required_argument, NULL, OPT_ENGINE},
+    {"loops", required_argument, NULL, OPT_LOOPS},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"grace", required_argument, NULL, OPT_GRACE},
@@ -344,6 +356,26 @@ static int parse_options(int argc, char **argv, options *o) {
                     "0.5, at most %g", shown_arg, MAX_RATE);
         goto fail;
       }
+      break;
+    case OPT_ENGINE:
+      if (strcmp(arg, "threads") == 0) {
+        o->engine = FP_ENGINE_THREADS;
+      } else if (strcmp(arg, "multi") == 0) {
+        o->engine = FP_ENGINE_MULTI;
+      } else if (strcmp(arg, "hybrid") == 0) {
+        o->engine = FP_ENGINE_HYBRID;
+      } else {
+        usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_LOOPS:
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
+                    MAX_THREADS);
+        goto fail;
+      }
+      o->loops = (size_t)n;
       break;
     case OPT_PER_HOST:
       if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
@@ -641,6 +673,8 @@ static int run_jobs(const options *o) {
   fp_executor_options eo;
   fp_executor_options_init(&eo);
   eo.threads = o->threads;
+  eo.engine = o->engine;
+  eo.loops = o->loops;
   eo.queue_capacity = 2 * o->threads; /* submit blocks beyond: backpressure */
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
