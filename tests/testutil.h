@@ -112,30 +112,16 @@ static inline fp_executor *tu_executor(size_t threads, size_t capacity,
   return ex;
 }
 
-/* A GET request for a printf-style path on the test server. NEW. */
-__attribute__((format(printf, 1, 2)))
-static inline fp_request *tu_request(const char *fmt, ...) {
-  char path[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(path, sizeof path, fmt, ap);
-  va_end(ap);
-  char *url = tu_url("%s", path);
+/* A GET request for url (STEALS the malloc'd string). NEW. */
+static inline fp_request *tu_request_url(char *url) {
   fp_request *req = fp_request_new(url);
   free(url);
   assert_non_null(req);
   return req;
 }
 
-/* Submit a GET of a printf-style path on the test server. NEW future. */
-__attribute__((format(printf, 2, 3)))
-static inline fp_future *tu_submit(fp_executor *ex, const char *fmt, ...) {
-  char path[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(path, sizeof path, fmt, ap);
-  va_end(ap);
-  char *url = tu_url("%s", path);
+/* Submit a GET of url (STEALS the malloc'd string). NEW future. */
+static inline fp_future *tu_submit_url(fp_executor *ex, char *url) {
   fp_error err = {0};
   fp_future *f = fp_executor_submit_url(ex, url, &err);
   free(url);
@@ -143,6 +129,10 @@ static inline fp_future *tu_submit(fp_executor *ex, const char *fmt, ...) {
   assert_int_equal(err.code, FP_OK);
   return f;
 }
+
+/* The same for a printf-style path on the test server. */
+#define tu_request(...) tu_request_url(tu_url(__VA_ARGS__))
+#define tu_submit(ex, ...) tu_submit_url((ex), tu_url(__VA_ARGS__))
 
 /* Body of a finished future (BORROWED); the test fails if it has none. */
 static inline const char *tu_body(fp_future *f) {
