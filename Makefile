@@ -30,7 +30,7 @@ DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
 TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libmicrohttpd zlib 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka libmicrohttpd zlib 2>/dev/null)
 
-WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+WARN    := -Wall -Wextra -Werror -Wformat-security -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
 OPT     ?= -O2 -g
 CFLAGS  ?=

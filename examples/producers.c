@@ -14,11 +14,13 @@ static long per_producer;
 static atomic_long ok_count;
 
 static void on_done(fp_future *f, void *userdata) {
+  (void)userdata;
   if (fp_response_ok(fp_future_response(f))) /* NULL when cancelled */
     atomic_fetch_add(&ok_count, 1);
 }
 
 static void *produce(void *arg) {
+  (void)arg;
   for (long i = 0; i < per_producer; i++) {
     fp_future *f = fp_executor_submit_url(ex, url, NULL);
     if (f) {

@@ -7,27 +7,6 @@
 
 #include "testutil.h"
 
-static fp_executor *new_executor(size_t threads, size_t capacity) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  opts.queue_capacity = capacity;
-  fp_error err = {0};
-  fp_executor *ex = fp_executor_new(&opts, &err);
-  assert_non_null(ex);
-  assert_int_equal(err.code, FP_OK);
-  return ex;
-}
-
-static fp_future *submit(fp_executor *ex, const char *path) {
-  char *url = tu_url("%s", path);
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit_url(ex, url, &err);
-  free(url);
-  assert_non_null(f);
-  return f;
-}
-
 static fp_request *new_request(const char *path) {
   char *url = tu_url("%s", path);
   fp_request *req = fp_request_new(url);
@@ -234,7 +213,7 @@ static void *submit_main(void *arg) {
 
 static void test_submit_from_many_threads(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(4, 0);
+  fp_executor *ex = tu_executor(4, 0, NULL);
   unsigned long base = ts_requests(tu_server);
   submitter *subs = calloc(SUBMITTERS, sizeof *subs);
   assert_non_null(subs);
@@ -284,15 +263,15 @@ static void order_cb(fp_future *f, void *userdata) {
 static void test_fifo_one_thread(void **state) {
   (void)state;
   enum { N = 20 };
-  fp_executor *ex = new_executor(1, 0);
-  fp_future *blocker = submit(ex, "/delay/150"); /* let the rest pile up */
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *blocker = tu_submit(ex, "/delay/150"); /* let the rest pile up */
   order_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
   order_arg args[N];
   fp_future *fs[N];
   for (int i = 0; i < N; i++) {
     char path[32];
     snprintf(path, sizeof path, "/text/%d", i);
-    fs[i] = submit(ex, path);
+    fs[i] = tu_submit(ex, "%s", path);
     args[i] = (order_arg){&log, i};
     assert_int_equal(fp_future_add_done_callback(fs[i], order_cb, &args[i]), FP_OK);
   }
@@ -329,11 +308,11 @@ static void *blocked_submit_main(void *arg) {
 
 static void test_queue_capacity_blocks(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, 2);
-  fp_future *a = submit(ex, "/delay/400");
+  fp_executor *ex = tu_executor(1, 2, NULL);
+  fp_future *a = tu_submit(ex, "/delay/400");
   wait_running(a);
-  fp_future *b = submit(ex, "/text/b"); /* the queue holds b and c: full */
-  fp_future *c = submit(ex, "/text/c");
+  fp_future *b = tu_submit(ex, "/text/b"); /* the queue holds b and c: full */
+  fp_future *c = tu_submit(ex, "/text/c");
   blocked_submit d = {.ex = ex, .req = new_request("/text/d"), .watch = a};
   atomic_init(&d.returned, false);
   pthread_t t;
@@ -361,10 +340,10 @@ static void test_queue_capacity_blocks(void **state) {
 
 static void test_submit_timeout(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, 1);
-  fp_future *a = submit(ex, "/delay/1000");
+  fp_executor *ex = tu_executor(1, 1, NULL);
+  fp_future *a = tu_submit(ex, "/delay/1000");
   wait_running(a);
-  fp_future *b = submit(ex, "/text/b"); /* full */
+  fp_future *b = tu_submit(ex, "/text/b"); /* full */
   fp_request *req = new_request("/text/c");
 
   fp_error err = {0};
@@ -418,14 +397,14 @@ static void count_cb(fp_future *f, void *userdata) {
 static void test_shutdown_runs_queued(void **state) {
   (void)state;
   enum { N = 6 };
-  fp_executor *ex = new_executor(1, 0);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   unsigned long base = ts_requests(tu_server);
-  fp_future *blocker = submit(ex, "/delay/150");
+  fp_future *blocker = tu_submit(ex, "/delay/150");
   fp_future *fs[N];
   for (int i = 0; i < N; i++) {
     char path[32];
     snprintf(path, sizeof path, "/text/q%d", i);
-    fs[i] = submit(ex, path);
+    fs[i] = tu_submit(ex, "%s", path);
   }
   assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
   /* every queued job ran before the waiting shutdown returned */
@@ -445,14 +424,14 @@ static void test_shutdown_runs_queued(void **state) {
 static void test_shutdown_cancels_queued(void **state) {
   (void)state;
   enum { N = 4 };
-  fp_executor *ex = new_executor(1, 0);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   unsigned long base = ts_requests(tu_server);
-  fp_future *running = submit(ex, "/delay/300");
+  fp_future *running = tu_submit(ex, "/delay/300");
   wait_running(running);
   fp_future *fs[N];
   cb_count counts[N];
   for (int i = 0; i < N; i++) {
-    fs[i] = submit(ex, "/text/never");
+    fs[i] = tu_submit(ex, "/text/never");
     atomic_init(&counts[i].calls, 0);
     assert_int_equal(fp_future_add_done_callback(fs[i], count_cb, &counts[i]), FP_OK);
   }
@@ -473,9 +452,9 @@ static void test_shutdown_cancels_queued(void **state) {
 
 static void test_shutdown_nowait(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, 0);
-  fp_future *a = submit(ex, "/delay/800");
-  fp_future *b = submit(ex, "/text/b");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *a = tu_submit(ex, "/delay/800");
+  fp_future *b = tu_submit(ex, "/text/b");
   wait_running(a);
   double t0 = tu_now();
   assert_int_equal(fp_executor_shutdown(ex, false, false), FP_OK);
@@ -496,7 +475,7 @@ static void test_shutdown_nowait(void **state) {
 
 static void test_submit_after_shutdown(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2, 4);
+  fp_executor *ex = tu_executor(2, 4, NULL);
   assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
   fp_request *req = new_request("/text/late");
   fp_error err = {0};
@@ -533,8 +512,8 @@ static void *shutdown_main(void *arg) {
 
 static void test_shutdown_idempotent_concurrent(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2, 0);
-  fp_future *a = submit(ex, "/delay/300"), *b = submit(ex, "/delay/200");
+  fp_executor *ex = tu_executor(2, 0, NULL);
+  fp_future *a = tu_submit(ex, "/delay/300"), *b = tu_submit(ex, "/delay/200");
   shutdown_arg args[4];
   pthread_t t[4];
   for (int i = 0; i < 4; i++) {
@@ -573,10 +552,10 @@ static void shutdown_cb(fp_future *f, void *userdata) {
 
 static void test_shutdown_from_callback(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2, 0);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   from_cb c = {.ex = ex, .rc_wait = -99, .rc_nowait = -99};
   atomic_init(&c.calls, 0);
-  fp_future *f = submit(ex, "/delay/100");
+  fp_future *f = tu_submit(ex, "/delay/100");
   assert_int_equal(fp_future_add_done_callback(f, shutdown_cb, &c), FP_OK);
   assert_int_equal(fp_future_wait(f, FP_FOREVER), FP_OK);
   /* waits for the workers, so the callback has returned */
@@ -593,10 +572,10 @@ static void test_shutdown_from_callback(void **state) {
 
 static void test_shutdown_releases_blocked_submitter(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, 1);
-  fp_future *a = submit(ex, "/delay/800");
+  fp_executor *ex = tu_executor(1, 1, NULL);
+  fp_future *a = tu_submit(ex, "/delay/800");
   wait_running(a);
-  fp_future *b = submit(ex, "/text/b"); /* full */
+  fp_future *b = tu_submit(ex, "/text/b"); /* full */
   blocked_submit c = {.ex = ex, .req = new_request("/text/c"), .watch = a};
   atomic_init(&c.returned, false);
   pthread_t t;
@@ -617,7 +596,7 @@ static void test_shutdown_releases_blocked_submitter(void **state) {
 
 static void test_invalid_args(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, 0);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_error err = {0};
   assert_null(fp_executor_submit(ex, NULL, &err));
   assert_int_equal(err.code, FP_ERR_INVALID_ARG);
@@ -638,14 +617,14 @@ static void test_invalid_args(void **state) {
 static void test_2000_jobs_64_threads(void **state) {
   (void)state;
   enum { N = 2000 };
-  fp_executor *ex = new_executor(64, 0);
+  fp_executor *ex = tu_executor(64, 0, NULL);
   unsigned long base = ts_requests(tu_server);
   fp_future **fs = calloc(N, sizeof *fs);
   assert_non_null(fs);
   for (int i = 0; i < N; i++) {
     char path[32];
     snprintf(path, sizeof path, "/text/%d", i);
-    fs[i] = submit(ex, path);
+    fs[i] = tu_submit(ex, "%s", path);
   }
   for (int i = 0; i < N; i++) {
     char want[16];
@@ -661,12 +640,12 @@ static void test_2000_jobs_64_threads(void **state) {
 static void test_connection_reuse(void **state) {
   (void)state;
   enum { N = 400, THREADS = 8 };
-  fp_executor *ex = new_executor(THREADS, 0);
+  fp_executor *ex = tu_executor(THREADS, 0, NULL);
   unsigned long conns = ts_connections(tu_server);
   fp_future **fs = calloc(N, sizeof *fs);
   assert_non_null(fs);
   for (int i = 0; i < N; i++)
-    fs[i] = submit(ex, "/hello");
+    fs[i] = tu_submit(ex, "/hello");
   for (int i = 0; i < N; i++) {
     assert_body(fs[i], "hello");
     fp_future_decref(fs[i]);
@@ -682,12 +661,12 @@ static void test_connection_reuse(void **state) {
 static void test_jobs_run_concurrently(void **state) {
   (void)state;
   enum { N = 100, THREADS = 50 };
-  fp_executor *ex = new_executor(THREADS, 0);
+  fp_executor *ex = tu_executor(THREADS, 0, NULL);
   fp_future **fs = calloc(N, sizeof *fs);
   assert_non_null(fs);
   double t0 = tu_now();
   for (int i = 0; i < N; i++)
-    fs[i] = submit(ex, "/delay/200");
+    fs[i] = tu_submit(ex, "/delay/200");
   assert_int_equal(fp_wait(fs, N, 30.0, FP_ALL_COMPLETED, NULL), FP_OK);
   double took = tu_now() - t0;
   print_message("100 x 200 ms on 50 threads: %.3f s\n", took);

@@ -6,29 +6,6 @@
 
 #include "testutil.h"
 
-static fp_executor *new_executor(size_t threads, const char *prefix) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  opts.thread_name_prefix = prefix;
-  fp_error err = {0};
-  fp_executor *ex = fp_executor_new(&opts, &err);
-  assert_non_null(ex);
-  assert_int_equal(err.code, FP_OK);
-  return ex;
-}
-
-/* Submit a GET of a test server path. */
-static fp_future *submit(fp_executor *ex, const char *path) {
-  char *url = tu_url("%s", path);
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit_url(ex, url, &err);
-  free(url);
-  assert_non_null(f);
-  assert_int_equal(err.code, FP_OK);
-  return f;
-}
-
 /* Bounded poll until a worker has picked f up. */
 static void wait_running(fp_future *f) {
   double end = tu_now() + 10.0;
@@ -53,9 +30,9 @@ static void assert_body(fp_future *f, const char *want) {
 
 static void test_pending_running_finished(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
-  fp_future *a = submit(ex, "/delay/400");
-  fp_future *b = submit(ex, "/text/bee");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *a = tu_submit(ex, "/delay/400");
+  fp_future *b = tu_submit(ex, "/text/bee");
 
   /* b waits behind a on the single worker */
   wait_running(a);
@@ -108,8 +85,8 @@ static void test_pending_running_finished(void **state) {
  * 0, rather than spinning on an invalid deadline until the job ends. */
 static void test_nan_timeout_polls(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
-  fp_future *a = submit(ex, "/delay/300");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *a = tu_submit(ex, "/delay/300");
   assert_int_equal(fp_future_wait(a, NAN), FP_ERR_WAIT_TIMEOUT);
   assert_int_equal(fp_future_result(a, NAN, NULL), FP_ERR_WAIT_TIMEOUT);
   assert_int_equal(fp_wait(&a, 1, NAN, FP_ALL_COMPLETED, NULL), FP_ERR_WAIT_TIMEOUT);
@@ -122,7 +99,7 @@ static void test_nan_timeout_polls(void **state) {
 
 static void test_request_is_kept(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   char *url = tu_url("/text/req");
   fp_request *req = fp_request_new(url);
   assert_non_null(req);
@@ -140,10 +117,10 @@ static void test_request_is_kept(void **state) {
 
 static void test_cancel_pending(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   unsigned long before = ts_requests(tu_server);
-  fp_future *a = submit(ex, "/delay/300");
-  fp_future *b = submit(ex, "/text/never");
+  fp_future *a = tu_submit(ex, "/delay/300");
+  fp_future *b = tu_submit(ex, "/text/never");
   wait_running(a);
   assert_int_equal(fp_future_state(b), FP_PENDING);
 
@@ -179,7 +156,7 @@ static void test_cancel_pending(void **state) {
 
 static void test_result_on_transfer_error(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_error err = {0};
   /* port 1 on loopback: nothing listens there */
   fp_future *f = fp_executor_submit_url(ex, "http://127.0.0.1:1/", &err);
@@ -211,12 +188,12 @@ static void count_cb(fp_future *f, void *userdata) {
 
 static void test_drop_ref_before_finish(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(4, NULL);
+  fp_executor *ex = tu_executor(4, 0, NULL);
   counter c;
   atomic_init(&c.calls, 0);
   atomic_init(&c.ok, 0);
   for (int i = 0; i < 12; i++) {
-    fp_future *f = submit(ex, i % 2 ? "/delay/100" : "/text/x");
+    fp_future *f = tu_submit(ex, i % 2 ? "/delay/100" : "/text/x");
     assert_int_equal(fp_future_add_done_callback(f, count_cb, &c), FP_OK);
     fp_future_decref(f); /* the pool keeps the future alive */
   }
@@ -228,8 +205,8 @@ static void test_drop_ref_before_finish(void **state) {
 
 static void test_extra_refs(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
-  fp_future *f = submit(ex, "/text/refs");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *f = tu_submit(ex, "/text/refs");
   assert_ptr_equal(fp_future_incref(f), f);
   assert_ptr_equal(fp_future_incref(f), f);
   fp_future_decref(f);
@@ -264,8 +241,8 @@ static void record_cb(fp_future *f, void *userdata) {
 
 static void test_callback_in_worker(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2, "cbw");
-  fp_future *f = submit(ex, "/delay/200");
+  fp_executor *ex = tu_executor(2, 0, "cbw");
+  fp_future *f = tu_submit(ex, "/delay/200");
   cb_record r = {0};
   atomic_init(&r.calls, 0);
   assert_int_equal(fp_future_add_done_callback(f, record_cb, &r), FP_OK);
@@ -285,8 +262,8 @@ static void test_callback_in_worker(void **state) {
 
 static void test_callback_when_already_done(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, "cbd");
-  fp_future *f = submit(ex, "/text/done");
+  fp_executor *ex = tu_executor(1, 0, "cbd");
+  fp_future *f = tu_submit(ex, "/text/done");
   assert_body(f, "done");
   cb_record r = {0};
   atomic_init(&r.calls, 0);
@@ -326,9 +303,9 @@ static void order_cb(fp_future *f, void *userdata) {
 
 static void test_callbacks_in_order(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
-  fp_future *blocker = submit(ex, "/delay/200");
-  fp_future *f = submit(ex, "/text/order");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *blocker = tu_submit(ex, "/delay/200");
+  fp_future *f = tu_submit(ex, "/text/order");
   order_log log = {.mu = PTHREAD_MUTEX_INITIALIZER};
   order_cb_arg args[3] = {{&log, 1}, {&log, 2}, {&log, 3}};
   /* added while f is pending behind the blocker */
@@ -363,9 +340,9 @@ static void *cancel_main(void *arg) {
 
 static void test_callback_on_cancel(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1, NULL);
-  fp_future *blocker = submit(ex, "/delay/200");
-  fp_future *f = submit(ex, "/text/cancelled");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *blocker = tu_submit(ex, "/delay/200");
+  fp_future *f = tu_submit(ex, "/text/cancelled");
   cb_record r = {0};
   atomic_init(&r.calls, 0);
   assert_int_equal(fp_future_add_done_callback(f, record_cb, &r), FP_OK);
@@ -412,7 +389,7 @@ static void late_cb(fp_future *f, void *userdata) {
 
 static void test_cancel_races_workers(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2, NULL);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   race_slot *slots = calloc(RACE_ROUNDS, sizeof *slots);
   assert_non_null(slots);
   unsigned long before = ts_requests(tu_server);
@@ -421,7 +398,7 @@ static void test_cancel_races_workers(void **state) {
     snprintf(path, sizeof path, "/text/r%d", i);
     atomic_init(&slots[i].calls, 0);
     atomic_init(&slots[i].late_calls, 0);
-    slots[i].f = submit(ex, path);
+    slots[i].f = tu_submit(ex, "%s", path);
     assert_int_equal(fp_future_add_done_callback(slots[i].f, race_cb, &slots[i]), FP_OK);
     /* cancel after 0..270 us, so some rounds hit the worker's pop */
     double until = tu_now() + (i % 10) * 30e-6;

@@ -2,15 +2,6 @@
  * free, timeouts and shutdown. */
 #include "testutil.h"
 
-static fp_executor *new_executor(size_t threads) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  fp_executor *ex = fp_executor_new(&opts, NULL);
-  assert_non_null(ex);
-  return ex;
-}
-
 /* n requests for the test server; path_fmt gets the index i and, when it
  * takes a second %d, arg(i). */
 static fp_request **make_requests(size_t n, const char *path_fmt, int (*arg)(size_t)) {
@@ -31,14 +22,6 @@ static void free_requests(fp_request **reqs, size_t n) {
   free(reqs);
 }
 
-static const char *body_of(fp_future *f) {
-  const fp_response *resp = NULL;
-  assert_int_equal(fp_future_result(f, 0, &resp), FP_OK);
-  const char *body = fp_response_body(resp, NULL);
-  assert_non_null(body);
-  return body;
-}
-
 /* Bounded poll for the server's request count to reach want (/delay/N is
  * counted when it arrives, before its sleep). */
 static void await_requests(unsigned long base, unsigned long want) {
@@ -53,7 +36,7 @@ static int descending_delay(size_t i) { return (int)(5 - i) * 80; }
 
 static void test_input_order(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(5);
+  fp_executor *ex = tu_executor(5, 0, NULL);
   /* later ones finish first: 400, 320, 240, 160, 80 ms */
   fp_request **reqs = make_requests(5, "/delay/%d", descending_delay);
   fp_error err = {0};
@@ -69,7 +52,7 @@ static void test_input_order(void **state) {
     assert_int_equal(fp_future_state(f), FP_FINISHED);
     char want[32];
     snprintf(want, sizeof want, "delayed %d", descending_delay(i));
-    assert_string_equal(body_of(f), want);
+    assert_string_equal(tu_body(f), want);
   }
   fp_future *f = (fp_future *)1;
   assert_int_equal(fp_map_next(m, 0, &f, NULL), FP_ERR_EXHAUSTED);
@@ -82,7 +65,7 @@ static void test_input_order(void **state) {
 static void test_in_flight_bound(void **state) {
   (void)state;
   enum { N = 12, WINDOW = 3 };
-  fp_executor *ex = new_executor(8);
+  fp_executor *ex = tu_executor(8, 0, NULL);
   fp_request **reqs = make_requests(N, "/delay/100", NULL);
   unsigned long base = ts_requests(tu_server);
   double t0 = tu_now();
@@ -99,7 +82,7 @@ static void test_in_flight_bound(void **state) {
     size_t index;
     assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
     assert_int_equal(index, i);
-    assert_string_equal(body_of(f), "delayed 100");
+    assert_string_equal(tu_body(f), "delayed 100");
     /* only this thread submits, inside fp_map_next: started requests never
      * run more than the window ahead of what was consumed */
     unsigned long seen = ts_requests(tu_server) - base;
@@ -120,7 +103,7 @@ static void test_in_flight_bound(void **state) {
 static void test_default_window_is_thread_count(void **state) {
   (void)state;
   enum { N = 6 };
-  fp_executor *ex = new_executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   fp_request **reqs = make_requests(N, "/delay/100", NULL);
   unsigned long base = ts_requests(tu_server);
   fp_map *m = fp_executor_map(ex, reqs, N, 0, NULL);
@@ -140,7 +123,7 @@ static void test_default_window_is_thread_count(void **state) {
 static void test_free_midway_cancels_rest(void **state) {
   (void)state;
   enum { N = 8 };
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_request **reqs = make_requests(N, "/delay/150", NULL);
   unsigned long base = ts_requests(tu_server);
   fp_map *m = fp_executor_map(ex, reqs, N, 4, NULL);
@@ -162,7 +145,7 @@ static void test_free_midway_cancels_rest(void **state) {
 static void test_free_before_next(void **state) {
   (void)state;
   enum { N = 5 };
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_request **reqs = make_requests(N, "/text/%d", NULL);
   unsigned long base = ts_requests(tu_server);
   fp_map *m = fp_executor_map(ex, reqs, N, 5, NULL);
@@ -178,7 +161,7 @@ static void test_free_before_next(void **state) {
 
 static void test_next_timeout(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   fp_request **reqs = make_requests(2, "/delay/%d", descending_delay); /* 400, 320 */
   fp_map *m = fp_executor_map(ex, reqs, 2, 2, NULL);
   assert_non_null(m);
@@ -192,7 +175,7 @@ static void test_next_timeout(void **state) {
   size_t index = 99;
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
   assert_int_equal(index, 0);
-  assert_string_equal(body_of(f), "delayed 400");
+  assert_string_equal(tu_body(f), "delayed 400");
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
   assert_int_equal(index, 1);
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_ERR_EXHAUSTED);
@@ -203,7 +186,7 @@ static void test_next_timeout(void **state) {
 
 static void test_map_after_shutdown(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_request **reqs = make_requests(3, "/text/%d", NULL);
   assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
   fp_error err = {0};
@@ -216,7 +199,7 @@ static void test_map_after_shutdown(void **state) {
 static void test_shutdown_during_map(void **state) {
   (void)state;
   enum { N = 6 };
-  fp_executor *ex = new_executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   fp_request **reqs = make_requests(N, "/text/m%d", NULL);
   fp_map *m = fp_executor_map(ex, reqs, N, 2, NULL);
   assert_non_null(m);
@@ -226,10 +209,10 @@ static void test_shutdown_during_map(void **state) {
   size_t index;
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
   assert_int_equal(index, 0);
-  assert_string_equal(body_of(f), "m0");
+  assert_string_equal(tu_body(f), "m0");
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
   assert_int_equal(index, 1);
-  assert_string_equal(body_of(f), "m1");
+  assert_string_equal(tu_body(f), "m1");
   assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_ERR_SHUTDOWN);
   assert_null(f);
   assert_int_equal(fp_map_next(m, 0, &f, &index), FP_ERR_SHUTDOWN);
@@ -240,7 +223,7 @@ static void test_shutdown_during_map(void **state) {
 
 static void test_map_invalid(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_error err = {0};
   assert_null(fp_executor_map(NULL, NULL, 0, 0, &err));
   assert_int_equal(err.code, FP_ERR_INVALID_ARG);

@@ -10,23 +10,12 @@
 
 /* ---- helpers ---- */
 
-static fp_executor *new_executor(size_t threads) {
-  fp_executor_options opts;
-  fp_error err = {0};
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  fp_executor *ex = fp_executor_new(&opts, &err);
-  if (!ex)
-    fail_msg("fp_executor_new: %s (%s)", err.text, fp_code_name(err.code));
-  return ex;
-}
-
 static char *echo_url(void) { return tu_url("/echo"); }
 
 /* Send req (BORROWED) to /echo on a 1-thread executor and return what the
  * server saw, as a JSON object (NEW). */
 static json_t *echo_of(fp_request *req) {
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_error err = {0};
   const fp_response *resp;
   json_error_t jerr;

@@ -4,23 +4,6 @@
 
 #include "testutil.h"
 
-static fp_executor *new_executor(size_t threads) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  fp_executor *ex = fp_executor_new(&opts, NULL);
-  assert_non_null(ex);
-  return ex;
-}
-
-static fp_request *new_request(const char *fmt, int a, int b) {
-  char *url = tu_url(fmt, a, b);
-  fp_request *req = fp_request_new(url);
-  free(url);
-  assert_non_null(req);
-  return req;
-}
-
 static const char *slot_body(fp_results *r, size_t i) {
   fp_future *f = fp_results_get(r, i);
   assert_non_null(f);
@@ -34,14 +17,14 @@ static const char *slot_body(fp_results *r, size_t i) {
 static void test_slots_fill_as_jobs_finish(void **state) {
   (void)state;
   enum { N = 6 };
-  fp_executor *ex = new_executor(N);
+  fp_executor *ex = tu_executor(N, 0, NULL);
   fp_results *r = fp_results_new(N);
   assert_non_null(r);
   assert_int_equal(fp_results_size(r), N);
   assert_int_equal(fp_results_done(r), 0);
   /* job i fetches /text/job-i; later jobs are quicker (500 ms .. 0) */
   for (int i = 0; i < N; i++) {
-    fp_request *req = new_request("/text/job-%d?delay=%d", i, (N - 1 - i) * 100);
+    fp_request *req = tu_request("/text/job-%d?delay=%d", i, (N - 1 - i) * 100);
     fp_error err = {0};
     assert_int_equal(fp_results_submit(r, (size_t)i, ex, req, &err), FP_OK);
     assert_int_equal(err.code, FP_OK);
@@ -90,11 +73,11 @@ static void test_slots_fill_as_jobs_finish(void **state) {
 
 static void test_wait_timeout(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_results *r = fp_results_new(2);
   assert_non_null(r);
   assert_int_equal(fp_results_wait(r, 0, 0), FP_OK); /* nothing to wait for */
-  fp_request *req = new_request("/delay/%d", 500, 0);
+  fp_request *req = tu_request("/delay/%d", 500);
   assert_int_equal(fp_results_submit(r, 1, ex, req, NULL), FP_OK);
   fp_request_decref(req);
   double t0 = tu_now();
@@ -115,18 +98,18 @@ static void test_wait_timeout(void **state) {
 
 static void test_to_json(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_results *r = fp_results_new(4);
   assert_non_null(r);
-  fp_request *with_index = new_request("/text/job-%d", 0, 0);
+  fp_request *with_index = tu_request("/text/job-%d", 0);
   assert_int_equal(fp_request_set_index(with_index, 42), FP_OK);
-  fp_request *without = new_request("/text/job-%d", 1, 0);
+  fp_request *without = tu_request("/text/job-%d", 1);
   assert_int_equal(fp_results_submit(r, 0, ex, with_index, NULL), FP_OK);
   assert_int_equal(fp_results_submit(r, 1, ex, without, NULL), FP_OK);
   assert_int_equal(fp_results_wait(r, 2, FP_FOREVER), FP_OK);
 
   /* slot 2: a cancelled job; slot 3: never attached */
-  fp_request *slow = new_request("/delay/%d", 300, 0);
+  fp_request *slow = tu_request("/delay/%d", 300);
   fp_future *blocker = fp_executor_submit(ex, slow, NULL);
   fp_future *cancelled = fp_executor_submit(ex, without, NULL);
   assert_non_null(blocker);
@@ -176,11 +159,11 @@ static void test_to_json(void **state) {
 
 static void test_json_while_running(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   fp_results *r = fp_results_new(2);
   assert_non_null(r);
-  fp_request *quick = new_request("/text/q", 0, 0);
-  fp_request *slow = new_request("/delay/%d", 400, 0);
+  fp_request *quick = tu_request("/text/q");
+  fp_request *slow = tu_request("/delay/%d", 400);
   assert_int_equal(fp_results_submit(r, 0, ex, slow, NULL), FP_OK);
   assert_int_equal(fp_results_submit(r, 1, ex, quick, NULL), FP_OK);
   assert_int_equal(fp_results_wait(r, 1, FP_FOREVER), FP_OK);
@@ -198,10 +181,10 @@ static void test_json_while_running(void **state) {
 
 static void test_attach_misuse(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   fp_results *r = fp_results_new(2);
   assert_non_null(r);
-  fp_request *req = new_request("/text/once", 0, 0);
+  fp_request *req = tu_request("/text/once");
   fp_future *f = fp_executor_submit(ex, req, NULL);
   fp_future *g = fp_executor_submit(ex, req, NULL);
   assert_non_null(f);
@@ -259,10 +242,10 @@ static void slow_cb(fp_future *f, void *userdata) {
  * slot's publish to run on freed memory (ASan and valgrind see it). */
 static void test_free_after_futures_done(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   fp_results *r = fp_results_new(2);
   assert_non_null(r);
-  fp_request *req = new_request("/text/x", 0, 0);
+  fp_request *req = tu_request("/text/x");
   fp_future *fs[2];
   for (int i = 0; i < 2; i++) {
     fs[i] = fp_executor_submit(ex, req, NULL);
@@ -303,7 +286,7 @@ static void *fill_main(void *arg) {
 static void test_concurrent_submitters(void **state) {
   (void)state;
   enum { THREADS = 4, PER = 10, N = THREADS * PER };
-  fp_executor *ex = new_executor(4);
+  fp_executor *ex = tu_executor(4, 0, NULL);
   fp_results *r = fp_results_new(N);
   assert_non_null(r);
   filler args[THREADS];

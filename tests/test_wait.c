@@ -7,67 +7,37 @@
 /* Nothing listens on port 1 of loopback: a quick connect error. */
 #define REFUSED_URL "http://127.0.0.1:1/"
 
-static fp_executor *new_executor(size_t threads) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  fp_executor *ex = fp_executor_new(&opts, NULL);
-  assert_non_null(ex);
-  return ex;
-}
-
-static fp_future *submit(fp_executor *ex, const char *path) {
-  char *url = tu_url("%s", path);
-  fp_future *f = fp_executor_submit_url(ex, url, NULL);
-  free(url);
-  assert_non_null(f);
-  return f;
-}
-
 static fp_future *submit_refused(fp_executor *ex) {
   fp_future *f = fp_executor_submit_url(ex, REFUSED_URL, NULL);
   assert_non_null(f);
   return f;
 }
 
-static void decref_all(fp_future **fs, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    fp_future_decref(fs[i]);
-}
-
-static const char *body_of(fp_future *f) {
-  const fp_response *resp = fp_future_response(f);
-  assert_non_null(resp);
-  const char *body = fp_response_body(resp, NULL);
-  assert_non_null(body);
-  return body;
-}
-
 /* ---- fp_wait ---- */
 
 static void test_first_completed(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/delay/800"), submit(ex, "/text/fast"),
-                      submit(ex, "/delay/800")};
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/800"), tu_submit(ex, "/text/fast"),
+                      tu_submit(ex, "/delay/800")};
   bool done[3] = {true, false, true};
   assert_int_equal(fp_wait(fs, 3, FP_FOREVER, FP_FIRST_COMPLETED, done), FP_OK);
   assert_false(done[0]);
   assert_true(done[1]);
   assert_false(done[2]);
-  assert_string_equal(body_of(fs[1]), "fast");
+  assert_string_equal(tu_body(fs[1]), "fast");
   assert_false(fp_future_done(fs[0]));
   /* already satisfied: returns at once, even with timeout 0 */
   assert_int_equal(fp_wait(fs, 3, 0, FP_FIRST_COMPLETED, NULL), FP_OK);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_all_completed(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/delay/300"), submit(ex, "/delay/100"),
-                      submit(ex, "/delay/200")};
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/300"), tu_submit(ex, "/delay/100"),
+                      tu_submit(ex, "/delay/200")};
   bool done[3] = {false, false, false};
   double t0 = tu_now();
   assert_int_equal(fp_wait(fs, 3, FP_FOREVER, FP_ALL_COMPLETED, done), FP_OK);
@@ -76,15 +46,15 @@ static void test_all_completed(void **state) {
     assert_true(done[i]);
     assert_int_equal(fp_future_state(fs[i]), FP_FINISHED);
   }
-  assert_string_equal(body_of(fs[0]), "delayed 300");
-  decref_all(fs, 3);
+  assert_string_equal(tu_body(fs[0]), "delayed 300");
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_first_exception(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/delay/800"), submit(ex, "/delay/800"),
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/800"), tu_submit(ex, "/delay/800"),
                       submit_refused(ex)};
   bool done[3];
   assert_int_equal(fp_wait(fs, 3, FP_FOREVER, FP_FIRST_EXCEPTION, done), FP_OK);
@@ -94,16 +64,16 @@ static void test_first_exception(void **state) {
   assert_int_equal(fp_response_error(fp_future_response(fs[2])), FP_ERR_CONNECT);
   /* an exception already there: holds at once */
   assert_int_equal(fp_wait(fs, 3, 0, FP_FIRST_EXCEPTION, NULL), FP_OK);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_first_exception_none_waits_all(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
+  fp_executor *ex = tu_executor(3, 0, NULL);
   /* an HTTP 500 is a finished transfer, not an exception */
-  fp_future *fs[3] = {submit(ex, "/status/500"), submit(ex, "/delay/300"),
-                      submit(ex, "/delay/100")};
+  fp_future *fs[3] = {tu_submit(ex, "/status/500"), tu_submit(ex, "/delay/300"),
+                      tu_submit(ex, "/delay/100")};
   bool done[3] = {false, false, false};
   double t0 = tu_now();
   assert_int_equal(fp_wait(fs, 3, FP_FOREVER, FP_FIRST_EXCEPTION, done), FP_OK);
@@ -111,14 +81,14 @@ static void test_first_exception_none_waits_all(void **state) {
   for (int i = 0; i < 3; i++)
     assert_true(done[i]);
   assert_int_equal(fp_response_status(fp_future_response(fs[0])), 500);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_first_exception_ignores_cancelled(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
-  fp_future *fs[2] = {submit(ex, "/delay/300"), submit(ex, "/text/cancel-me")};
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *fs[2] = {tu_submit(ex, "/delay/300"), tu_submit(ex, "/text/cancel-me")};
   assert_true(fp_future_cancel(fs[1]));
   bool done[2] = {true, true};
   /* a cancelled future is done but not an exception: still waits for fs[0] */
@@ -128,15 +98,15 @@ static void test_first_exception_ignores_cancelled(void **state) {
   assert_int_equal(fp_wait(fs, 2, FP_FOREVER, FP_FIRST_EXCEPTION, done), FP_OK);
   assert_true(done[0]);
   assert_true(done[1]);
-  decref_all(fs, 2);
+  tu_decref_all(fs, 2);
   fp_executor_free(ex);
 }
 
 static void test_wait_timeouts(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/text/quick"), submit(ex, "/delay/700"),
-                      submit(ex, "/delay/700")};
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/text/quick"), tu_submit(ex, "/delay/700"),
+                      tu_submit(ex, "/delay/700")};
   assert_int_equal(fp_future_wait(fs[0], FP_FOREVER), FP_OK);
 
   bool done[3] = {false, false, false};
@@ -167,7 +137,7 @@ static void test_wait_timeouts(void **state) {
   assert_int_equal(fp_wait(fs, 3, 10.0, FP_ALL_COMPLETED, done), FP_OK);
   for (int i = 0; i < 3; i++)
     assert_true(done[i]);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
@@ -182,8 +152,8 @@ static void test_wait_empty_and_invalid(void **state) {
   fp_future *fs[2] = {NULL, NULL};
   assert_int_equal(fp_wait(fs, 2, 0, FP_ALL_COMPLETED, NULL), FP_ERR_INVALID_ARG);
 
-  fp_executor *ex = new_executor(1);
-  fs[0] = submit(ex, "/text/a");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fs[0] = tu_submit(ex, "/text/a");
   assert_int_equal(fp_wait(fs, 1, 0, (fp_return_when)7, NULL), FP_ERR_INVALID_ARG);
   assert_int_equal(fp_future_wait(fs[0], FP_FOREVER), FP_OK);
   fp_future_decref(fs[0]);
@@ -206,9 +176,9 @@ static void *wait_main(void *arg) {
 
 static void test_concurrent_waits(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(4);
-  fp_future *fs[4] = {submit(ex, "/delay/200"), submit(ex, "/delay/100"),
-                      submit(ex, "/delay/150"), submit(ex, "/text/x")};
+  fp_executor *ex = tu_executor(4, 0, NULL);
+  fp_future *fs[4] = {tu_submit(ex, "/delay/200"), tu_submit(ex, "/delay/100"),
+                      tu_submit(ex, "/delay/150"), tu_submit(ex, "/text/x")};
   waiter_arg args[3];
   pthread_t t[3];
   for (int i = 0; i < 3; i++) {
@@ -221,7 +191,7 @@ static void test_concurrent_waits(void **state) {
     for (int j = 0; j < 4; j++)
       assert_true(args[i].done[j]);
   }
-  decref_all(fs, 4);
+  tu_decref_all(fs, 4);
   fp_executor_free(ex);
 }
 
@@ -229,9 +199,9 @@ static void test_concurrent_waits(void **state) {
 
 static void test_as_completed_order(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/delay/300"), submit(ex, "/delay/100"),
-                      submit(ex, "/delay/200")};
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/300"), tu_submit(ex, "/delay/100"),
+                      tu_submit(ex, "/delay/200")};
   fp_error err = {0};
   fp_as_completed *it = fp_as_completed_new(fs, 3, &err);
   assert_non_null(it);
@@ -242,23 +212,23 @@ static void test_as_completed_order(void **state) {
     assert_int_equal(fp_as_completed_next(it, 10.0, &f), FP_OK);
     assert_ptr_equal(f, expect[i]);
     assert_true(fp_future_done(f));
-    assert_string_equal(body_of(f), want[i]);
+    assert_string_equal(tu_body(f), want[i]);
   }
   fp_future *f = (fp_future *)1;
   assert_int_equal(fp_as_completed_next(it, 0, &f), FP_ERR_EXHAUSTED);
   assert_null(f);
   assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_ERR_EXHAUSTED);
   fp_as_completed_free(it);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_as_completed_done_first(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(2);
-  fp_future *slow = submit(ex, "/delay/300");
-  fp_future *quick = submit(ex, "/text/quick");
-  fp_future *cancelled = submit(ex, "/text/unused");
+  fp_executor *ex = tu_executor(2, 0, NULL);
+  fp_future *slow = tu_submit(ex, "/delay/300");
+  fp_future *quick = tu_submit(ex, "/text/quick");
+  fp_future *cancelled = tu_submit(ex, "/text/unused");
   assert_int_equal(fp_future_wait(quick, FP_FOREVER), FP_OK);
   /* cancelled may have run already if a worker was free: cancel only
    * succeeds while it is pending, which makes either outcome done */
@@ -278,14 +248,14 @@ static void test_as_completed_done_first(void **state) {
   assert_ptr_equal(f, slow);
   assert_int_equal(fp_as_completed_next(it, 0, &f), FP_ERR_EXHAUSTED);
   fp_as_completed_free(it);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   fp_executor_free(ex);
 }
 
 static void test_as_completed_timeout(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(1);
-  fp_future *f0 = submit(ex, "/delay/500");
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *f0 = tu_submit(ex, "/delay/500");
   fp_as_completed *it = fp_as_completed_new(&f0, 1, NULL);
   assert_non_null(it);
   fp_future_decref(f0); /* the iterator holds its own reference */
@@ -298,7 +268,7 @@ static void test_as_completed_timeout(void **state) {
   assert_int_equal(fp_as_completed_next(it, 0, &f), FP_ERR_WAIT_TIMEOUT);
   assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_OK);
   assert_non_null(f);
-  assert_string_equal(body_of(f), "delayed 500");
+  assert_string_equal(tu_body(f), "delayed 500");
   assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_ERR_EXHAUSTED);
   fp_as_completed_free(it);
   fp_executor_free(ex);
@@ -306,9 +276,9 @@ static void test_as_completed_timeout(void **state) {
 
 static void test_as_completed_free_early(void **state) {
   (void)state;
-  fp_executor *ex = new_executor(3);
-  fp_future *fs[3] = {submit(ex, "/delay/100"), submit(ex, "/delay/250"),
-                      submit(ex, "/delay/250")};
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/100"), tu_submit(ex, "/delay/250"),
+                      tu_submit(ex, "/delay/250")};
   /* freed before anything completes: no waiter may be left behind */
   fp_as_completed *it = fp_as_completed_new(fs, 3, NULL);
   assert_non_null(it);
@@ -320,7 +290,7 @@ static void test_as_completed_free_early(void **state) {
   assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_OK);
   assert_ptr_equal(f, fs[0]);
   fp_as_completed_free(it);
-  decref_all(fs, 3);
+  tu_decref_all(fs, 3);
   /* the others complete into no iterator */
   assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
   fp_executor_free(ex);
@@ -332,12 +302,12 @@ static void test_as_completed_free_early(void **state) {
 static void test_as_completed_many(void **state) {
   (void)state;
   enum { N = 200 };
-  fp_executor *ex = new_executor(8);
+  fp_executor *ex = tu_executor(8, 0, NULL);
   fp_future *fs[N];
   for (int i = 0; i < N; i++) {
     char path[32];
     snprintf(path, sizeof path, "/text/%d", i);
-    fs[i] = submit(ex, path);
+    fs[i] = tu_submit(ex, "%s", path);
   }
   fp_as_completed *it = fp_as_completed_new(fs, N, NULL);
   assert_non_null(it);
@@ -345,7 +315,7 @@ static void test_as_completed_many(void **state) {
   for (int k = 0; k < N; k++) {
     fp_future *f = NULL;
     assert_int_equal(fp_as_completed_next(it, 30.0, &f), FP_OK);
-    int i = atoi(body_of(f));
+    int i = atoi(tu_body(f));
     assert_true(i >= 0 && i < N);
     assert_ptr_equal(f, fs[i]);
     seen[i]++;
@@ -358,7 +328,7 @@ static void test_as_completed_many(void **state) {
   assert_int_equal(fp_wait(fs, N, 0, FP_ALL_COMPLETED, done), FP_OK);
   for (int i = 0; i < N; i++)
     assert_true(done[i]);
-  decref_all(fs, N);
+  tu_decref_all(fs, N);
   fp_executor_free(ex);
 }
 

@@ -83,6 +83,7 @@ static inline int tu_teardown_test(void **state) {
 
 /* printf-style URL on the test server, as a malloc'd string the caller
  * frees. */
+__attribute__((format(printf, 1, 2)))
 static inline char *tu_url(const char *fmt, ...) {
   char path[1024];
   va_list ap;
@@ -92,6 +93,59 @@ static inline char *tu_url(const char *fmt, ...) {
   char *buf = malloc(2048);
   ts_url(tu_server, path, buf, 2048);
   return buf;
+}
+
+/* An executor with threads workers (0: the default), a queue of capacity
+ * jobs (0: unbounded) and thread names prefix (NULL: "fp"); the test
+ * fails if it cannot start. */
+static inline fp_executor *tu_executor(size_t threads, size_t capacity,
+                                       const char *prefix) {
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = threads;
+  opts.queue_capacity = capacity;
+  opts.thread_name_prefix = prefix;
+  fp_error err = {0};
+  fp_executor *ex = fp_executor_new(&opts, &err);
+  if (!ex)
+    fail_msg("fp_executor_new: %s (%s)", err.text, fp_code_name(err.code));
+  return ex;
+}
+
+/* A GET request for url (STEALS the malloc'd string). NEW. */
+static inline fp_request *tu_request_url(char *url) {
+  fp_request *req = fp_request_new(url);
+  free(url);
+  assert_non_null(req);
+  return req;
+}
+
+/* Submit a GET of url (STEALS the malloc'd string). NEW future. */
+static inline fp_future *tu_submit_url(fp_executor *ex, char *url) {
+  fp_error err = {0};
+  fp_future *f = fp_executor_submit_url(ex, url, &err);
+  free(url);
+  assert_non_null(f);
+  assert_int_equal(err.code, FP_OK);
+  return f;
+}
+
+/* The same for a printf-style path on the test server. */
+#define tu_request(...) tu_request_url(tu_url(__VA_ARGS__))
+#define tu_submit(ex, ...) tu_submit_url((ex), tu_url(__VA_ARGS__))
+
+/* Body of a finished future (BORROWED); the test fails if it has none. */
+static inline const char *tu_body(fp_future *f) {
+  const fp_response *resp = fp_future_response(f);
+  assert_non_null(resp);
+  const char *body = fp_response_body(resp, NULL);
+  assert_non_null(body);
+  return body;
+}
+
+static inline void tu_decref_all(fp_future **fs, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    fp_future_decref(fs[i]);
 }
 
 #define TU_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_setup_test, tu_teardown_test)

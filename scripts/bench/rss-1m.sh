@@ -15,9 +15,10 @@ seq 0 $((N - 1)) | sed "s|^|http://127.0.0.1:$PORT/tiny/|" >"$dir/urls.txt"
 rss=()
 for r in $(seq "$RUNS"); do
   /usr/bin/time -f "%M %e" -o "$dir/time" "$BUILD/fetchpool" -t "$THREADS" -q --no-progress \
-    -o /dev/null "$dir/urls.txt" || true
+    --stats-json "$dir/stats.json" -o /dev/null "$dir/urls.txt" || true
   read -r kb secs <"$dir/time"
-  echo "run $r: $N URLs, $THREADS threads: peak RSS $((kb / 1024)) MiB ($kb KiB), wall ${secs} s, $(echo "$N / $secs" | bc) req/s"
+  ok=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' "$dir/stats.json")
+  echo "run $r: $N URLs, $THREADS threads: $ok ok, peak RSS $((kb / 1024)) MiB ($kb KiB), wall ${secs} s, $(echo "$N / $secs" | bc) req/s"
   rss+=("$kb")
 done
 median=$(printf '%s\n' "${rss[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
