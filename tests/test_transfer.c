@@ -824,7 +824,7 @@ static void test_sink(void **state) {
    * keeps is the final attempt's body */
   sink_state retried = {.cap = 1000};
   retried.buf = malloc(retried.cap);
-  req = req_path("/flaky/sink-retry?fail=1&retry_after=0");
+  req = tu_request("/flaky/sink-retry?fail=1&retry_after=0");
   assert_int_equal(fp_request_set_retries(req, 1, 0.01, 1), FP_OK);
   assert_int_equal(fp_request_set_sink(req, collect_sink, &retried), FP_OK);
   f = run(ex, req, &resp);
