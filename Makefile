@@ -5,6 +5,8 @@
 #   make test SAN=address,undefined ... under AddressSanitizer + UBSan
 #   make valgrind        the test suite under valgrind memcheck
 #   make demo            the main job on the bundled loopback server
+#   make bench           benchmark lab on a loopback nginx, ~25 min (QUICK=1: < 2 min);
+#                        results in bench/results/, see BENCHMARKS.md
 #   make install / uninstall   honour PREFIX and DESTDIR
 #   make lint            cppcheck and clang-tidy
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
@@ -170,6 +172,12 @@ fuzz:
 demo: deps
 	@$(MAKE) --no-print-directory $(PROGRAM) $(SERVER)
 	@BUILD=$(BUILD) scripts/demo.sh
+
+# The benchmark lab (scripts/bench/run.sh): QUICK=1 for a sanity run, RUNS=N;
+# ENGINES, CLIENTS, WORKLOADS, CONC, ... are read from the environment.
+bench: deps
+	@$(MAKE) --no-print-directory $(PROGRAM)
+	@QUICK="$(QUICK)" RUNS="$(RUNS)" BUILD=$(BUILD) scripts/bench/run.sh
 
 examples: $(STATIC)
 	@mkdir -p $(BUILD)/examples

@@ -1,0 +1,460 @@
+#!/usr/bin/env bash
+# The benchmark lab behind `make bench` (see BENCHMARKS.md).
+#
+# Starts nginx (Debian's nginx-light + echo module, one worker) on a free
+# loopback port, runs every client on the same URL lists against it, and
+# writes to bench/results/: runs.csv (every run), summary.csv and
+# results.json (medians), results.md (tables), *.png (gnuplot) and logs/.
+#
+# Settings (environment or make command line), defaults in brackets:
+#   QUICK=1          sanity mode: 1 run, 2 concurrencies, small counts (< 2 min)
+#   RUNS             runs per cell [3; QUICK: 1]
+#   ENGINES          fetchpool engines [threads, plus multi and hybrid when
+#                    `fetchpool --help` lists them under --engine]
+#   CLIENTS          restrict to these clients [all, see CLIENT NAMES below]
+#   WORKLOADS        restrict to these workloads [tiny 100ms mixed 100k]
+#   CONC             concurrencies [1 8 64 512 2048; QUICK: 8 64]
+#   LAT_CONC         concurrencies for 100ms [1 8 50 64 500 512 2048; QUICK: 50 500]
+#   request counts   TINY_R BIG_R LAT_R LAT_MULT MIX_R MIX_MULT MIN_WAVES CAP_*: see
+#                    req_count below and the table header of results.md
+#   MEM_THREADS      memory sweep thread counts [64 1000 6000 10000]
+#   MEM=0, RSS1M=0   leave out the memory sweep / the 1,000,000-URL run
+#   TMO              seconds before a client invocation is killed [300; QUICK: 60]
+#   BUDGET           seconds after which remaining cells are skipped and
+#                    marked so [1800; QUICK: 100]
+#   OUT              output directory [bench/results]
+#
+# Client names: fetchpool-ENGINE, curl-parallel, py-threads, py-aiohttp,
+# py-aiohttp-chunked (100ms and mixed only), xargs-curl, wrk.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+root=$PWD
+here=$root/scripts/bench
+
+QUICK=${QUICK:-0}
+case "$QUICK" in 0 | "" | no | false) QUICK=0 ;; *) QUICK=1 ;; esac
+if [ "$QUICK" = 1 ]; then
+  RUNS=${RUNS:-1} CONC=${CONC:-"8 64"} LAT_CONC=${LAT_CONC:-"50 500"}
+  TMO=${TMO:-60} BUDGET=${BUDGET:-100} WRK_D=${WRK_D:-1} MIN_WAVES=${MIN_WAVES:-1}
+  TINY_R=${TINY_R:-5000} BIG_R=${BIG_R:-1000}
+  LAT_R=${LAT_R:-500} LAT_MULT=${LAT_MULT:-10} MIX_R=${MIX_R:-500} MIX_MULT=${MIX_MULT:-5}
+  # per-client caps (slow clients take a prefix of the same list)
+  CAP_TINY_PYT=${CAP_TINY_PYT:-1000} CAP_TINY_AIO=${CAP_TINY_AIO:-2000}
+  CAP_BIG_PYT=${CAP_BIG_PYT:-500} CAP_BIG_AIO=${CAP_BIG_AIO:-500} CAP_XARGS=${CAP_XARGS:-200}
+  RSS1M_N=${RSS1M_N:-100000}
+else
+  RUNS=${RUNS:-3} CONC=${CONC:-"1 8 64 512 2048"} LAT_CONC=${LAT_CONC:-"1 8 50 64 500 512 2048"}
+  TMO=${TMO:-300} BUDGET=${BUDGET:-1800} WRK_D=${WRK_D:-2} MIN_WAVES=${MIN_WAVES:-2}
+  TINY_R=${TINY_R:-20000} BIG_R=${BIG_R:-5000}
+  LAT_R=${LAT_R:-2000} LAT_MULT=${LAT_MULT:-20} MIX_R=${MIX_R:-2000} MIX_MULT=${MIX_MULT:-10}
+  CAP_TINY_PYT=${CAP_TINY_PYT:-5000} CAP_TINY_AIO=${CAP_TINY_AIO:-10000}
+  CAP_BIG_PYT=${CAP_BIG_PYT:-2000} CAP_BIG_AIO=${CAP_BIG_AIO:-2000} CAP_XARGS=${CAP_XARGS:-500}
+  RSS1M_N=${RSS1M_N:-1000000}
+fi
+WORKLOADS=${WORKLOADS:-"tiny 100ms mixed 100k"}
+MEM_THREADS=${MEM_THREADS:-"64 1000 6000 10000"}
+MEM=${MEM:-1} RSS1M=${RSS1M:-1}
+BUILD=${BUILD:-build}
+OUT=${OUT:-bench/results}
+FP=$root/$BUILD/fetchpool
+CURL_CAP=300 # curl's MAX_PARALLEL: larger --parallel-max values are cut to 300
+
+log() { printf '[bench %4ds] %s\n' "$SECONDS" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# --- dependencies (Debian packages, installed only when missing) -----------
+need=()
+[ -x /usr/bin/time ] || need+=(time)
+command -v curl >/dev/null || need+=(curl)
+command -v wrk >/dev/null || need+=(wrk)
+command -v gnuplot >/dev/null || need+=(gnuplot-nox)
+[ -x /usr/bin/python3 ] || need+=(python3)
+/usr/bin/python3 -c 'import requests' 2>/dev/null || need+=(python3-requests)
+/usr/bin/python3 -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
+if [ ${#need[@]} -gt 0 ]; then
+  log "installing ${need[*]} (apt)"
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get install -y -qq "${need[@]}" >/dev/null ||
+    { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
+fi
+[ -x "$FP" ] || die "$FP not built (run make first)"
+
+# --- engines: threads, plus whatever --engine lists ------------------------
+help=$("$FP" --help 2>&1 || true)
+if [ -z "${ENGINES:-}" ]; then
+  ENGINES=threads
+  if grep -q -- '--engine' <<<"$help"; then
+    ENGINES="threads multi"
+    grep -qw hybrid <<<"$help" && ENGINES="$ENGINES hybrid"
+  fi
+fi
+has_engine_opt=0
+grep -q -- '--engine' <<<"$help" && has_engine_opt=1
+fp_clients=""
+for e in $ENGINES; do fp_clients="$fp_clients fetchpool-$e"; done
+ALL_CLIENTS="$fp_clients curl-parallel py-threads py-aiohttp py-aiohttp-chunked xargs-curl wrk"
+CLIENTS=${CLIENTS:-$ALL_CLIENTS}
+
+# --- limits ----------------------------------------------------------------
+# 10,000 threads need 10,000 sockets; root may raise the hard limit.
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)"
+NOFILE=$(ulimit -n)
+
+# --- output, scratch, nginx --------------------------------------------------
+mkdir -p "$OUT"
+rm -rf "$OUT/logs" "$OUT/lists" "$OUT/plotdata"
+rm -f "$OUT"/*.csv "$OUT"/*.json "$OUT"/*.md "$OUT"/*.png "$OUT"/*.gp "$OUT"/meta.txt
+mkdir -p "$OUT/logs" "$OUT/lists"
+OUT=$(cd "$OUT" && pwd)
+lists=$OUT/lists
+tmp=$(mktemp -d /tmp/fetchpool-bench.XXXXXX)
+chmod 755 "$tmp" # nginx workers (user nobody) read $tmp/nginx/100k.bin
+srv=$tmp/nginx
+cur_pid=""
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  [ -n "$cur_pid" ] && kill -TERM "$cur_pid" 2>/dev/null || true
+  "$here/nginx.sh" stop "$srv" 2>/dev/null || true
+  rm -rf "$tmp"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'log interrupted; exit 130' INT TERM
+
+free_port() { # first port from $1 with no listener, at most 200 tries
+  local p=$1 i
+  for i in $(seq 200); do
+    if [ -z "$(ss -Hltn "sport = :$p" 2>/dev/null)" ]; then echo "$p"; return 0; fi
+    p=$((p + 1))
+  done
+  return 1
+}
+PORT=${PORT:-$(free_port 18090)} || die "no free port"
+"$here/nginx.sh" start "$srv" "$PORT" || die "nginx did not start"
+base=http://127.0.0.1:$PORT
+log "nginx on $base; engines: $ENGINES; quick=$QUICK runs=$RUNS; ulimit -n $NOFILE"
+
+# --- meta --------------------------------------------------------------------
+pkgver() { dpkg-query -W -f '${Version}' "$1" 2>/dev/null || echo '?'; }
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M:%S UTC')"
+  echo "quick=$QUICK"
+  echo "runs=$RUNS"
+  echo "engines=$ENGINES"
+  echo "clients=$CLIENTS"
+  echo "workloads=$WORKLOADS"
+  echo "conc=$CONC"
+  echo "lat_conc=$LAT_CONC"
+  echo "mem_threads=$MEM_THREADS"
+  echo "tiny_r=$TINY_R"
+  echo "big_r=$BIG_R"
+  echo "lat_r=$LAT_R"
+  echo "lat_mult=$LAT_MULT"
+  echo "mix_r=$MIX_R"
+  echo "mix_mult=$MIX_MULT"
+  echo "min_waves=$MIN_WAVES"
+  echo "caps_tiny=py-threads:$CAP_TINY_PYT py-aiohttp:$CAP_TINY_AIO"
+  echo "caps_100k=py-threads:$CAP_BIG_PYT py-aiohttp:$CAP_BIG_AIO"
+  echo "cap_xargs=$CAP_XARGS"
+  echo "wrk_duration_s=$WRK_D"
+  echo "timeout_s=$TMO"
+  echo "budget_s=$BUDGET"
+  echo "rss1m_n=$RSS1M_N"
+  echo "nofile=$NOFILE"
+  echo "cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "nproc=$(nproc)"
+  echo "mem=$(awk '/MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+  echo "kernel=$(uname -r)"
+  echo "os=$(. /etc/os-release && echo "$PRETTY_NAME")"
+  echo "gcc=$(gcc --version 2>/dev/null | head -n 1)"
+  echo "fetchpool=$("$FP" --version 2>&1 | head -n 1)"
+  echo "commit=$(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "nginx=$(nginx -v 2>&1) (nginx-light $(pkgver nginx-light), echo module $(pkgver libnginx-mod-http-echo))"
+  echo "curl=$(curl --version | head -n 1)"
+  echo "python=$(/usr/bin/python3 --version 2>&1) (/usr/bin/python3)"
+  echo "requests=$(/usr/bin/python3 -c 'import requests; print(requests.__version__)')"
+  echo "aiohttp=$(/usr/bin/python3 -c 'import aiohttp; print(aiohttp.__version__)')"
+  echo "wrk=$(wrk -v 2>&1 | head -n 1 | sed 's/ *Copyright.*//') (package $(pkgver wrk))"
+  echo "gnuplot=$(gnuplot --version)"
+  echo "load_start=$(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$OUT/meta.txt"
+
+# --- URL lists -----------------------------------------------------------------
+maxn=1
+for n in $CONC $LAT_CONC $MEM_THREADS; do [ "$n" -gt "$maxn" ] && maxn=$n; done
+min() { if [ "$1" -lt "$2" ]; then echo "$1"; else echo "$2"; fi; }
+max() { if [ "$1" -gt "$2" ]; then echo "$1"; else echo "$2"; fi; }
+
+# master lists, every client gets a prefix of the same file
+master() { # workload -> path of its master list
+  local wl=$1 f=$lists/$1.txt len
+  if [ ! -f "$f" ]; then
+    case "$wl" in
+    tiny) len=$(max "$TINY_R" $((2 * maxn)))
+      yes "$base/tiny" | head -n "$len" >"$f" ;;
+    100k) len=$(max "$BIG_R" $((2 * maxn)))
+      yes "$base/100k" | head -n "$len" >"$f" ;;
+    100ms) len=$(max "$LAT_R" $((2 * maxn)))
+      yes "$base/sleep/0.1" | head -n "$len" >"$f" ;;
+    mixed) len=$(max "$MIX_R" $((2 * maxn)))
+      # deterministic spread 10 ms .. 1 s, log-uniform: d = 0.01 * 100^u with
+      # u = frac(i * golden ratio), so every prefix is spread the same way
+      awk -v n="$len" -v b="$base" 'BEGIN {
+        for (i = 1; i <= n; i++) { u = i * 0.6180339887498949; u -= int(u)
+          printf "%s/sleep/%.3f\n", b, 0.01 * 100 ^ u } }' >"$f" ;;
+    mem) len=$((2 * maxn))
+      yes "$base/sleep/1" | head -n "$len" >"$f" ;;
+    esac
+  fi
+  echo "$f"
+}
+prefix() { # workload R -> list of the first R URLs
+  local f=$lists/$1-$2.txt
+  [ -f "$f" ] || head -n "$2" "$(master "$1")" >"$f"
+  echo "$f"
+}
+
+req_count() { # workload client N -> R
+  # R = the workload's count, cut by the client's cap (slow clients), and at
+  # least MIN_WAVES x N so every slot is used (xargs-curl: at least N; it
+  # starts one process per URL and is held to CAP_XARGS URLs)
+  local wl=$1 c=$2 n=$3 r cap="" waves=$MIN_WAVES
+  case "$wl" in
+  tiny) r=$TINY_R
+    case "$c" in py-threads) cap=$CAP_TINY_PYT ;; py-aiohttp*) cap=$CAP_TINY_AIO ;; esac ;;
+  100k) r=$BIG_R
+    case "$c" in py-threads) cap=$CAP_BIG_PYT ;; py-aiohttp*) cap=$CAP_BIG_AIO ;; esac ;;
+  100ms) r=$(min "$LAT_R" $((LAT_MULT * n))) ;;
+  mixed) r=$(min "$MIX_R" $((MIX_MULT * n))) ;;
+  mem) r=$((2 * n)) waves=2 ;;
+  esac
+  if [ "$c" = xargs-curl ]; then cap=$CAP_XARGS waves=1; fi
+  [ -n "$cap" ] && r=$(min "$r" "$cap")
+  max "$r" $((waves * n))
+}
+
+# --- one measured invocation ------------------------------------------------
+CSV=$OUT/runs.csv
+echo "workload,client,n,eff_n,run,r,done,ok,wall_s,time_e,user_s,sys_s,rss_kb,rc,load1,status,note" >"$CSV"
+row() { # fields... (note last, quoted)
+  local IFS=,
+  local fields=("$@")
+  local note=${fields[-1]}
+  unset 'fields[-1]'
+  echo "${fields[*]},\"${note//\"/\'}\"" >>"$CSV"
+}
+load1() { cut -d' ' -f1 /proc/loadavg; }
+
+# run "$@" under timeout and /usr/bin/time; sets rc wall_s time_e user_s sys_s rss_kb
+measure() {
+  local out=$1 err=$2 t0 t1 line
+  shift 2
+  rm -f "$tmp/time"
+  t0=${EPOCHREALTIME/./}
+  timeout -k 5 "$TMO" /usr/bin/time -f '%e %U %S %M' -o "$tmp/time" "$@" >"$out" 2>"$err" </dev/null &
+  cur_pid=$!
+  rc=0
+  wait "$cur_pid" || rc=$?
+  cur_pid=""
+  t1=${EPOCHREALTIME/./}
+  wall_s=$(awk -v a="$t0" -v b="$t1" 'BEGIN {printf "%.4f", (b - a) / 1e6}')
+  line=$(tail -n 1 "$tmp/time" 2>/dev/null || true)
+  if [[ "$line" =~ ^[0-9.]+\ [0-9.]+\ [0-9.]+\ [0-9]+$ ]]; then
+    read -r time_e user_s sys_s rss_kb <<<"$line"
+  else
+    time_e="" user_s="" sys_s="" rss_kb=""
+  fi
+}
+
+budget_left() { [ "$SECONDS" -lt "$BUDGET" ]; }
+
+cell() { # workload client N run
+  local wl=$1 c=$2 n=$3 run=$4 r eff note=${CELL_NOTE:-} uf ndone ok status ld
+  local out=$tmp/out err=$tmp/err name="$1-$2-$3-$4"
+  r=$(req_count "$wl" "$c" "$n")
+  eff=$(min "$n" "$r")
+  ld=$(load1)
+  if ! budget_left; then
+    row "$wl" "$c" "$n" "$eff" "$run" "$r" "" "" "" "" "" "" "" "" "$ld" skipped \
+      "not run: time budget of ${BUDGET} s used up"
+    return 0
+  fi
+  uf=$(prefix "$wl" "$r")
+  rm -f "$tmp/stats.json"
+  case "$c" in
+  fetchpool-*)
+    local eopt=()
+    [ "$has_engine_opt" = 1 ] && eopt=(--engine "${c#fetchpool-}")
+    if [ "$n" -gt 10000 ]; then
+      row "$wl" "$c" "$n" "$eff" "$run" "$r" "" "" "" "" "" "" "" "" "$ld" skipped "not run: --threads is limited to 10000"
+      return 0
+    fi
+    measure "$out" "$err" "$FP" "${eopt[@]}" -t "$n" -q --no-progress --stats-json "$tmp/stats.json" -o /dev/null "$uf"
+    ok=$(sed -n 's/.*"ok":\([0-9]*\).*/\1/p' "$tmp/stats.json" 2>/dev/null || true)
+    ndone=$(sed -n 's/.*"jobs":\([0-9]*\).*/\1/p' "$tmp/stats.json" 2>/dev/null || true) ;;
+  curl-parallel)
+    [ -f "$uf.curl" ] || awk '{print "url = " $0; print "output = /dev/null"}' "$uf" >"$uf.curl"
+    if [ "$n" -gt "$CURL_CAP" ]; then
+      eff=$(min "$CURL_CAP" "$r")
+      note="curl cuts --parallel-max $n to $CURL_CAP"
+    fi
+    measure "$out" "$err" curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max "$n" \
+      -w '%{http_code}\n' -K "$uf.curl"
+    ok=$(grep -c '^200$' "$out" || true)
+    ndone=$(grep -c . "$out" || true) ;;
+  py-threads | py-aiohttp | py-aiohttp-chunked)
+    case "$c" in
+    py-threads) measure "$out" "$err" /usr/bin/python3 "$here/py_threads.py" "$n" "$uf" ;;
+    py-aiohttp) measure "$out" "$err" /usr/bin/python3 "$here/py_aiohttp.py" pool "$n" "$uf" ;;
+    *) measure "$out" "$err" /usr/bin/python3 "$here/py_aiohttp.py" chunked "$n" "$uf" ;;
+    esac
+    ok=$(awk '$1 == "ok" {print $2}' "$out")
+    ndone=$(awk '$1 == "ok" {print $4}' "$out") ;;
+  xargs-curl)
+    # one curl process per URL: no keep-alive possible; /usr/bin/time's peak
+    # RSS is that of the largest single process (see BENCHMARKS.md)
+    measure "$out" "$err" bash -c 'xargs -P "$1" -n 1 curl -s -o /dev/null -w "%{http_code}\n" <"$2" |
+      grep -c "^200$"; exit "${PIPESTATUS[0]}"' xargs-curl "$n" "$uf"
+    ok=$(head -n 1 "$out")
+    ndone=$r ;;
+  wrk)
+    local th url wopt=()
+    th=$(min 2 "$n")
+    case "$wl" in
+    tiny) url=$base/tiny ;;
+    100k) url=$base/100k ;;
+    100ms) url=$base/sleep/0.1 ;;
+    mixed)
+      url=$base/
+      [ -f "$uf.paths" ] || sed "s|^$base||" "$uf" >"$uf.paths"
+      wopt=(-s "$here/wrk-paths.lua")
+      export FP_WRK_PATHS=$uf.paths ;;
+    *) return 0 ;;
+    esac
+    eff=$n
+    measure "$out" "$err" wrk -t "$th" -c "$n" -d "${WRK_D}s" --timeout 10s "${wopt[@]}" "$url"
+    ndone=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$out")
+    local dur non2xx errs
+    dur=$(sed -n 's/^ *[0-9]* requests in \([0-9.]*[a-z]*\),.*/\1/p' "$out")
+    case "$dur" in
+    *ms) dur=$(awk -v v="${dur%ms}" 'BEGIN {print v / 1000}') ;;
+    *us) dur=$(awk -v v="${dur%us}" 'BEGIN {print v / 1e6}') ;;
+    *m) dur=$(awk -v v="${dur%m}" 'BEGIN {print v * 60}') ;;
+    *s) dur=${dur%s} ;;
+    esac
+    non2xx=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$out")
+    errs=$(sed -n 's/^ *Socket errors: *//p' "$out")
+    ok=$(( ${ndone:-0} - ${non2xx:-0} ))
+    # fixed duration: wall = wrk's measured duration, r = length of the list it cycles
+    [ -n "$errs" ] && note="${note:+$note; }socket errors: $errs"
+    [ -n "$dur" ] && wall_s=$dur ;;
+  esac
+  status=ok
+  if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+    status=timeout note="${note:+$note; }killed after ${TMO} s"
+  elif [ "$rc" != 0 ]; then
+    status=failed note="${note:+$note; }exit status $rc, ${ok:-0} of $r ok"
+  elif [ "$c" != wrk ] && [ "${ok:-0}" != "$r" ]; then
+    status=failed note="${note:+$note; }${ok:-0} of $r ok"
+  elif [ "$c" = wrk ] && [ -z "${ndone:-}" ]; then
+    status=failed note="${note:+$note; }no wrk report"
+  elif [ "$c" = wrk ] && [ "$ok" != "$ndone" ]; then
+    status=failed note="${note:+$note; }$((ndone - ok)) of $ndone responses not 2xx/3xx"
+  fi
+  if [ "$status" != ok ] || [ -s "$err" ]; then
+    cp "$err" "$OUT/logs/$name.stderr"
+    head -c 4000 "$out" >"$OUT/logs/$name.stdout" || true
+  fi
+  row "$wl" "$c" "$n" "$eff" "$run" "$r" "${ndone:-}" "${ok:-}" "$wall_s" "$time_e" "$user_s" "$sys_s" \
+    "$rss_kb" "$rc" "$ld" "$status" "$note"
+  log "$wl $c N=$n run $run: R=$r ok=${ok:-?} wall=${wall_s}s rss=${rss_kb:-?}KiB $status"
+}
+
+clients_for() { # workload -> clients that run it
+  local c
+  for c in $CLIENTS; do
+    case "$c" in
+    py-aiohttp-chunked) case "$1" in 100ms | mixed) echo "$c" ;; esac ;;
+    *) echo "$c" ;;
+    esac
+  done
+}
+
+# --- the matrix: runs outermost, so drift in machine load hits every client alike
+for run in $(seq "$RUNS"); do
+  for wl in $WORKLOADS; do
+    ns=$CONC
+    [ "$wl" = 100ms ] && ns=$LAT_CONC
+    for n in $ns; do
+      for c in $(clients_for "$wl"); do
+        cell "$wl" "$c" "$n" "$run"
+      done
+    done
+  done
+done
+
+# --- memory sweep: fetchpool with every thread busy (/sleep/1, R = 2 x N) ---
+if [ "$MEM" = 1 ]; then
+  for run in $(seq "$RUNS"); do
+    for n in $MEM_THREADS; do
+      for c in $fp_clients; do
+        # measured: a threads-engine worker holds 3 descriptors (its connection
+        # and the socketpair of the multi handle libcurl keeps in each easy
+        # handle); run anyway and say why connections may fail
+        CELL_NOTE=""
+        [ "$c" = fetchpool-threads ] && [ $((3 * n + 32)) -gt "$NOFILE" ] &&
+          CELL_NOTE="ulimit -n is $NOFILE (the hard limit here) and each worker holds 3 descriptors"
+        cell mem "$c" "$n" "$run"
+        CELL_NOTE=""
+      done
+    done
+  done
+fi
+
+# --- 1,000,000 URLs at 64 threads: scripts/bench/rss-1m.sh --------------------
+if [ "$RSS1M" = 1 ]; then
+  for c in $fp_clients; do
+    e=${c#fetchpool-}
+    if ! budget_left; then
+      row 1m "$c" 64 64 1 "$RSS1M_N" "" "" "" "" "" "" "" "" "$(load1)" skipped \
+        "not run: time budget of ${BUDGET} s used up"
+      continue
+    fi
+    p2=$(free_port $((PORT + 1))) || die "no free port"
+    eng=""
+    [ "$has_engine_opt" = 1 ] && eng=$e
+    ld=$(load1)
+    rc=0
+    N=$RSS1M_N THREADS=64 RUNS=$RUNS PORT=$p2 BUILD=$BUILD ENGINE=$eng TMO=$TMO \
+      timeout -k 5 $((TMO * RUNS + 120)) "$here/rss-1m.sh" >"$OUT/logs/rss-1m-$e.log" 2>&1 || rc=$?
+    # "run 1: 1000000 URLs, 64 threads: 1000000 ok, peak RSS 15 MiB (16128 KiB), wall 26.78 s, ..., cpu U+S s"
+    got=0
+    while IFS= read -r l; do
+      got=1
+      rr=$(sed -n 's/^run \([0-9]*\):.*/\1/p' <<<"$l")
+      ok=$(sed -n 's/.*threads: \([0-9]*\) ok.*/\1/p' <<<"$l")
+      kb=$(sed -n 's/.*(\([0-9]*\) KiB).*/\1/p' <<<"$l")
+      w=$(sed -n 's/.*wall \([0-9.]*\) s.*/\1/p' <<<"$l")
+      us=$(sed -n 's/.*cpu \([0-9.]*\)+[0-9.]* s.*/\1/p' <<<"$l")
+      sy=$(sed -n 's/.*cpu [0-9.]*+\([0-9.]*\) s.*/\1/p' <<<"$l")
+      st=ok
+      [ "$ok" = "$RSS1M_N" ] || st=failed
+      row 1m "$c" 64 64 "$rr" "$RSS1M_N" "$RSS1M_N" "$ok" "$w" "$w" "$us" "$sy" "$kb" "$rc" "$ld" "$st" \
+        "scripts/bench/rss-1m.sh, distinct /tiny/i URLs"
+      log "1m $c run $rr: ok=$ok rss=${kb}KiB wall=${w}s $st"
+    done < <(grep '^run ' "$OUT/logs/rss-1m-$e.log" || true)
+    [ "$got" = 1 ] || row 1m "$c" 64 64 1 "$RSS1M_N" "" "" "" "" "" "" "" "$rc" "$ld" failed \
+      "rss-1m.sh exited $rc; see logs/rss-1m-$e.log"
+  done
+fi
+
+echo "load_end=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$OUT/meta.txt"
+echo "elapsed_s=$SECONDS" >>"$OUT/meta.txt"
+"$here/nginx.sh" stop "$srv"
+log "matrix done in ${SECONDS} s; writing tables and plots"
+/usr/bin/python3 "$here/report.py" "$OUT"
+log "done in ${SECONDS} s: $OUT/results.md"
