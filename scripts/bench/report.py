@@ -20,6 +20,7 @@ import heapq
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -132,10 +133,15 @@ def med(vals):
 summary = []
 for (wl, c, n), xs in cells.items():
     good = [x for x in xs if x["status"] == "ok"]
-    notes = []
-    for x in xs:
-        if x["note"] and x["note"] not in notes:
-            notes.append(x["note"])
+    notes, oks = [], []
+    for x in xs:  # the same remark once; "exit status E, K of R ok" gathered per run
+        for part in filter(None, x["note"].split("; ")):
+            m = re.match(r"^(?:exit status \d+, )?(\d+) of (\d+) ok$", part)
+            if m:
+                oks.append("run %s: %s of %s ok" % (x["run"], m.group(1), m.group(2)))
+            elif part not in notes:
+                notes.append(part)
+    notes += oks
     bad = [x for x in xs if x["status"] != "ok"]
     status = "ok"
     if not good:
@@ -448,7 +454,7 @@ gp += ['set output "%s"' % os.path.join(out, "wall_ideal.png"), "set multiplot l
 rss_ser = series("100ms", "rss_kb", 1 / 1024)
 rss_ser.update({"%s, /sleep/1 sweep (all runs)" % c: p
                 for c, p in series("mem", "all_rss_kb", 1 / 1024).items()})
-gp += ['set terminal pngcairo size 1000,560 font "sans,10"',
+gp += ['set terminal pngcairo size 1000,560 font "sans,10"', "set key inside left top",
        'set output "%s"' % os.path.join(out, "rss.png"), "set logscale y",
        'set ylabel "peak RSS MiB"', 'set title "peak RSS vs concurrency (100 ms workload; xargs-curl: largest process)"',
        plot_cmd(rss_ser)]

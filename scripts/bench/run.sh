@@ -365,6 +365,13 @@ cell() { # workload client N run
   elif [ "$c" = wrk ] && [ "$ok" != "$ndone" ]; then
     status=failed note="${note:+$note; }$((ndone - ok)) of $ndone responses not 2xx/3xx"
   fi
+  if [ "$status" != ok ] && [ -f "$tmp/stats.json" ]; then
+    # fetchpool: which errors (connect, timeout, ...) and how many
+    local kinds
+    kinds=$(grep -o '"errors":{[^}]*}' "$tmp/stats.json" || true)
+    [ -n "$kinds" ] && note="$note; $kinds"
+    cp "$tmp/stats.json" "$OUT/logs/$name.stats.json"
+  fi
   if [ "$status" != ok ] || [ -s "$err" ]; then
     cp "$err" "$OUT/logs/$name.stderr"
     head -c 4000 "$out" >"$OUT/logs/$name.stdout" || true
