@@ -413,4 +413,30 @@ static inline size_t count_lines(const char *s) {
   return n;
 }
 
+/* One bad command line: a flag, its value (NULL for none) and the name
+ * the error message must mention. */
+typedef struct usage_case {
+  const char *a, *b, *named;
+} usage_case;
+
+/* Each case must exit 2 before any request: nothing on stdout, and on
+ * stderr exactly one line naming the problem and one pointing to --help. */
+static inline void assert_usage_errors(const usage_case *cases, size_t n) {
+  unsigned long before = ts_requests(tu_server);
+  char *url = tu_url("/hello");
+  for (size_t i = 0; i < n; i++) {
+    run r;
+    const char *args[] = {cases[i].a, cases[i].b, NULL};
+    run_cli(&r, url, strlen(url), args);
+    if (r.status != 2 || r.out_len || !contains(r.err, cases[i].named) ||
+        !contains(r.err, "--help") || count_lines(r.err) != 2 ||
+        r.err[r.err_len - 1] != '\n')
+      fail_msg("%s %s: status %d, stdout '%s', stderr '%s'", cases[i].a,
+               cases[i].b ? cases[i].b : "", r.status, r.out, r.err);
+    run_free(&r);
+  }
+  free(url);
+  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+}
+
 #endif /* FP_CLI_HARNESS_H */

@@ -30,9 +30,7 @@ static void test_version_and_help(void **state) {
 }
 
 static void test_usage_errors(void **state) {
-  static const struct {
-    const char *a, *b, *named;
-  } bad[] = {
+  static const usage_case bad[] = {
       {"--threads", "0", "--threads"},       {"--threads", "20000", "--threads"},
       {"-t", "abc", "--threads"},            {"--timeout", "abc", "--timeout"},
       {"--timeout", "-1", "--timeout"},      {"--timeout", "nan", "--timeout"},
@@ -44,23 +42,7 @@ static void test_usage_errors(void **state) {
       {"--bogus", NULL, "--bogus"},          {"-Z", NULL, "-Z"},
       {"--timeout", NULL, "--timeout"},
   };
-  unsigned long before = ts_requests(tu_server);
-  char *url = tu_url("/hello");
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    run r;
-    const char *args[] = {bad[i].a, bad[i].b, NULL};
-    run_cli(&r, url, strlen(url), args);
-    if (r.status != 2 || r.out_len || !contains(r.err, bad[i].named) ||
-        !contains(r.err, "--help"))
-      fail_msg("%s %s: status %d, stdout '%s', stderr '%s'", bad[i].a,
-               bad[i].b ? bad[i].b : "", r.status, r.out, r.err);
-    /* one line naming the problem, one pointing to --help */
-    assert_int_equal(count_lines(r.err), 2);
-    assert_int_equal(r.err[r.err_len - 1], '\n');
-    run_free(&r);
-  }
-  free(url);
-  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+  assert_usage_errors(bad, sizeof bad / sizeof *bad);
 }
 
 static void test_limits_accepted(void **state) {

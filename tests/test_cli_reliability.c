@@ -152,9 +152,7 @@ static void test_help_lists_options(void **state) {
 
 static void test_usage_errors(void **state) {
   char *other = tmp_path("other.jsonl"), *resume = tmp_path("usage-resume.jsonl");
-  static const struct {
-    const char *a, *b, *named;
-  } bad[] = {
+  static const usage_case bad[] = {
       {"--retries", "-1", "--retries"},        {"--retries", "x", "--retries"},
       {"--retries", "1001", "--retries"},      {"--retries", "", "--retries"},
       {"--retry-on", "99", "--retry-on"},      {"--retry-on", "600", "--retry-on"},
@@ -170,18 +168,9 @@ static void test_usage_errors(void **state) {
       {"--cacert", "", "--cacert"},            {"--resume", "", "--resume"},
       {"--resume-failed", NULL, "--resume"},   {"--grace", NULL, "--grace"},
   };
+  assert_usage_errors(bad, sizeof bad / sizeof *bad);
   unsigned long before = ts_requests(tu_server);
   char *url = tu_url("/hello");
-  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
-    run r;
-    const char *args[] = {bad[i].a, bad[i].b, NULL};
-    run_cli(&r, url, strlen(url), args);
-    if (r.status != 2 || r.out_len || !contains(r.err, bad[i].named) ||
-        !contains(r.err, "--help") || count_lines(r.err) != 2)
-      fail_msg("%s %s: status %d, stdout '%s', stderr '%s'", bad[i].a,
-               bad[i].b ? bad[i].b : "", r.status, r.out, r.err);
-    run_free(&r);
-  }
   /* -o naming another file than --resume is a usage error too, before
    * either file is touched */
   run r;

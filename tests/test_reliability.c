@@ -30,20 +30,6 @@ static fp_executor *executor(size_t threads, double rate, size_t per_host, size_
   return ex;
 }
 
-static fp_request *request(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static fp_request *request(const char *fmt, ...) {
-  char path[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(path, sizeof path, fmt, ap);
-  va_end(ap);
-  char *url = tu_url("%s", path);
-  fp_request *req = fp_request_new(url);
-  free(url);
-  assert_non_null(req);
-  return req;
-}
-
 static fp_request *retrying(fp_request *req, unsigned max, double base, double max_wait) {
   assert_int_equal(fp_request_set_retries(req, max, base, max_wait), FP_OK);
   return req;
@@ -96,7 +82,7 @@ static long server_number(fp_executor *ex, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(path, sizeof path, fmt, ap);
   va_end(ap);
-  fp_future *f = submit(ex, request("%s", path));
+  fp_future *f = submit(ex, tu_request("%s", path));
   const fp_response *resp = result(f);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
@@ -171,7 +157,7 @@ static void count_callback(fp_future *f, void *userdata) {
 static void test_retry_then_ok(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(request("/flaky/ok1?fail=1"), 3, 0.05, 1));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/ok1?fail=1"), 3, 0.05, 1));
   const fp_response *resp = result(f);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
@@ -183,7 +169,7 @@ static void test_retry_then_ok(void **state) {
   fp_future_decref(f);
 
   /* three failures, three retries: the fourth attempt succeeds */
-  f = submit(ex, retrying(request("/flaky/ok3?fail=3&status=502"), 3, 0.02, 0.1));
+  f = submit(ex, retrying(tu_request("/flaky/ok3?fail=3&status=502"), 3, 0.02, 0.1));
   resp = result(f);
   assert_int_equal(fp_response_status(resp), 200);
   assert_string_equal(fp_response_body(resp, NULL), "ok after 3");
@@ -198,7 +184,7 @@ static void test_retry_after_seconds(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
   double t0 = tu_now();
-  fp_future *f = submit(ex, retrying(request("/flaky/ra1?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/ra1?fail=1&retry_after=1"), 1, 0.01, 30));
   const fp_response *resp = result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: 1 took %.3f s (elapsed %.3f s)\n", took, fp_response_elapsed(resp));
@@ -217,7 +203,7 @@ static void test_retry_after_capped(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
   double t0 = tu_now();
-  fp_future *f = submit(ex, retrying(request("/flaky/ra2?fail=1&retry_after=5"), 1, 0.01, 0.2));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/ra2?fail=1&retry_after=5"), 1, 0.01, 0.2));
   const fp_response *resp = result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: 5 with max_wait 0.2 took %.3f s\n", took);
@@ -236,7 +222,7 @@ static void test_retry_after_http_date(void **state) {
   wait_fresh_second();
   double t0 = tu_now();
   fp_future *f = submit(
-      ex, retrying(request("/flaky/ra3?fail=1&status=429&retry_after=date%%2B1"), 1, 0.01, 30));
+      ex, retrying(tu_request("/flaky/ra3?fail=1&status=429&retry_after=date%%2B1"), 1, 0.01, 30));
   const fp_response *resp = result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: <now + 1 s as HTTP-date> took %.3f s\n", took);
@@ -252,7 +238,7 @@ static void test_retry_after_http_date(void **state) {
 static void test_retries_exhausted(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(request("/flaky/ex1?fail=10"), 2, 0.01, 0.05));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/ex1?fail=10"), 2, 0.01, 0.05));
   const fp_response *resp = result(f);
   /* the last attempt's response is the result */
   assert_int_equal(fp_response_error(resp), FP_OK);
@@ -265,7 +251,7 @@ static void test_retries_exhausted(void **state) {
   fp_future_decref(f);
 
   /* a status outside the retried set is final at once */
-  f = submit(ex, retrying(request("/flaky/ex2?fail=1&status=500"), 5, 0.01, 0.05));
+  f = submit(ex, retrying(tu_request("/flaky/ex2?fail=1&status=500"), 5, 0.01, 0.05));
   resp = result(f);
   assert_int_equal(fp_response_status(resp), 500);
   assert_int_equal(fp_response_attempts(resp), 1);
@@ -277,7 +263,7 @@ static void test_retries_exhausted(void **state) {
 static void test_no_retry_by_default(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, request("/flaky/nr1?fail=1&retry_after=0"));
+  fp_future *f = submit(ex, tu_request("/flaky/nr1?fail=1&retry_after=0"));
   const fp_response *resp = result(f);
   assert_int_equal(fp_response_status(resp), 503);
   assert_string_equal(fp_response_body(resp, NULL), "fail 1");
@@ -311,8 +297,8 @@ static void test_waiting_retry_holds_no_worker(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(1, 0, 0, 0);
   double t0 = tu_now();
-  fp_future *a = submit(ex, retrying(request("/flaky/hw1?fail=1&retry_after=1"), 1, 0.01, 30));
-  fp_future *b = submit(ex, request("/hello"));
+  fp_future *a = submit(ex, retrying(tu_request("/flaky/hw1?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *b = submit(ex, tu_request("/hello"));
   /* the only worker is free while A waits for its retry, so B runs now */
   assert_int_equal(fp_future_wait(b, 0.5 * scale), FP_OK);
   double b_done = tu_now() - t0;
@@ -335,9 +321,9 @@ static void test_waiting_retry_holds_no_host_slot(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 1, 0); /* one transfer per host */
   double t0 = tu_now();
-  fp_future *a = submit(ex, retrying(request("/flaky/hs1?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *a = submit(ex, retrying(tu_request("/flaky/hs1?fail=1&retry_after=1"), 1, 0.01, 30));
   wait_until(retries_waiting, ex, 1);
-  fp_future *b = submit(ex, request("/hello")); /* same host */
+  fp_future *b = submit(ex, tu_request("/hello")); /* same host */
   assert_int_equal(fp_future_wait(b, 0.5 * scale), FP_OK);
   assert_false(fp_future_done(a));
   assert_int_equal(fp_response_status(result(b)), 200);
@@ -381,7 +367,7 @@ static void test_retries_run_in_due_order(void **state) {
   fp_future *fs[3];
   for (int i = 0; i < 3; i++) {
     entries[i] = (order_entry){.log = &log, .name = (char)('A' + i)};
-    fs[i] = submit(ex, retrying(request("%s", paths[i]), 1, 0.01, 30));
+    fs[i] = submit(ex, retrying(tu_request("%s", paths[i]), 1, 0.01, 30));
     assert_int_equal(fp_future_add_done_callback(fs[i], log_order, &entries[i]), FP_OK);
   }
   assert_int_equal(fp_wait(fs, 3, 30.0, FP_ALL_COMPLETED, NULL), FP_OK);
@@ -401,7 +387,7 @@ static void test_network_error_retried(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
   /* the body is cut off halfway, every time */
-  fp_future *f = submit(ex, retrying(request("/close-mid-body?bytes=1000"), 2, 0.01, 0.05));
+  fp_future *f = submit(ex, retrying(tu_request("/close-mid-body?bytes=1000"), 2, 0.01, 0.05));
   assert_error(f, FP_ERR_NETWORK);
   assert_int_equal(fp_response_attempts(result(f)), 3);
   assert_record(f, "network", 3, false);
@@ -421,7 +407,7 @@ static void test_rate_limit_100_jobs(void **state) {
   atomic_init(&done, 0);
   double t0 = tu_now();
   for (int i = 0; i < N; i++) {
-    fs[i] = submit(ex, request("/hello"));
+    fs[i] = submit(ex, tu_request("/hello"));
     assert_int_equal(fp_future_add_done_callback(fs[i], count_callback, &done), FP_OK);
   }
   /* tokens at 0, 50, ..., 1000 ms: never more than 21 by the 1 s mark */
@@ -448,7 +434,7 @@ static void test_rate_limit_slow(void **state) {
   fp_future *fs[3];
   double t0 = tu_now();
   for (int i = 0; i < 3; i++)
-    fs[i] = submit(ex, request("/hello"));
+    fs[i] = submit(ex, tu_request("/hello"));
   /* one goes at once (which one is up to the workers that popped them
    * together), the next only 2 s later */
   bool done[3];
@@ -479,7 +465,7 @@ static void test_per_host_limit(void **state) {
   double t0 = tu_now();
   /* all of host a first: its parked jobs must not hold up host b */
   for (int i = 0; i < N; i++)
-    fs[i] = submit(ex, request("/concurrency/pha?ms=200"));
+    fs[i] = submit(ex, tu_request("/concurrency/pha?ms=200"));
   for (int i = 0; i < N; i++) {
     char url[128];
     snprintf(url, sizeof url, "http://localhost:%u/concurrency/phb?ms=200",
@@ -518,7 +504,7 @@ static void test_parked_jobs_capacity_and_cancel(void **state) {
   fp_future *fs[3];
   for (int i = 0; i < 3; i++) {
     atomic_init(&calls[i], 0);
-    fs[i] = submit(ex, request("/delay/%d", i == 0 ? 500 : 10));
+    fs[i] = submit(ex, tu_request("/delay/%d", i == 0 ? 500 : 10));
     assert_int_equal(fp_future_add_done_callback(fs[i], count_callback, &calls[i]), FP_OK);
     if (i == 0)
       wait_state(fs[0], FP_RUNNING);
@@ -560,7 +546,7 @@ static void test_stall_timeout(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
   /* one byte every 3 s is below 1 byte/s: stalled after about 1 s */
-  fp_request *req = request("/drip?bytes=10&interval_ms=3000");
+  fp_request *req = tu_request("/drip?bytes=10&interval_ms=3000");
   assert_int_equal(fp_request_set_stall_timeout(req, 1), FP_OK);
   double t0 = tu_now();
   fp_future *slow = submit(ex, req);
@@ -571,7 +557,7 @@ static void test_stall_timeout(void **state) {
   struct timespec mono;
   clock_gettime(CLOCK_MONOTONIC, &mono);
   usleep((useconds_t)((1850000000L - mono.tv_nsec) % 1000000000L / 1000));
-  req = request("/drip?bytes=4&interval_ms=250");
+  req = tu_request("/drip?bytes=4&interval_ms=250");
   assert_int_equal(fp_request_set_stall_timeout(req, 1), FP_OK);
   fp_future *ok = submit(ex, req);
   assert_error(slow, FP_ERR_STALL_TIMEOUT);
@@ -611,7 +597,7 @@ static void test_timeout_codes_distinct(void **state) {
   int fd;
   unsigned port = refusing_port(&fd);
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_request *req = request("/delay/3000");
+  fp_request *req = tu_request("/delay/3000");
   assert_int_equal(fp_request_set_timeouts(req, 0.3, 0), FP_OK);
   double t0 = tu_now();
   fp_future *total = submit(ex, req);
@@ -638,7 +624,7 @@ static void test_abort_in_flight(void **state) {
   fp_future *fs[4];
   unsigned long before = ts_requests(tu_server);
   for (int i = 0; i < 4; i++)
-    fs[i] = submit(ex, request("/delay/5000"));
+    fs[i] = submit(ex, tu_request("/delay/5000"));
   double end = tu_now() + 10.0 * scale;
   while (ts_requests(tu_server) < before + 4 && tu_now() < end)
     usleep(2000);
@@ -652,7 +638,7 @@ static void test_abort_in_flight(void **state) {
     fp_future_decref(fs[i]);
   }
   /* not shut down, but whatever comes now is cancelled too */
-  fp_future *late = submit(ex, request("/hello"));
+  fp_future *late = submit(ex, tu_request("/hello"));
   assert_int_equal(fp_future_wait(late, 5.0 * scale), FP_OK);
   assert_record(late, "cancelled", 0, false);
   fp_future_decref(late);
@@ -665,7 +651,7 @@ static void test_abort_waiting_retry(void **state) {
   fp_executor *ex = executor(2, 0, 0, 0);
   atomic_int calls;
   atomic_init(&calls, 0);
-  fp_future *f = submit(ex, retrying(request("/flaky/ab1?fail=1&retry_after=10"), 1, 0.01, 30));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/ab1?fail=1&retry_after=10"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
@@ -690,7 +676,7 @@ static void test_abort_interrupts_rate_wait(void **state) {
   fp_executor *ex = executor(2, 0.2, 0, 0); /* one token per 5 s */
   fp_future *fs[3];
   for (int i = 0; i < 3; i++)
-    fs[i] = submit(ex, request("/hello"));
+    fs[i] = submit(ex, tu_request("/hello"));
   assert_int_equal(fp_future_wait(fs[0], 2.0 * scale), FP_OK);
   wait_state(fs[1], FP_RUNNING); /* holding its worker, waiting for a token */
   double t0 = tu_now();
@@ -716,7 +702,7 @@ static void test_shutdown_cancel_waiting_retry(void **state) {
   fp_executor *ex = executor(2, 0, 0, 0);
   atomic_int calls;
   atomic_init(&calls, 0);
-  fp_future *f = submit(ex, retrying(request("/flaky/sd1?fail=1&retry_after=10"), 1, 0.01, 30));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/sd1?fail=1&retry_after=10"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
@@ -736,7 +722,7 @@ static void test_shutdown_wait_runs_waiting_retry(void **state) {
   (void)state;
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(request("/flaky/sd2?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *f = submit(ex, retrying(tu_request("/flaky/sd2?fail=1&retry_after=1"), 1, 0.01, 30));
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
   /* without cancel, a waiting retry is work still to do */
@@ -758,7 +744,7 @@ static void test_shutdown_cancel_during_attempt(void **state) {
   atomic_init(&calls, 0);
   /* in flight for 300 ms, then a 503 asking for a retry in 10 s */
   fp_future *f = submit(
-      ex, retrying(request("/flaky/sd3?fail=1&retry_after=10&delay=300"), 1, 0.01, 30));
+      ex, retrying(tu_request("/flaky/sd3?fail=1&retry_after=10&delay=300"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_state(f, FP_RUNNING);
   double t0 = tu_now();
@@ -782,9 +768,9 @@ static void test_hostile_responses(void **state) {
   (void)state;
   double scale = tu_time_scale();
   fp_executor *ex = executor(4, 0, 0, 0);
-  fp_future *file = submit(ex, request("/redirect-to?url=file%%3A%%2F%%2F%%2Fetc%%2Fpasswd"));
-  fp_future *loop = submit(ex, request("/redirect-loop"));
-  fp_request *req = request("/bytes/1000000000?chunked=1");
+  fp_future *file = submit(ex, tu_request("/redirect-to?url=file%%3A%%2F%%2F%%2Fetc%%2Fpasswd"));
+  fp_future *loop = submit(ex, tu_request("/redirect-loop"));
+  fp_request *req = tu_request("/bytes/1000000000?chunked=1");
   assert_int_equal(fp_request_set_max_body(req, 1 << 20), FP_OK);
   double t0 = tu_now();
   fp_future *endless = submit(ex, req);

@@ -154,15 +154,6 @@ static int teardown_all(void **state) {
 
 /* ---- helpers ---- */
 
-static fp_executor *executor(size_t threads) {
-  fp_executor_options opts;
-  fp_executor_options_init(&opts);
-  opts.threads = threads;
-  fp_executor *ex = fp_executor_new(&opts, NULL);
-  assert_non_null(ex);
-  return ex;
-}
-
 static fp_request *request_to(int server, const char *path) {
   char url[256];
   ts_url(servers[server], path, url, sizeof url);
@@ -172,20 +163,9 @@ static fp_request *request_to(int server, const char *path) {
   return req;
 }
 
-/* Run req (steals it) and wait for the response; the future is returned
- * for the caller to release. */
-static fp_future *run(fp_executor *ex, fp_request *req, const fp_response **resp) {
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit(ex, req, &err);
-  fp_request_decref(req);
-  assert_non_null(f);
-  assert_int_equal(fp_future_result(f, 60.0, resp), FP_OK);
-  return f;
-}
-
 static void expect_tls_error(fp_executor *ex, fp_request *req, const char *why) {
   const fp_response *resp;
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   if (fp_response_error(resp) != FP_ERR_TLS)
     fail_msg("got %s (%s), want tls", fp_code_name(fp_response_error(resp)),
              fp_response_error_message(resp));
@@ -201,7 +181,7 @@ static void expect_tls_error(fp_executor *ex, fp_request *req, const char *why) 
 
 static void expect_hello(fp_executor *ex, fp_request *req) {
   const fp_response *resp;
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   if (fp_response_error(resp) != FP_OK)
     fail_msg("got %s (%s)", fp_code_name(fp_response_error(resp)), fp_response_error_message(resp));
   assert_int_equal(fp_response_status(resp), 200);
@@ -223,7 +203,7 @@ static fp_request *insecure(fp_request *req) {
 
 static void test_system_store_trusts_none(void **state) {
   (void)state;
-  fp_executor *ex = executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   for (int i = 0; i < NSERVERS; i++)
     expect_tls_error(ex, request_to(i, "/hello"), NULL);
   fp_executor_free(ex);
@@ -231,7 +211,7 @@ static void test_system_store_trusts_none(void **state) {
 
 static void test_own_ca(void **state) {
   (void)state;
-  fp_executor *ex = executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   expect_hello(ex, with_ca(request_to(GOOD, "/hello"), ca_file));
   /* the certificate names localhost too */
   char url[128];
@@ -253,7 +233,7 @@ static void test_own_ca(void **state) {
 
 static void test_insecure_accepts_all(void **state) {
   (void)state;
-  fp_executor *ex = executor(2);
+  fp_executor *ex = tu_executor(2, 0, NULL);
   for (int i = 0; i < NSERVERS; i++)
     expect_hello(ex, insecure(request_to(i, "/hello")));
   /* insecure wins over a CA file that would refuse */
@@ -263,7 +243,7 @@ static void test_insecure_accepts_all(void **state) {
 
 static void test_no_reuse_across_settings(void **state) {
   (void)state;
-  fp_executor *ex = executor(1); /* one worker: one connection cache */
+  fp_executor *ex = tu_executor(1, 0, NULL); /* one worker: one connection cache */
   /* a connection opened insecurely is not reused for a verified request */
   expect_hello(ex, insecure(request_to(SELF_SIGNED, "/hello")));
   expect_tls_error(ex, request_to(SELF_SIGNED, "/hello"), NULL);
@@ -279,9 +259,9 @@ static void test_no_reuse_across_settings(void **state) {
 
 static void test_tls_timing(void **state) {
   (void)state;
-  fp_executor *ex = executor(1);
+  fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, with_ca(request_to(GOOD, "/hello"), ca_file), &resp);
+  fp_future *f = tu_run(ex, with_ca(request_to(GOOD, "/hello"), ca_file), &resp);
   assert_int_equal(fp_response_status(resp), 200);
   fp_timings t = fp_response_timings(resp);
   print_message("fresh https: connect %.6f tls %.6f first byte %.6f total %.6f\n", t.connect,
@@ -296,7 +276,7 @@ static void test_tls_timing(void **state) {
   fp_future_decref(f);
   json_decref(rec);
   /* over the kept-alive connection no handshake happens */
-  f = run(ex, with_ca(request_to(GOOD, "/hello"), ca_file), &resp);
+  f = tu_run(ex, with_ca(request_to(GOOD, "/hello"), ca_file), &resp);
   assert_int_equal(fp_response_status(resp), 200);
   t = fp_response_timings(resp);
   assert_true(t.connect == 0);
@@ -304,7 +284,7 @@ static void test_tls_timing(void **state) {
   fp_future_decref(f);
   /* plain http has no TLS phase */
   char url[128];
-  f = run(ex, fp_request_new(ts_url(tu_server, "/hello", url, sizeof url)), &resp);
+  f = tu_run(ex, fp_request_new(ts_url(tu_server, "/hello", url, sizeof url)), &resp);
   assert_int_equal(fp_response_status(resp), 200);
   t = fp_response_timings(resp);
   assert_true(t.connect > 0);
@@ -318,7 +298,7 @@ static void test_tls_timing(void **state) {
 static void test_parallel_handshakes(void **state) {
   (void)state;
   enum { THREADS = 4, N = 32 };
-  fp_executor *ex = executor(THREADS);
+  fp_executor *ex = tu_executor(THREADS, 0, NULL);
   fp_future *fs[N];
   unsigned long conns = ts_connections(servers[GOOD]);
   for (int i = 0; i < N; i++) {

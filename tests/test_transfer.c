@@ -20,19 +20,6 @@ static fp_request *req_raw(const char *path) {
   return req;
 }
 
-/* Submit req, wait for it and return its future (NEW); *resp is BORROWED
- * from the future. Steals the caller's reference to req. */
-static fp_future *run(fp_executor *ex, fp_request *req, const fp_response **resp) {
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit(ex, req, &err);
-  fp_request_decref(req);
-  if (!f)
-    fail_msg("submit: %s (%s)", err.text, fp_code_name(err.code));
-  assert_int_equal(fp_future_result(f, 60, resp), FP_OK);
-  assert_non_null(*resp);
-  return f;
-}
-
 /* Assert a transfer error by code and by its stable name. */
 #define assert_fp_error(resp, code, name)                                      \
   do {                                                                         \
@@ -108,7 +95,7 @@ static void test_get_200_body(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
   char *url = tu_url("/hello");
-  fp_future *f = run(ex, fp_request_new(url), &resp);
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp);
   size_t len = 99;
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_error_message(resp), "");
@@ -123,7 +110,7 @@ static void test_get_200_body(void **state) {
   fp_future_decref(f);
 
   /* a longer body arrives whole and in order */
-  f = run(ex, tu_request("/bytes/100000"), &resp);
+  f = tu_run(ex, tu_request("/bytes/100000"), &resp);
   const char *body = fp_response_body(resp, &len);
   assert_int_equal(fp_response_status(resp), 200);
   assert_int_equal(len, 100000);
@@ -143,7 +130,7 @@ static void test_statuses(void **state) {
     const fp_response *resp;
     size_t len;
     snprintf(path, sizeof path, "/status/%ld", codes[i]);
-    fp_future *f = run(ex, tu_request("%s", path), &resp);
+    fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
     assert_int_equal(fp_response_error(resp), FP_OK); /* an HTTP error is no transfer error */
     assert_int_equal(fp_response_status(resp), codes[i]);
     assert_int_equal(fp_response_ok(resp), codes[i] < 400);
@@ -162,14 +149,14 @@ static void test_statuses(void **state) {
   }
   /* a 301 without Location is the result even though redirects are on */
   const fp_response *resp;
-  fp_future *f = run(ex, tu_request("/status/301"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/status/301"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 301);
   assert_true(fp_response_ok(resp));
   assert_string_equal(fp_response_body(resp, NULL), "status 301");
   fp_future_decref(f);
   /* unknown path: the server's 404 */
-  f = run(ex, tu_request("/no/such/route"), &resp);
+  f = tu_run(ex, tu_request("/no/such/route"), &resp);
   assert_int_equal(fp_response_status(resp), 404);
   assert_string_equal(fp_response_body(resp, NULL), "not found");
   fp_future_decref(f);
@@ -181,7 +168,7 @@ static void test_head(void **state) {
   const fp_response *resp;
   fp_request *req = tu_request("/hello");
   assert_int_equal(fp_request_set_method(req, "HEAD"), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   size_t len = 99;
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
@@ -190,7 +177,7 @@ static void test_head(void **state) {
   assert_int_equal(fp_response_bytes(resp), 0);
   fp_future_decref(f);
   /* the connection is still usable after a HEAD (no body left unread) */
-  f = run(ex, tu_request("/hello"), &resp);
+  f = tu_run(ex, tu_request("/hello"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "hello");
   fp_future_decref(f);
@@ -213,7 +200,7 @@ static void test_methods_echo(void **state) {
     assert_int_equal(fp_request_set_body(req, body, (size_t)blen), FP_OK);
     assert_int_equal(fp_request_add_header(req, "X-Custom", hval), FP_OK);
     assert_int_equal(fp_request_add_header_line(req, "X-Line:  spaced value"), FP_OK);
-    fp_future *f = run(ex, req, &resp);
+    fp_future *f = tu_run(ex, req, &resp);
     json_t *echo = echo_json(resp);
     assert_string_equal(json_string_value(json_object_get(echo, "method")), m);
     assert_string_equal(json_string_value(json_object_get(echo, "path")), "/echo");
@@ -230,7 +217,7 @@ static void test_methods_echo(void **state) {
   fp_request *req = tu_request("/echo");
   assert_int_equal(fp_request_set_method(req, "POST"), FP_OK);
   assert_int_equal(fp_request_set_body(req, "a\0b\0c", 5), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   json_t *echo = echo_json(resp);
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), 5);
   assert_memory_equal(json_string_value(json_object_get(echo, "body")), "a\0b\0c", 5);
@@ -245,7 +232,7 @@ static void test_methods_echo(void **state) {
   req = tu_request("/echo");
   assert_int_equal(fp_request_set_method(req, "POST"), FP_OK);
   assert_int_equal(fp_request_set_body(req, big, BIG), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   echo = echo_json(resp);
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), BIG);
   assert_string_equal(json_string_value(json_object_get(echo, "body")), big);
@@ -256,7 +243,7 @@ static void test_methods_echo(void **state) {
   /* POST with no body sends an empty one */
   req = tu_request("/echo");
   assert_int_equal(fp_request_set_method(req, "POST"), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   echo = echo_json(resp);
   assert_string_equal(json_string_value(json_object_get(echo, "method")), "POST");
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), 0);
@@ -264,7 +251,7 @@ static void test_methods_echo(void **state) {
   json_decref(echo);
   fp_future_decref(f);
   /* a plain GET: method GET, no body */
-  f = run(ex, tu_request("/echo"), &resp);
+  f = tu_run(ex, tu_request("/echo"), &resp);
   echo = echo_json(resp);
   assert_string_equal(json_string_value(json_object_get(echo, "method")), "GET");
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), 0);
@@ -279,7 +266,7 @@ static void test_empty_header_value(void **state) {
   fp_request *req = tu_request("/echo");
   assert_int_equal(fp_request_add_header(req, "X-Empty", ""), FP_OK);
   assert_int_equal(fp_request_add_header_line(req, "X-Empty-Line:"), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   json_t *echo = echo_json(resp);
   assert_string_equal(echo_header(echo, "X-Empty"), "");
   assert_string_equal(echo_header(echo, "X-Empty-Line"), "");
@@ -291,7 +278,7 @@ static void test_empty_header_value(void **state) {
 static void test_user_agent(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, tu_request("/echo"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/echo"), &resp);
   json_t *echo = echo_json(resp);
   assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.1.0");
   assert_string_equal(FP_DEFAULT_USER_AGENT, "fetchpool/0.1.0");
@@ -300,7 +287,7 @@ static void test_user_agent(void **state) {
 
   fp_request *req = tu_request("/echo");
   assert_int_equal(fp_request_set_user_agent(req, "my-agent/2.0 (test)"), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   echo = echo_json(resp);
   assert_string_equal(echo_header(echo, "User-Agent"), "my-agent/2.0 (test)");
   json_decref(echo);
@@ -310,7 +297,7 @@ static void test_user_agent(void **state) {
   req = tu_request("/echo");
   assert_int_equal(fp_request_set_user_agent(req, "other"), FP_OK);
   assert_int_equal(fp_request_set_user_agent(req, NULL), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   echo = echo_json(resp);
   assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.1.0");
   json_decref(echo);
@@ -323,7 +310,7 @@ static void test_user_agent(void **state) {
 static void test_redirects_followed(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, tu_request("/redirect/3"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/redirect/3"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
   assert_string_equal(fp_response_body(resp, NULL), "redirected");
@@ -334,17 +321,17 @@ static void test_redirects_followed(void **state) {
   /* exactly max_redirs redirects is fine */
   fp_request *req = tu_request("/redirect/3");
   assert_int_equal(fp_request_set_redirects(req, true, 3), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
   fp_future_decref(f);
 
   /* the default limit is 10 */
-  f = run(ex, tu_request("/redirect/10"), &resp);
+  f = tu_run(ex, tu_request("/redirect/10"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "redirected");
   fp_future_decref(f);
-  f = run(ex, tu_request("/redirect/11"), &resp);
+  f = tu_run(ex, tu_request("/redirect/11"), &resp);
   assert_fp_error(resp, FP_ERR_TOO_MANY_REDIRECTS, "too_many_redirects");
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -355,7 +342,7 @@ static void test_redirects_not_followed(void **state) {
   const fp_response *resp;
   fp_request *req = tu_request("/redirect/3");
   assert_int_equal(fp_request_set_redirects(req, false, 10), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 302);
   assert_true(fp_response_ok(resp));
@@ -370,18 +357,18 @@ static void test_too_many_redirects(void **state) {
   const fp_response *resp;
   fp_request *req = tu_request("/redirect/5");
   assert_int_equal(fp_request_set_redirects(req, true, 2), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_TOO_MANY_REDIRECTS, "too_many_redirects");
   fp_future_decref(f);
 
-  f = run(ex, tu_request("/redirect-loop"), &resp);
+  f = tu_run(ex, tu_request("/redirect-loop"), &resp);
   assert_fp_error(resp, FP_ERR_TOO_MANY_REDIRECTS, "too_many_redirects");
   fp_future_decref(f);
 
   /* a limit of 0 refuses the first redirect */
   req = tu_request("/redirect/1");
   assert_int_equal(fp_request_set_redirects(req, true, 0), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_TOO_MANY_REDIRECTS, "too_many_redirects");
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -398,7 +385,7 @@ static void test_redirect_to_other_protocol(void **state) {
     size_t len;
     fp_request *req = tu_request("%s", paths[i]);
     assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
-    fp_future *f = run(ex, req, &resp);
+    fp_future *f = tu_run(ex, req, &resp);
     assert_fp_error(resp, FP_ERR_UNSUPPORTED_PROTOCOL, "unsupported_protocol");
     const char *body = fp_response_body(resp, &len);
     assert_true(body == NULL || strstr(body, "root:") == NULL);
@@ -409,7 +396,7 @@ static void test_redirect_to_other_protocol(void **state) {
   fp_request *req = tu_request("%s", paths[0]);
   assert_int_equal(fp_request_set_redirects(req, false, 0), FP_OK);
   assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 302);
   assert_string_equal(fp_response_header(resp, "location"), "file:///etc/passwd");
@@ -426,7 +413,7 @@ static void test_unsupported_scheme(void **state) {
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     const fp_response *resp;
     size_t len = 99;
-    fp_future *f = run(ex, fp_request_new(urls[i]), &resp);
+    fp_future *f = tu_run(ex, fp_request_new(urls[i]), &resp);
     assert_fp_error(resp, FP_ERR_UNSUPPORTED_PROTOCOL, "unsupported_protocol");
     assert_int_equal(fp_response_status(resp), 0);
     assert_null(fp_response_body(resp, &len));
@@ -449,7 +436,7 @@ static void test_invalid_urls(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     const fp_response *resp;
-    fp_future *f = run(ex, fp_request_new(urls[i]), &resp);
+    fp_future *f = tu_run(ex, fp_request_new(urls[i]), &resp);
     if (fp_response_error(resp) != FP_ERR_INVALID_URL)
       fail_msg("'%s' gave %s", urls[i], fp_code_name(fp_response_error(resp)));
     assert_string_equal(fp_code_name(fp_response_error(resp)), "invalid_url");
@@ -461,7 +448,7 @@ static void test_invalid_urls(void **state) {
   const fp_response *resp;
   char url[128];
   snprintf(url, sizeof url, "HTTP://127.0.0.1:%u/hello", (unsigned)ts_port(tu_server));
-  fp_future *f = run(ex, fp_request_new(url), &resp);
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "hello");
   fp_future_decref(f);
@@ -476,7 +463,7 @@ static void test_connect_refused(void **state) {
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/", closed_port());
   double t0 = tu_now();
-  fp_future *f = run(ex, fp_request_new(url), &resp);
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp);
   assert_fp_error(resp, FP_ERR_CONNECT, "connect");
   assert_int_equal(fp_response_status(resp), 0);
   assert_true(tu_now() - t0 < 5.0);
@@ -492,7 +479,7 @@ static void test_dns_failure(void **state) {
   double t0 = tu_now();
   /* A 64-byte label is longer than DNS allows (63), so the resolver fails
    * it locally: the test sends no packet to any nameserver. */
-  fp_future *f = run(ex, fp_request_new("http://" LABEL64 ".invalid/"), &resp);
+  fp_future *f = tu_run(ex, fp_request_new("http://" LABEL64 ".invalid/"), &resp);
   double took = tu_now() - t0;
   assert_fp_error(resp, FP_ERR_DNS, "dns");
   assert_int_equal(fp_response_status(resp), 0);
@@ -508,7 +495,7 @@ static void test_total_timeout(void **state) {
   fp_request *req = tu_request("/delay/2000");
   assert_int_equal(fp_request_set_timeouts(req, 0.2, 0), FP_OK);
   double t0 = tu_now();
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_TIMEOUT, "timeout");
   assert_true(tu_now() - t0 < 1.5);
   assert_true(fp_response_elapsed(resp) >= 0.2);
@@ -516,19 +503,19 @@ static void test_total_timeout(void **state) {
   fp_future_decref(f);
 
   /* the same on a reused connection (connect time is then ~0) */
-  f = run(ex, tu_request("/hello"), &resp);
+  f = tu_run(ex, tu_request("/hello"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   fp_future_decref(f);
   req = tu_request("/delay/2000");
   assert_int_equal(fp_request_set_timeouts(req, 0.2, 0), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_TIMEOUT, "timeout");
   fp_future_decref(f);
 
   /* a total timeout longer than the transfer changes nothing */
   req = tu_request("/delay/50");
   assert_int_equal(fp_request_set_timeouts(req, 5, 0), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "delayed 50");
   fp_future_decref(f);
@@ -566,7 +553,7 @@ static void test_connect_timeout(void **state) {
   fp_request *req = fp_request_new(url);
   assert_int_equal(fp_request_set_timeouts(req, 5, 0.3), FP_OK);
   double t0 = tu_now();
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   double took = tu_now() - t0;
   assert_fp_error(resp, FP_ERR_CONNECT_TIMEOUT, "connect_timeout");
   assert_int_equal(fp_response_status(resp), 0);
@@ -578,7 +565,7 @@ static void test_connect_timeout(void **state) {
   req = fp_request_new(url);
   assert_int_equal(fp_request_set_timeouts(req, 0.2, 5), FP_OK);
   t0 = tu_now();
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   took = tu_now() - t0;
   assert_fp_error(resp, FP_ERR_TIMEOUT, "timeout");
   assert_true(took < 2.0);
@@ -603,7 +590,7 @@ static void test_raw_faults(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     const fp_response *resp;
-    fp_future *f = run(ex, req_raw(cases[i].path), &resp);
+    fp_future *f = tu_run(ex, req_raw(cases[i].path), &resp);
     if (fp_response_error(resp) != cases[i].code)
       fail_msg("%s gave %s (%s)", cases[i].path, fp_code_name(fp_response_error(resp)),
                fp_response_error_message(resp));
@@ -613,7 +600,7 @@ static void test_raw_faults(void **state) {
   }
   /* the server's 404 on that port is plain HTTP */
   const fp_response *resp;
-  fp_future *f = run(ex, req_raw("/nothing"), &resp);
+  fp_future *f = tu_run(ex, req_raw("/nothing"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 404);
   fp_future_decref(f);
@@ -621,7 +608,7 @@ static void test_raw_faults(void **state) {
   char path[160];
   snprintf(path, sizeof path, "/redirect-to?url=http%%3A%%2F%%2F127.0.0.1%%3A%u%%2Fgarbage",
            (unsigned)ts_raw_port(tu_server));
-  f = run(ex, tu_request("%s", path), &resp);
+  f = tu_run(ex, tu_request("%s", path), &resp);
   assert_fp_error(resp, FP_ERR_PROTOCOL, "protocol");
   assert_ends_with(fp_response_effective_url(resp), "/garbage");
   fp_future_decref(f);
@@ -631,13 +618,13 @@ static void test_raw_faults(void **state) {
 static void test_close_mid_body(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, tu_request("/close-mid-body?bytes=1000"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/close-mid-body?bytes=1000"), &resp);
   assert_fp_error(resp, FP_ERR_NETWORK, "network");
   assert_int_equal(fp_response_status(resp), 200);
   assert_true(fp_response_bytes(resp) <= 1000);
   fp_future_decref(f);
   /* the worker's handle is fine afterwards */
-  f = run(ex, tu_request("/hello"), &resp);
+  f = tu_run(ex, tu_request("/hello"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "hello");
   fp_future_decref(f);
@@ -650,7 +637,7 @@ static void test_hang_timeout(void **state) {
   fp_request *req = req_raw("/hang");
   assert_int_equal(fp_request_set_timeouts(req, 0.3, 0), FP_OK);
   double t0 = tu_now();
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_TIMEOUT, "timeout");
   assert_int_equal(fp_response_status(resp), 0);
   assert_true(tu_now() - t0 < 2.0);
@@ -667,7 +654,7 @@ static void test_body_cap(void **state) {
     const fp_response *resp;
     fp_request *req = tu_request("%s", paths[i]);
     assert_int_equal(fp_request_set_max_body(req, 1000), FP_OK);
-    fp_future *f = run(ex, req, &resp);
+    fp_future *f = tu_run(ex, req, &resp);
     assert_fp_error(resp, FP_ERR_BODY_TOO_LARGE, "body_too_large");
     assert_int_equal(fp_response_status(resp), 200);
     assert_true(fp_response_bytes(resp) <= 1000);
@@ -677,7 +664,7 @@ static void test_body_cap(void **state) {
   const fp_response *resp;
   fp_request *req = tu_request("/bytes/1000?chunked=1");
   assert_int_equal(fp_request_set_max_body(req, 1000), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_bytes(resp), 1000);
   fp_future_decref(f);
@@ -688,7 +675,7 @@ static void test_gzip(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
   size_t len;
-  fp_future *f = run(ex, tu_request("/gzip?bytes=1000"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/gzip?bytes=1000"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   const char *body = fp_response_body(resp, &len);
   assert_int_equal(len, 1000);
@@ -701,7 +688,7 @@ static void test_gzip(void **state) {
   fp_request *req = tu_request("/gzip?bytes=50000000");
   assert_int_equal(fp_request_set_max_body(req, 1 << 20), FP_OK);
   double t0 = tu_now();
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_true(tu_now() - t0 < 10.0);
   assert_fp_error(resp, FP_ERR_BODY_TOO_LARGE, "body_too_large");
   assert_true(fp_response_bytes(resp) <= 1 << 20);
@@ -718,7 +705,7 @@ static void test_keep_headers(void **state) {
   const char *name, *value;
   fp_request *req = tu_request("/set-header?name=X-Test&value=abc");
   assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_header(resp, "x-test"), "abc");
   assert_string_equal(fp_response_header(resp, "X-TEST"), "abc");
@@ -739,7 +726,7 @@ static void test_keep_headers(void **state) {
   fp_future_decref(f);
 
   /* not asked: none kept */
-  f = run(ex, tu_request("/set-header?name=X-Test&value=abc"), &resp);
+  f = tu_run(ex, tu_request("/set-header?name=X-Test&value=abc"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_header_count(resp), 0);
   assert_null(fp_response_header(resp, "x-test"));
@@ -749,7 +736,7 @@ static void test_keep_headers(void **state) {
   /* after redirects only the final response's headers are kept */
   req = tu_request("/redirect/2");
   assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_status(resp), 200);
   assert_null(fp_response_header(resp, "location"));
   assert_string_equal(fp_response_header(resp, "content-length"), "10");
@@ -762,14 +749,14 @@ static void test_headers_too_large(void **state) {
   const fp_response *resp;
   /* 2000 headers of 200 bytes (the server caps them at 360 KiB): over the
    * 256 KiB default */
-  fp_future *f = run(ex, tu_request("/headers?count=2000&size=200"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/headers?count=2000&size=200"), &resp);
   assert_int_equal(fp_response_status(resp), 200);
   assert_fp_error(resp, FP_ERR_HEADERS_TOO_LARGE, "headers_too_large");
   fp_future_decref(f);
   /* many headers under the limit are fine, and kept in order */
   fp_request *req = tu_request("/headers?count=100&size=20");
   assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_header(resp, "x-fill-99"), "hhhhhhhhhhhhhhhhhhhh");
   assert_true(fp_response_header_count(resp) >= 100);
@@ -810,7 +797,7 @@ static void test_sink(void **state) {
   s.buf = malloc(s.cap);
   fp_request *req = tu_request("/bytes/200000");
   assert_int_equal(fp_request_set_sink(req, collect_sink, &s), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(s.len, 200000);
   assert_az(s.buf, s.len, 0);
@@ -827,7 +814,7 @@ static void test_sink(void **state) {
   req = tu_request("/flaky/sink-retry?fail=1&retry_after=0");
   assert_int_equal(fp_request_set_retries(req, 1, 0.01, 1), FP_OK);
   assert_int_equal(fp_request_set_sink(req, collect_sink, &retried), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_int_equal(fp_response_status(resp), 200);
   assert_int_equal(fp_response_attempts(resp), 2);
   assert_int_equal(retried.attempts, 2);
@@ -841,7 +828,7 @@ static void test_sink(void **state) {
   stop.buf = malloc(stop.cap);
   req = tu_request("/bytes/200000");
   assert_int_equal(fp_request_set_sink(req, collect_sink, &stop), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   assert_fp_error(resp, FP_ERR_ABORTED, "aborted");
   assert_int_equal(stop.calls, 1);
   assert_true(stop.len < 200000);
@@ -856,7 +843,7 @@ static void test_sink(void **state) {
 static void test_timings(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, tu_request("/delay/20"), &resp);
+  fp_future *f = tu_run(ex, tu_request("/delay/20"), &resp);
   fp_timings t = fp_response_timings(resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_true(t.dns >= 0);
@@ -871,7 +858,7 @@ static void test_timings(void **state) {
   fp_future_decref(f);
 
   /* on the reused connection no lookup or connect happened: both 0 */
-  f = run(ex, tu_request("/delay/20"), &resp);
+  f = tu_run(ex, tu_request("/delay/20"), &resp);
   t = fp_response_timings(resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_true(t.dns == 0);
@@ -893,13 +880,13 @@ static void test_options_do_not_leak(void **state) {
   assert_int_equal(fp_request_add_header(req, "X-Leak", "yes"), FP_OK);
   assert_int_equal(fp_request_set_user_agent(req, "leaky/1"), FP_OK);
   assert_int_equal(fp_request_set_timeouts(req, 0.5, 0), FP_OK);
-  fp_future *f = run(ex, req, &resp);
+  fp_future *f = tu_run(ex, req, &resp);
   json_t *echo = echo_json(resp);
   assert_string_equal(echo_header(echo, "X-Leak"), "yes");
   json_decref(echo);
   fp_future_decref(f);
 
-  f = run(ex, tu_request("/echo"), &resp);
+  f = tu_run(ex, tu_request("/echo"), &resp);
   echo = echo_json(resp);
   assert_string_equal(json_string_value(json_object_get(echo, "method")), "GET");
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), 0);
@@ -910,16 +897,16 @@ static void test_options_do_not_leak(void **state) {
   fp_future_decref(f);
 
   /* nor the previous job's timeout: this one takes longer than 0.5 s */
-  f = run(ex, tu_request("/delay/700"), &resp);
+  f = tu_run(ex, tu_request("/delay/700"), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   fp_future_decref(f);
 
   /* nor a HEAD's "no body" */
   req = tu_request("/hello");
   assert_int_equal(fp_request_set_method(req, "HEAD"), FP_OK);
-  f = run(ex, req, &resp);
+  f = tu_run(ex, req, &resp);
   fp_future_decref(f);
-  f = run(ex, tu_request("/hello"), &resp);
+  f = tu_run(ex, tu_request("/hello"), &resp);
   assert_string_equal(fp_response_body(resp, NULL), "hello");
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -930,7 +917,7 @@ static void test_keep_alive(void **state) {
   unsigned long before = ts_connections(tu_server);
   for (int i = 0; i < 20; i++) {
     const fp_response *resp;
-    fp_future *f = run(ex, tu_request("/hello"), &resp);
+    fp_future *f = tu_run(ex, tu_request("/hello"), &resp);
     assert_int_equal(fp_response_error(resp), FP_OK);
     assert_string_equal(fp_response_body(resp, NULL), "hello");
     fp_future_decref(f);
@@ -990,7 +977,7 @@ static void test_ipv6(void **state) {
   assert_string_equal(url, expect);
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = run(ex, fp_request_new(url), &resp);
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
   assert_string_equal(fp_response_body(resp, NULL), "hello");

@@ -134,6 +134,20 @@ static inline fp_future *tu_submit_url(fp_executor *ex, char *url) {
 #define tu_request(...) tu_request_url(tu_url(__VA_ARGS__))
 #define tu_submit(ex, ...) tu_submit_url((ex), tu_url(__VA_ARGS__))
 
+/* Submit req (STEALS the caller's reference), wait for it and return its
+ * future (NEW); *resp is BORROWED from the future. */
+static inline fp_future *tu_run(fp_executor *ex, fp_request *req,
+                                const fp_response **resp) {
+  fp_error err = {0};
+  fp_future *f = fp_executor_submit(ex, req, &err);
+  fp_request_decref(req);
+  if (!f)
+    fail_msg("submit: %s (%s)", err.text, fp_code_name(err.code));
+  assert_int_equal(fp_future_result(f, 60, resp), FP_OK);
+  assert_non_null(*resp);
+  return f;
+}
+
 /* Body of a finished future (BORROWED); the test fails if it has none. */
 static inline const char *tu_body(fp_future *f) {
   const fp_response *resp = fp_future_response(f);
