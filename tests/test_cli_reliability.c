@@ -629,8 +629,10 @@ static void test_sigint_while_reading_stdin(void **state) {
 }
 
 static void test_sigint_cancels_waiting_retry(void **state) {
-  /* a job waiting 30 s for its retry is cancelled at once, not waited for */
-  char *url = tu_url("/flaky/wait-retry?fail=100");
+  /* a job waiting 30 s for its retry is cancelled at once, not waited for.
+   * The wait comes from Retry-After: full jitter could draw a wait shorter
+   * than the time to the signal and make a second attempt. */
+  char *url = tu_url("/flaky/wait-retry?fail=100&retry_after=30");
   char input[1024];
   snprintf(input, sizeof input, "%s\n", url);
   const cli_event ev[] = {{1.0, SIGINT}};
