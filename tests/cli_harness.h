@@ -76,12 +76,19 @@ static inline void append(char **buf, size_t *len, const char *data, size_t n) {
  * signals of events[0..nevents-1] at their times. With keep_stdin the
  * child's standard input stays open (a pipe with no writer done) until it
  * exits. */
-static inline void run_cli_events(run *r, const char *input, size_t input_len,
-                                  const char *const *args, const cli_event *events,
-                                  size_t nevents, bool keep_stdin) {
+/* Runs fetchpool with args, feeding it input; wrapper, when not NULL, is a
+ * command line put in front (a program that sets up the child's limits and
+ * executes the rest, such as prlimit). */
+static inline void run_cli_wrapped(run *r, const char *const *wrapper, const char *input,
+                                   size_t input_len, const char *const *args,
+                                   const cli_event *events, size_t nevents, bool keep_stdin) {
   const char *argv[64];
   size_t argc = 0;
   assert_true(nevents <= CLI_MAX_EVENTS);
+  for (; wrapper && *wrapper; wrapper++) {
+    assert_true(argc < 16);
+    argv[argc++] = *wrapper;
+  }
   argv[argc++] = program();
   for (; args && *args; args++) {
     assert_true(argc < 63);
@@ -208,6 +215,12 @@ static inline void run_cli_events(run *r, const char *input, size_t input_len,
   /* a sanitizer build of the child reports on its stderr */
   if (contains(r->err, "Sanitizer") || contains(r->err, "runtime error:"))
     fail_msg("fetchpool under a sanitizer reported:\n%s", r->err);
+}
+
+static inline void run_cli_events(run *r, const char *input, size_t input_len,
+                                  const char *const *args, const cli_event *events,
+                                  size_t nevents, bool keep_stdin) {
+  run_cli_wrapped(r, NULL, input, input_len, args, events, nevents, keep_stdin);
 }
 
 static inline void run_cli(run *r, const char *input, size_t input_len,

@@ -61,10 +61,38 @@ static void test_limits_accepted(void **state) {
   if (!build || !strstr(build, "san")) {
     run_cli(&r, url, strlen(url), ARGS("-q", "--threads", "10000"));
     assert_int_equal(r.status, 0);
-    assert_int_equal(r.err_len, 0);
+    /* where the hard open-files limit is below 3 per thread, a warning */
+    if (r.err_len)
+      assert_true(!strncmp(r.err, "fetchpool: warning: 10000 transfers", 35) &&
+                  count_lines(r.err) == 1);
     run_free(&r);
   }
   free(url);
+}
+
+static void test_open_files_warning(void **state) {
+  /* a hard limit of 200 open files: 100 thread-engine workers need 3 each
+   * (a connection and libcurl's socket pair), 100 multi transfers need 1 */
+  static const char *const limited[] = {"/usr/bin/prlimit", "--nofile=200:200", "--", NULL};
+  char *input = url_lines("/hello", 3);
+  run r;
+  run_cli_wrapped(&r, limited, input, strlen(input), ARGS("-q", "-t", "100"), NULL, 0, false);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.err), 1);
+  assert_true(contains(r.err, "fetchpool: warning: 100 transfers at once need about 364 open "
+                              "files, but the limit is 200; transfers past about 45 at once"));
+  assert_true(contains(r.err, "--engine multi"));
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 3);
+  json_decref(recs);
+  run_free(&r);
+
+  run_cli_wrapped(&r, limited, input, strlen(input), ARGS("-q", "-t", "100", "--engine", "multi"),
+                  NULL, 0, false);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.err_len, 0);
+  run_free(&r);
+  free(input);
 }
 
 static void test_missing_and_unreadable_files(void **state) {
@@ -965,6 +993,7 @@ int main(void) {
       TU_TEST(test_version_and_help),
       TU_TEST(test_usage_errors),
       TU_TEST(test_limits_accepted),
+      TU_TEST(test_open_files_warning),
       TU_TEST(test_missing_and_unreadable_files),
       TU_TEST(test_stdin_files_and_dash),
       TU_TEST(test_line_forms),
