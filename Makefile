@@ -29,8 +29,11 @@ comma      := ,
 
 DEPS_CFLAGS := $(shell $(PKG_CONFIG) --cflags libcurl jansson 2>/dev/null)
 DEPS_LIBS   := $(shell $(PKG_CONFIG) --libs libcurl jansson 2>/dev/null)
-TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libmicrohttpd zlib 2>/dev/null)
-TEST_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka libmicrohttpd zlib 2>/dev/null)
+# the program's Redis commands (src/cli/redis.c) need hiredis; the library does not
+CLI_CFLAGS  := $(shell $(PKG_CONFIG) --cflags hiredis 2>/dev/null)
+CLI_LIBS    := $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null)
+TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libmicrohttpd zlib hiredis 2>/dev/null)
+TEST_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka libmicrohttpd zlib hiredis 2>/dev/null)
 
 WARN    := -Wall -Wextra -Werror -Wformat-security -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wno-unused-parameter
@@ -74,7 +77,7 @@ $(BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h)
 
 $(BUILD)/src/cli/%.o: src/cli/%.c include/fetchpool.h $(wildcard src/cli/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) $(CLI_CFLAGS) -c $< -o $@
 
 $(BUILD)/tests/server/%.o: tests/server/%.c $(wildcard tests/server/*.h)
 	@mkdir -p $(dir $@)
@@ -90,7 +93,7 @@ $(SHARED): $(LIB_OBJ)
 	ln -sf libfetchpool.so.$(SOVERSION) $(BUILD)/libfetchpool.so
 
 $(PROGRAM): $(CLI_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(CLI_LIBS) $(LDLIBS)
 
 $(SERVER): tests/server/main.c $(SRV_OBJ)
 	@mkdir -p $(dir $@)

@@ -26,6 +26,64 @@ enum { CLI_EXIT_OK = 0, CLI_EXIT_FAILED = 1, CLI_EXIT_USAGE = 2 };
  * line says. */
 #define CLI_MAX_INDEX ((UINT64_C(1) << 36) - 1)
 
+/* ---- options.c: the command line ---- */
+
+/* What the program was asked to do: a local run, or one of the commands
+ * that share a job stream through Redis. */
+typedef enum cli_command {
+  CLI_RUN, CLI_ENQUEUE, CLI_WORKER, CLI_STATUS, CLI_RESULTS
+} cli_command;
+
+#define CLI_DEFAULT_REDIS "redis://127.0.0.1:6379"
+
+typedef struct cli_options {
+  cli_command command;
+  size_t threads;
+  fp_engine engine;
+  size_t loops;           /* hybrid: event-loop threads, 0: one per CPU */
+  const char *output;     /* NULL: standard output */
+  bool ordered;
+  fp_request *base;       /* what every job starts from */
+  unsigned record_flags;  /* FP_RECORD_* */
+  const char *save_dir;
+  int progress;           /* -1 auto, 0 off, 1 on */
+  bool quiet;
+  const char *stats_json;
+  double rate;            /* attempts per second, 0: no limit */
+  size_t per_host;        /* 0: no limit */
+  const char *cacert;
+  double grace;           /* seconds after the first signal */
+  const char *resume;     /* --resume FILE, or NULL */
+  bool resume_failed;
+  char *const *files;
+  size_t nfiles;
+  /* the Redis commands (redis.c, enqueue.c, worker.c, inspect.c) */
+  const char *redis;          /* redis://... URL */
+  const char *stream;         /* the job stream */
+  const char *group;          /* consumer group */
+  const char *consumer;       /* NULL: HOSTNAME-PID */
+  const char *results_stream; /* NULL: STREAM:results */
+  double claim_idle;          /* seconds before another's job is taken over */
+  bool until_empty;
+  bool json;                  /* status as JSON */
+} cli_options;
+
+
+/* Fill *o from argv (argv[0] is the program or the command name) for
+ * command cmd. Returns -1 to go on, or an exit status (help, version,
+ * usage error, reported on stderr). o->base is set whenever -1 is
+ * returned; the caller drops it (fp_request_decref). */
+int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o);
+/* Report a usage error of cmd on one line of stderr (printf format and
+ * arguments), then where its help is (cli_usage_hint). */
+#define cli_usage_error(cmd, ...)                                              \
+  do {                                                                         \
+    fputs("fetchpool: ", stderr);                                              \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    cli_usage_hint(cmd);                                                       \
+  } while (0)
+void cli_usage_hint(cli_command cmd);
+
 /* ---- parse.c: pure parsers (no I/O, no state; fuzzed in tests/fuzz/) ----
  * Each returns 0 on success and -1 on error, and writes its outputs only
  * on success. Strings are NUL-terminated. */
@@ -167,18 +225,25 @@ void cli_progress_stop(cli_progress *p);
 
 /* ---- job.c: an input line becomes a submitted job or an error record ---- */
 
+/* Where a job's record goes, called once per job: on the thread that
+ * finished it, or in cli_job_start for a line that cannot become a
+ * request. STEALS rec (NULL stands for out of memory). */
+typedef void (*cli_deliver_fn)(void *arg, uint64_t seq, uint64_t index, json_t *rec,
+                               const cli_result *r);
+
 typedef struct cli_jobs {
   fp_executor *ex;
-  cli_output *out;
+  cli_deliver_fn deliver;
+  void *deliver_arg;
   const fp_request *base; /* the request the command-line options built */
   unsigned record_flags;  /* FP_RECORD_* */
   const char *save_dir;   /* --save DIR, or NULL */
 } cli_jobs;
 
 /* Start job index from line (len bytes): submit it, with its record
- * handed to the output when it is done, or hand over an error record at
- * once for a line that cannot become a request. seq must have been
- * reserved in the output. A job refused because the executor is shut
+ * delivered when it is done, or deliver an error record at once for a
+ * line that cannot become a request. seq is the caller's number for the
+ * job, handed back to deliver. A job refused because the executor is shut
  * down (an interruption) gets a "cancelled" record. */
 void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
                    size_t len);
@@ -238,5 +303,55 @@ int cli_signals_start(const cli_interrupt *ops);
  * and pending: the run is over). Returns the first signal received, or 0.
  * Does nothing and returns 0 when it was not started. */
 int cli_signals_finish(void);
+
+/* ---- redis.c: the Redis connection of the stream commands ---- */
+
+struct redisReply; /* hiredis: only the files that talk to Redis include it */
+typedef struct cli_redis cli_redis;
+
+/* NEW, not yet connected, from a redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]
+ * URL; NULL with msg filled for a URL that is not one. */
+cli_redis *cli_redis_new(const char *url, char *msg, size_t msgsize);
+void cli_redis_free(cli_redis *r);
+/* (Re)connect, AUTH and SELECT as the URL says. 0, or -1 with
+ * cli_redis_error telling why. */
+int cli_redis_connect(cli_redis *r);
+/* Drop the connection (cli_redis_connect makes a new one). */
+void cli_redis_close(cli_redis *r);
+bool cli_redis_connected(const cli_redis *r);
+/* Why the last connect or command failed. BORROWED. */
+const char *cli_redis_error(const cli_redis *r);
+/* HOST:PORT, for messages. Returns buf. */
+const char *cli_redis_address(const cli_redis *r, char *buf, size_t size);
+/* Run one command: argv[i] is lens[i] bytes (lens NULL: NUL-terminated).
+ * Returns the reply (NEW: freeReplyObject; an error reply is a reply), or
+ * NULL when the connection failed, which drops it. */
+struct redisReply *cli_redis_argv(cli_redis *r, int argc, const char **argv,
+                                  const size_t *lens);
+/* The same with NUL-terminated string arguments:
+ * cli_redis_call(r, "XACK", stream, group, id). */
+#define cli_redis_call(r, ...)                                                             \
+  cli_redis_argv((r), (int)(sizeof((const char *[]){__VA_ARGS__}) / sizeof(const char *)), \
+                 (const char *[]){__VA_ARGS__}, NULL)
+/* Pipelining: queue a command (0, or -1 when the connection failed), then
+ * take each reply in turn with cli_redis_next_reply (as cli_redis_argv). */
+int cli_redis_append(cli_redis *r, int argc, const char **argv, const size_t *lens);
+struct redisReply *cli_redis_next_reply(cli_redis *r);
+/* Whether reply is an error reply starting with prefix (NULL: any). */
+bool cli_redis_is_error(const struct redisReply *reply, const char *prefix);
+/* The value of name in a flat [name, value, ...] array reply (XINFO,
+ * stream entry fields), or NULL. BORROWED from map. */
+const struct redisReply *cli_redis_field(const struct redisReply *map, const char *name);
+
+/* ---- the stream commands, each a whole program run; return the exit
+ * status (see their --help) ---- */
+
+/* enqueue.c: add the input's job lines to the stream. */
+int cli_enqueue(const cli_options *o);
+/* worker.c: run the group's jobs until stopped (or empty, --until-empty). */
+int cli_worker(const cli_options *o);
+/* inspect.c: the stream's progress, and its deduplicated records. */
+int cli_status(const cli_options *o);
+int cli_results(const cli_options *o);
 
 #endif /* FP_CLI_H */

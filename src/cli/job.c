@@ -131,7 +131,7 @@ static void on_done(fp_future *f, void *userdata) {
     finish_save(j, resp, rec, &r);
   else if (j->fd >= 0)
     close(j->fd);
-  cli_output_put(j->jobs->out, j->seq, j->index, rec, &r);
+  j->jobs->deliver(j->jobs->deliver_arg, j->seq, j->index, rec, &r);
   free(j->path);
   free(j);
 }
@@ -139,7 +139,8 @@ static void on_done(fp_future *f, void *userdata) {
 static void put_error(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *url,
                       json_t *id, int code, const char *message) {
   cli_result r = {.code = code};
-  cli_output_put(jobs->out, seq, index, fp_record_error(index, url, id, code, message), &r);
+  jobs->deliver(jobs->deliver_arg, seq, index, fp_record_error(index, url, id, code, message),
+                 &r);
 }
 
 /* A request from a JSON job line, or NULL after an error record. */

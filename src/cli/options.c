@@ -1,0 +1,625 @@
+/* options.c: the command line of fetchpool and of its Redis commands
+ * (enqueue, worker, status, results): help texts, and the options checked
+ * into a cli_options, each refused by the commands it does not apply to. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+#define DEFAULT_THREADS 32
+#define MAX_THREADS 10000
+#define MAX_REDIRS_LIMIT 1000
+#define MAX_RETRIES 1000
+#define MAX_PER_HOST 1000000
+#define MAX_RATE 1e6
+#define MAX_RETRY_STATUSES 500
+#define DEFAULT_GRACE 5.0
+#define DEFAULT_CLAIM_IDLE 60.0
+
+
+static const char usage_text[] =
+    "Usage: fetchpool [OPTIONS] [FILE ...]\n"
+    "Fetch many HTTP(S) URLs in parallel on a fixed pool of threads.\n"
+    "\n"
+    "Each input line is a job: a URL, or a JSON object {\"url\", \"method\",\n"
+    "\"headers\", \"body\", \"timeout\", \"id\"}. Blank lines and lines starting\n"
+    "with # are skipped. With no FILE, or when FILE is -, read standard input.\n"
+    "Each job gives one JSON record on one line of the output.\n"
+    "\n"
+    "Options:\n"
+    "  -t, --threads N          transfers at once, 1 to 10000 (default 32): worker\n"
+    "                           threads, or event-loop slots with --engine multi\n"
+    "      --engine E           threads (default): a thread per transfer, each\n"
+    "                           blocking in libcurl; multi: one event-loop thread\n"
+    "                           on libcurl's multi interface; hybrid: --loops\n"
+    "                           event-loop threads sharing the transfers\n"
+    "      --loops K            event-loop threads for --engine hybrid (default:\n"
+    "                           one per CPU)\n"
+    "  -o, --output FILE        write records to FILE instead of standard output\n"
+    "      --ordered            write records in input order (bounded window)\n"
+    "  -X, --method METHOD      HTTP method (default GET, or POST with --data)\n"
+    "  -H, --header LINE        add a request header, 'Name: value' (repeatable)\n"
+    "  -d, --data DATA          request body\n"
+    "      --timeout SEC        total time limit per job, decimals allowed\n"
+    "                           (default 0: none)\n"
+    "      --connect-timeout SEC\n"
+    "                           connect time limit (default 10)\n"
+    "      --max-redirs N       follow at most N redirects (default 10; 0: do not\n"
+    "                           follow, the 3xx response is the result)\n"
+    "      --max-body SIZE      largest body accepted, with K, M or G suffix\n"
+    "                           (powers of 1024; default 64M)\n"
+    "  -A, --user-agent UA      User-Agent header (default fetchpool/" FP_VERSION ")\n"
+    "  -k, --insecure           do not verify TLS certificates and host names\n"
+    "      --body               add the body to each record (\"body\", or\n"
+    "                           \"body_base64\" when it is not UTF-8)\n"
+    "      --headers            add the response headers to each record\n"
+    "      --timings            add phase timings to each record\n"
+    "      --save DIR           save each body to DIR/INDEX.body (\"saved\" field)\n"
+    "      --cacert FILE        verify TLS servers with the CA certificates in FILE\n"
+    "\n"
+    "Reliability:\n"
+    "      --retries N          retry a failed attempt up to N times (default 0):\n"
+    "                           connect, timeout, stall and network errors, and\n"
+    "                           the --retry-on statuses\n"
+    "      --retry-on LIST      statuses to retry, comma-separated (default\n"
+    "                           429,502,503,504; '' retries errors only)\n"
+    "      --retry-base SEC     backoff base: the wait before retry k is random in\n"
+    "                           [0, SEC * 2^(k-1)] (default 0.5)\n"
+    "      --retry-max-wait SEC longest wait before a retry, Retry-After included\n"
+    "                           (default 30)\n"
+    "      --rate R             start at most R requests a second in all, decimals\n"
+    "                           allowed (default 0: no limit)\n"
+    "      --per-host N         at most N transfers at once to one host:port\n"
+    "                           (default 0: no limit)\n"
+    "      --stall-timeout SEC  fail a transfer (stall_timeout) when no byte\n"
+    "                           moves for SEC seconds (default 0: off)\n"
+    "      --grace SEC          on SIGINT or SIGTERM, wait up to SEC for the\n"
+    "                           transfers in flight before stopping them\n"
+    "                           (default 5); a second signal stops them at once\n"
+    "      --resume FILE        skip the jobs FILE (an earlier output) finished\n"
+    "                           and append the new records to FILE\n"
+    "      --resume-failed      with --resume, also run again the jobs that\n"
+    "                           failed\n"
+    "\n"
+    "Progress and summary:\n"
+    "      --progress           show the progress line on standard error\n"
+    "      --no-progress        never show it (default: shown when standard\n"
+    "                           error is a terminal and records do not go to one)\n"
+    "  -q, --quiet              no summary and no progress line\n"
+    "      --stats-json FILE    write the summary to FILE as a JSON object\n"
+    "  -h, --help               show this help and exit\n"
+    "  -V, --version            show the version and exit\n"
+    "\n"
+    "Commands, to share one job stream among workers on many hosts through\n"
+    "Redis Streams (see 'fetchpool COMMAND --help'):\n"
+    "  fetchpool enqueue  add jobs to a stream\n"
+    "  fetchpool worker   run the jobs of a stream, writing records to another\n"
+    "  fetchpool status   show how far a stream's jobs are\n"
+    "  fetchpool results  print a stream's records as JSON Lines\n"
+    "\n"
+    "Exit status: 0 when every job run is ok, 1 when any job failed, 2 for a\n"
+    "usage error or an input or output file that cannot be read or written,\n"
+    "130 or 143 when interrupted by SIGINT or SIGTERM.\n"
+    "See fetchpool(1) for the record fields and error codes.\n";
+
+static const char enqueue_text[] =
+    "Usage: fetchpool enqueue [--redis URL] [--stream NAME] [FILE ...]\n"
+    "Add one stream entry per job line of the FILEs (standard input when none,\n"
+    "or -) to a Redis stream, pipelined, and print how many were added. Job\n"
+    "lines are those of fetchpool itself; a line that is no valid job is still\n"
+    "added, and becomes an error record when a worker takes it.\n"
+    "\n"
+    "      --redis URL          redis://[:PASSWORD@]HOST[:PORT][/DB] (default\n"
+    "                           redis://127.0.0.1:6379)\n"
+    "      --stream NAME        the job stream (default fetchpool)\n"
+    "  -q, --quiet              print nothing when all went well\n"
+    "  -h, --help               show this help and exit\n"
+    "\n"
+    "Exit status: 0 when every line was added, 2 for a usage error, an input\n"
+    "that cannot be read or a Redis error (the count added so far is printed).\n";
+
+static const char worker_text[] =
+    "Usage: fetchpool worker [--redis URL] [--stream NAME] [--group G]\n"
+    "                        [--consumer C] [OPTIONS]\n"
+    "Join consumer group G of the job stream, run its jobs on the pool, write\n"
+    "each record to the results stream, and acknowledge a job only once its\n"
+    "record is written (at least once: a job whose worker died runs again on\n"
+    "another; records carry the job's stream id as \"job_id\").\n"
+    "\n"
+    "      --redis URL          redis://[:PASSWORD@]HOST[:PORT][/DB] (default\n"
+    "                           redis://127.0.0.1:6379)\n"
+    "      --stream NAME        the job stream (default fetchpool)\n"
+    "      --group G            the consumer group, created when missing\n"
+    "                           (default fetchpool)\n"
+    "      --consumer C         this worker's name in the group (default\n"
+    "                           HOSTNAME-PID); a worker started again under the\n"
+    "                           same name first finishes the jobs it held\n"
+    "      --results-stream S   where records go (default NAME:results)\n"
+    "      --claim-idle SEC     take over jobs another consumer has held this\n"
+    "                           long without a sign of life (default 60)\n"
+    "      --until-empty        exit once the group has no job left to deliver,\n"
+    "                           pending or to claim (default: wait for more)\n"
+    "\n"
+    "The request, reliability and limit options of fetchpool apply as well\n"
+    "(-t, --engine, -X, -H, -d, --timeout, --retries, --rate, --per-host, --body,\n"
+    "...; see fetchpool --help). --rate and --per-host hold per worker.\n"
+    "On SIGINT or SIGTERM the worker takes no more jobs, gives those in flight\n"
+    "--grace seconds, and hands back unfinished ones for others to take.\n"
+    "\n"
+    "Exit status: 0 when every job it ran is ok, 1 when any failed, 2 for a\n"
+    "usage error, 130 or 143 when stopped by SIGINT or SIGTERM.\n";
+
+static const char status_text[] =
+    "Usage: fetchpool status [--redis URL] [--stream NAME] [--group G] [--json]\n"
+    "Show the jobs of a stream: total, delivered to the group, pending (taken,\n"
+    "not yet acknowledged), acknowledged, not yet delivered; per consumer its\n"
+    "pending jobs and idle time; and the number of records.\n"
+    "\n"
+    "      --redis URL          (default redis://127.0.0.1:6379)\n"
+    "      --stream NAME        the job stream (default fetchpool)\n"
+    "      --group G            the consumer group (default fetchpool)\n"
+    "      --results-stream S   the records (default NAME:results)\n"
+    "      --json               one JSON object instead of text\n"
+    "  -h, --help               show this help and exit\n"
+    "\n"
+    "Exit status: 0, or 2 for a usage error or a Redis error.\n";
+
+static const char results_text[] =
+    "Usage: fetchpool results [--redis URL] [--stream NAME] [-o FILE]\n"
+    "Print the records of a stream's jobs as JSON Lines, each job once (the\n"
+    "first record of a job that ran twice), in the order they were written.\n"
+    "\n"
+    "      --redis URL          (default redis://127.0.0.1:6379)\n"
+    "      --stream NAME        the job stream (default fetchpool)\n"
+    "      --results-stream S   the records (default NAME:results)\n"
+    "  -o, --output FILE        write to FILE instead of standard output\n"
+    "  -q, --quiet              no count of duplicates on standard error\n"
+    "  -h, --help               show this help and exit\n"
+    "\n"
+    "Exit status: 0, or 2 for a usage error, a Redis or a write error.\n";
+
+static const char *const command_names[] = {
+    [CLI_RUN] = NULL, [CLI_ENQUEUE] = "enqueue", [CLI_WORKER] = "worker",
+    [CLI_STATUS] = "status", [CLI_RESULTS] = "results",
+};
+
+static const char *const help_texts[] = {
+    [CLI_RUN] = usage_text, [CLI_ENQUEUE] = enqueue_text, [CLI_WORKER] = worker_text,
+    [CLI_STATUS] = status_text, [CLI_RESULTS] = results_text,
+};
+
+void cli_usage_hint(cli_command cmd) {
+  fprintf(stderr, "\nTry 'fetchpool %s%s--help' for more information.\n",
+          command_names[cmd] ? command_names[cmd] : "", command_names[cmd] ? " " : "");
+}
+
+#define usage_error(...) cli_usage_error(cmd, __VA_ARGS__)
+
+/* s for a message: control bytes escaped (no CR or LF may split the
+ * one-line report), cut at 80 bytes. */
+static const char *shown(const char *s, char *buf, size_t size) {
+  size_t n = 0;
+  for (; *s && n + 5 < size && n < 80; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c < 0x20 || c == 0x7f)
+      n += (size_t)snprintf(buf + n, size - n, "\\x%02X", c);
+    else
+      buf[n++] = (char)c;
+  }
+  buf[n] = '\0';
+  if (*s && n + 4 < size)
+    strcpy(buf + n, "...");
+  return buf;
+}
+
+enum {
+  OPT_ORDERED = 256, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_MAX_REDIRS, OPT_MAX_BODY,
+  OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS_JSON, OPT_BODY, OPT_HEADERS, OPT_TIMINGS,
+  OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
+  OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
+  OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
+  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON
+};
+
+#define IN(c) (1u << (c))
+#define REDIS_COMMANDS (IN(CLI_ENQUEUE) | IN(CLI_WORKER) | IN(CLI_STATUS) | IN(CLI_RESULTS))
+
+/* The commands an option belongs to: the Redis options to the Redis
+ * commands; where records go and how a local run reads its input to the
+ * run; the request, reliability and limit options to the run and the
+ * worker, which both run jobs. */
+static unsigned commands_of(int opt) {
+  switch (opt) {
+  case OPT_REDIS:
+  case OPT_STREAM:
+    return REDIS_COMMANDS;
+  case OPT_GROUP:
+    return IN(CLI_WORKER) | IN(CLI_STATUS);
+  case OPT_RESULTS_STREAM:
+    return IN(CLI_WORKER) | IN(CLI_STATUS) | IN(CLI_RESULTS);
+  case OPT_CONSUMER:
+  case OPT_CLAIM_IDLE:
+  case OPT_UNTIL_EMPTY:
+    return IN(CLI_WORKER);
+  case OPT_JSON:
+    return IN(CLI_STATUS);
+  case 'o':
+    return IN(CLI_RUN) | IN(CLI_RESULTS);
+  case OPT_ORDERED:
+  case OPT_SAVE:
+  case OPT_RESUME:
+  case OPT_RESUME_FAILED:
+  case OPT_PROGRESS:
+  case OPT_NO_PROGRESS:
+    return IN(CLI_RUN);
+  case 'q':
+  case 'h':
+  case 'V':
+  case ':':
+  case '?':
+    return ~0u;
+  default: /* requests, reliability, limits, the pool */
+    return IN(CLI_RUN) | IN(CLI_WORKER);
+  }
+}
+
+static const struct option long_options[] = {
+    {"threads", required_argument, NULL, 't'},
+    {"output", required_argument, NULL, 'o'},
+    {"ordered", no_argument, NULL, OPT_ORDERED},
+    {"method", required_argument, NULL, 'X'},
+    {"header", required_argument, NULL, 'H'},
+    {"data", required_argument, NULL, 'd'},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"connect-timeout", required_argument, NULL, OPT_CONNECT_TIMEOUT},
+    {"max-redirs", required_argument, NULL, OPT_MAX_REDIRS},
+    {"max-body", required_argument, NULL, OPT_MAX_BODY},
+    {"user-agent", required_argument, NULL, 'A'},
+    {"insecure", no_argument, NULL, 'k'},
+    {"body", no_argument, NULL, OPT_BODY},
+    {"headers", no_argument, NULL, OPT_HEADERS},
+    {"timings", no_argument, NULL, OPT_TIMINGS},
+    {"save", required_argument, NULL, OPT_SAVE},
+    {"retries", required_argument, NULL, OPT_RETRIES},
+    {"retry-on", required_argument, NULL, OPT_RETRY_ON},
+    {"retry-base", required_argument, NULL, OPT_RETRY_BASE},
+    {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"engine", required_argument, NULL, OPT_ENGINE},
+    {"loops", required_argument, NULL, OPT_LOOPS},
+    {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"cacert", required_argument, NULL, OPT_CACERT},
+    {"grace", required_argument, NULL, OPT_GRACE},
+    {"resume", required_argument, NULL, OPT_RESUME},
+    {"resume-failed", no_argument, NULL, OPT_RESUME_FAILED},
+    {"progress", no_argument, NULL, OPT_PROGRESS},
+    {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+    {"quiet", no_argument, NULL, 'q'},
+    {"stats-json", required_argument, NULL, OPT_STATS_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {"redis", required_argument, NULL, OPT_REDIS},
+    {"stream", required_argument, NULL, OPT_STREAM},
+    {"group", required_argument, NULL, OPT_GROUP},
+    {"consumer", required_argument, NULL, OPT_CONSUMER},
+    {"results-stream", required_argument, NULL, OPT_RESULTS_STREAM},
+    {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
+    {"until-empty", no_argument, NULL, OPT_UNTIL_EMPTY},
+    {"json", no_argument, NULL, OPT_JSON},
+    {NULL, 0, NULL, 0},
+};
+
+/* A name for a stream, group or consumer: not empty, no control bytes
+ * (they would garble status output and logs). */
+static bool valid_name(const char *s) {
+  if (!*s)
+    return false;
+  for (; *s; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}
+
+int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
+  const char *method = NULL, *data = NULL;
+  double timeout = 0, connect_timeout = 0;
+  double retry_base = FP_DEFAULT_RETRY_BASE, retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+  int statuses[MAX_RETRY_STATUSES];
+  size_t nstatuses = 0;
+  bool retry_on = false;
+  uint64_t n, retries = 0;
+  char shown_buf[128];
+  fp_request *base = fp_request_new("");
+  int opt, rc = CLI_EXIT_USAGE;
+  if (!base) {
+    fprintf(stderr, "fetchpool: out of memory\n");
+    return CLI_EXIT_USAGE;
+  }
+  memset(o, 0, sizeof *o);
+  o->command = cmd;
+  o->redis = CLI_DEFAULT_REDIS;
+  o->stream = "fetchpool";
+  o->group = "fetchpool";
+  o->claim_idle = DEFAULT_CLAIM_IDLE;
+  o->threads = DEFAULT_THREADS;
+  o->progress = -1;
+  o->grace = DEFAULT_GRACE;
+  opterr = 0; /* our own messages */
+  while ((opt = getopt_long(argc, argv, ":t:o:X:H:d:A:kqhV", long_options, NULL)) != -1) {
+    const char *arg = optarg ? optarg : "";
+    const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
+    if (!(commands_of(opt) & IN(cmd))) {
+      usage_error("option '%s' does not apply to fetchpool%s%s",
+                  shown(argv[optind - 1 - (optarg && optarg == argv[optind - 1])], shown_buf,
+                        sizeof shown_buf),
+                  command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
+      goto fail;
+    }
+    switch (opt) {
+    case OPT_REDIS:
+      o->redis = arg;
+      break;
+    case OPT_STREAM:
+    case OPT_GROUP:
+    case OPT_CONSUMER:
+    case OPT_RESULTS_STREAM: {
+      const char *name = opt == OPT_STREAM ? "stream" : opt == OPT_GROUP ? "group"
+                         : opt == OPT_CONSUMER ? "consumer" : "results-stream";
+      if (!valid_name(arg)) {
+        usage_error("invalid --%s '%s': expected a name without control characters",
+                    name, shown_arg);
+        goto fail;
+      }
+      *(opt == OPT_STREAM ? &o->stream : opt == OPT_GROUP ? &o->group
+        : opt == OPT_CONSUMER ? &o->consumer : &o->results_stream) = arg;
+      break;
+    }
+    case OPT_CLAIM_IDLE:
+      if (cli_parse_seconds(arg, &o->claim_idle) || o->claim_idle < 0.01) {
+        usage_error("invalid --claim-idle '%s': expected seconds, at least 0.01", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_UNTIL_EMPTY:
+      o->until_empty = true;
+      break;
+    case OPT_JSON:
+      o->json = true;
+      break;
+    case 't':
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
+                    shown_arg, MAX_THREADS);
+        goto fail;
+      }
+      o->threads = n;
+      break;
+    case 'o':
+      o->output = arg;
+      break;
+    case OPT_ORDERED:
+      o->ordered = true;
+      break;
+    case 'X':
+      method = arg;
+      if (fp_request_set_method(base, method)) {
+        usage_error("invalid --method '%s': expected an HTTP method token such as GET",
+                    shown_arg);
+        goto fail;
+      }
+      break;
+    case 'H':
+      if (fp_request_add_header_line(base, arg)) {
+        usage_error("invalid --header '%s': expected 'Name: value' with a token name "
+                    "and no CR or LF", shown_arg);
+        goto fail;
+      }
+      break;
+    case 'd':
+      data = arg;
+      fp_request_set_body(base, data, strlen(data));
+      break;
+    case OPT_TIMEOUT:
+    case OPT_CONNECT_TIMEOUT:
+      if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &timeout : &connect_timeout)) {
+        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
+                    opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_MAX_REDIRS:
+      if (cli_parse_count(arg, 0, MAX_REDIRS_LIMIT, &n)) {
+        usage_error("invalid --max-redirs '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_REDIRS_LIMIT);
+        goto fail;
+      }
+      fp_request_set_redirects(base, n > 0, (long)n);
+      break;
+    case OPT_MAX_BODY: {
+      uint64_t size;
+      if (cli_parse_size(arg, &size) || size == 0 || size > SIZE_MAX) {
+        usage_error("invalid --max-body '%s': expected a size such as 65536, 512K, 64M "
+                    "or 1G", shown_arg);
+        goto fail;
+      }
+      fp_request_set_max_body(base, (size_t)size);
+      break;
+    }
+    case 'A':
+      if (fp_request_set_user_agent(base, arg)) {
+        usage_error("invalid --user-agent '%s': CR and LF are not allowed",
+                    shown_arg);
+        goto fail;
+      }
+      break;
+    case 'k':
+      fp_request_set_insecure(base, true);
+      break;
+    case OPT_BODY:
+      o->record_flags |= FP_RECORD_BODY;
+      break;
+    case OPT_HEADERS:
+      o->record_flags |= FP_RECORD_HEADERS;
+      fp_request_set_keep_headers(base, true);
+      break;
+    case OPT_TIMINGS:
+      o->record_flags |= FP_RECORD_TIMINGS;
+      break;
+    case OPT_SAVE:
+      o->save_dir = arg;
+      break;
+    case OPT_RETRIES:
+      if (cli_parse_count(arg, 0, MAX_RETRIES, &retries)) {
+        usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_RETRIES);
+        goto fail;
+      }
+      break;
+    case OPT_RETRY_ON:
+      if (cli_parse_statuses(arg, statuses, MAX_RETRY_STATUSES, &nstatuses)) {
+        usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
+                    "separated by commas, such as 429,503", shown_arg);
+        goto fail;
+      }
+      retry_on = true;
+      break;
+    case OPT_RETRY_BASE:
+    case OPT_RETRY_MAX_WAIT:
+    case OPT_STALL_TIMEOUT:
+    case OPT_GRACE: {
+      double v;
+      const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
+                         : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
+                         : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
+                                                     : "grace";
+      if (cli_parse_seconds(arg, &v)) {
+        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
+        goto fail;
+      }
+      if (opt == OPT_RETRY_BASE)
+        retry_base = v;
+      else if (opt == OPT_RETRY_MAX_WAIT)
+        retry_max_wait = v;
+      else if (opt == OPT_STALL_TIMEOUT)
+        fp_request_set_stall_timeout(base, v);
+      else
+        o->grace = v;
+      break;
+    }
+    case OPT_RATE:
+      if (cli_parse_seconds(arg, &o->rate) || o->rate > MAX_RATE) {
+        usage_error("invalid --rate '%s': expected requests per second such as 20 or "
+                    "0.5, at most %g", shown_arg, MAX_RATE);
+        goto fail;
+      }
+      break;
+    case OPT_ENGINE:
+      if (strcmp(arg, "threads") == 0) {
+        o->engine = FP_ENGINE_THREADS;
+      } else if (strcmp(arg, "multi") == 0) {
+        o->engine = FP_ENGINE_MULTI;
+      } else if (strcmp(arg, "hybrid") == 0) {
+        o->engine = FP_ENGINE_HYBRID;
+      } else {
+        usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_LOOPS:
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
+                    MAX_THREADS);
+        goto fail;
+      }
+      o->loops = (size_t)n;
+      break;
+    case OPT_PER_HOST:
+      if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
+        usage_error("invalid --per-host '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_PER_HOST);
+        goto fail;
+      }
+      o->per_host = (size_t)n;
+      break;
+    case OPT_CACERT:
+      if (!*arg) {
+        usage_error("invalid --cacert '': expected a file of PEM certificates");
+        goto fail;
+      }
+      o->cacert = arg;
+      fp_request_set_cacert(base, arg);
+      break;
+    case OPT_RESUME:
+      if (!*arg) {
+        usage_error("invalid --resume '': expected the output file of an earlier run");
+        goto fail;
+      }
+      o->resume = arg;
+      break;
+    case OPT_RESUME_FAILED:
+      o->resume_failed = true;
+      break;
+    case OPT_PROGRESS:
+      o->progress = 1;
+      break;
+    case OPT_NO_PROGRESS:
+      o->progress = 0;
+      break;
+    case 'q':
+      o->quiet = true;
+      break;
+    case OPT_STATS_JSON:
+      o->stats_json = arg;
+      break;
+    case 'h':
+      fputs(help_texts[cmd], stdout);
+      rc = ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+      goto fail;
+    case 'V':
+      printf("fetchpool %s\n", FP_VERSION);
+      rc = CLI_EXIT_OK;
+      goto fail;
+    case ':':
+      usage_error("option '%s' needs a value",
+                  shown(argv[optind - 1], shown_buf, sizeof shown_buf));
+      goto fail;
+    default:
+      if (optopt)
+        usage_error("unknown option '-%c'", optopt);
+      else
+        usage_error("unknown option '%s'",
+                    shown(argv[optind - 1], shown_buf, sizeof shown_buf));
+      goto fail;
+    }
+  }
+  if (optind < argc && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
+    usage_error("fetchpool %s takes no FILE ('%s'): jobs come from the stream",
+                command_names[cmd], shown(argv[optind], shown_buf, sizeof shown_buf));
+    goto fail;
+  }
+  if (o->resume_failed && !o->resume) {
+    usage_error("--resume-failed needs --resume FILE");
+    goto fail;
+  }
+  /* the library reads 0 as "its default": a tiny wait is "at once" */
+  if (fp_request_set_retries(base, (unsigned)retries, retry_base > 0 ? retry_base : 1e-9,
+                             retry_max_wait > 0 ? retry_max_wait : 1e-9))
+    goto fail;
+  if (retry_on && fp_request_set_retry_statuses(base, statuses, nstatuses))
+    goto fail;
+  /* --data alone means POST, as with curl */
+  if (data && !method)
+    fp_request_set_method(base, "POST");
+  if (fp_request_set_timeouts(base, timeout, connect_timeout))
+    goto fail;
+  o->base = base;
+  o->files = argv + optind;
+  o->nfiles = (size_t)(argc - optind);
+  return -1;
+fail:
+  fp_request_decref(base);
+  return rc;
+}
+
