@@ -1,0 +1,597 @@
+/* Scale-out through Redis Streams: fetchpool enqueue, worker, status and
+ * results against a real redis-server this suite starts on a loopback
+ * port (append-only file, fsync always, so a restart keeps every entry),
+ * and the test HTTP server. Workers are real fetchpool processes, killed
+ * and restarted as a crash or an operator would. */
+#include <hiredis/hiredis.h>
+#include <spawn.h>
+
+#include "cli_harness.h"
+
+#define REDIS_SERVER "/usr/bin/redis-server"
+
+static pid_t redis_pid;
+static unsigned redis_port;
+static char redis_url[64];
+static char *redis_dir;
+
+/* ------------------------------------------------------------- redis */
+
+static redisContext *redis_connect(void) {
+  struct timeval tv = {2, 0};
+  redisContext *c = redisConnectWithTimeout("127.0.0.1", (int)redis_port, tv);
+  if (c && c->err) {
+    redisFree(c);
+    return NULL;
+  }
+  return c;
+}
+
+/* One command on a fresh connection; the test fails on an error reply. */
+static redisReply *rcmd(const char *fmt, ...) {
+  redisContext *c = redis_connect();
+  assert_non_null(c);
+  va_list ap;
+  va_start(ap, fmt);
+  redisReply *r = redisvCommand(c, fmt, ap);
+  va_end(ap);
+  assert_non_null(r);
+  if (r->type == REDIS_REPLY_ERROR)
+    fail_msg("redis: %s", r->str);
+  redisFree(c);
+  return r;
+}
+
+static long long rint_cmd(const char *fmt, const char *a, const char *b) {
+  redisReply *r = rcmd(fmt, a, b);
+  assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+  long long v = r->integer;
+  freeReplyObject(r);
+  return v;
+}
+
+/* Jobs delivered and not acknowledged; 0 before a worker made the group. */
+static long long pending_total(const char *stream, const char *group) {
+  redisContext *c = redis_connect();
+  assert_non_null(c);
+  redisReply *r = redisCommand(c, "XPENDING %s %s", stream, group);
+  assert_non_null(r);
+  long long v = 0;
+  if (r->type == REDIS_REPLY_ARRAY)
+    v = r->element[0]->integer;
+  else if (r->type != REDIS_REPLY_ERROR || strncmp(r->str, "NOGROUP", 7))
+    fail_msg("XPENDING: unexpected reply");
+  freeReplyObject(r);
+  redisFree(c);
+  return v;
+}
+
+static void redis_start(void) {
+  char port[16], *log = NULL;
+  snprintf(port, sizeof port, "%u", redis_port);
+  assert_true(asprintf(&log, "%s/redis.log", redis_dir) > 0);
+  const char *argv[] = {REDIS_SERVER, "--port", port, "--bind", "127.0.0.1", "--save", "",
+                        "--appendonly", "yes", "--appendfsync", "always", "--dir", redis_dir,
+                        "--logfile", log, "--daemonize", "no", NULL};
+  int rc = posix_spawn(&redis_pid, REDIS_SERVER, NULL, NULL, (char *const *)argv, environ);
+  free(log);
+  if (rc)
+    fail_msg("cannot start %s (apt-get install redis-server): %s", REDIS_SERVER, strerror(rc));
+  for (int i = 0; i < 100; i++) { /* up to 5 s */
+    redisContext *c = redis_connect();
+    if (c) {
+      redisReply *r = redisCommand(c, "PING");
+      bool up = r && r->type == REDIS_REPLY_STATUS;
+      freeReplyObject(r);
+      redisFree(c);
+      if (up)
+        return;
+    }
+    usleep(50000);
+  }
+  fail_msg("redis-server did not answer on port %u", redis_port);
+}
+
+static void redis_stop(void) {
+  if (redis_pid <= 0)
+    return;
+  kill(redis_pid, SIGTERM);
+  int st;
+  for (int i = 0; i < 200 && waitpid(redis_pid, &st, WNOHANG) == 0; i++)
+    usleep(25000);
+  if (waitpid(redis_pid, &st, WNOHANG) == 0) {
+    kill(redis_pid, SIGKILL);
+    waitpid(redis_pid, &st, 0);
+  }
+  redis_pid = 0;
+}
+
+static int setup(void **state) {
+  if (setup_suite(state))
+    return -1;
+  assert_true(asprintf(&redis_dir, "%s/redis", tmpdir) > 0);
+  mkdir(redis_dir, 0700);
+  redis_port = closed_port();
+  snprintf(redis_url, sizeof redis_url, "redis://127.0.0.1:%u", redis_port);
+  redis_start();
+  return 0;
+}
+
+static int teardown(void **state) {
+  redis_stop();
+  free(redis_dir);
+  return teardown_suite(state);
+}
+
+static int clean(void **state) {
+  freeReplyObject(rcmd("FLUSHALL"));
+  return tu_setup_test(state);
+}
+
+#define SCALE_TEST(fn) cmocka_unit_test_setup_teardown(fn, clean, tu_teardown_test)
+
+/* ---------------------------------------------------------- children */
+
+typedef struct child {
+  pid_t pid;
+  char *log; /* its stdout and stderr */
+} child;
+
+/* Start fetchpool with args (NULL-terminated) in the background. */
+static child spawn(const char *const *args, const char *name) {
+  const char *argv[40];
+  size_t argc = 0;
+  argv[argc++] = program();
+  for (; *args; args++)
+    argv[argc++] = *args;
+  argv[argc] = NULL;
+  child c = {0};
+  c.log = tmp_path(name);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_addopen(&fa, 1, c.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_adddup2(&fa, 1, 2);
+  posix_spawnattr_t attr;
+  sigset_t dfl;
+  posix_spawnattr_init(&attr);
+  sigemptyset(&dfl);
+  sigaddset(&dfl, SIGPIPE);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGTERM);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
+  int rc = posix_spawn(&c.pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  if (rc)
+    fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+  return c;
+}
+
+#define SPAWN(name, ...) spawn(ARGS(__VA_ARGS__), name)
+
+/* Wait up to seconds (stretched under sanitizers) for c to exit; kill it
+ * and fail past that. Returns its exit status (128 + signal). */
+static int wait_child(child *c, double seconds) {
+  int st = 0;
+  double end = tu_now() + seconds * tu_time_scale();
+  while (waitpid(c->pid, &st, WNOHANG) == 0) {
+    if (tu_now() > end) {
+      kill(c->pid, SIGKILL);
+      waitpid(c->pid, &st, 0);
+      size_t len = 0;
+      char *log = read_file(c->log, &len);
+      fail_msg("%s still running after %.0f s; its output:\n%.3000s", c->log, seconds,
+               log ? log : "");
+    }
+    usleep(20000);
+  }
+  return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static char *child_log(const child *c) {
+  size_t len = 0;
+  char *log = read_file(c->log, &len);
+  assert_non_null(log);
+  return log;
+}
+
+static void child_free(child *c) { free(c->log); }
+
+/* Wait (bounded) until the results stream holds at least n records. */
+static void wait_results(const char *results, long long n, double seconds) {
+  double end = tu_now() + seconds * tu_time_scale();
+  while (rint_cmd("XLEN %s", results, NULL) < n) {
+    if (tu_now() > end)
+      fail_msg("fewer than %lld records in %s after %.0f s", n, results, seconds);
+    usleep(20000);
+  }
+}
+
+/* Write n job lines for path (each URL distinct) and enqueue them. */
+static void enqueue_jobs(const char *stream, const char *path, size_t n) {
+  size_t cap = n * 128 + 1, len = 0;
+  char *lines = malloc(cap);
+  for (size_t i = 0; i < n; i++) {
+    char *url = tu_url("%s%sjob=%zu", path, strchr(path, '?') ? "&" : "?", i);
+    len += (size_t)snprintf(lines + len, cap - len, "%s\n", url);
+    free(url);
+  }
+  char *file = write_tmp("jobs.txt", lines, len);
+  run r;
+  RUN(&r, NULL, "enqueue", "--redis", redis_url, "--stream", stream, file);
+  assert_int_equal(r.status, 0);
+  char expect[128];
+  snprintf(expect, sizeof expect, "enqueued %zu jobs to stream %s\n", n, stream);
+  assert_string_equal(r.out, expect);
+  run_free(&r);
+  free(lines);
+  free(file);
+}
+
+/* fetchpool results: its records, every job_id once. */
+static json_t *results_of(const char *stream) {
+  run r;
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", stream);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  run_free(&r);
+  return recs;
+}
+
+static int cmp_json_str(const void *a, const void *b) {
+  return strcmp(json_string_value(*(json_t *const *)a), json_string_value(*(json_t *const *)b));
+}
+
+/* Every record names a distinct job of the stream, and every job has one:
+ * the job_ids of recs are exactly the stream's entry ids. */
+static void assert_one_record_per_job(json_t *recs, const char *stream, size_t n) {
+  assert_int_equal(json_array_size(recs), n);
+  json_t **ids = calloc(n, sizeof *ids);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    ids[i] = json_object_get(rec, "job_id");
+    assert_true(json_is_string(ids[i]));
+  }
+  qsort(ids, n, sizeof *ids, cmp_json_str);
+  redisReply *all = rcmd("XRANGE %s - +", stream);
+  assert_int_equal(all->elements, n);
+  const char **entry_ids = calloc(n, sizeof *entry_ids);
+  for (i = 0; i < n; i++)
+    entry_ids[i] = all->element[i]->element[0]->str;
+  qsort(entry_ids, n, sizeof *entry_ids, cmp_str);
+  for (i = 0; i < n; i++)
+    assert_string_equal(json_string_value(ids[i]), entry_ids[i]);
+  freeReplyObject(all);
+  free(entry_ids);
+  free(ids);
+}
+
+static bool sanitized(void) {
+  const char *build = getenv("FP_TEST_BUILD");
+  return build && strstr(build, "san");
+}
+
+/* ------------------------------------------------------------- tests */
+
+static void test_usage(void **state) {
+  run r;
+  RUN(&r, NULL, "worker", "--help");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.out, "--claim-idle") && contains(r.out, "--until-empty"));
+  run_free(&r);
+  RUN(&r, NULL, "--help");
+  assert_true(contains(r.out, "fetchpool worker"));
+  run_free(&r);
+  static const struct {
+    const char *args[6];
+    const char *expect;
+  } bad[] = {
+      {{"worker", "--redis", "http://127.0.0.1/"}, "invalid Redis URL"},
+      {{"worker", "--redis", "redis://127.0.0.1:99999"}, "port"},
+      {{"worker", "--ordered"}, "option '--ordered' does not apply to fetchpool worker"},
+      {{"worker", "urls.txt"}, "takes no FILE"},
+      {{"status", "-t", "4"}, "option '-t' does not apply to fetchpool status"},
+      {{"enqueue", "--group", "g"}, "does not apply to fetchpool enqueue"},
+      {{"--redis", "redis://127.0.0.1"}, "option '--redis' does not apply to fetchpool"},
+      {{"worker", "--claim-idle", "0"}, "invalid --claim-idle"},
+      {{"worker", "--stream", ""}, "invalid --stream"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    run_cli(&r, NULL, 0, bad[i].args);
+    if (r.status != 2 || !contains(r.err, bad[i].expect))
+      fail_msg("case %zu: status %d, stderr: %s", i, r.status, r.err);
+    assert_int_equal(r.out_len, 0);
+    run_free(&r);
+  }
+  /* a server that is not there: one line, exit 2 */
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u", closed_port());
+  RUN(&r, NULL, "status", "--redis", url);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "cannot connect to Redis"));
+  run_free(&r);
+}
+
+static void test_enqueue_work_status_results(void **state) {
+  enqueue_jobs("s1", "/hello", 300);
+  run r;
+  RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "s1", "--json");
+  assert_int_equal(r.status, 0);
+  json_t *st = json_loads(r.out, 0, NULL);
+  assert_non_null(st);
+  assert_int_equal(num(st, "jobs"), 300);
+  assert_true(json_is_false(json_object_get(st, "group_exists")));
+  json_decref(st);
+  run_free(&r);
+
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "s1", "--consumer", "only", "-t",
+      "8", "--until-empty", "--body");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "300 jobs: 300 ok"));
+  run_free(&r);
+
+  json_t *recs = results_of("s1");
+  assert_one_record_per_job(recs, "s1", 300);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    assert_true(json_is_true(json_object_get(rec, "ok")));
+    assert_int_equal(num(rec, "status"), 200);
+    assert_string_equal(str(rec, "body"), "hello");
+    assert_string_equal(str(rec, "consumer"), "only");
+  }
+  /* the index is the line's number in the enqueued input */
+  json_t *seen = json_object();
+  json_array_foreach(recs, i, rec) {
+    char key[24];
+    snprintf(key, sizeof key, "%lld", (long long)num(rec, "index"));
+    json_object_set_new(seen, key, json_true());
+  }
+  assert_int_equal(json_object_size(seen), 300);
+  assert_non_null(json_object_get(seen, "0"));
+  assert_non_null(json_object_get(seen, "299"));
+  json_decref(seen);
+  json_decref(recs);
+
+  RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "s1", "--json");
+  st = json_loads(r.out, 0, NULL);
+  assert_non_null(st);
+  assert_int_equal(num(st, "jobs"), 300);
+  assert_int_equal(num(st, "delivered"), 300);
+  assert_int_equal(num(st, "pending"), 0);
+  assert_int_equal(num(st, "acked"), 300);
+  assert_int_equal(num(st, "undelivered"), 0);
+  assert_int_equal(num(st, "results"), 300);
+  json_t *cons = json_object_get(st, "consumers");
+  assert_int_equal(json_array_size(cons), 1);
+  assert_string_equal(str(json_array_get(cons, 0), "name"), "only");
+  assert_int_equal(num(json_array_get(cons, 0), "pending"), 0);
+  json_decref(st);
+  run_free(&r);
+  RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "s1");
+  assert_true(contains(r.out, "stream s1: 300 jobs"));
+  assert_true(contains(r.out, "consumer only: 0 pending"));
+  assert_true(contains(r.out, "results s1:results: 300 records"));
+  run_free(&r);
+}
+
+static void test_bad_entries_are_records(void **state) {
+  char *good = tu_url("/hello");
+  freeReplyObject(rcmd("XADD bad * other field"));
+  freeReplyObject(rcmd("XADD bad * job %s index 1", "{\"url\": "));
+  freeReplyObject(rcmd("XADD bad * job %s index 2", "{\"method\": \"GET\"}"));
+  freeReplyObject(rcmd("XADD bad * job %s index 3", "ftp://127.0.0.1/file"));
+  freeReplyObject(rcmd("XADD bad * job %s index 4", good));
+  run r;
+  RUN(&r, NULL, "worker", "-q", "--redis", redis_url, "--stream", "bad", "--until-empty");
+  assert_int_equal(r.status, 1); /* some jobs failed */
+  run_free(&r);
+  assert_int_equal(pending_total("bad", "fetchpool"), 0); /* all acked: no poison pill */
+  json_t *recs = results_of("bad");
+  assert_one_record_per_job(recs, "bad", 5);
+  const char *expect[] = {"invalid_request", "invalid_json", "invalid_url",
+                          "unsupported_protocol", NULL};
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    json_int_t index = num(rec, "index");
+    assert_true(index >= 0 && index <= 4);
+    if (expect[index])
+      assert_string_equal(error_code(rec), expect[index]);
+    else
+      assert_true(json_is_true(json_object_get(rec, "ok")));
+  }
+  json_decref(recs);
+  free(good);
+}
+
+/* Record counts per job_id of the raw results stream (duplicates kept). */
+static json_t *raw_counts(const char *results) {
+  json_t *counts = json_object();
+  redisReply *all = rcmd("XRANGE %s - +", results);
+  for (size_t i = 0; i < all->elements; i++) {
+    redisReply *fields = all->element[i]->element[1];
+    for (size_t k = 0; k + 1 < fields->elements; k += 2)
+      if (!strcmp(fields->element[k]->str, "job_id")) {
+        const char *id = fields->element[k + 1]->str;
+        json_object_set_new(counts, id,
+                            json_integer(json_integer_value(json_object_get(counts, id)) + 1));
+      }
+  }
+  freeReplyObject(all);
+  return counts;
+}
+
+static void test_kill9_one_of_three(void **state) {
+  /* 20,000 jobs of 10 ms on three workers; one is killed mid-run. Its
+   * jobs are taken over after --claim-idle; only those it held may have
+   * two records, and results prints each job once. */
+  const size_t n = sanitized() ? 4000 : 20000;
+  enqueue_jobs("big", "/delay/10", n);
+  child w[3];
+  const char *names[3] = {"w0", "w1", "w2"};
+  for (int i = 0; i < 3; i++)
+    w[i] = spawn(ARGS("worker", "--redis", redis_url, "--stream", "big", "--consumer",
+                      names[i], "-t", "32", "--claim-idle", "1", "--until-empty"),
+                 names[i]);
+  wait_results("big:results", (long long)n / 4, 60);
+  kill(w[2].pid, SIGKILL);
+  assert_int_equal(wait_child(&w[2], 10), 128 + SIGKILL);
+  /* what the dead worker held: the only jobs that may run twice */
+  redisReply *held = rcmd("XPENDING big fetchpool - + 100000 w2");
+  json_t *held_ids = json_object();
+  for (size_t i = 0; i < held->elements; i++)
+    json_object_set_new(held_ids, held->element[i]->element[0]->str, json_true());
+  freeReplyObject(held);
+  assert_true(json_object_size(held_ids) > 0);
+
+  assert_int_equal(wait_child(&w[0], 120), 0);
+  assert_int_equal(wait_child(&w[1], 120), 0);
+  char *log = child_log(&w[0]);
+  char *log1 = child_log(&w[1]);
+  assert_true(contains(log, "took over") || contains(log1, "took over"));
+  free(log), free(log1);
+  assert_int_equal(pending_total("big", "fetchpool"), 0);
+
+  json_t *counts = raw_counts("big:results");
+  assert_int_equal(json_object_size(counts), n);
+  const char *id;
+  json_t *c;
+  size_t dups = 0;
+  json_object_foreach(counts, id, c) {
+    if (json_integer_value(c) > 1) {
+      dups++;
+      if (json_integer_value(c) != 2 || !json_object_get(held_ids, id))
+        fail_msg("job %s has %lld records and was %s by the killed worker", id,
+                 (long long)json_integer_value(c),
+                 json_object_get(held_ids, id) ? "held" : "not held");
+    }
+  }
+  assert_true(dups <= json_object_size(held_ids));
+  json_decref(counts);
+  json_decref(held_ids);
+
+  json_t *recs = results_of("big");
+  assert_one_record_per_job(recs, "big", n);
+  size_t i;
+  json_t *rec;
+  json_array_foreach(recs, i, rec) {
+    if (!json_is_true(json_object_get(rec, "ok")))
+      fail_msg("record %zu not ok: %s", i, json_dumps(rec, 0));
+  }
+  json_decref(recs);
+  for (int k = 0; k < 3; k++)
+    child_free(&w[k]);
+}
+
+static void test_restart_resumes_own_jobs(void **state) {
+  /* A worker that holds 20 jobs is killed; started again under the same
+   * name, it runs them first. No one else may take them (claim after an
+   * hour), so without that it would wait for them forever. */
+  enqueue_jobs("own", "/delay/400", 40);
+  child w = SPAWN("own1", "worker", "--redis", redis_url, "--stream", "own", "--consumer", "me",
+                  "-t", "10", "--claim-idle", "3600");
+  double end = tu_now() + 10 * tu_time_scale();
+  while (pending_total("own", "fetchpool") < 20) {
+    if (tu_now() > end)
+      fail_msg("the worker took no jobs");
+    usleep(10000);
+  }
+  kill(w.pid, SIGKILL);
+  assert_int_equal(wait_child(&w, 10), 128 + SIGKILL);
+  long long held = pending_total("own", "fetchpool");
+  assert_true(held >= 20);
+  child_free(&w);
+
+  double start = tu_now();
+  w = SPAWN("own2", "worker", "--redis", redis_url, "--stream", "own", "--consumer", "me", "-t",
+            "10", "--claim-idle", "3600", "--until-empty");
+  assert_int_equal(wait_child(&w, 30), 0);
+  /* 40 jobs of 0.4 s, 10 at a time: 1.6 s; an hour if the held waited */
+  assert_true(tu_now() - start < 20 * tu_time_scale());
+  child_free(&w);
+  assert_int_equal(pending_total("own", "fetchpool"), 0);
+  json_t *recs = results_of("own");
+  assert_one_record_per_job(recs, "own", 40);
+  json_decref(recs);
+}
+
+static void test_redis_restart(void **state) {
+  /* Redis goes away mid-run and comes back on the same port with its
+   * append-only file: the workers reconnect and finish the run. */
+  const size_t n = 600;
+  enqueue_jobs("rr", "/delay/20", n);
+  child w[2] = {
+      SPAWN("rr0", "worker", "--redis", redis_url, "--stream", "rr", "-t", "10",
+            "--claim-idle", "30", "--until-empty"),
+      SPAWN("rr1", "worker", "--redis", redis_url, "--stream", "rr", "-t", "10",
+            "--claim-idle", "30", "--until-empty"),
+  };
+  wait_results("rr:results", 100, 30);
+  redis_stop();
+  usleep(1000000);
+  redis_start();
+  assert_int_equal(wait_child(&w[0], 60), 0);
+  assert_int_equal(wait_child(&w[1], 60), 0);
+  char *log = child_log(&w[0]);
+  assert_true(contains(log, "trying again"));
+  assert_true(contains(log, "connected to Redis again"));
+  free(log);
+  assert_int_equal(pending_total("rr", "fetchpool"), 0);
+  json_t *recs = results_of("rr");
+  assert_one_record_per_job(recs, "rr", n);
+  json_decref(recs);
+  child_free(&w[0]);
+  child_free(&w[1]);
+}
+
+static void test_sigterm_hands_jobs_back(void **state) {
+  /* SIGTERM with jobs held: the worker exits 143 at once (grace 0.2 s),
+   * and what it held is handed back, so another worker takes it now, not
+   * after --claim-idle (a minute here). */
+  enqueue_jobs("term", "/delay/3000", 20);
+  child w = SPAWN("term1", "worker", "--redis", redis_url, "--stream", "term", "-t", "5",
+                  "--grace", "0.2", "--claim-idle", "60");
+  double end = tu_now() + 10 * tu_time_scale();
+  while (pending_total("term", "fetchpool") < 10) {
+    if (tu_now() > end)
+      fail_msg("the worker took no jobs");
+    usleep(10000);
+  }
+  double sent = tu_now();
+  kill(w.pid, SIGTERM);
+  assert_int_equal(wait_child(&w, 10), 143);
+  assert_true(tu_now() - sent < 2 * tu_time_scale());
+  char *log = child_log(&w);
+  assert_true(contains(log, "handed back 10 unfinished jobs"));
+  free(log);
+  child_free(&w);
+  assert_int_equal(rint_cmd("XLEN %s", "term:results", NULL), 0);
+  assert_int_equal(pending_total("term", "fetchpool"), 10);
+
+  double start = tu_now();
+  w = SPAWN("term2", "worker", "--redis", redis_url, "--stream", "term", "-t", "20",
+            "--claim-idle", "60", "--until-empty");
+  assert_int_equal(wait_child(&w, 30), 0);
+  assert_true(tu_now() - start < 15 * tu_time_scale()); /* not 60 s */
+  child_free(&w);
+  json_t *recs = results_of("term");
+  assert_one_record_per_job(recs, "term", 20);
+  json_decref(recs);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      SCALE_TEST(test_usage),
+      SCALE_TEST(test_enqueue_work_status_results),
+      SCALE_TEST(test_bad_entries_are_records),
+      SCALE_TEST(test_kill9_one_of_three),
+      SCALE_TEST(test_restart_resumes_own_jobs),
+      SCALE_TEST(test_redis_restart),
+      SCALE_TEST(test_sigterm_hands_jobs_back),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
