@@ -7,6 +7,7 @@
 #   make demo            the main job on the bundled loopback server
 #   make bench           benchmark lab on a loopback nginx, ~25 min (QUICK=1: < 2 min);
 #                        results in bench/results/, see BENCHMARKS.md
+#   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
 #   make install / uninstall   honour PREFIX and DESTDIR
 #   make lint            cppcheck and clang-tidy
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
@@ -66,7 +67,7 @@ SHARED   := $(BUILD)/libfetchpool.so.$(VERSION)
 PROGRAM  := $(BUILD)/fetchpool
 SERVER   := $(BUILD)/fp-testserver
 
-.PHONY: all test check valgrind demo install uninstall lint clean deps examples bench \
+.PHONY: all test check valgrind demo install uninstall lint clean deps examples bench bench-scale \
         fuzz fuzz-build
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
@@ -181,6 +182,11 @@ demo: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(PROGRAM)
 	@QUICK="$(QUICK)" RUNS="$(RUNS)" BUILD=$(BUILD) scripts/bench/run.sh
+
+# Redis Streams scale-out: 1, 2 and 4 workers on a latency-bound server
+bench-scale: deps
+	@$(MAKE) --no-print-directory $(PROGRAM)
+	@BUILD=$(BUILD) scripts/bench/scale.sh
 
 examples: $(STATIC)
 	@mkdir -p $(BUILD)/examples
