@@ -336,8 +336,10 @@ static int touch(worker *w, const char **ids, size_t n, const char *idle_ms) {
       argv[argc++] = idle_ms;
     }
     argv[argc++] = "JUSTID";
-    if (reply_failed(w, cli_redis_argv(w->redis, argc, argv, NULL), "XCLAIM"))
+    redisReply *reply = cli_redis_argv(w->redis, argc, argv, NULL);
+    if (reply_failed(w, reply, "XCLAIM"))
       return -1;
+    freeReplyObject(reply);
   }
   return 0;
 }
