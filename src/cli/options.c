@@ -147,8 +147,10 @@ static const char worker_text[] =
     "On SIGINT or SIGTERM the worker takes no more jobs, gives those in flight\n"
     "--grace seconds, and hands back unfinished ones for others to take.\n"
     "\n"
-    "Exit status: 0 when every job it ran is ok, 1 when any failed, 2 for a\n"
-    "usage error, 130 or 143 when stopped by SIGINT or SIGTERM.\n";
+    "Exit status: 0 when the group is done (--until-empty; failed jobs are\n"
+    "records like any other), 2 for a usage error or a Redis error that will\n"
+    "not heal (a key of the wrong type), 130 or 143 when stopped by SIGINT or\n"
+    "SIGTERM.\n";
 
 static const char status_text[] =
     "Usage: fetchpool status [--redis URL] [--stream NAME] [--group G] [--json]\n"

@@ -611,10 +611,8 @@ int cli_worker(const cli_options *o) {
       fprintf(stderr, "fetchpool worker: handed back %llu unfinished jobs\n",
               (unsigned long long)w.released);
   }
-  status = w.fatal ? CLI_EXIT_USAGE
-           : sig   ? 128 + sig
-           : cli_stats_counts(w.stats).failed ? CLI_EXIT_FAILED
-                                              : CLI_EXIT_OK;
+  /* a job that failed is a record like any other: the worker did its job */
+  status = w.fatal ? CLI_EXIT_USAGE : sig ? 128 + sig : CLI_EXIT_OK;
 done:
   cli_signals_finish();
   worker_free(&w);
