@@ -386,8 +386,9 @@ static void test_bad_entries_are_records(void **state) {
   freeReplyObject(rcmd("XADD bad * job %s index 3", "ftp://127.0.0.1/file"));
   freeReplyObject(rcmd("XADD bad * job %s index 4", good));
   run r;
-  RUN(&r, NULL, "worker", "-q", "--redis", redis_url, "--stream", "bad", "--until-empty");
-  assert_int_equal(r.status, 1); /* some jobs failed */
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "bad", "--until-empty");
+  assert_int_equal(r.status, 0); /* failed jobs are records: the group is done */
+  assert_true(contains(r.err, "5 jobs: 1 ok, 4 failed"));
   run_free(&r);
   assert_int_equal(pending_total("bad", "fetchpool"), 0); /* all acked: no poison pill */
   json_t *recs = results_of("bad");
@@ -406,6 +407,43 @@ static void test_bad_entries_are_records(void **state) {
   }
   json_decref(recs);
   free(good);
+
+  /* a results key that is no stream will not heal: say so, exit 2 */
+  freeReplyObject(rcmd("SET notastream x"));
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "bad", "--results-stream",
+      "notastream", "--until-empty");
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "results key notastream holds a string, not a stream"));
+  run_free(&r);
+}
+
+static void test_enqueue_constant_memory(void **state) {
+  /* 200,000 lines (8 MiB of input) are enqueued in pipelined batches:
+   * the enqueuer's memory does not grow with the input */
+  const size_t n = 200000;
+  char *one = tu_url("/hello?job=0000000");
+  size_t len = strlen(one) + 1;
+  char *lines = malloc(len * n);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(lines + i * len, one, len - 1);
+    lines[i * len + len - 1] = '\n';
+  }
+  char *file = write_tmp("many.txt", lines, len * n);
+  run r;
+  RUN(&r, NULL, "enqueue", "--redis", redis_url, "--stream", "many", file);
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out, "enqueued 200000 jobs to stream many\n");
+  assert_int_equal(rint_cmd("XLEN %s", "many", NULL), (long long)n);
+  if (!sanitized() && r.maxrss_kb > 16 * 1024)
+    fail_msg("enqueue of %zu lines peaked at %ld KiB", n, r.maxrss_kb);
+  run_free(&r);
+  /* an input that cannot be read: one line, exit 2, nothing added */
+  RUN(&r, NULL, "enqueue", "--redis", redis_url, "--stream", "none", "/nonexistent/jobs.txt");
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "/nonexistent/jobs.txt"));
+  assert_int_equal(rint_cmd("EXISTS %s", "none", NULL), 0);
+  run_free(&r);
+  free(one), free(lines), free(file);
 }
 
 /* Record counts per job_id of the raw results stream (duplicates kept). */
@@ -588,6 +626,7 @@ int main(void) {
       SCALE_TEST(test_usage),
       SCALE_TEST(test_enqueue_work_status_results),
       SCALE_TEST(test_bad_entries_are_records),
+      SCALE_TEST(test_enqueue_constant_memory),
       SCALE_TEST(test_kill9_one_of_three),
       SCALE_TEST(test_restart_resumes_own_jobs),
       SCALE_TEST(test_redis_restart),
