@@ -17,7 +17,7 @@
 #   LAT_CONC         concurrencies for 100ms [1 8 50 64 500 512 2048; QUICK: 50 500]
 #   request counts   TINY_R BIG_R LAT_R LAT_MULT MIX_R MIX_MULT MIN_WAVES CAP_*: see
 #                    req_count below and the table header of results.md
-#   MEM_THREADS      memory sweep thread counts [64 1000 6000 10000]
+#   MEM_THREADS      memory sweep thread counts [64 1000 6000 10000; QUICK: 64 1000]
 #   MEM=0, RSS1M=0   leave out the memory sweep / the 1,000,000-URL run
 #   TMO              seconds before a client invocation is killed [300; QUICK: 60]
 #   BUDGET           seconds after which remaining cells are skipped and
@@ -41,7 +41,7 @@ if [ "$QUICK" = 1 ]; then
   # per-client caps (slow clients take a prefix of the same list)
   CAP_TINY_PYT=${CAP_TINY_PYT:-1000} CAP_TINY_AIO=${CAP_TINY_AIO:-2000}
   CAP_BIG_PYT=${CAP_BIG_PYT:-500} CAP_BIG_AIO=${CAP_BIG_AIO:-500} CAP_XARGS=${CAP_XARGS:-200}
-  RSS1M_N=${RSS1M_N:-100000}
+  RSS1M_N=${RSS1M_N:-100000} MEM_THREADS=${MEM_THREADS:-"64 1000"}
 else
   RUNS=${RUNS:-3} CONC=${CONC:-"1 8 64 512 2048"} LAT_CONC=${LAT_CONC:-"1 8 50 64 500 512 2048"}
   TMO=${TMO:-300} BUDGET=${BUDGET:-1800} WRK_D=${WRK_D:-2} MIN_WAVES=${MIN_WAVES:-2}
