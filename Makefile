@@ -66,6 +66,7 @@ STATIC   := $(BUILD)/libfetchpool.a
 SHARED   := $(BUILD)/libfetchpool.so.$(VERSION)
 PROGRAM  := $(BUILD)/fetchpool
 SERVER   := $(BUILD)/fp-testserver
+PEAK_RSS := $(BUILD)/tests/fp-peak-rss
 
 .PHONY: all test check valgrind demo install uninstall lint clean deps examples bench bench-scale \
         fuzz fuzz-build
@@ -105,6 +106,11 @@ $(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SRV_OBJ) $(STATIC)
 	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(LDFLAGS) -o $@ $< $(SRV_OBJ) \
 	    $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
+# never sanitized: it must stay small (see tests/peak_rss.c)
+$(PEAK_RSS): tests/peak_rss.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 $(WARN) -o $@ $<
+
 # tests/test_fuzz replays the fuzz corpora and regression inputs: each
 # harness built with the ordinary compiler under its own entry name, and
 # the CLI's parsers once src/cli/parse.c exists.
@@ -133,7 +139,7 @@ test check: deps
 	@BUILD=$(BUILD) SAN="$(SAN)" WRAP="$(WRAP)" scripts/run-tests.sh $(TEST_BIN)
 
 .PHONY: build-tests
-build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER)
+build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS)
 
 valgrind:
 	@$(MAKE) --no-print-directory test OPT="-O1 -g" \
