@@ -212,6 +212,9 @@ void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
  * failed write (later records were dropped). */
 int cli_output_finish(cli_output *o, uint64_t count);
 void cli_output_free(cli_output *o);
+/* Any thread: write all of p[0..len) to fd, in one write() unless the
+ * kernel takes less or a signal interrupts it. Returns 0 or the errno. */
+int cli_write_all(int fd, const char *p, size_t len);
 
 /* ---- progress.c: a progress line on a terminal ---- */
 

@@ -222,18 +222,6 @@ static int id_set_add(id_set *s, uint64_t ms, uint64_t seq) {
   return 1;
 }
 
-static int write_all(int fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n, len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* Print one page of records; *after gets the last entry id. Returns the
  * number of entries, or -1 (reported). */
 static long print_page(const redisReply *page, id_set *seen, int fd, uint64_t *dups,
@@ -267,10 +255,10 @@ static long print_page(const redisReply *page, id_set *seen, int fd, uint64_t *d
     }
     memcpy(line, rec->str, rec->len);
     line[rec->len] = '\n';
-    int bad = write_all(fd, line, rec->len + 1);
+    int bad = cli_write_all(fd, line, rec->len + 1);
     free(line);
     if (bad) {
-      fprintf(stderr, "fetchpool results: cannot write: %s\n", strerror(errno));
+      fprintf(stderr, "fetchpool results: cannot write: %s\n", strerror(bad));
       return -1;
     }
   }

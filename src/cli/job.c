@@ -23,19 +23,6 @@ typedef struct job {
   int save_errno; /* why saving failed, 0 if it did not */
 } job;
 
-static int write_all(int fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 static int open_body_file(job *j) {
   j->fd = open(j->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
   if (j->fd < 0)
@@ -57,8 +44,9 @@ static int save_chunk(void *userdata, const void *data, size_t len) {
   }
   if (j->fd < 0 && open_body_file(j))
     return 1;
-  if (write_all(j->fd, data, len)) {
-    j->save_errno = errno;
+  int err = cli_write_all(j->fd, data, len);
+  if (err) {
+    j->save_errno = err;
     return 1;
   }
   j->written += len;
@@ -99,8 +87,8 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
     const char *body = fp_response_body(resp, &len);
     if (j->fd < 0)
       open_body_file(j);
-    if (j->fd >= 0 && body && write_all(j->fd, body, len))
-      j->save_errno = errno;
+    if (j->fd >= 0 && body)
+      j->save_errno = cli_write_all(j->fd, body, len);
   }
   if (j->fd >= 0 && close(j->fd) && !j->save_errno)
     j->save_errno = errno;

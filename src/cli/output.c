@@ -48,7 +48,7 @@ struct cli_output {
 };
 
 /* One write() for the whole line; loop only on a partial write or EINTR. */
-static int write_line(int fd, const char *p, size_t len) {
+int cli_write_all(int fd, const char *p, size_t len) {
   while (len) {
     ssize_t n = write(fd, p, len);
     if (n < 0 && errno == EINTR)
@@ -100,7 +100,7 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&o->mu);
     for (item *it = batch; it; it = it->next) {
       if (!error)
-        error = write_line(o->fd, it->line, it->len);
+        error = cli_write_all(o->fd, it->line, it->len);
       cli_stats_add(o->stats, &it->r);
       if (it->line != it->oom)
         free(it->line);

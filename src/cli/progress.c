@@ -31,18 +31,6 @@ static double mono_now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void put_all(int fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return; /* progress is best effort */
-    p += n;
-    len -= (size_t)n;
-  }
-}
-
 static int format_eta(char *buf, size_t size, double s) {
   long t = (long)(s + 0.5);
   if (t >= 3600)
@@ -77,7 +65,7 @@ static void draw(cli_progress *p) {
                     (double)((uint64_t)p->total - c.done) / rate);
   }
   n += snprintf(line + n, sizeof line - (size_t)n, "\033[K");
-  put_all(p->fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
+  (void)cli_write_all(p->fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 
 static void *progress_main(void *arg) {
@@ -98,7 +86,7 @@ static void *progress_main(void *arg) {
     }
   }
   pthread_mutex_unlock(&p->mu);
-  put_all(p->fd, "\r\033[K", 4);
+  (void)cli_write_all(p->fd, "\r\033[K", 4);
   return NULL;
 }
 
