@@ -66,6 +66,20 @@ static long long pending_total(const char *stream, const char *group) {
   return v;
 }
 
+/* A PING on a fresh connection: 1 for PONG, 0 for a BUSY reply (a script
+ * holds the server), -1 for anything else (no server yet). */
+static int ping(void) {
+  redisContext *c = redis_connect();
+  redisReply *r = c ? redisCommand(c, "PING") : NULL;
+  int got = !r ? -1
+            : r->type == REDIS_REPLY_STATUS                                     ? 1
+            : r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "BUSY", 4) ? 0
+                                                                             : -1;
+  freeReplyObject(r);
+  redisFree(c);
+  return got;
+}
+
 static void redis_start(void) {
   char port[16], *log = NULL;
   snprintf(port, sizeof port, "%u", redis_port);
@@ -78,15 +92,8 @@ static void redis_start(void) {
   if (rc)
     fail_msg("cannot start %s (apt-get install redis-server): %s", REDIS_SERVER, strerror(rc));
   for (int i = 0; i < 100; i++) { /* up to 5 s */
-    redisContext *c = redis_connect();
-    if (c) {
-      redisReply *r = redisCommand(c, "PING");
-      bool up = r && r->type == REDIS_REPLY_STATUS;
-      freeReplyObject(r);
-      redisFree(c);
-      if (up)
-        return;
-    }
+    if (ping() == 1)
+      return;
     usleep(50000);
   }
   fail_msg("redis-server did not answer on port %u", redis_port);
@@ -198,6 +205,16 @@ static char *child_log(const child *c) {
 }
 
 static void child_free(child *c) { free(c->log); }
+
+/* Wait for c (bounded) and fail, showing its output, unless it exits with
+ * status want. */
+static void assert_exit(child *c, double seconds, int want) {
+  int got = wait_child(c, seconds);
+  if (got != want) {
+    char *log = child_log(c);
+    fail_msg("%s exited %d, not %d; its output:\n%.3000s", c->log, got, want, log);
+  }
+}
 
 /* Wait (bounded) until the results stream holds at least n records. */
 static void wait_results(const char *results, long long n, double seconds) {
@@ -573,8 +590,8 @@ static void test_redis_restart(void **state) {
   redis_stop();
   usleep(1000000);
   redis_start();
-  assert_int_equal(wait_child(&w[0], 60), 0);
-  assert_int_equal(wait_child(&w[1], 60), 0);
+  assert_exit(&w[0], 60, 0);
+  assert_exit(&w[1], 60, 0);
   char *log = child_log(&w[0]);
   assert_true(contains(log, "trying again"));
   assert_true(contains(log, "connected to Redis again"));
@@ -585,6 +602,88 @@ static void test_redis_restart(void **state) {
   json_decref(recs);
   child_free(&w[0]);
   child_free(&w[1]);
+}
+
+static void test_busy_server_is_waited_for(void **state) {
+  /* A server that cannot serve yet (here busy in a script; after a
+   * restart, loading its data) answers with an error that passes: the
+   * worker waits and retries instead of giving up with exit 2. */
+  enqueue_jobs("busy", "/hello", 50);
+  freeReplyObject(rcmd("CONFIG SET lua-time-limit 100"));
+  redisContext *script = redis_connect();
+  assert_non_null(script);
+  assert_int_equal(redisAppendCommand(script, "EVAL %s 0", "while true do end"), REDIS_OK);
+  int written = 0;
+  while (!written)
+    assert_int_equal(redisBufferWrite(script, &written), REDIS_OK);
+  /* bounded: the script makes every client wait for -BUSY past 100 ms */
+  bool busy = false;
+  for (int i = 0; i < 50 && !busy; i++) {
+    usleep(50000);
+    busy = ping() == 0;
+  }
+  child w = SPAWN("busy1", "worker", "--redis", redis_url, "--stream", "busy", "-t", "4",
+                  "--until-empty");
+  usleep(1000000);
+  int st;
+  bool still_running = waitpid(w.pid, &st, WNOHANG) == 0;
+  freeReplyObject(rcmd("SCRIPT KILL"));
+  redisFree(script);
+  /* the script ends at its next check: wait (bounded) for the server */
+  bool served = ping() == 1;
+  for (int i = 0; i < 100 && !served; i++) {
+    usleep(20000);
+    served = ping() == 1;
+  }
+  assert_true(busy && served);
+  if (!still_running) {
+    char *log = child_log(&w);
+    fail_msg("the worker gave up on a busy server: status %d; its output:\n%.3000s",
+             WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st), log);
+  }
+  assert_exit(&w, 30, 0);
+  char *log = child_log(&w);
+  assert_true(contains(log, "BUSY"));
+  assert_true(contains(log, "trying again"));
+  free(log);
+  child_free(&w);
+  assert_int_equal(pending_total("busy", "fetchpool"), 0);
+  json_t *recs = results_of("busy");
+  assert_one_record_per_job(recs, "busy", 50);
+  json_decref(recs);
+}
+
+static void test_refused_record_is_not_acked(void **state) {
+  /* Redis out of memory refuses XADD but not XACK: a job whose record was
+   * refused must stay pending, never acked without a record, and the run
+   * completes once memory is back. */
+  enqueue_jobs("oom", "/delay/300", 20);
+  child w = SPAWN("oom1", "worker", "--redis", redis_url, "--stream", "oom", "-t", "10",
+                  "--until-empty");
+  double end = tu_now() + 10 * tu_time_scale();
+  while (pending_total("oom", "fetchpool") < 10) {
+    if (tu_now() > end)
+      fail_msg("the worker took no jobs");
+    usleep(10000);
+  }
+  freeReplyObject(rcmd("CONFIG SET maxmemory 1"));
+  long long taken = pending_total("oom", "fetchpool");
+  usleep(1500000); /* the jobs taken finish and their records are refused */
+  long long records = rint_cmd("XLEN %s", "oom:results", NULL);
+  long long pending = pending_total("oom", "fetchpool");
+  freeReplyObject(rcmd("CONFIG SET maxmemory 0"));
+  /* no record got in, so every job taken is still pending */
+  assert_int_equal(records, 0);
+  assert_true(pending >= taken);
+  assert_exit(&w, 60, 0);
+  char *log = child_log(&w);
+  assert_true(contains(log, "OOM"));
+  free(log);
+  child_free(&w);
+  assert_int_equal(pending_total("oom", "fetchpool"), 0);
+  json_t *recs = results_of("oom");
+  assert_one_record_per_job(recs, "oom", 20);
+  json_decref(recs);
 }
 
 static void test_sigterm_hands_jobs_back(void **state) {
@@ -631,6 +730,8 @@ int main(void) {
       SCALE_TEST(test_kill9_one_of_three),
       SCALE_TEST(test_restart_resumes_own_jobs),
       SCALE_TEST(test_redis_restart),
+      SCALE_TEST(test_busy_server_is_waited_for),
+      SCALE_TEST(test_refused_record_is_not_acked),
       SCALE_TEST(test_sigterm_hands_jobs_back),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

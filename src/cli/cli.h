@@ -342,6 +342,13 @@ int cli_redis_append(cli_redis *r, int argc, const char **argv, const size_t *le
 struct redisReply *cli_redis_next_reply(cli_redis *r);
 /* Whether reply is an error reply starting with prefix (NULL: any). */
 bool cli_redis_is_error(const struct redisReply *reply, const char *prefix);
+/* Whether reply is an error a server gives while it cannot serve yet
+ * (loading its data after a restart, a busy script, a replica without its
+ * master, out of memory until streams are trimmed): worth a reconnect
+ * with backoff, not giving up. */
+bool cli_redis_is_transient(const struct redisReply *reply);
+/* Close the connection, keeping why for cli_redis_error. */
+void cli_redis_drop(cli_redis *r, const char *why);
 /* The value of name in a flat [name, value, ...] array reply (XINFO,
  * stream entry fields), or NULL. BORROWED from map. */
 const struct redisReply *cli_redis_field(const struct redisReply *map, const char *name);

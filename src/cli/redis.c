@@ -233,6 +233,22 @@ bool cli_redis_is_error(const redisReply *reply, const char *prefix) {
          (!prefix || strncmp(reply->str, prefix, strlen(prefix)) == 0);
 }
 
+bool cli_redis_is_transient(const redisReply *reply) {
+  static const char *const passing[] = {"LOADING", "BUSY ", "TRYAGAIN", "MASTERDOWN",
+                                        "CLUSTERDOWN", "OOM"};
+  for (size_t i = 0; i < sizeof passing / sizeof *passing; i++)
+    if (cli_redis_is_error(reply, passing[i]))
+      return true;
+  return false;
+}
+
+void cli_redis_drop(cli_redis *r, const char *why) {
+  char addr[280];
+  snprintf(r->error, sizeof r->error, "Redis at %s: %s", cli_redis_address(r, addr, sizeof addr),
+           why);
+  cli_redis_close(r);
+}
+
 const redisReply *cli_redis_field(const redisReply *map, const char *name) {
   if (!map || map->type != REDIS_REPLY_ARRAY)
     return NULL;

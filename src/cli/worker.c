@@ -189,13 +189,24 @@ static int reply_failed(worker *w, redisReply *reply, const char *what) {
   return 0;
 }
 
+/* A reply of a server that cannot serve yet (loading its data after a
+ * restart): drop the connection and let reconnect try again (frees
+ * reply). */
+static bool not_ready(worker *w, redisReply *reply) {
+  if (!cli_redis_is_transient(reply))
+    return false;
+  cli_redis_drop(w->redis, reply->str);
+  freeReplyObject(reply);
+  return true;
+}
+
 /* Create the group (and the stream) when missing; check that the results
  * key is free or a stream. -1 for a connection error, 1 for one that will
  * not heal (fatal). */
 static int prepare_group(worker *w) {
   redisReply *reply =
       cli_redis_call(w->redis, "XGROUP", "CREATE", w->o->stream, w->o->group, "0", "MKSTREAM");
-  if (!reply)
+  if (!reply || not_ready(w, reply))
     return -1;
   if (reply->type == REDIS_REPLY_ERROR && !cli_redis_is_error(reply, "BUSYGROUP")) {
     fprintf(stderr, "fetchpool worker: cannot create group %s of stream %s: %s\n", w->o->group,
@@ -204,7 +215,7 @@ static int prepare_group(worker *w) {
     return 1;
   }
   freeReplyObject(reply);
-  if (!(reply = cli_redis_call(w->redis, "TYPE", w->results)))
+  if (!(reply = cli_redis_call(w->redis, "TYPE", w->results)) || not_ready(w, reply))
     return -1;
   bool ok = reply->type == REDIS_REPLY_STATUS &&
             (!strcmp(reply->str, "none") || !strcmp(reply->str, "stream"));
@@ -357,12 +368,25 @@ static int heartbeat(worker *w) {
   return rc;
 }
 
-/* Write the outbox: each record to the results stream, then the XACK of
- * its job, pipelined; jobs to hand back made idle. All or nothing: after
- * a connection error the whole outbox is written again (a record may be
- * there twice; records carry job_id for that). 0 or -1. */
+/* Read n pipelined replies; -1 at the first that failed. */
+static int read_replies(worker *w, size_t n, const char *what) {
+  for (; n; n--) {
+    redisReply *reply = cli_redis_next_reply(w->redis);
+    if (reply_failed(w, reply, what))
+      return -1;
+    freeReplyObject(reply);
+  }
+  return 0;
+}
+
+/* Write the outbox: every record to the results stream, pipelined, and
+ * only once Redis has taken them all, the XACKs of their jobs: an XADD
+ * refused (OOM, a read-only replica) must not let its XACK through, or
+ * the job would be acked with no record. Jobs to hand back are made idle.
+ * All or nothing: after any failure the whole outbox is written again (a
+ * record may be there twice; records carry job_id for that). 0 or -1. */
 static int flush(worker *w) {
-  size_t replies = 0, nrelease = 0;
+  size_t nrecords = 0, nrelease = 0;
   const char **release = malloc((w->noutbox + 1) * sizeof *release);
   if (!release)
     return -1;
@@ -374,17 +398,19 @@ static int flush(worker *w) {
       continue;
     }
     const char *add[] = {"XADD", w->results, "*", "job_id", id, "record", f->record};
-    const char *ack[] = {"XACK", w->o->stream, w->o->group, id};
-    if (cli_redis_append(w->redis, 7, add, NULL) || cli_redis_append(w->redis, 4, ack, NULL))
+    if (cli_redis_append(w->redis, 7, add, NULL))
       goto lost;
-    replies += 2;
+    nrecords++;
   }
-  for (; replies; replies--) {
-    redisReply *reply = cli_redis_next_reply(w->redis);
-    if (reply_failed(w, reply, "writing records"))
+  if (read_replies(w, nrecords, "writing records"))
+    goto lost;
+  for (size_t k = 0; k < w->noutbox; k++) {
+    const char *ack[] = {"XACK", w->o->stream, w->o->group, w->slots[w->outbox[k].slot].id};
+    if (w->outbox[k].record && cli_redis_append(w->redis, 4, ack, NULL))
       goto lost;
-    freeReplyObject(reply);
   }
+  if (read_replies(w, nrecords, "acknowledging jobs"))
+    goto lost;
   if (nrelease) {
     char idle[32];
     snprintf(idle, sizeof idle, "%.0f", w->claim_ms + 1000);
@@ -432,8 +458,7 @@ static int reconnect(worker *w, double *backoff, bool *announced) {
       if (*announced)
         say(w, "connected to Redis again");
       *announced = false;
-      *backoff = BACKOFF_MIN;
-      return 0;
+      return 0; /* the backoff resets once a flush works, see serve */
     }
   }
   if (!*announced)
@@ -464,8 +489,16 @@ static void serve(worker *w) {
       if (reconnect(w, &backoff, &announced))
         continue;
     }
-    if (w->noutbox && flush(w))
-      continue;
+    if (w->noutbox) {
+      if (flush(w)) {
+        /* a server that takes connections but refuses writes (OOM) is
+         * not retried in a tight loop */
+        take_finished(w, backoff * (0.5 + 0.5 * (double)rand() / RAND_MAX));
+        backoff = fmin(backoff * 2, BACKOFF_MAX);
+        continue;
+      }
+      backoff = BACKOFF_MIN;
+    }
     if (stopping) {
       if (!w->busy)
         return;
