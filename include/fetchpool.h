@@ -394,7 +394,8 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
  * cancel_futures, cancel every job still queued (a job waiting for its
- * next retry or for a busy host counts as queued: it finishes with
+ * next retry, for a busy host or for a rate token counts as queued: no
+ * attempt starts after this call, and such a job finishes with
  * FP_ERR_CANCELLED and its attempts so far; so does a running job whose
  * attempt ends wanting a retry, instead of waiting for it); with wait,
  * return only once every job already started or queued has finished and

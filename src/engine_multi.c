@@ -67,7 +67,7 @@ static double fill(loop *l, bool *finished) {
   double next_due = INFINITY, now = fp__now();
   /* Jobs whose token is due go first. */
   for (size_t i = 0; i < l->nwaiting;) {
-    if (l->waiting[i].due <= now || atomic_load(l->ctx.abort)) {
+    if (l->waiting[i].due <= now || atomic_load(l->ctx.abort) || atomic_load(l->ctx.stopped)) {
       fp_future *f = l->waiting[i].f;
       l->waiting[i] = l->waiting[--l->nwaiting];
       start(l, f);

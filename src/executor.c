@@ -29,6 +29,7 @@ struct fp_executor {
   fp__rate *rate;   /* NULL: no rate limit */
   fp__hosts *hosts; /* NULL: no per-host limit */
   atomic_bool abort;
+  atomic_bool stopped; /* shutdown(cancel_futures): no attempt starts now */
   fp__worker *workers;
   size_t nworkers; /* engine threads created */
   pthread_mutex_t mu;
@@ -54,6 +55,7 @@ fp__share *fp__executor_share(fp_executor *ex) { return ex->share; }
 fp__rate *fp__executor_rate(fp_executor *ex) { return ex->rate; }
 fp__hosts *fp__executor_hosts(fp_executor *ex) { return ex->hosts; }
 const atomic_bool *fp__executor_abort_flag(fp_executor *ex) { return &ex->abort; }
+const atomic_bool *fp__executor_stopped_flag(fp_executor *ex) { return &ex->stopped; }
 const fp_executor_options *fp__executor_options(fp_executor *ex) { return &ex->opts; }
 
 void fp__executor_worker_ready(fp_executor *ex, bool ok) {
@@ -282,8 +284,12 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
     return FP_ERR_INVALID_ARG;
   if (wait && on_worker_thread(ex))
     return FP_ERR_WORKER_THREAD;
+  if (cancel_futures) /* before the close wakes the engines, so they see it */
+    atomic_store(&ex->stopped, true);
   fp__queue_close(&ex->queue);
   if (cancel_futures) {
+    if (ex->rate) /* jobs waiting for a token get it now, and are cancelled */
+      fp__rate_interrupt(ex->rate);
     /* Parked jobs first, so that slots given back below find nobody
      * waiting to be handed them. */
     fp_future *parked = ex->hosts ? fp__hosts_take_parked(ex->hosts) : NULL;

@@ -291,6 +291,7 @@ typedef struct fp__jobctx {
   fp__hosts *hosts; /* NULL: no per-host limit */
   fp__rate *rate;   /* NULL: no rate limit */
   const atomic_bool *abort;
+  const atomic_bool *stopped; /* shutdown(cancel_futures) */
   uint64_t rng; /* retry jitter */
 } fp__jobctx;
 
@@ -298,8 +299,9 @@ void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed);
 /* A popped job: take its host slot and start it. False when it was parked
  * or dropped (cancelled while queued); either way the caller is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
-/* Just before a transfer: false when the executor aborts (the job was
- * finished as cancelled); else counts the attempt. */
+/* Just before a transfer: false when the executor aborts or was shut
+ * down with cancel_futures (the job was finished as cancelled); else
+ * counts the attempt. */
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
 /* After a transfer: give the host slot back, then finish the job with
  * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
@@ -332,6 +334,8 @@ fp__share *fp__executor_share(fp_executor *ex);
 fp__rate *fp__executor_rate(fp_executor *ex);   /* NULL: no limit */
 fp__hosts *fp__executor_hosts(fp_executor *ex); /* NULL: no limit */
 const atomic_bool *fp__executor_abort_flag(fp_executor *ex);
+/* Set by shutdown(cancel_futures): jobs already taken start no attempt. */
+const atomic_bool *fp__executor_stopped_flag(fp_executor *ex);
 const fp_executor_options *fp__executor_options(fp_executor *ex);
 /* A worker reports that it is ready (ok) or that its setup failed. */
 void fp__executor_worker_ready(fp_executor *ex, bool ok);

@@ -9,6 +9,7 @@ void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed) {
   c->hosts = fp__executor_hosts(ex);
   c->rate = fp__executor_rate(ex);
   c->abort = fp__executor_abort_flag(ex);
+  c->stopped = fp__executor_stopped_flag(ex);
   c->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(fp__now() * 1e9);
 }
 
@@ -56,7 +57,7 @@ bool fp__job_claim(fp__jobctx *c, fp_future *f) {
 }
 
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
-  if (atomic_load(c->abort)) {
+  if (atomic_load(c->abort) || atomic_load(c->stopped)) {
     give_host_slot(c, f);
     fp__future_finish_cancelled(f);
     fp_future_decref(f);

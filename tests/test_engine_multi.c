@@ -155,6 +155,33 @@ static void test_multi_rate(void **state) {
   fp_executor_free(ex);
 }
 
+/* shutdown(cancel_futures) stops dispatching on the loop too: jobs waiting
+ * for a token start no transfer and are cancelled at once. */
+static void test_multi_shutdown_cancel_rate_wait(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = engine_executor(FP_ENGINE_MULTI, 4, 0, 0.2, 0); /* a token per 5 s */
+  fp_future *fs[3];
+  for (int i = 0; i < 3; i++)
+    fs[i] = get(ex, "/text/rw%d", i);
+  assert_int_equal(fp_response_status(result(fs[0])), 200);
+  unsigned long before = ts_requests(tu_server);
+  double t0 = tu_now();
+  assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
+  assert_true(tu_now() - t0 < 1.0 * scale);
+  assert_int_equal(ts_requests(tu_server), before);
+  for (int i = 1; i < 3; i++) {
+    json_t *rec = fp_future_record(fs[i], 0);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "error"), "code")),
+                        "cancelled");
+    assert_int_equal(json_integer_value(json_object_get(rec, "attempts")), 0);
+    json_decref(rec);
+  }
+  for (int i = 0; i < 3; i++)
+    fp_future_decref(fs[i]);
+  fp_executor_free(ex);
+}
+
 /* The number a server path answers with (its counters). */
 static long number_at(const char *path) {
   fp_executor *ex = engine_executor(FP_ENGINE_THREADS, 1, 0, 0, 0);
@@ -309,6 +336,7 @@ int main(void) {
       TU_TEST(test_multi_concurrency),     TU_TEST(test_multi_retry_holds_no_slot),
       TU_TEST(test_multi_rate),            TU_TEST(test_multi_per_host),
       TU_TEST(test_multi_abort),           TU_TEST(test_multi_shutdown_cancel),
+      TU_TEST(test_multi_shutdown_cancel_rate_wait),
       TU_TEST(test_multi_errors),          TU_TEST(test_hybrid_producers),
   };
   return cmocka_run_group_tests_name("engine_multi", tests, tu_setup_server,

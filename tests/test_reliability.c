@@ -696,6 +696,33 @@ static void test_abort_interrupts_rate_wait(void **state) {
   fp_executor_free(ex);
 }
 
+static void test_shutdown_cancel_interrupts_rate_wait(void **state) {
+  /* shutdown(cancel_futures) stops dispatching: jobs that hold a worker
+   * while they wait for a token start no transfer and are cancelled now */
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = executor(2, 0.2, 0, 0); /* one token per 5 s */
+  fp_future *fs[3];
+  for (int i = 0; i < 3; i++)
+    fs[i] = submit(ex, tu_request("/hello"));
+  assert_int_equal(fp_future_wait(fs[0], 2.0 * scale), FP_OK);
+  wait_state(fs[1], FP_RUNNING); /* holding its worker, waiting for a token */
+  unsigned long before = ts_requests(tu_server);
+  double t0 = tu_now();
+  assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
+  assert_true(tu_now() - t0 < 1.0 * scale);
+  assert_int_equal(ts_requests(tu_server), before);
+  assert_int_equal(fp_response_status(result(fs[0])), 200);
+  for (int i = 1; i < 3; i++) {
+    assert_true(fp_future_done(fs[i]));
+    assert_error(fs[i], FP_ERR_CANCELLED);
+    assert_record(fs[i], "cancelled", 0, false);
+  }
+  for (int i = 0; i < 3; i++)
+    fp_future_decref(fs[i]);
+  fp_executor_free(ex);
+}
+
 static void test_shutdown_cancel_waiting_retry(void **state) {
   (void)state;
   double scale = tu_time_scale();
@@ -874,6 +901,7 @@ int main(void) {
       TU_TEST(test_abort_in_flight),
       TU_TEST(test_abort_waiting_retry),
       TU_TEST(test_abort_interrupts_rate_wait),
+      TU_TEST(test_shutdown_cancel_interrupts_rate_wait),
       TU_TEST(test_shutdown_cancel_waiting_retry),
       TU_TEST(test_shutdown_wait_runs_waiting_retry),
       TU_TEST(test_shutdown_cancel_during_attempt),
