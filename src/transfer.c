@@ -26,6 +26,7 @@ struct fp__transfer {
   const fp_request *req;
   fp_response *resp;
   size_t header_bytes;
+  bool in_head; /* between a status line and the blank line ending its head */
   curl_off_t moved;  /* bytes received and sent, as last seen */
   double last_moved; /* monotonic time they last changed */
   int abort_code; /* why a callback stopped the transfer */
@@ -189,12 +190,15 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
   fp__transfer *t = userp;
   size_t len = size * nmemb;
   /* Each response of a redirect chain (and a 100 Continue) starts with a
-   * status line: keep only the final response's headers, and cap each. */
-  if (len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+   * status line: keep only the final response's headers, and cap each.
+   * Only the first line of a head is one: a header line that merely starts
+   * with "HTTP/" must not reset the count. */
+  if (!t->in_head && len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
     t->header_bytes = 0;
     t->resp->retry_after = -1;
     fp__response_clear_headers(t->resp);
   }
+  t->in_head = !(len <= 2 && (line[0] == '\r' || line[0] == '\n'));
   t->header_bytes += len;
   if (t->header_bytes > FP_DEFAULT_MAX_HEADERS) {
     t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
@@ -482,6 +486,7 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
   t->req = req;
   t->resp = resp;
   t->header_bytes = 0;
+  t->in_head = false;
   t->moved = 0;
   t->last_moved = fp__now();
   t->abort_code = 0;

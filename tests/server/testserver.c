@@ -767,6 +767,21 @@ static void raw_serve(ts_server *s, int fd, const char *path) {
     setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg); /* close() now sends RST */
   } else if (!strcmp(path, "/close")) {
     /* nothing: the caller closes */
+  } else if (!strcmp(path, "/status-lines")) {
+    /* a head of 400 KB made of header lines that start as status lines
+     * do, so a client that resets its header count on each never stops */
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    char line[100];
+    memset(line, 'h', sizeof line);
+    memcpy(line, "HTTP/1.1: ", 10); /* a colon, so it is a header line */
+    line[sizeof line - 2] = '\r', line[sizeof line - 1] = '\n';
+    if (!send_all(fd, status, sizeof status - 1))
+      return;
+    for (int i = 0; i < 4000; i++)
+      if (!send_all(fd, line, sizeof line))
+        return;
+    static const char end[] = "Content-Length: 0\r\nConnection: close\r\n\r\n";
+    send_all(fd, end, sizeof end - 1);
   } else if (!strcmp(path, "/garbage")) {
     static const char junk[] = "this is not http\r\n\r\n";
     send_all(fd, junk, sizeof junk - 1);
