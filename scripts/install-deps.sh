@@ -5,7 +5,7 @@ set -euo pipefail
 
 pkgs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev libhiredis-dev redis-server
-      valgrind curl openssl python3 man-db)
+      valgrind curl openssl python3 man-db locales)
 if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev); fi
 missing=()
 for p in "${pkgs[@]}"; do

@@ -1,6 +1,7 @@
 /* test_policy.c: the policies on their own, without transfers: Retry-After
  * parsing, the retry schedule (which outcomes, how long), the per-host key
  * and slots, and the rate token bucket. */
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -16,6 +17,13 @@ static time_t example_now(void) {
   return timegm(&tm);
 }
 
+/* The instant y-mon-d h:m:s UTC (mon 1..12). */
+static time_t utc(int y, int mon, int d, int h, int m, int s) {
+  struct tm tm = {.tm_year = y - 1900, .tm_mon = mon - 1, .tm_mday = d,
+                  .tm_hour = h, .tm_min = m, .tm_sec = s};
+  return timegm(&tm);
+}
+
 static void assert_retry_after(const char *value, time_t now, double want) {
   double got = -99;
   int rc = fp__parse_retry_after(value, now, &got);
@@ -25,12 +33,16 @@ static void assert_retry_after(const char *value, time_t now, double want) {
     fail_msg("'%s' gave %.6f, want %.6f", value, got, want);
 }
 
-static void assert_retry_after_invalid(const char *value) {
+static void assert_retry_after_invalid_at(const char *value, time_t now) {
   double got = -99;
-  int rc = fp__parse_retry_after(value, example_now(), &got);
+  int rc = fp__parse_retry_after(value, now, &got);
   if (rc != FP_ERR_INVALID_ARG)
     fail_msg("'%s' gave rc %d (%.3f), want FP_ERR_INVALID_ARG", value, rc, got);
   assert_true(got == -99); /* untouched */
+}
+
+static void assert_retry_after_invalid(const char *value) {
+  assert_retry_after_invalid_at(value, example_now());
 }
 
 static void test_retry_after_seconds(void **state) {
@@ -82,6 +94,248 @@ static void test_retry_after_invalid(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     assert_retry_after_invalid(bad[i]);
+}
+
+static void test_retry_after_date_fields(void **state) {
+  (void)state;
+  const time_t y2025 = utc(2025, 1, 1, 0, 0, 0);
+  /* every month name, in each form, against timegm */
+  static const char *months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                 "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  for (int m = 0; m < 12; m++) {
+    char imf[64], rfc850[64], asc[64];
+    snprintf(imf, sizeof imf, "Mon, 28 %s 2030 12:34:56 GMT", months[m]);
+    snprintf(rfc850, sizeof rfc850, "Monday, 28-%s-30 12:34:56 GMT", months[m]);
+    snprintf(asc, sizeof asc, "Mon %s 28 12:34:56 2030", months[m]);
+    double want = (double)(utc(2030, m + 1, 28, 12, 34, 56) - y2025);
+    assert_retry_after(imf, y2025, want);
+    assert_retry_after(rfc850, y2025, want);
+    assert_retry_after(asc, y2025, want);
+  }
+  /* every day name; it need not be the date's (strptime did not care
+   * either, and RFC 9110 asks no recipient to check) */
+  static const char *days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static const char *long_days[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                    "Thursday", "Friday", "Saturday"};
+  time_t now = example_now();
+  for (int d = 0; d < 7; d++) {
+    char imf[64], rfc850[64], asc[64];
+    snprintf(imf, sizeof imf, "%s, 06 Nov 1994 08:49:37 GMT", days[d]);
+    snprintf(rfc850, sizeof rfc850, "%s, 06-Nov-94 08:49:37 GMT", long_days[d]);
+    snprintf(asc, sizeof asc, "%s Nov  6 08:49:37 1994", days[d]);
+    assert_retry_after(imf, now, 7);
+    assert_retry_after(rfc850, now, 7);
+    assert_retry_after(asc, now, 7);
+  }
+  /* the ends of each field's range */
+  assert_retry_after("Sun, 06 Nov 1994 00:00:00 GMT", 0, (double)utc(1994, 11, 6, 0, 0, 0));
+  assert_retry_after("Sun, 06 Nov 1994 23:59:59 GMT", 0, (double)utc(1994, 11, 6, 23, 59, 59));
+  assert_retry_after("Sun, 06 Nov 1994 08:49:60 GMT", now, 30); /* a leap second */
+  assert_retry_after("Tue, 01 Jan 2030 00:00:00 GMT", 0, (double)utc(2030, 1, 1, 0, 0, 0));
+  assert_retry_after("Tue, 31 Dec 2030 00:00:00 GMT", 0, (double)utc(2030, 12, 31, 0, 0, 0));
+  assert_retry_after("Fri, 31 Dec 9999 23:59:59 GMT", 0, (double)utc(9999, 12, 31, 23, 59, 59));
+  assert_retry_after("Thu, 01 Jan 1970 00:00:00 GMT", 0, 0);
+  assert_retry_after("Wed, 31 Dec 1969 23:59:59 GMT", 0, 0); /* timegm's -1, yet valid */
+  assert_retry_after("Sat, 30 Apr 2033 00:00:00 GMT", 0, (double)utc(2033, 4, 30, 0, 0, 0));
+  /* leap days: every fourth year, not centuries, but every fourth century */
+  assert_retry_after("Thu, 29 Feb 2024 00:00:00 GMT", 0, (double)utc(2024, 2, 29, 0, 0, 0));
+  assert_retry_after("Tue, 29 Feb 2000 00:00:00 GMT", 0, (double)utc(2000, 2, 29, 0, 0, 0));
+  assert_retry_after("Tue, 29 Feb 2400 00:00:00 GMT", 0, (double)utc(2400, 2, 29, 0, 0, 0));
+  assert_retry_after_invalid("Sat, 29 Feb 2025 00:00:00 GMT");
+  assert_retry_after_invalid("Mon, 29 Feb 2100 00:00:00 GMT");
+  assert_retry_after_invalid("Thu, 30 Feb 2024 00:00:00 GMT");
+  assert_retry_after_invalid("Sat, 31 Apr 2033 00:00:00 GMT");
+  assert_retry_after_invalid("Sat, 31 Jun 2033 00:00:00 GMT");
+  assert_retry_after_invalid("Sat, 31 Sep 2033 00:00:00 GMT");
+  assert_retry_after_invalid("Sat, 31 Nov 2033 00:00:00 GMT");
+  assert_retry_after_invalid("Thu Feb 29 00:00:00 2025");
+  /* asctime: the day is 2DIGIT or SP DIGIT */
+  assert_retry_after("Wed Nov 16 08:49:30 1994", now, 10 * 86400);
+  assert_retry_after("Sun Nov 06 08:49:37 1994", now, 7);
+}
+
+static void test_retry_after_two_digit_year(void **state) {
+  (void)state;
+  /* RFC 9110 5.6.7: a two-digit year more than 50 years ahead of now is
+   * the latest such year in the past. now: 2025-06-01 12:00:00 */
+  time_t now = utc(2025, 6, 1, 12, 0, 0);
+  assert_retry_after("Monday, 01-Jan-30 00:00:00 GMT", now,
+                     (double)(utc(2030, 1, 1, 0, 0, 0) - now));
+  assert_retry_after("Wednesday, 01-Jun-50 00:00:00 GMT", now,
+                     (double)(utc(2050, 6, 1, 0, 0, 0) - now));
+  assert_retry_after("Saturday, 01-Jun-75 12:00:00 GMT", now,
+                     (double)(utc(2075, 6, 1, 12, 0, 0) - now)); /* exactly 50 years */
+  assert_retry_after("Saturday, 01-Jun-75 12:00:01 GMT", now, 0); /* 1975 */
+  assert_retry_after("Sunday, 01-Dec-75 00:00:00 GMT", now, 0);   /* 1975 */
+  assert_retry_after("Friday, 31-Dec-99 23:59:59 GMT", now, 0);   /* 1999 */
+  assert_retry_after("Saturday, 01-Jan-00 00:00:00 GMT", now, 0); /* 2000 */
+  /* around the example date, 1994: 44 is 2044, 45 is 1945 */
+  time_t ex = example_now();
+  assert_retry_after("Sunday, 06-Nov-44 08:49:30 GMT", ex,
+                     (double)(utc(2044, 11, 6, 8, 49, 30) - ex));
+  assert_retry_after("Sunday, 06-Nov-44 08:49:31 GMT", ex, 0);
+  assert_retry_after("Sunday, 06-Nov-45 00:00:00 GMT", ex, 0);
+  assert_retry_after("Sunday, 01-Jan-95 00:00:00 GMT", ex,
+                     (double)(utc(1995, 1, 1, 0, 0, 0) - ex));
+  /* the century decides a leap day: 29-Feb-00 is 2000 (leap) seen from
+   * 1994, 2100 (not leap) seen from 2060 */
+  assert_retry_after("Tuesday, 29-Feb-00 00:00:00 GMT", ex,
+                     (double)(utc(2000, 2, 29, 0, 0, 0) - ex));
+  assert_retry_after_invalid_at("Monday, 29-Feb-00 00:00:00 GMT", utc(2060, 1, 1, 0, 0, 0));
+  assert_retry_after_invalid("Sunday, 29-Feb-95 00:00:00 GMT");
+}
+
+static void test_retry_after_date_invalid(void **state) {
+  (void)state;
+  static const char *bad[] = {
+      /* names are English and case-sensitive */
+      "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 06 NOV 1994 08:49:37 GMT",
+      "sun, 06 Nov 1994 08:49:37 GMT", "SUN, 06 Nov 1994 08:49:37 GMT",
+      "Sun, 06 Nov 1994 08:49:37 gmt", "sun, 06 nov 1994 08:49:37 gmt",
+      "Sun, 06 Noe 1994 08:49:37 GMT", "Sun, 06 Novem 1994 08:49:37 GMT",
+      "Sun, 06 November 1994 08:49:37 GMT", "Sun, 06 11 1994 08:49:37 GMT",
+      "Sun, 06 Okt 1994 08:49:37 GMT", "Sun, 06 Mär 1994 08:49:37 GMT",
+      "So, 06 Nov 1994 08:49:37 GMT", "dim., 06 nov. 1994 08:49:37 GMT",
+      "Son, 06 Nov 1994 08:49:37 GMT", "Sunday, 06 Nov 1994 08:49:37 GMT",
+      "Sun, 06-Nov-94 08:49:37 GMT", "sunday, 06-Nov-94 08:49:37 GMT",
+      "Sunday, 06-nov-94 08:49:37 GMT", "Sun nov  6 08:49:37 1994",
+      "Sunday Nov  6 08:49:37 1994", "Sun Dez  6 08:49:37 1994",
+      "Sun, 06 Nov 1994 08:49:37 UTC", "Sun, 06 Nov 1994 08:49:37 +0000",
+      "Sunday, 06-Nov-94 08:49:37 UTC",
+      /* out of range */
+      "Sun, 00 Nov 1994 08:49:37 GMT", "Sun, 32 Nov 1994 08:49:37 GMT",
+      "Sun, 31 Nov 1994 08:49:37 GMT", "Sun, 99 Nov 1994 08:49:37 GMT",
+      "Sun, 06 Nov 1994 24:00:00 GMT", "Sun, 06 Nov 1994 08:60:37 GMT",
+      "Sun, 06 Nov 1994 08:49:61 GMT", "Sun, 06 Nov 1994 99:99:99 GMT",
+      "Sunday, 00-Nov-94 08:49:37 GMT", "Sunday, 32-Nov-94 08:49:37 GMT",
+      "Sunday, 06-Nov-94 24:49:37 GMT", "Sunday, 06-Nov-94 08:60:37 GMT",
+      "Sunday, 06-Nov-94 08:49:61 GMT", "Sun Nov 32 08:49:37 1994",
+      "Sun Nov  0 08:49:37 1994", "Sun Nov 00 08:49:37 1994",
+      "Sun Nov  6 24:49:37 1994", "Sun Nov  6 08:60:37 1994",
+      "Sun Nov  6 08:49:61 1994", "Sun Apr 31 08:49:37 1994",
+      /* each number has exactly its digits, each separator is one SP */
+      "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 006 Nov 1994 08:49:37 GMT",
+      "Sun, 06 Nov 94 08:49:37 GMT", "Sun, 06 Nov 01994 08:49:37 GMT",
+      "Sun, 06 Nov 1994 8:49:37 GMT", "Sun, 06 Nov 1994 08:9:37 GMT",
+      "Sun, 06 Nov 1994 08:49:7 GMT", "Sun, 06 Nov 1994 08:49 GMT",
+      "Sun,06 Nov 1994 08:49:37 GMT", "Sun,  06 Nov 1994 08:49:37 GMT",
+      "Sun, 06  Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994  08:49:37 GMT",
+      "Sun, 06 Nov 1994 08:49:37  GMT", "Sun, 06\tNov 1994 08:49:37 GMT",
+      "Sun, 06 Nov 1994 08.49.37 GMT", "Sun, -6 Nov 1994 08:49:37 GMT",
+      "Sun, +6 Nov 1994 08:49:37 GMT", "Sunday, 06-Nov-1994 08:49:37 GMT",
+      "Sunday, 6-Nov-94 08:49:37 GMT", "Sunday, 06-Nov-4 08:49:37 GMT",
+      "Sunday, 06 Nov 94 08:49:37 GMT", "Sun Nov 6 08:49:37 1994",
+      "Sun Nov   6 08:49:37 1994", "Sun Nov  06 08:49:37 1994",
+      "Sun Nov  6 08:49:37 94", "Sun Nov  6 08:49:37 01994",
+      "Sun  Nov  6 08:49:37 1994", "Sun, Nov  6 08:49:37 1994",
+      /* cut short */
+      "Sun", "Sun,", "Sun, 06", "Sun, 06 Nov", "Sun, 06 Nov 1994 08:49:37 G",
+      "Sunday, 06-Nov-94", "Sunday, 06-Nov-94 08:49:37", "Sun Nov  6",
+      "Sun Nov  6 08:49:37", "Sun Nov  6 08:49:37 199",
+      /* trailing garbage (blanks are fine, anything else is not) */
+      "Sun, 06 Nov 1994 08:49:37 GMTx", "Sun, 06 Nov 1994 08:49:37 GMT;",
+      "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",
+      "Sunday, 06-Nov-94 08:49:37 GMT x", "Sun Nov  6 08:49:37 1994 GMT",
+      "Sun Nov  6 08:49:37 19945", "Sun, 06 Nov 1994 08:49:37 GMT 5",
+      /* blanks are the C locale's: no byte of another charset */
+      "\xa0Sun, 06 Nov 1994 08:49:37 GMT", "Sun, 06 Nov 1994 08:49:37 GMT\xa0",
+      "Sun,\xa0" "06 Nov 1994 08:49:37 GMT",
+      /* empty, or blanks only */
+      "", " ", "\t\r\n",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_retry_after_invalid(bad[i]);
+}
+
+/* The C-locale cases again, under whatever locale is set. */
+static void assert_dates_in_current_locale(void) {
+  time_t now = example_now();
+  assert_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now, 7);
+  assert_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now, 7);
+  assert_retry_after("Sun Nov  6 08:49:37 1994", now, 7);
+  assert_retry_after("  Thu, 01 Dec 1994 00:00:00 GMT\t", now, 2128230);
+  assert_retry_after("Wed, 01 Mar 1995 00:00:00 GMT", now,
+                     (double)(utc(1995, 3, 1, 0, 0, 0) - now));
+  assert_retry_after("Tuesday, 01-Oct-96 00:00:00 GMT", now,
+                     (double)(utc(1996, 10, 1, 0, 0, 0) - now));
+  assert_retry_after("Wed May 17 00:00:00 1995", now,
+                     (double)(utc(1995, 5, 17, 0, 0, 0) - now));
+  assert_retry_after("1.5", now, 1.5); /* not the locale's decimal comma */
+  assert_retry_after_invalid("1,5");
+  assert_retry_after_invalid("sun, 06 nov 1994 08:49:37 gmt");
+}
+
+/* Set LC_TIME (and LC_CTYPE, LC_NUMERIC, as setlocale(LC_ALL, "") would)
+ * to name and check that English dates still parse and the locale's own
+ * spelling does not; then restore the saved locale. 0 when name cannot be
+ * set, else 1. */
+static size_t check_dates_in_locale(const char *name, const char *saved_time,
+                                    const char *saved_ctype, const char *saved_numeric) {
+  if (!setlocale(LC_TIME, name))
+    return 0;
+  setlocale(LC_CTYPE, name); /* these two may be missing alone */
+  setlocale(LC_NUMERIC, name);
+  /* the example date in the locale's own words: refused, unless the
+   * locale happens to spell it the English way */
+  struct tm tm;
+  time_t when = example_now() + 7;
+  assert_non_null(gmtime_r(&when, &tm));
+  char local[128];
+  assert_true(strftime(local, sizeof local, "%a, %d %b %Y %H:%M:%S GMT", &tm) > 0);
+  print_message("LC_TIME=%s: the example date reads '%s'\n", name, local);
+  if (strcmp(local, "Sun, 06 Nov 1994 08:49:37 GMT") != 0)
+    assert_retry_after_invalid(local);
+  assert_dates_in_current_locale();
+  setlocale(LC_TIME, saved_time);
+  setlocale(LC_CTYPE, saved_ctype);
+  setlocale(LC_NUMERIC, saved_numeric);
+  return 1;
+}
+
+/* An application that called setlocale(LC_ALL, "") under, say, de_DE
+ * must still read English dates; the locale's own names are no HTTP-date. */
+static void test_retry_after_locale(void **state) {
+  (void)state;
+  static const char *const locales[] = {
+      "de_DE.UTF-8", "de_DE.utf8", "de_DE", "fr_FR.UTF-8", "fr_FR.utf8", "fr_FR",
+      "es_ES.UTF-8", "es_ES.utf8", "it_IT.UTF-8", "it_IT.utf8", "nl_NL.UTF-8",
+      "pt_BR.UTF-8", "pl_PL.UTF-8", "sv_SE.UTF-8", "tr_TR.UTF-8", "tr_TR.utf8",
+      "ru_RU.UTF-8", "ru_RU.utf8", "ja_JP.UTF-8", "ja_JP.utf8", "de_DE.ISO-8859-1",
+      "fr_FR.ISO-8859-1", "German", "French",
+  };
+  char *saved_time = strdup(setlocale(LC_TIME, NULL));
+  char *saved_ctype = strdup(setlocale(LC_CTYPE, NULL));
+  char *saved_numeric = strdup(setlocale(LC_NUMERIC, NULL));
+  assert_non_null(saved_time);
+  assert_non_null(saved_ctype);
+  assert_non_null(saved_numeric);
+
+  assert_dates_in_current_locale(); /* in C, always */
+
+  size_t tried = 0;
+  for (size_t i = 0; i < sizeof locales / sizeof locales[0]; i++)
+    tried += check_dates_in_locale(locales[i], saved_time, saved_ctype, saved_numeric);
+  if (!tried) {
+    /* none installed (a fresh machine has only C and POSIX): compile one
+     * from the locales package's sources into a scratch LOCPATH */
+    char dir[] = "/tmp/fp-locale-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char cmd[256];
+    snprintf(cmd, sizeof cmd, "localedef -i de_DE -f UTF-8 %s/de_DE.UTF-8 2>/dev/null", dir);
+    int rc = system(cmd);
+    setenv("LOCPATH", dir, 1);
+    tried = check_dates_in_locale("de_DE.UTF-8", saved_time, saved_ctype, saved_numeric);
+    unsetenv("LOCPATH");
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+    if (!tried)
+      fail_msg("no non-English locale could be set, nor built with localedef (exit %d): "
+               "apt-get install locales", rc);
+  }
+  assert_string_equal(setlocale(LC_TIME, NULL), saved_time);
+  free(saved_time);
+  free(saved_ctype);
+  free(saved_numeric);
 }
 
 /* ---- retry schedule ---- */
@@ -489,6 +743,10 @@ int main(void) {
       TU_TEST(test_retry_after_seconds),
       TU_TEST(test_retry_after_dates),
       TU_TEST(test_retry_after_invalid),
+      TU_TEST(test_retry_after_date_fields),
+      TU_TEST(test_retry_after_two_digit_year),
+      TU_TEST(test_retry_after_date_invalid),
+      TU_TEST(test_retry_after_locale),
       TU_TEST(test_retry_off_by_default),
       TU_TEST(test_retry_max_retries),
       TU_TEST(test_retry_default_statuses),
