@@ -191,11 +191,12 @@ FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
 FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
 /* Skip TLS certificate and host name verification (off by default). */
 FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);
-/* Abort with FP_ERR_STALL_TIMEOUT when no byte moves (response in,
- * request body out) for seconds in a row once the request is under way
- * (connecting is bounded by the connect timeout); checked about once a
- * second while idle, so it may fire up to a second later. 0 (the
- * default) turns it off. */
+/* Abort with FP_ERR_STALL_TIMEOUT when fewer than 1 byte a second moves
+ * (response heads and bodies in, request body out) over the last seconds,
+ * no byte at all included, once the request is under way (connecting is
+ * bounded by the connect timeout); checked about once a second while
+ * idle, so it may fire up to a second later. 0 (the default) turns it
+ * off. */
 FP_EXTERN int fp_request_set_stall_timeout(fp_request *req, double seconds);
 /* Verify servers with the CA certificates in the PEM file at path instead
  * of the system's; NULL restores the system store. */

@@ -18,6 +18,9 @@ struct fp__share {
   pthread_mutex_t locks[CURL_LOCK_DATA_LAST];
 };
 
+/* A stall window of SEC seen in steps of SEC / 16. */
+#define STALL_SAMPLES 17
+
 struct fp__transfer {
   CURL *easy;
   fp__share *share;
@@ -27,8 +30,14 @@ struct fp__transfer {
   fp_response *resp;
   size_t header_bytes;
   bool in_head; /* between a status line and the blank line ending its head */
-  curl_off_t moved;  /* bytes received and sent, as last seen */
+  curl_off_t head_bytes; /* bytes of every response head, for the stall check */
+  curl_off_t moved;  /* head, body and upload bytes, as last seen */
   double last_moved; /* monotonic time they last changed */
+  struct {
+    double at;
+    curl_off_t moved;
+  } samples[STALL_SAMPLES]; /* ring: moved at times stall_timeout / 16 apart */
+  size_t nsamples, next_sample;
   int abort_code; /* why a callback stopped the transfer */
   struct curl_slist *headers; /* request headers, freed at the end */
   char errbuf[CURL_ERROR_SIZE];
@@ -145,6 +154,34 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
   return len;
 }
 
+/* The stall rule: fewer than one byte a second moved over the last
+ * stall_timeout seconds, heads, bodies and uploads counted (a trickle
+ * that keeps a connection open without making progress), or no byte at
+ * all for that long. The window is exact to a 16th of it. */
+static bool stalled(fp__transfer *t, curl_off_t moved, double now) {
+  double limit = t->req->stall_timeout;
+  if (moved != t->moved) {
+    t->moved = moved;
+    t->last_moved = now;
+  } else if (now - t->last_moved >= limit) {
+    return true;
+  }
+  size_t newest = (t->next_sample + STALL_SAMPLES - 1) % STALL_SAMPLES;
+  if (!t->nsamples || now - t->samples[newest].at >= limit / (STALL_SAMPLES - 1)) {
+    t->samples[t->next_sample].at = now;
+    t->samples[t->next_sample].moved = moved;
+    t->next_sample = (t->next_sample + 1) % STALL_SAMPLES;
+    if (t->nsamples < STALL_SAMPLES)
+      t->nsamples++;
+  }
+  for (size_t k = 0; k < t->nsamples; k++) { /* newest first */
+    size_t i = (t->next_sample + STALL_SAMPLES - 1 - k) % STALL_SAMPLES;
+    if (now - t->samples[i].at >= limit)
+      return (double)(moved - t->samples[i].moved) < limit;
+  }
+  return false; /* not watched for a whole window yet */
+}
+
 /* Called by curl at least once a second, and more often while data
  * flows: the way to stop a transfer in flight when the executor aborts,
  * and to notice a stall. Not CURLOPT_LOW_SPEED_*: libcurl 7.88 samples
@@ -164,10 +201,12 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
     double now = fp__now();
     curl_off_t pretransfer = 0;
     curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-    if (dlnow + ulnow != t->moved || pretransfer == 0) {
-      t->moved = dlnow + ulnow;
+    curl_off_t moved = dlnow + ulnow + t->head_bytes;
+    if (pretransfer == 0) { /* not sending yet: the clock starts later */
+      t->moved = moved;
       t->last_moved = now;
-    } else if (now - t->last_moved >= t->req->stall_timeout) {
+      t->nsamples = 0;
+    } else if (stalled(t, moved, now)) {
       t->abort_code = FP_ERR_STALL_TIMEOUT;
       return 1;
     }
@@ -200,6 +239,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
   }
   t->in_head = !(len <= 2 && (line[0] == '\r' || line[0] == '\n'));
   t->header_bytes += len;
+  t->head_bytes += (curl_off_t)len;
   if (t->header_bytes > FP_DEFAULT_MAX_HEADERS) {
     t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
     return 0;
@@ -487,8 +527,11 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
   t->resp = resp;
   t->header_bytes = 0;
   t->in_head = false;
+  t->head_bytes = 0;
   t->moved = 0;
   t->last_moved = fp__now();
+  t->nsamples = 0;
+  t->next_sample = 0;
   t->abort_code = 0;
   t->errbuf[0] = '\0';
   t->headers = NULL;

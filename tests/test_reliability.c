@@ -574,6 +574,19 @@ static void test_stall_timeout(void **state) {
   fp_future_decref(slow);
   fp_future_decref(ok);
 
+  /* a trickle under 1 byte/s stalls too, though no gap is as long as the
+   * limit: a byte every 1.3 s against 2.5 s (8 bytes would take 10 s) */
+  req = tu_request("/drip?bytes=8&interval_ms=1300");
+  assert_int_equal(fp_request_set_stall_timeout(req, 2.5), FP_OK);
+  t0 = tu_now();
+  fp_future *trickle = submit(ex, req);
+  assert_error(trickle, FP_ERR_STALL_TIMEOUT);
+  took = tu_now() - t0;
+  print_message("trickle: stalled after %.3f s\n", took);
+  assert_true(took >= 2.5);
+  assert_true(took < 6.0 * tu_time_scale());
+  fp_future_decref(trickle);
+
   /* a server that takes the request and never answers stalls too, and a
    * limit below a second works */
   char url[128];
