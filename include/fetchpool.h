@@ -290,7 +290,8 @@ FP_EXTERN unsigned fp_response_attempts(const fp_response *resp);
 
 enum {
   FP_RECORD_BODY = 1 << 0,    /* add "body" (valid UTF-8) or "body_base64" */
-  FP_RECORD_HEADERS = 1 << 1, /* add "headers": {name: value} */
+  FP_RECORD_HEADERS = 1 << 1, /* add "headers": {name: value}; a repeated name
+                               * joined with ", ", Set-Cookie an array */
   FP_RECORD_TIMINGS = 1 << 2  /* add "timings": {dns_ms, connect_ms, ...} */
 };
 

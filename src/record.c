@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "fetchpool_private.h"
 
@@ -96,12 +97,64 @@ static int add_body(json_t *rec, const fp_response *resp) {
   return rc ? FP_ERR_NOMEM : FP_OK;
 }
 
-static void add_headers(json_t *rec, const fp_response *resp) {
-  json_t *h = json_object();
-  for (size_t i = 0; i < resp->nheaders; i++) {
-    json_object_set_new(h, resp->headers[i].name, json_text(resp->headers[i].value));
+/* The key of h that is name in another case, or NULL. */
+static const char *key_like(json_t *h, const char *name) {
+  const char *key;
+  json_t *v;
+  json_object_foreach(h, key, v) {
+    if (!strcasecmp(key, name))
+      return key;
   }
-  json_object_set_new(rec, "headers", h);
+  return NULL;
+}
+
+/* headers: name -> value, names as the first one was spelt. A name sent
+ * again has its values joined with ", " (RFC 9110 5.3), but Set-Cookie,
+ * which cannot be joined (RFC 6265), is always an array of its values.
+ * Nothing is dropped: a name that is not UTF-8 is escaped as values are.
+ * 0, or -1 out of memory. */
+static int add_headers(json_t *rec, const fp_response *resp) {
+  json_t *h = json_object();
+  if (!h || json_object_set_new(rec, "headers", h))
+    return -1;
+  for (size_t i = 0; i < resp->nheaders; i++) {
+    json_t *name = json_text(resp->headers[i].name), *value = json_text(resp->headers[i].value);
+    if (!name || !value) {
+      json_decref(name);
+      json_decref(value);
+      return -1;
+    }
+    const char *key = key_like(h, json_string_value(name));
+    json_t *old = key ? json_object_get(h, key) : NULL;
+    int rc;
+    if (!strcasecmp(json_string_value(name), "set-cookie")) {
+      if (!old) {
+        old = json_array();
+        rc = !old || json_object_set_new(h, json_string_value(name), old);
+      } else {
+        rc = 0;
+      }
+      rc = rc || json_array_append(old, value);
+    } else if (old) {
+      size_t a = json_string_length(old), b = json_string_length(value);
+      char *both = malloc(a + 2 + b + 1);
+      rc = !both;
+      if (both) {
+        memcpy(both, json_string_value(old), a);
+        memcpy(both + a, ", ", 2);
+        memcpy(both + a + 2, json_string_value(value), b + 1);
+        rc = json_object_set_new(h, key, json_string(both));
+        free(both);
+      }
+    } else {
+      rc = json_object_set(h, json_string_value(name), value);
+    }
+    json_decref(name);
+    json_decref(value);
+    if (rc)
+      return -1;
+  }
+  return 0;
 }
 
 static void add_timings(json_t *rec, const fp_response *resp) {
@@ -138,9 +191,8 @@ json_t *fp_record_new(const fp_request *req, const fp_response *resp,
   json_object_set_new(rec, "attempts", json_integer(resp->attempts));
   if (flags & FP_RECORD_TIMINGS)
     add_timings(rec, resp);
-  if (flags & FP_RECORD_HEADERS)
-    add_headers(rec, resp);
-  if ((flags & FP_RECORD_BODY) && add_body(rec, resp)) {
+  if (((flags & FP_RECORD_HEADERS) && add_headers(rec, resp)) ||
+      ((flags & FP_RECORD_BODY) && add_body(rec, resp))) {
     json_decref(rec);
     return NULL;
   }

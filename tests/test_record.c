@@ -407,6 +407,34 @@ static void test_invalid_utf8_serializes(void **state) {
   fp_executor_free(ex);
 }
 
+static void test_repeated_headers_kept(void **state) {
+  /* a name sent twice keeps both values: joined with ", " (RFC 9110 5.3),
+   * Set-Cookie as an array (it cannot be joined), names matched in any
+   * case and spelt as first sent; a name that is not UTF-8 is escaped */
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/repeated-headers",
+           (unsigned)ts_raw_port(tu_server));
+  fp_request *req = fp_request_new(url);
+  assert_non_null(req);
+  assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
+  json_t *rec = record_of(ex, req, FP_RECORD_HEADERS);
+  json_t *h = json_object_get(rec, "headers");
+  json_t *cookies = json_object_get(h, "Set-Cookie");
+  assert_true(json_is_array(cookies));
+  assert_int_equal(json_array_size(cookies), 2);
+  assert_string_equal(json_string_value(json_array_get(cookies, 0)), "a=1; Path=/");
+  assert_string_equal(json_string_value(json_array_get(cookies, 1)), "b=2");
+  assert_null(json_object_get(h, "set-cookie"));
+  assert_string_equal(str_of(h, "Vary"), "Accept, Origin");
+  assert_null(json_object_get(h, "VARY"));
+  assert_string_equal(str_of(h, "X-Latin1-\\xE9"), "caf\\xE9");
+  assert_string_equal(str_of(h, "Content-Length"), "2");
+  assert_int_equal(json_object_size(h), 5);
+  json_decref(rec);
+  fp_executor_free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_schema_200),
@@ -417,6 +445,7 @@ int main(void) {
       TU_TEST(test_record_error),
       TU_TEST(test_cancelled_future_record),
       TU_TEST(test_invalid_utf8_serializes),
+      TU_TEST(test_repeated_headers_kept),
   };
   return cmocka_run_group_tests_name("record", tests, tu_setup_server, tu_teardown_server);
 }

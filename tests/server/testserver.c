@@ -782,6 +782,13 @@ static void raw_serve(ts_server *s, int fd, const char *path) {
         return;
     static const char end[] = "Content-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(fd, end, sizeof end - 1);
+  } else if (!strcmp(path, "/repeated-headers")) {
+    /* names sent twice, in two cases, and a name that is not UTF-8 */
+    static const char head[] = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Path=/\r\n"
+                               "Vary: Accept\r\nset-cookie: b=2\r\nVARY: Origin\r\n"
+                               "X-Latin1-\xe9: caf\xe9\r\nContent-Length: 2\r\n"
+                               "Connection: close\r\n\r\nok";
+    send_all(fd, head, sizeof head - 1);
   } else if (!strcmp(path, "/garbage")) {
     static const char junk[] = "this is not http\r\n\r\n";
     send_all(fd, junk, sizeof junk - 1);
