@@ -23,8 +23,11 @@ int main(int argc, char **argv) {
   size_t i;
   while (m && fp_map_next(m, FP_FOREVER, &f, &i) == FP_OK) {
     const fp_response *resp = NULL;
-    fp_future_result(f, FP_FOREVER, &resp);
-    if (fp_response_error(resp) != FP_OK) {
+    int rc = fp_future_result(f, FP_FOREVER, &resp);
+    if (rc != FP_OK) { /* FP_ERR_CANCELLED: it never ran, so there is no response */
+      printf("%s %s\n", argv[i + 1], fp_code_name(rc));
+      failed++;
+    } else if (fp_response_error(resp) != FP_OK) {
       printf("%s error %s: %s\n", argv[i + 1], fp_code_name(fp_response_error(resp)),
              fp_response_error_message(resp));
       failed++;
