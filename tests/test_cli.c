@@ -900,6 +900,99 @@ static void test_stats_json(void **state) {
   free(ok), free(e503), free(moved), free(path);
 }
 
+/* The number a test server counter path answers with. */
+static long server_number(const char *path) {
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  const fp_response *resp;
+  fp_future *f = tu_run(ex, fp_request_new(tu_url("%s", path)), &resp);
+  long v = atol(fp_response_body(resp, NULL));
+  fp_future_decref(f);
+  fp_executor_free(ex);
+  return v;
+}
+
+static void test_default_threads(void **state) {
+  /* no --threads: 32 transfers at once, as --help says */
+  char *input = url_lines("/concurrency/cli-default?ms=300", 80);
+  run r;
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 80);
+  json_decref(recs);
+  run_free(&r);
+  assert_int_equal(server_number("/concurrency-max/cli-default"), 32);
+  free(input);
+}
+
+static void test_open_files_raised(void **state) {
+  /* a soft limit of 200 under a hard one of 4096: 150 busy workers need
+   * about 514 files, so fetchpool raises the soft limit itself, says
+   * nothing, and all 150 run at once */
+  static const char *const soft[] = {"/usr/bin/prlimit", "--nofile=200:4096", "--", NULL};
+  char *input = url_lines("/concurrency/cli-nofile?ms=400", 150);
+  run r;
+  run_cli_wrapped(&r, soft, input, strlen(input), ARGS("-q", "-t", "150"), NULL, 0, false);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.err_len, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 150);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    assert_true(json_is_true(json_object_get(json_array_get(recs, i), "ok")));
+  json_decref(recs);
+  run_free(&r);
+  assert_int_equal(server_number("/concurrency-max/cli-nofile"), 150);
+  free(input);
+}
+
+static void test_connect_timeout_applies(void **state) {
+  /* a listener with a full accept queue never completes a connect: the
+   * --connect-timeout given ends it, with its own error code */
+  unsigned port;
+  int filler, fd = tu_full_listener(&port, &filler);
+  char line[64];
+  snprintf(line, sizeof line, "http://127.0.0.1:%u/\n", port);
+  run r;
+  RUN(&r, line, "-q", "--connect-timeout", "0.3", "--timeout", "10");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 1);
+  assert_string_equal(error_code(json_array_get(recs, 0)), "connect_timeout");
+  json_decref(recs);
+  if (r.secs >= 3.0 * tu_time_scale())
+    fail_msg("a 0.3 s connect timeout took %.2f s", r.secs);
+  run_free(&r);
+  close(filler);
+  close(fd);
+}
+
+static void test_progress_line(void **state) {
+  /* the line shows done/total, ok and failed, the rate and an ETA, and is
+   * redrawn at most 10 times a second */
+  const char *fail = "/status/500";
+  char *bad = url_lines(fail, 2), *slow = url_lines("/delay/300", 8);
+  size_t nb = strlen(bad), ns = strlen(slow);
+  char *input = malloc(nb + ns + 1);
+  memcpy(input, bad, nb);
+  memcpy(input + nb, slow, ns + 1);
+  char *path = write_tmp("progress-line.txt", input, nb + ns);
+  run r;
+  RUN(&r, NULL, "--progress", "-t", "2", "-o", "/dev/null", path);
+  assert_int_equal(r.status, 1);
+  assert_true(contains(r.err, "/10  ok "));
+  assert_true(contains(r.err, "  failed 2  "));
+  assert_true(contains(r.err, "/s  ETA "));
+  size_t redraws = 0;
+  for (const char *p = r.err; (p = strstr(p, "\r[")); p++)
+    redraws++;
+  print_message("%zu redraws in %.2f s\n", redraws, r.secs);
+  assert_true(redraws >= 3);
+  if ((double)redraws > 10 * r.secs + 2)
+    fail_msg("%zu redraws in %.2f s: more than 10 a second", redraws, r.secs);
+  run_free(&r);
+  free(bad), free(slow), free(input), free(path);
+}
+
 static void test_output_file_and_progress(void **state) {
   char *input = url_lines("/delay/250", 6);
   char *in_path = write_tmp("progress.txt", input, strlen(input));
@@ -1013,6 +1106,10 @@ int main(void) {
       TU_TEST(test_quiet_and_summary),
       TU_TEST(test_stats_json),
       TU_TEST(test_output_file_and_progress),
+      TU_TEST(test_default_threads),
+      TU_TEST(test_open_files_raised),
+      TU_TEST(test_connect_timeout_applies),
+      TU_TEST(test_progress_line),
       TU_TEST(test_lines_never_torn),
       TU_TEST(test_threads_throughput),
   };

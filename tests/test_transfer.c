@@ -522,28 +522,9 @@ static void test_total_timeout(void **state) {
   fp_executor_free(ex);
 }
 
-/* A listener whose accept queue is full: Linux drops further SYNs, so a
- * connect to it hangs (a loopback stand-in for a blackhole address).
- * Returns the listening fd; *filler is the connection filling the queue. */
-static int full_listener(unsigned *port, int *filler) {
-  struct sockaddr_in sa = {.sin_family = AF_INET};
-  socklen_t len = sizeof sa;
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(fd >= 0);
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-  assert_int_equal(listen(fd, 0), 0);
-  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-  *port = ntohs(sa.sin_port);
-  *filler = socket(AF_INET, SOCK_STREAM, 0);
-  assert_true(*filler >= 0);
-  assert_int_equal(connect(*filler, (struct sockaddr *)&sa, sizeof sa), 0);
-  return fd;
-}
-
 static void test_connect_timeout(void **state) {
   unsigned port;
-  int filler, fd = full_listener(&port, &filler);
+  int filler, fd = tu_full_listener(&port, &filler);
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
   fp_executor *ex = tu_executor(1, 0, NULL);

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <cmocka.h>
 
@@ -163,5 +166,24 @@ static inline void tu_decref_all(fp_future **fs, size_t n) {
 }
 
 #define TU_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_setup_test, tu_teardown_test)
+
+/* A listener whose accept queue is full: Linux drops further SYNs, so a
+ * connect to it hangs (a loopback stand-in for a blackhole address).
+ * Returns the listening fd; *filler is the connection filling the queue. */
+static inline int tu_full_listener(unsigned *port, int *filler) {
+  struct sockaddr_in sa = {.sin_family = AF_INET};
+  socklen_t len = sizeof sa;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(fd >= 0);
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(fd, 0), 0);
+  assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+  *port = ntohs(sa.sin_port);
+  *filler = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(*filler >= 0);
+  assert_int_equal(connect(*filler, (struct sockaddr *)&sa, sizeof sa), 0);
+  return fd;
+}
 
 #endif /* FP_TESTUTIL_H */

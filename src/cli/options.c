@@ -8,6 +8,8 @@
 #include "cli.h"
 
 #define DEFAULT_THREADS 32
+#define STR_(x) #x
+#define STR(x) STR_(x) /* the help text quotes the defaults it documents */
 #define MAX_THREADS 10000
 #define MAX_REDIRS_LIMIT 1000
 #define MAX_RETRIES 1000
@@ -28,7 +30,8 @@ static const char usage_text[] =
     "Each job gives one JSON record on one line of the output.\n"
     "\n"
     "Options:\n"
-    "  -t, --threads N          transfers at once, 1 to 10000 (default 32): worker\n"
+    "  -t, --threads N          transfers at once, 1 to " STR(MAX_THREADS)
+    " (default " STR(DEFAULT_THREADS) "): worker\n"
     "                           threads, or event-loop slots with --engine multi\n"
     "      --engine E           threads (default): a thread per transfer, each\n"
     "                           blocking in libcurl; multi: one event-loop thread\n"
