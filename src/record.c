@@ -140,9 +140,8 @@ static int add_headers(json_t *rec, const fp_response *resp) {
       char *both = malloc(a + 2 + b + 1);
       rc = !both;
       if (both) {
-        memcpy(both, json_string_value(old), a);
-        memcpy(both + a, ", ", 2);
-        memcpy(both + a + 2, json_string_value(value), b + 1);
+        snprintf(both, a + 2 + b + 1, "%s, %s", json_string_value(old),
+                 json_string_value(value));
         rc = json_object_set_new(h, key, json_string(both));
         free(both);
       }
