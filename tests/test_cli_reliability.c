@@ -364,16 +364,18 @@ static void test_save_with_retries(void **state) {
 /* ------------------------------------------------------------ limits */
 
 static void test_rate(void **state) {
-  /* 20 per second, no burst: 100 jobs take 99 intervals of 50 ms */
-  char *input = url_lines("/hello", 100);
+  /* 20 per second, no burst, accurate to 2% over 10 s (issue #4): 201
+   * jobs take 200 intervals of 50 ms */
+  char *input = url_lines("/hello", 201);
   run r;
   RUN(&r, input, "-q", "-t", "8", "--rate", "20");
   assert_int_equal(r.status, 0);
   json_t *recs = records(&r);
-  assert_int_equal(json_array_size(recs), 100);
+  assert_int_equal(json_array_size(recs), 201);
   json_decref(recs);
-  if (r.secs < 4.75 || r.secs > 5.25 * tu_time_scale())
-    fail_msg("100 jobs at --rate 20 took %.3f s, expected 5 s +- 5%%", r.secs);
+  print_message("201 jobs at --rate 20: %.3f s\n", r.secs);
+  if (r.secs < 9.8 || r.secs > 10.2 * tu_time_scale())
+    fail_msg("201 jobs at --rate 20 took %.3f s, expected 10 s +- 2%%", r.secs);
   run_free(&r);
   free(input);
 
@@ -466,6 +468,17 @@ static void test_cacert(void **state) {
   assert_int_equal(num(by_index(recs, 0), "status"), 200);
   json_decref(recs);
   run_free(&r);
+
+  /* -k and --insecure skip verification: the self-signed server is fine */
+  static const char *const insecure[] = {"-k", "--insecure"};
+  for (size_t k = 0; k < 2; k++) {
+    RUN(&r, input, "-q", insecure[k]);
+    assert_int_equal(r.status, 0);
+    recs = records(&r);
+    assert_int_equal(num(by_index(recs, 0), "status"), 200);
+    json_decref(recs);
+    run_free(&r);
+  }
 
   /* a missing or unusable CA file: exit 2 before any job */
   unsigned long before = ts_requests(tls);
@@ -575,6 +588,36 @@ static void test_sigterm_grace_over(void **state) {
   json_decref(recs);
   run_free(&r);
   free(input), free(stats);
+}
+
+static void test_sigterm_then_resume(void **state) {
+  /* SIGTERM mid-run: the jobs in flight are cancelled when the grace
+   * ends, and --resume on the same file runs exactly what has no final
+   * record */
+  char *input = url_lines("/delay/1500", 40);
+  char *in_path = write_tmp("sigterm-in.txt", input, strlen(input));
+  char *out = tmp_path("sigterm-out.jsonl");
+  const cli_event ev[] = {{1.0, SIGTERM}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 1, "-t", "8", "--grace", "0.3", "-o", out, in_path);
+  assert_int_equal(r.status, 143);
+  json_t *recs = file_records(out, false, NULL);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started > 0 && started < 40);
+  size_t cancelled = 0;
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    cancelled += is_cancelled(json_array_get(recs, i));
+  assert_true(cancelled >= 8); /* at least the 8 in flight */
+  json_decref(recs);
+  run_free(&r);
+
+  RUN(&r, NULL, "-t", "40", "--resume", out, in_path);
+  assert_int_equal(r.status, 0);
+  recs = file_records(out, false, NULL);
+  assert_final_once(recs, 40);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(in_path), free(out);
 }
 
 static void test_second_sigint_then_resume(void **state) {
@@ -887,6 +930,7 @@ int main(void) {
       TU_TEST(test_cacert),
       TU_TEST(test_sigint_mid_run_then_resume),
       TU_TEST(test_sigterm_grace_over),
+      TU_TEST(test_sigterm_then_resume),
       TU_TEST(test_second_sigint_then_resume),
       TU_TEST(test_sigint_while_reading_stdin),
       TU_TEST(test_sigint_cancels_waiting_retry),
