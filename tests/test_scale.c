@@ -686,6 +686,33 @@ static void test_refused_record_is_not_acked(void **state) {
   json_decref(recs);
 }
 
+static void test_worker_waits_for_new_jobs(void **state) {
+  /* without --until-empty a worker waits on an empty stream for jobs
+   * that come later, and the request options (here --retries) apply */
+  child w = SPAWN("live1", "worker", "--redis", redis_url, "--stream", "live", "-t", "4",
+                  "--retries", "2", "--retry-base", "0.01");
+  usleep(500000);
+  int st;
+  assert_int_equal(waitpid(w.pid, &st, WNOHANG), 0); /* still waiting */
+  /* the server fails the first request of the ten, once */
+  enqueue_jobs("live", "/flaky/live?fail=1", 10);
+  wait_results("live:results", 10, 30);
+  kill(w.pid, SIGTERM);
+  assert_exit(&w, 30, 143);
+  child_free(&w);
+  assert_int_equal(pending_total("live", "fetchpool"), 0);
+  json_t *recs = results_of("live");
+  assert_one_record_per_job(recs, "live", 10);
+  json_int_t attempts = 0;
+  for (size_t i = 0; i < json_array_size(recs); i++) {
+    json_t *rec = json_array_get(recs, i);
+    assert_true(json_is_true(json_object_get(rec, "ok")));
+    attempts += num(rec, "attempts");
+  }
+  assert_int_equal(attempts, 11);
+  json_decref(recs);
+}
+
 static void test_sigterm_hands_jobs_back(void **state) {
   /* SIGTERM with jobs held: the worker exits 143 at once (grace 0.2 s),
    * and what it held is handed back, so another worker takes it now, not
@@ -732,6 +759,7 @@ int main(void) {
       SCALE_TEST(test_redis_restart),
       SCALE_TEST(test_busy_server_is_waited_for),
       SCALE_TEST(test_refused_record_is_not_acked),
+      SCALE_TEST(test_worker_waits_for_new_jobs),
       SCALE_TEST(test_sigterm_hands_jobs_back),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
