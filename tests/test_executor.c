@@ -33,6 +33,67 @@ static void assert_body(fp_future *f, const char *want) {
   assert_string_equal(body, want);
 }
 
+/* ---- first use, idling ---- */
+
+static pthread_barrier_t first_barrier;
+
+static void *first_executor(void *arg) {
+  (void)arg;
+  pthread_barrier_wait(&first_barrier);
+  fp_executor *ex = tu_executor(2, 0, NULL);
+  fp_future *f = fp_executor_submit(ex, new_request("/hello"), NULL);
+  assert_non_null(f);
+  assert_body(f, "hello");
+  fp_future_decref(f);
+  fp_executor_free(ex);
+  return NULL;
+}
+
+static void test_first_executors_at_once(void **state) {
+  /* the first test of this process: 8 threads make the first executors at
+   * the same moment, so libcurl's global init races unless it runs once
+   * under pthread_once (ThreadSanitizer checks this run) */
+  enum { N = 8 };
+  pthread_t t[N];
+  assert_int_equal(pthread_barrier_init(&first_barrier, NULL, N), 0);
+  for (int i = 0; i < N; i++)
+    assert_int_equal(pthread_create(&t[i], NULL, first_executor, NULL), 0);
+  for (int i = 0; i < N; i++)
+    pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&first_barrier);
+}
+
+static double cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_idle_workers_sleep(void **state) {
+  /* workers with nothing to do wait on a condition variable (the event
+   * loop in curl_multi_poll): an idle second costs next to no CPU, where
+   * one busy-waiting worker would cost a whole second of it */
+  static const fp_engine engines[] = {FP_ENGINE_THREADS, FP_ENGINE_MULTI};
+  for (size_t e = 0; e < 2; e++) {
+    fp_executor_options opts;
+    fp_executor_options_init(&opts);
+    opts.threads = 16;
+    opts.engine = engines[e];
+    fp_executor *ex = fp_executor_new(&opts, NULL);
+    assert_non_null(ex);
+    fp_future *f = fp_executor_submit(ex, new_request("/hello"), NULL);
+    assert_body(f, "hello"); /* every worker is up */
+    fp_future_decref(f);
+    double cpu0 = cpu_seconds(), t0 = tu_now();
+    usleep(1000000);
+    double cpu = cpu_seconds() - cpu0, wall = tu_now() - t0;
+    print_message("engine %zu: %.1f ms of CPU in %.2f s idle\n", e, cpu * 1e3, wall);
+    if (cpu > 0.05 * tu_time_scale())
+      fail_msg("16 idle workers used %.3f s of CPU in %.2f s", cpu, wall);
+    fp_executor_free(ex);
+  }
+}
+
 /* ---- threads, names, initializer ---- */
 
 static void test_default_threads(void **state) {
@@ -683,6 +744,8 @@ static void test_jobs_run_concurrently(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      TU_TEST(test_first_executors_at_once), /* first: the process's first curl use */
+      TU_TEST(test_idle_workers_sleep),
       TU_TEST(test_default_threads),
       TU_TEST(test_names_initializer_signals),
       TU_TEST(test_name_prefix_default_and_cut),
