@@ -6,7 +6,10 @@
  * server that never answers and one that answers too late, a refused
  * connection, a name that cannot resolve, a scheme that is not allowed
  * (directly and through a redirect), a line that is no URL, a line of
- * broken JSON, and JSON jobs with a bad header or a bad field.
+ * broken JSON, and JSON jobs with a bad header or a bad field; and two
+ * that --retries 1 must heal: a 503 once, and a 429 with Retry-After: 1
+ * once (ok after two attempts, the second a second later). The faults
+ * that fail are retried too and must keep their error codes.
  *
  * The input is made from a fixed seed (FP_STRESS_SEED to change it), so a
  * failure repeats. The checks: exactly one record per index 0..N-1, each
@@ -78,6 +81,8 @@ enum kind {
   F_INVALID_JSON,
   F_INVALID_HEADER,
   F_INVALID_REQUEST,
+  F_FLAKY,     /* 503 once: ok on the retry */
+  F_THROTTLED, /* 429 with Retry-After: 1 once: ok a second later */
   KINDS
 };
 #define FAULT_KINDS (KINDS - NORMAL_KINDS)
@@ -104,6 +109,8 @@ static const char *const fault_code[FAULT_KINDS] = {
     [F_INVALID_JSON - NORMAL_KINDS] = "invalid_json",
     [F_INVALID_HEADER - NORMAL_KINDS] = "invalid_header",
     [F_INVALID_REQUEST - NORMAL_KINDS] = "invalid_request",
+    [F_FLAKY - NORMAL_KINDS] = "ok",
+    [F_THROTTLED - NORMAL_KINDS] = "ok",
 };
 
 /* What job i must come to. */
@@ -111,7 +118,8 @@ typedef struct expect {
   uint8_t kind;
   bool json;       /* a JSON job line with "id": i */
   uint16_t status; /* the HTTP status, 0 for none or any */
-  uint32_t bytes;  /* body length of a normal job */
+  uint32_t bytes;  /* body length of a job that succeeds */
+  uint8_t attempts; /* the attempts it must take, 0 for any */
 } expect;
 
 static char *tmpdir;
@@ -214,6 +222,7 @@ static void write_line(FILE *f, const urls *u, uint64_t *rng, size_t i, enum kin
   e->kind = (uint8_t)k;
   e->status = 0;
   e->bytes = 0;
+  e->attempts = 0;
   e->json = false;
   switch (k) {
   case K_HELLO:
@@ -334,6 +343,14 @@ static void write_line(FILE *f, const urls *u, uint64_t *rng, size_t i, enum kin
     fprintf(f, "{\"url\":\"%s/hello\",\"method\":7,\"id\":%zu}\n", h, i);
     e->json = true;
     return;
+  case F_FLAKY: /* a key per job: the server fails each one once */
+    snprintf(url, sizeof url, "%s/flaky/st%zu?fail=1", h, i);
+    e->status = 200, e->bytes = 10, e->attempts = 2; /* "ok after 1" */
+    break;
+  case F_THROTTLED:
+    snprintf(url, sizeof url, "%s/flaky/st%zu?fail=1&status=429&retry_after=1", h, i);
+    e->status = 200, e->bytes = 10, e->attempts = 2;
+    break;
   case KINDS:
     fail_msg("no such kind");
   }
@@ -496,7 +513,7 @@ static const char *kind_name(int k) {
       "status_4xx", "status_5xx", "redirect_loop", "redirect_chain", "redirect_file",
       "body_too_large", "gzip_too_large", "close_mid_body", "reset", "close", "garbage",
       "hang", "delay_timeout", "connect", "dns", "file", "invalid_url", "invalid_json",
-      "invalid_header", "invalid_request"};
+      "invalid_header", "invalid_request", "flaky", "throttled"};
   return k >= 0 && k < KINDS ? names[k] : "?";
 }
 
@@ -524,7 +541,7 @@ static void test_stress_faults(void **state) {
   snprintf(timeout, sizeof timeout, "%g", slow ? SLOW_TIMEOUT_FACTOR * scale : 2.0);
   expect *ex = own.ex = make_input(input, n, seed_value, slow ? 2.0 * scale : 0);
   const char *args[] = {"--threads", THREADS, "--timeout", timeout, "--max-body", MAX_BODY,
-                        "--no-progress", "--stats-json", stats_path, "-o", output, input,
+                        "--retries", "1", "--retry-base", "0.05", "--no-progress", "--stats-json", stats_path, "-o", output, input,
                         NULL};
   double start = tu_now();
   int status = run_program(args, slow ? CHILD_SECONDS_SLOW : CHILD_SECONDS, &own.err);
@@ -573,9 +590,14 @@ static void test_stress_faults(void **state) {
     json_int_t got_status = json_is_integer(st) ? json_integer_value(st) : 0;
     bool is_ok = json_is_true(json_object_get(rec, "ok"));
     const char *want = e->kind < NORMAL_KINDS ? "ok" : fault_code[e->kind - NORMAL_KINDS];
-    if (strcmp(code, want) != 0 || is_ok != (e->kind < NORMAL_KINDS) ||
+    bool want_ok = !strcmp(want, "ok");
+    /* a throttled job waited for its Retry-After of a second */
+    bool too_soon = e->kind == F_THROTTLED &&
+                    json_number_value(json_object_get(rec, "elapsed_ms")) < 990;
+    if (strcmp(code, want) != 0 || is_ok != want_ok || too_soon ||
         (e->status && got_status != e->status) ||
-        (e->kind < NORMAL_KINDS && int_field(rec, "bytes") != (json_int_t)e->bytes)) {
+        (e->attempts && int_field(rec, "attempts") != e->attempts) ||
+        (want_ok && int_field(rec, "bytes") != (json_int_t)e->bytes)) {
       if (wrong++ < 20) { /* show the first ones, fail once all were seen */
         char *dump = json_dumps(rec, JSON_COMPACT);
         print_error("job %lld (%s): expected %s, status %u, %u bytes; got %s\n", (long long)i,
