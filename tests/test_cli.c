@@ -993,6 +993,94 @@ static void test_progress_line(void **state) {
   free(bad), free(slow), free(input), free(path);
 }
 
+/* Run fetchpool with args on a pseudo-terminal: standard error is the
+ * terminal, standard output too when out_on_tty, else /dev/null. Returns
+ * what the terminal showed (NEW); *status gets the exit status. */
+static char *run_on_terminal(const char *const *args, bool out_on_tty, int *status) {
+  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+  assert_true(master >= 0);
+  assert_int_equal(grantpt(master), 0);
+  assert_int_equal(unlockpt(master), 0);
+  int slave = open(ptsname(master), O_RDWR | O_NOCTTY | O_CLOEXEC);
+  assert_true(slave >= 0);
+  const char *argv[16];
+  size_t argc = 0;
+  argv[argc++] = program();
+  for (; *args; args++) {
+    assert_true(argc < 15);
+    argv[argc++] = *args;
+  }
+  argv[argc] = NULL;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  if (out_on_tty)
+    posix_spawn_file_actions_adddup2(&fa, slave, 1);
+  else
+    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, slave, 2);
+  pid_t pid;
+  assert_int_equal(posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ), 0);
+  posix_spawn_file_actions_destroy(&fa);
+  close(slave);
+  char *seen = calloc(1, 1);
+  size_t len = 0;
+  double end = tu_now() + CHILD_SECONDS * tu_time_scale();
+  for (;;) { /* until the terminal's last writer is gone (EIO), bounded */
+    struct pollfd p = {.fd = master, .events = POLLIN};
+    if (tu_now() > end) {
+      kill(pid, SIGKILL);
+      break;
+    }
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    char buf[4096];
+    ssize_t got = read(master, buf, sizeof buf);
+    if (got <= 0 && errno != EINTR)
+      break;
+    if (got > 0)
+      append(&seen, &len, buf, (size_t)got);
+  }
+  close(master);
+  int st;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  *status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  if (contains(seen, "Sanitizer") || contains(seen, "runtime error:"))
+    fail_msg("fetchpool under a sanitizer reported:\n%s", seen);
+  return seen;
+}
+
+static void test_progress_on_terminal(void **state) {
+  /* standard error a terminal: the progress line is on by itself; with
+   * the records going to that terminal too it stays off, so the two do
+   * not garble each other */
+  char *input = url_lines("/delay/300", 6);
+  char *path = write_tmp("tty.txt", input, strlen(input));
+  int status;
+  char *seen = run_on_terminal(ARGS("-t", "2", path), false, &status);
+  assert_int_equal(status, 0);
+  assert_true(contains(seen, "\r["));
+  assert_true(contains(seen, "/6  ok "));
+  assert_true(contains(seen, "6 jobs: 6 ok, 0 failed"));
+  free(seen);
+
+  seen = run_on_terminal(ARGS("-t", "2", path), true, &status);
+  assert_int_equal(status, 0);
+  assert_false(contains(seen, "\r["));
+  assert_true(contains(seen, "\"index\":5"));
+  assert_true(contains(seen, "6 jobs: 6 ok, 0 failed"));
+  free(seen);
+
+  /* -o sends the records elsewhere: the bar is back */
+  char *out = tmp_path("tty.jsonl");
+  seen = run_on_terminal(ARGS("-t", "2", "-o", out, path), true, &status);
+  assert_int_equal(status, 0);
+  assert_true(contains(seen, "\r["));
+  free(seen);
+  free(out), free(input), free(path);
+}
+
 static void test_output_file_and_progress(void **state) {
   char *input = url_lines("/delay/250", 6);
   char *in_path = write_tmp("progress.txt", input, strlen(input));
@@ -1110,6 +1198,7 @@ int main(void) {
       TU_TEST(test_open_files_raised),
       TU_TEST(test_connect_timeout_applies),
       TU_TEST(test_progress_line),
+      TU_TEST(test_progress_on_terminal),
       TU_TEST(test_lines_never_torn),
       TU_TEST(test_threads_throughput),
   };
