@@ -48,6 +48,7 @@ extern char **environ;
 #define CHILD_SECONDS 120        /* the program is killed after this */
 #define CHILD_SECONDS_SLOW 400   /* ... under sanitizers or valgrind */
 #define STRESS_WATCHDOG 600      /* seconds, the whole test */
+#define STRESS_RSS_KIB (64 * 1024) /* peak RSS bound, a plain build (issue #3) */
 
 /* What a line is. Normal kinds succeed; fault kinds fail in one way. */
 enum kind {
@@ -128,7 +129,7 @@ static char *tmpdir;
  * (a failed check leaves the test function at once). */
 static struct {
   expect *ex;
-  char *input, *output, *stats_path, *err, *text, *stext;
+  char *input, *output, *stats_path, *rss_path, *err, *text, *stext;
   uint8_t *seen;
   json_t *rec, *stats;
 } own;
@@ -418,9 +419,17 @@ static expect *make_input(const char *path, size_t n, uint64_t seed_value,
 /* Run fetchpool with args (NULL-terminated), standard input from
  * /dev/null, stdout and stderr collected; killed after limit seconds.
  * Returns the exit status (128 + signal when killed by one). */
-static int run_program(const char *const *args, double limit, char **err_out) {
+static int run_program(const char *const *args, double limit, char **err_out,
+                       const char *rss_figure) {
   const char *argv[32];
   size_t argc = 0;
+  char helper[512];
+  if (rss_figure) { /* under fp-peak-rss, which writes the program's peak */
+    const char *build = getenv("FP_TEST_BUILD");
+    snprintf(helper, sizeof helper, "%s/tests/fp-peak-rss", build && *build ? build : "build");
+    argv[argc++] = helper;
+    argv[argc++] = rss_figure;
+  }
   argv[argc++] = program();
   for (; *args; args++)
     argv[argc++] = *args;
@@ -432,9 +441,15 @@ static int run_program(const char *const *args, double limit, char **err_out) {
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 1);
   posix_spawn_file_actions_adddup2(&fa, pipefd[1], 2);
+  /* a group of its own, so a timeout kills the helper and the program */
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  posix_spawnattr_setpgroup(&attr, 0);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
   pid_t pid;
-  int rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *)argv, environ);
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
   posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
   close(pipefd[1]);
   if (rc) {
     close(pipefd[0]);
@@ -448,7 +463,7 @@ static int run_program(const char *const *args, double limit, char **err_out) {
   for (;;) {
     double left = deadline - tu_now();
     if (left <= 0) {
-      kill(pid, SIGKILL);
+      kill(-pid, SIGKILL);
       killed = true;
       break;
     }
@@ -544,7 +559,13 @@ static void test_stress_faults(void **state) {
                         "--retries", "1", "--retry-base", "0.05", "--no-progress", "--stats-json", stats_path, "-o", output, input,
                         NULL};
   double start = tu_now();
-  int status = run_program(args, slow ? CHILD_SECONDS_SLOW : CHILD_SECONDS, &own.err);
+  /* memory does not grow with the input: bounded in a plain build (the
+   * sanitizers add shadow memory) */
+  const char *build = getenv("FP_TEST_BUILD");
+  bool plain = !build || !strstr(build, "san");
+  char *rss_path = own.rss_path = tmp_path("peak-rss.txt");
+  int status = run_program(args, slow ? CHILD_SECONDS_SLOW : CHILD_SECONDS, &own.err,
+                           plain ? rss_path : NULL);
   const char *err = own.err;
   double wall = tu_now() - start;
   print_message("stress: %zu jobs, %s threads, seed 0x%llx, %.1f s wall (%.0f jobs/s)\n", n,
@@ -553,6 +574,15 @@ static void test_stress_faults(void **state) {
     fail_msg("fetchpool under a sanitizer reported:\n%s", err);
   if (status != 1) /* some jobs failed, and nothing else went wrong */
     fail_msg("fetchpool exited with %d:\n%.2000s", status, err);
+  if (plain) {
+    size_t flen;
+    char *figure = read_all(rss_path, &flen);
+    long kb = atol(figure);
+    free(figure);
+    print_message("stress: peak RSS %ld KiB\n", kb);
+    if (kb <= 0 || kb > STRESS_RSS_KIB)
+      fail_msg("fetchpool peaked at %ld KiB on %zu jobs, over %d KiB", kb, n, STRESS_RSS_KIB);
+  }
 
   /* ---- the records ---- */
   size_t len;
@@ -682,6 +712,7 @@ static int stress_teardown(void **state) {
   free(own.input);
   free(own.output);
   free(own.stats_path);
+  free(own.rss_path);
   free(own.err);
   free(own.text);
   free(own.stext);
