@@ -312,6 +312,10 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   } while (0)
   SET(CURLOPT_URL, req->url);
   SET(CURLOPT_NOSIGNAL, 1L);
+  /* keep one idle connection, to the host served last, not curl's five:
+   * over many hosts a worker then holds one socket, as the open-files
+   * budget assumes (the multi engine sets its pool's size instead) */
+  SET(CURLOPT_MAXCONNECTS, 1L);
   SET(CURLOPT_ERRORBUFFER, t->errbuf);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");

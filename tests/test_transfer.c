@@ -2,6 +2,7 @@
  * bodies, headers, redirects, limits, error mapping and connection reuse,
  * run through an executor against the loopback test server. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <strings.h>
@@ -913,6 +914,57 @@ static void test_keep_alive(void **state) {
   fp_executor_free(ex);
 }
 
+/* Open file descriptors of this process. */
+static int open_fds(void) {
+  int n = 0;
+  DIR *d = opendir("/proc/self/fd");
+  assert_non_null(d);
+  while (readdir(d))
+    n++;
+  closedir(d);
+  return n - 3; /* ".", ".." and the directory's own */
+}
+
+static void test_one_idle_connection_per_worker(void **state) {
+  /* a worker keeps one idle connection, to the host it served last, not
+   * libcurl's default of five: a crawl over many hosts holds about one
+   * socket per worker (the open-files budget counts on it), and no server
+   * sees more idle connections from us than there are workers */
+  enum { HOSTS = 6 };
+  ts_server *servers[HOSTS];
+  for (int i = 0; i < HOSTS; i++)
+    assert_non_null(servers[i] = ts_start(NULL));
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  char url[128];
+  const fp_response *resp;
+  ts_url(servers[0], "/hello", url, sizeof url);
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp); /* the worker's own sockets */
+  fp_future_decref(f);
+  int before = open_fds();
+  for (int i = 1; i < HOSTS; i++) {
+    ts_url(servers[i], "/hello", url, sizeof url);
+    f = tu_run(ex, fp_request_new(url), &resp);
+    assert_string_equal(fp_response_body(resp, NULL), "hello");
+    fp_future_decref(f);
+  }
+  /* the in-process servers close their side once they see ours closed */
+  int after = open_fds();
+  for (double end = tu_now() + 2.0 * tu_time_scale(); after > before && tu_now() < end;) {
+    usleep(10000);
+    after = open_fds();
+  }
+  print_message("open files: %d after 1 host, %d after %d\n", before, after, HOSTS);
+  assert_int_equal(after, before);
+  /* and the last host's connection is kept: the next job reuses it */
+  unsigned long conns = ts_connections(servers[HOSTS - 1]);
+  f = tu_run(ex, fp_request_new(url), &resp);
+  fp_future_decref(f);
+  assert_int_equal(ts_connections(servers[HOSTS - 1]), conns);
+  fp_executor_free(ex);
+  for (int i = 0; i < HOSTS; i++)
+    ts_stop(servers[i]);
+}
+
 static void test_parallel_bodies(void **state) {
   enum { N = 12 };
   fp_executor *ex = tu_executor(2, 0, NULL);
@@ -1003,6 +1055,7 @@ int main(void) {
       TU_TEST(test_timings),
       TU_TEST(test_options_do_not_leak),
       TU_TEST(test_keep_alive),
+      TU_TEST(test_one_idle_connection_per_worker),
       TU_TEST(test_parallel_bodies),
       TU_TEST(test_ipv6),
   };
