@@ -904,7 +904,7 @@ static void test_stats_json(void **state) {
 static long server_number(const char *path) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
-  fp_future *f = tu_run(ex, fp_request_new(tu_url("%s", path)), &resp);
+  fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
   long v = atol(fp_response_body(resp, NULL));
   fp_future_decref(f);
   fp_executor_free(ex);
