@@ -41,7 +41,9 @@ static void *first_executor(void *arg) {
   (void)arg;
   pthread_barrier_wait(&first_barrier);
   fp_executor *ex = tu_executor(2, 0, NULL);
-  fp_future *f = fp_executor_submit(ex, new_request("/hello"), NULL);
+  fp_request *req = new_request("/hello");
+  fp_future *f = fp_executor_submit(ex, req, NULL);
+  fp_request_decref(req);
   assert_non_null(f);
   assert_body(f, "hello");
   fp_future_decref(f);
@@ -81,7 +83,9 @@ static void test_idle_workers_sleep(void **state) {
     opts.engine = engines[e];
     fp_executor *ex = fp_executor_new(&opts, NULL);
     assert_non_null(ex);
-    fp_future *f = fp_executor_submit(ex, new_request("/hello"), NULL);
+    fp_request *req = new_request("/hello");
+  fp_future *f = fp_executor_submit(ex, req, NULL);
+  fp_request_decref(req);
     assert_body(f, "hello"); /* every worker is up */
     fp_future_decref(f);
     double cpu0 = cpu_seconds(), t0 = tu_now();
