@@ -3,8 +3,12 @@
  *
  * One mutex and two condition variables (not_empty for workers, not_full
  * for blocked submitters). Every wait sits in a predicate loop, a push
- * signals one worker and a pop one submitter (no thundering herd), and
- * close wakes everybody. FIFO entries are futures linked through their own
+ * signals one worker, and close wakes everybody. Blocked submitters are
+ * woken once the queue is down to half its capacity, all at once: a
+ * producer that keeps the queue full (the CLI's reader) then wakes once
+ * per cap/2 jobs, not once per job, which costs two context switches a
+ * job on tiny responses. A submitter past its deadline still takes any
+ * free slot, since it rechecks when its wait ends. FIFO entries are futures linked through their own
  * next pointer, so a push never allocates. A worker with nothing due sleeps
  * until the earliest retry is due (pthread_cond_timedwait on the monotonic
  * clock), never polls. Signals are sent after the unlock, so the woken
@@ -58,6 +62,12 @@ void fp__queue_destroy(fp__queue *q) {
 static void wake_loops(fp__queue *q);
 
 static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
+
+/* Whether a pop that left the queue like this wakes blocked submitters:
+ * down to half the capacity (cap 1 or 2: a free slot). */
+static bool low_water(const fp__queue *q) {
+  return q->cap && q->len + q->held <= q->cap / 2;
+}
 
 static void link_tail(fp__queue *q, fp_future *f) {
   *fp__future_next(f) = NULL;
@@ -183,10 +193,10 @@ fp_future *fp__queue_pop(fp__queue *q) {
     }
   }
   /* More may be ready (a due retry beside a queued job): pass the baton. */
-  bool more = f && (q->head || q->ndelayed);
+  bool more = f && (q->head || q->ndelayed), room = f && low_water(q);
   pthread_mutex_unlock(&q->mu);
-  if (f)
-    pthread_cond_signal(&q->not_full);
+  if (room)
+    pthread_cond_broadcast(&q->not_full);
   if (more)
     pthread_cond_signal(&q->not_empty);
   return f;
@@ -197,9 +207,10 @@ fp_future *fp__queue_try_pop(fp__queue *q, double *next_due, bool *finished) {
   fp_future *f = take_ready(q);
   *next_due = q->ndelayed ? due_of(q->delayed[0]) : INFINITY;
   *finished = !f && drained(q);
+  bool room = f && low_water(q);
   pthread_mutex_unlock(&q->mu);
-  if (f)
-    pthread_cond_signal(&q->not_full);
+  if (room)
+    pthread_cond_broadcast(&q->not_full);
   return f;
 }
 
@@ -244,9 +255,10 @@ void fp__queue_hold(fp__queue *q) {
 
 void fp__queue_unhold(fp__queue *q, size_t n) {
   pthread_mutex_lock(&q->mu);
-  bool was_full = full(q);
   q->held -= n;
-  if (was_full && !full(q))
+  /* as a pop does: parked jobs leaving can be what brings the queue down
+   * to half (cheap when nobody waits) */
+  if (low_water(q))
     pthread_cond_broadcast(&q->not_full);
   if (q->closed && !q->held)
     pthread_cond_broadcast(&q->not_empty); /* pop may be waiting for held == 0 */
