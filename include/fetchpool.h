@@ -340,7 +340,9 @@ typedef struct fp_executor_options {
   /* FP_ENGINE_HYBRID: event-loop threads; 0 means one per CPU. */
   size_t loops;
   /* Jobs that may wait in the queue; 0 means unbounded. When full,
-   * fp_executor_submit blocks. */
+   * fp_executor_submit blocks, and resumes once the workers have taken
+   * the queue down to half of this (so a producer that keeps it full wakes
+   * once per capacity/2 jobs, not once per job). */
   size_t queue_capacity;
   /* Thread names are "<prefix>-<n>", cut to 15 bytes; NULL means "fp". */
   const char *thread_name_prefix;
@@ -376,7 +378,8 @@ FP_EXTERN fp_executor *fp_executor_new(const fp_executor_options *opts,
 FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
 
 /* Queue req (BORROWED: the future takes its own reference) and return its
- * future (NEW reference: fp_future_decref). Blocks while the queue is full.
+ * future (NEW reference: fp_future_decref). Blocks while the queue is full
+ * (until it is down to half its capacity).
  * Returns NULL with err FP_ERR_SHUTDOWN after shutdown (also when shutdown
  * happens while blocked), FP_ERR_INVALID_ARG, FP_ERR_NOMEM. Thread-safe;
  * jobs start in submission order (FIFO). */
