@@ -63,10 +63,13 @@ static void wake_loops(fp__queue *q);
 
 static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
 
-/* Whether a pop that left the queue like this wakes blocked submitters:
- * down to half the capacity (cap 1 or 2: a free slot). */
+/* Whether a pop that left the queue like this wakes blocked submitters: a
+ * free slot, and the queued jobs down to half the capacity. Parked jobs
+ * ("held") count for the free slot only: they can outlast any number of
+ * pops while their host is busy, and must not keep a submitter asleep
+ * beside idle workers. */
 static bool low_water(const fp__queue *q) {
-  return q->cap && q->len + q->held <= q->cap / 2;
+  return q->cap && !full(q) && q->len <= q->cap / 2;
 }
 
 static void link_tail(fp__queue *q, fp_future *f) {

@@ -248,6 +248,49 @@ static void test_take_all(void **state) {
   fp__queue_destroy(&q);
 }
 
+static void test_parked_jobs_do_not_keep_submitters_asleep(void **state) {
+  /* capacity 4, three jobs parked (held) for a busy host and one queued:
+   * full. When a worker takes the queued one, a slot is free and no job is
+   * queued: the blocked submitter must go on, though parked jobs keep the
+   * queue above half its capacity */
+  (void)state;
+  fp__queue q;
+  assert_int_equal(fp__queue_init(&q, 4), FP_OK);
+  fp_future *fs[5];
+  for (int i = 0; i < 5; i++)
+    fs[i] = new_future();
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(fp__queue_push(&q, fs[i], NULL), FP_OK);
+  for (int i = 0; i < 3; i++) { /* popped, then parked by the host limit */
+    fp_future *got = fp__queue_pop(&q);
+    fp__queue_hold(&q);
+    fp_future_decref(got);
+  }
+  pusher p = {.q = &q, .f = fs[4], .timeout = FP_FOREVER};
+  atomic_init(&p.returned, false);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, push_main, &p), 0);
+  usleep(100 * 1000);
+  assert_false(atomic_load(&p.returned)); /* full: 1 queued + 3 parked */
+  fp_future *got = fp__queue_pop(&q);
+  fp_future_decref(got);
+  double end = tu_now() + 2.0 * tu_time_scale();
+  while (!atomic_load(&p.returned) && tu_now() < end)
+    usleep(1000);
+  if (!atomic_load(&p.returned)) {
+    fp__queue_unhold(&q, 3); /* let it go, so the test ends */
+    pthread_join(t, NULL);
+    fail_msg("a free slot beside 3 parked jobs did not wake the blocked submitter");
+  }
+  pthread_join(t, NULL);
+  assert_int_equal(p.rc, FP_OK);
+  got = fp__queue_pop(&q);
+  assert_ptr_equal(got, fs[4]);
+  fp_future_decref(got);
+  fp__queue_unhold(&q, 3);
+  fp__queue_destroy(&q);
+}
+
 /* Many producers and consumers on a small queue: every item comes out
  * exactly once, each producer's items in the order it pushed them. */
 #define MP_PRODUCERS 4
@@ -344,6 +387,7 @@ int main(void) {
       TU_TEST(test_close_drains_then_refuses),
       TU_TEST(test_close_wakes_push),
       TU_TEST(test_take_all),
+      TU_TEST(test_parked_jobs_do_not_keep_submitters_asleep),
       TU_TEST(test_many_producers_consumers),
   };
   return cmocka_run_group_tests_name("queue", tests, tu_setup_server, tu_teardown_server);
