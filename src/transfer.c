@@ -31,6 +31,9 @@ struct fp__transfer {
   size_t header_bytes;
   bool in_head; /* between a status line and the blank line ending its head */
   curl_off_t head_bytes; /* bytes of every response head, for the stall check */
+  curl_off_t io_last, io_base; /* curl's dlnow + ulnow as last seen, and the
+                                  sum of earlier requests' (curl restarts
+                                  them at each redirect) */
   curl_off_t moved;  /* head, body and upload bytes, as last seen */
   double last_moved; /* monotonic time they last changed */
   struct {
@@ -201,7 +204,12 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
     double now = fp__now();
     curl_off_t pretransfer = 0;
     curl_easy_getinfo(t->easy, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-    curl_off_t moved = dlnow + ulnow + t->head_bytes;
+    /* curl counts each request of a redirect chain from 0 again: keep a
+     * total that never goes back, or a drop would read as a stall */
+    if (dlnow + ulnow < t->io_last)
+      t->io_base += t->io_last;
+    t->io_last = dlnow + ulnow;
+    curl_off_t moved = t->io_base + t->io_last + t->head_bytes;
     if (pretransfer == 0) { /* not sending yet: the clock starts later */
       t->moved = moved;
       t->last_moved = now;
@@ -232,7 +240,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
    * status line: keep only the final response's headers, and cap each.
    * Only the first line of a head is one: a header line that merely starts
    * with "HTTP/" must not reset the count. */
-  if (!t->in_head && len >= 5 && memcmp(line, "HTTP/", 5) == 0) {
+  bool status_line = !t->in_head && len >= 5 && memcmp(line, "HTTP/", 5) == 0;
+  if (status_line) {
     t->header_bytes = 0;
     t->resp->retry_after = -1;
     fp__response_clear_headers(t->resp);
@@ -258,7 +267,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
   if (!t->req->keep_headers)
     return len;
   const char *colon = memchr(line, ':', len);
-  if (!colon || (len >= 5 && memcmp(line, "HTTP/", 5) == 0))
+  if (!colon || status_line)
     return len;
   const char *value = colon + 1;
   const char *end = line + trim_len(line, len);
@@ -532,6 +541,7 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
   t->header_bytes = 0;
   t->in_head = false;
   t->head_bytes = 0;
+  t->io_last = t->io_base = 0;
   t->moved = 0;
   t->last_moved = fp__now();
   t->nsamples = 0;

@@ -587,6 +587,21 @@ static void test_stall_timeout(void **state) {
   assert_true(took < 6.0 * tu_time_scale());
   fp_future_decref(trickle);
 
+  /* bytes counted across a redirect: after a 302 with a 4 KiB body, a
+   * drip of 5 bytes a second is no stall */
+  char redir[128];
+  snprintf(redir, sizeof redir, "http://127.0.0.1:%u/redirect-body-drip",
+           (unsigned)ts_raw_port(tu_server));
+  req = fp_request_new(redir);
+  assert_int_equal(fp_request_set_stall_timeout(req, 1.0), FP_OK);
+  fp_future *redirected = submit(ex, req);
+  resp = result(redirected);
+  if (fp_response_error(resp) != FP_OK)
+    fail_msg("5 bytes/s after a redirect with a body: %s (%s)",
+             fp_code_name(fp_response_error(resp)), fp_response_error_message(resp));
+  assert_string_equal(fp_response_body(resp, NULL), "abcdefghij");
+  fp_future_decref(redirected);
+
   /* a server that takes the request and never answers stalls too, and a
    * limit below a second works */
   char url[128];

@@ -782,6 +782,18 @@ static void raw_serve(ts_server *s, int fd, const char *path) {
         return;
     static const char end[] = "Content-Length: 0\r\nConnection: close\r\n\r\n";
     send_all(fd, end, sizeof end - 1);
+  } else if (!strcmp(path, "/redirect-body-drip")) {
+    /* a 302 with a 4 KiB body, to a drip of 10 bytes 5 a second on the
+     * HTTP port: a stall check that takes the second request's fresh byte
+     * count for a drop sees a stall */
+    char head[256], body[4096];
+    int n = snprintf(head, sizeof head,
+                     "HTTP/1.1 302 Found\r\nLocation: http://127.0.0.1:%u/drip?bytes=10&"
+                     "interval_ms=200\r\nContent-Length: %zu\r\n\r\n",
+                     (unsigned)s->port, sizeof body);
+    memset(body, 'b', sizeof body);
+    if (send_all(fd, head, (size_t)n))
+      send_all(fd, body, sizeof body);
   } else if (!strcmp(path, "/repeated-headers")) {
     /* names sent twice, in two cases, and a name that is not UTF-8 */
     static const char head[] = "HTTP/1.1 200 OK\r\nSet-Cookie: a=1; Path=/\r\n"
