@@ -130,7 +130,9 @@ static void abort_transfers(void *arg) {
  * something when there is nothing. Returns whether a stop was asked. */
 static bool take_finished(worker *w, double seconds) {
   pthread_mutex_lock(&w->mu);
-  if (!w->ndone && !w->stopping && seconds > 0) {
+  /* waits while stopping too (bounded, and a finished job ends them), or
+   * the stop branch of serve would spin through the grace period */
+  if (!w->ndone && seconds > 0) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     double at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + seconds;
@@ -531,6 +533,8 @@ static void serve(worker *w) {
      * wait here for records instead */
     bool poll = w->busy || w->o->until_empty;
     int n = read_jobs(w, poll ? -1 : IDLE_BLOCK_MS);
+    if (n >= 0) /* Redis serves again: the next outage starts from the shortest wait */
+      backoff = BACKOFF_MIN;
     if (n != 0)
       continue;
     if (!w->busy && w->o->until_empty) {
