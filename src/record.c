@@ -97,63 +97,65 @@ static int add_body(json_t *rec, const fp_response *resp) {
   return rc ? FP_ERR_NOMEM : FP_OK;
 }
 
-/* The key of h that is name in another case, or NULL. */
-static const char *key_like(json_t *h, const char *name) {
-  const char *key;
-  json_t *v;
-  json_object_foreach(h, key, v) {
-    if (!strcasecmp(key, name))
-      return key;
+/* s in ASCII lower case (NEW, free), or NULL out of memory. */
+static char *ascii_lower(const char *s) {
+  size_t n = strlen(s);
+  char *out = malloc(n + 1);
+  if (!out)
+    return NULL;
+  for (size_t i = 0; i <= n; i++)
+    out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
+  return out;
+}
+
+/* Add one header to h. spelt maps each name in lower case to its first
+ * spelling, the key it has in h: a hash, so a head of many headers costs
+ * linear time, not quadratic. 0, or -1 out of memory. */
+static int add_header(json_t *h, json_t *spelt, json_t *name, json_t *value) {
+  char *lower = ascii_lower(json_string_value(name));
+  if (!lower)
+    return -1;
+  json_t *first = json_object_get(spelt, lower);
+  int rc = first ? 0 : json_object_set(spelt, lower, name);
+  free(lower);
+  if (rc)
+    return -1;
+  const char *key = json_string_value(first ? first : name);
+  json_t *old = first ? json_object_get(h, key) : NULL;
+  if (!strcasecmp(key, "set-cookie")) {
+    if (!old && (!(old = json_array()) || json_object_set_new(h, key, old)))
+      return -1;
+    return json_array_append(old, value) ? -1 : 0;
   }
-  return NULL;
+  if (!old)
+    return json_object_set(h, key, value) ? -1 : 0;
+  size_t a = json_string_length(old), b = json_string_length(value);
+  char *both = malloc(a + 2 + b + 1);
+  if (!both)
+    return -1;
+  snprintf(both, a + 2 + b + 1, "%s, %s", json_string_value(old), json_string_value(value));
+  rc = json_object_set_new(h, key, json_string(both));
+  free(both);
+  return rc ? -1 : 0;
 }
 
 /* headers: name -> value, names as the first one was spelt. A name sent
- * again has its values joined with ", " (RFC 9110 5.3), but Set-Cookie,
- * which cannot be joined (RFC 6265), is always an array of its values.
- * Nothing is dropped: a name that is not UTF-8 is escaped as values are.
- * 0, or -1 out of memory. */
+ * again (in any case) has its values joined with ", " (RFC 9110 5.3), but
+ * Set-Cookie, which cannot be joined (RFC 6265), is always an array of
+ * its values. Nothing is dropped: a name that is not UTF-8 is escaped as
+ * values are. 0, or -1 out of memory. */
 static int add_headers(json_t *rec, const fp_response *resp) {
-  json_t *h = json_object();
-  if (!h || json_object_set_new(rec, "headers", h))
-    return -1;
-  for (size_t i = 0; i < resp->nheaders; i++) {
+  json_t *h = json_object(), *spelt = json_object();
+  int rc = !h || !spelt || json_object_set(rec, "headers", h) ? -1 : 0;
+  for (size_t i = 0; !rc && i < resp->nheaders; i++) {
     json_t *name = json_text(resp->headers[i].name), *value = json_text(resp->headers[i].value);
-    if (!name || !value) {
-      json_decref(name);
-      json_decref(value);
-      return -1;
-    }
-    const char *key = key_like(h, json_string_value(name));
-    json_t *old = key ? json_object_get(h, key) : NULL;
-    int rc;
-    if (!strcasecmp(json_string_value(name), "set-cookie")) {
-      if (!old) {
-        old = json_array();
-        rc = !old || json_object_set_new(h, json_string_value(name), old);
-      } else {
-        rc = 0;
-      }
-      rc = rc || json_array_append(old, value);
-    } else if (old) {
-      size_t a = json_string_length(old), b = json_string_length(value);
-      char *both = malloc(a + 2 + b + 1);
-      rc = !both;
-      if (both) {
-        snprintf(both, a + 2 + b + 1, "%s, %s", json_string_value(old),
-                 json_string_value(value));
-        rc = json_object_set_new(h, key, json_string(both));
-        free(both);
-      }
-    } else {
-      rc = json_object_set(h, json_string_value(name), value);
-    }
+    rc = name && value ? add_header(h, spelt, name, value) : -1;
     json_decref(name);
     json_decref(value);
-    if (rc)
-      return -1;
   }
-  return 0;
+  json_decref(h);
+  json_decref(spelt);
+  return rc;
 }
 
 static void add_timings(json_t *rec, const fp_response *resp) {
