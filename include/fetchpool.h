@@ -219,8 +219,9 @@ FP_EXTERN int fp_request_set_retry_statuses(fp_request *req,
 /* Send the body to sink instead of keeping it (see fp_sink_fn). */
 FP_EXTERN int fp_request_set_sink(fp_request *req, fp_sink_fn sink,
                                   void *userdata);
-/* A caller id copied into records as "id" (any JSON value; the request
- * takes its own reference, id is BORROWED). NULL clears it. */
+/* A caller id copied into records as "id" (any JSON value; id is BORROWED:
+ * the request keeps a deep copy, so the pool's threads never touch the
+ * caller's value). NULL clears it. FP_ERR_NOMEM when the copy fails. */
 FP_EXTERN int fp_request_set_id(fp_request *req, json_t *id);
 /* Job number copied into records as "index". Unset by default (then the
  * record has no index). */
@@ -399,8 +400,9 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
  * cancel_futures, cancel every job still queued (a job waiting for its
- * next retry, for a busy host or for a rate token counts as queued: no
- * attempt starts after this call, and such a job finishes with
+ * next retry, for a busy host or for a rate token counts as queued: it
+ * starts no attempt (one a worker began a moment before the call still
+ * runs), and such a job finishes with
  * FP_ERR_CANCELLED and its attempts so far; so does a running job whose
  * attempt ends wanting a retry, instead of waiting for it); with wait,
  * return only once every job already started or queued has finished and

@@ -69,8 +69,8 @@ static json_t *record_base(bool has_index, uint64_t index, const char *url,
   if (has_index)
     json_object_set_new(rec, "index", json_integer((json_int_t)index));
   json_object_set_new(rec, "url", url ? json_text(url) : json_null());
-  if (id)
-    json_object_set(rec, "id", id);
+  if (id) /* the record's own copy: records and requests may die in other threads */
+    json_object_set_new(rec, "id", json_deep_copy(id));
   return rec;
 }
 

@@ -111,7 +111,7 @@ fp_request *fp_request_copy(const fp_request *src) {
   memcpy(req->retry_statuses, src->retry_statuses, sizeof req->retry_statuses);
   req->sink = src->sink;
   req->sink_userdata = src->sink_userdata;
-  req->id = json_incref(src->id);
+  req->id = src->id ? json_deep_copy(src->id) : NULL; /* see fp_request_set_id */
   req->has_index = src->has_index;
   req->index = src->index;
   req->userdata = src->userdata;
@@ -295,9 +295,14 @@ int fp_request_set_sink(fp_request *req, fp_sink_fn sink, void *userdata) {
 int fp_request_set_id(fp_request *req, json_t *id) {
   if (!req)
     return FP_ERR_INVALID_ARG;
-  json_t *old = req->id;
-  req->id = json_incref(id);
-  json_decref(old);
+  /* a deep copy, not a reference: jansson's refcount check in json_decref
+   * reads the count without an atomic, so one json_t dropped by the
+   * caller and a worker at once is a data race (ThreadSanitizer) */
+  json_t *copy = id ? json_deep_copy(id) : NULL;
+  if (id && !copy)
+    return FP_ERR_NOMEM;
+  json_decref(req->id);
+  req->id = copy;
   return FP_OK;
 }
 
