@@ -741,9 +741,10 @@ static void test_shutdown_cancel_interrupts_rate_wait(void **state) {
   assert_true(tu_now() - t0 < 1.0 * scale);
   assert_int_equal(ts_requests(tu_server), before);
   assert_int_equal(fp_response_status(result(fs[0])), 200);
+  /* fs[1] was taken (finished as cancelled), fs[2] taken too or still
+   * queued (cancelled, no response): either way a cancelled record */
   for (int i = 1; i < 3; i++) {
     assert_true(fp_future_done(fs[i]));
-    assert_error(fs[i], FP_ERR_CANCELLED);
     assert_record(fs[i], "cancelled", 0, false);
   }
   for (int i = 0; i < 3; i++)
