@@ -941,7 +941,14 @@ static void test_open_files_raised(void **state) {
     assert_true(json_is_true(json_object_get(json_array_get(recs, i), "ok")));
   json_decref(recs);
   run_free(&r);
-  assert_int_equal(server_number("/concurrency-max/cli-nofile"), 150);
+  /* past the 45 at once that 200 files allow ((200 - 64) / 3); all 150
+   * in a plain build, where the in-process server keeps up */
+  long most = server_number("/concurrency-max/cli-nofile");
+  print_message("%ld of 150 transfers at once\n", most);
+  if (tu_time_scale() == 1.0)
+    assert_int_equal(most, 150);
+  else
+    assert_true(most > 45);
   free(input);
 }
 
