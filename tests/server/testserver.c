@@ -61,6 +61,7 @@ struct ts_server {
   char host[64];                            /* host part of ts_url() */
   uint16_t port, raw_port;
   atomic_ulong connections, requests;
+  atomic_long open_connections;             /* accepted minus closed, HTTP port */
   /* written once by ts_stop and never drained: it stays readable, so every
    * sleeper (delays, drip, raw connections) polling it sees the stop */
   int raw_fd, stop_pipe[2];
@@ -700,8 +701,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **req_cls,
 static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
   ts_server *s = cls;
-  if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     atomic_fetch_add(&s->connections, 1);
+    atomic_fetch_add(&s->open_connections, 1);
+  } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+    atomic_fetch_sub(&s->open_connections, 1);
+  }
 }
 
 /* --------------------------------------------------------- raw fault port */
@@ -1009,6 +1014,7 @@ ts_server *ts_start(const ts_options *opts) {
     flags |= MHD_USE_TLS;
   }
   atomic_init(&s->connections, 0);
+  atomic_init(&s->open_connections, 0);
   atomic_init(&s->requests, 0);
   for (size_t i = 0; i < sizeof s->az; i++)
     s->az[i] = (char)('a' + i % 26);
@@ -1122,6 +1128,10 @@ uint16_t ts_raw_port(const ts_server *s) {
 
 unsigned long ts_connections(const ts_server *s) {
   return atomic_load(&((ts_server *)s)->connections);
+}
+
+long ts_open_connections(const ts_server *s) {
+  return atomic_load(&((ts_server *)s)->open_connections);
 }
 
 unsigned long ts_requests(const ts_server *s) {

@@ -46,6 +46,7 @@ ts_server *ts_start(const ts_options *opts);   /* opts may be NULL; NULL on fail
 uint16_t ts_port(const ts_server *s);          /* HTTP port */
 uint16_t ts_raw_port(const ts_server *s);      /* raw-socket fault port */
 unsigned long ts_connections(const ts_server *s); /* TCP connections accepted on the HTTP port so far */
+long ts_open_connections(const ts_server *s);     /* of those, the ones not closed yet (never reset) */
 unsigned long ts_requests(const ts_server *s);    /* requests answered on the HTTP port so far
                                                       (counted before the reply is sent, so a client
                                                       that has its reply already sees it counted) */
