@@ -45,6 +45,7 @@ struct counter {
   bool used;
   char key[MAX_KEY_LEN + 1];
   unsigned long n, cur, max;
+  long long first_ms, last_ms;              /* /flaky: when the first and the latest request came */
 };
 
 struct raw_conn {
@@ -62,6 +63,7 @@ struct ts_server {
   uint16_t port, raw_port;
   atomic_ulong connections, requests;
   atomic_long open_connections;             /* accepted minus closed, HTTP port */
+  atomic_ullong streamed;                   /* body bytes handed to MHD by streamed routes */
   /* written once by ts_stop and never drained: it stays readable, so every
    * sleeper (delays, drip, raw connections) polling it sees the stop */
   int raw_fd, stop_pipe[2];
@@ -202,6 +204,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
     n = 1;
     break;
   }
+  atomic_fetch_add(&st->s->streamed, n);
   return (ssize_t)n;
 }
 
@@ -506,8 +509,12 @@ static enum MHD_Result route_flaky(ts_server *s, struct MHD_Connection *c, const
   if (st && (!parse_u64(st, &status) || status < 100 || status > 599))
     return replyf(c, MHD_HTTP_BAD_REQUEST, "bad status");
   pthread_mutex_lock(&s->ctr_mu);
-  if ((e = counter_get(s->flaky, key)))
+  if ((e = counter_get(s->flaky, key))) {
     n = ++e->n;
+    e->last_ms = now_ms();
+    if (n == 1)
+      e->first_ms = e->last_ms;
+  }
   pthread_mutex_unlock(&s->ctr_mu);
   if (!e)
     return replyf(c, 507, "too many keys");
@@ -527,16 +534,18 @@ static enum MHD_Result route_flaky(ts_server *s, struct MHD_Connection *c, const
   return queue(c, (unsigned)status, r);
 }
 
-static enum MHD_Result route_flaky_count(ts_server *s, struct MHD_Connection *c, const char *key) {
+/* /flaky-count/KEY (gap false) or /flaky-gap/KEY (gap true) */
+static enum MHD_Result route_flaky_count(ts_server *s, struct MHD_Connection *c, const char *key,
+                                         bool gap) {
   struct counter *e;
-  unsigned long n = 0;
+  long long v = 0;
   if (!valid_key(key))
     return replyf(c, MHD_HTTP_BAD_REQUEST, "bad key");
   pthread_mutex_lock(&s->ctr_mu);
   if ((e = counter_get(s->flaky, key)))
-    n = e->n;
+    v = gap ? e->last_ms - e->first_ms : (long long)e->n;
   pthread_mutex_unlock(&s->ctr_mu);
-  return e ? replyf(c, MHD_HTTP_OK, "%lu", n) : replyf(c, 507, "too many keys");
+  return e ? replyf(c, MHD_HTTP_OK, "%lld", v) : replyf(c, 507, "too many keys");
 }
 
 /* The count drops before the reply is queued, so a client that has its
@@ -652,7 +661,9 @@ static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char 
   if ((rest = after(url, "/flaky/")))
     return route_flaky(s, c, rest);
   if ((rest = after(url, "/flaky-count/")))
-    return route_flaky_count(s, c, rest);
+    return route_flaky_count(s, c, rest, false);
+  if ((rest = after(url, "/flaky-gap/")))
+    return route_flaky_count(s, c, rest, true);
   if ((rest = after(url, "/concurrency/")))
     return route_concurrency(s, c, rest);
   if ((rest = after(url, "/concurrency-max/")))
@@ -1015,6 +1026,7 @@ ts_server *ts_start(const ts_options *opts) {
   }
   atomic_init(&s->connections, 0);
   atomic_init(&s->open_connections, 0);
+  atomic_init(&s->streamed, 0);
   atomic_init(&s->requests, 0);
   for (size_t i = 0; i < sizeof s->az; i++)
     s->az[i] = (char)('a' + i % 26);
@@ -1132,6 +1144,10 @@ unsigned long ts_connections(const ts_server *s) {
 
 long ts_open_connections(const ts_server *s) {
   return atomic_load(&((ts_server *)s)->open_connections);
+}
+
+unsigned long long ts_bytes_streamed(const ts_server *s) {
+  return atomic_load(&((ts_server *)s)->streamed);
 }
 
 unsigned long ts_requests(const ts_server *s) {

@@ -20,6 +20,7 @@
  *       "Retry-After: V" (V verbatim, except "date+K": the IMF-fixdate of
  *       now + K seconds); later requests answer 200 "ok after N".
  *   /flaky-count/KEY         requests seen for KEY so far, as decimal text
+ *   /flaky-gap/KEY           ms from KEY's first request to its latest one
  *   /concurrency/NAME?ms=M   holds the request M ms (default 0) while
  *                            counting it in flight for NAME; answers
  *                            200 "held M" once no longer counted
@@ -47,6 +48,10 @@ uint16_t ts_port(const ts_server *s);          /* HTTP port */
 uint16_t ts_raw_port(const ts_server *s);      /* raw-socket fault port */
 unsigned long ts_connections(const ts_server *s); /* TCP connections accepted on the HTTP port so far */
 long ts_open_connections(const ts_server *s);     /* of those, the ones not closed yet (never reset) */
+/* body bytes produced so far by the streamed routes (/bytes, /binary, /drip,
+ * /close-mid-body): what the server sent or queued, whatever the client read
+ * (never reset) */
+unsigned long long ts_bytes_streamed(const ts_server *s);
 unsigned long ts_requests(const ts_server *s);    /* requests answered on the HTTP port so far
                                                       (counted before the reply is sent, so a client
                                                       that has its reply already sees it counted) */
