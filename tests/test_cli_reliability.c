@@ -250,6 +250,51 @@ static void test_retries(void **state) {
   free(once), free(always), free(plain);
 }
 
+static void test_retry_backoff_full_jitter(void **state) {
+  /* without Retry-After the wait before retry 1 is random in [0, base]
+   * (full jitter). The server times it: from a job's first request to its
+   * second. With base 1.6 s and 64 jobs, the mean is 0.8 s (standard error
+   * 0.06 s), no wait is longer than 1.6 s, and some go early and some late:
+   * all 64 above 0.5 s or all below 1 s has a chance under 1e-10. Retrying
+   * at once, waiting a fixed time, or using the default base of 0.5 s
+   * instead of --retry-base fails. The bounds allow for slower tools. */
+  enum { JOBS = 64 };
+  double scale = tu_time_scale();
+  char *input = NULL;
+  size_t len = 0;
+  for (int i = 0; i < JOBS; i++) {
+    char *url = tu_url("/flaky/backoff-%d?fail=1", i);
+    append(&input, &len, url, strlen(url));
+    append(&input, &len, "\n", 1);
+    free(url);
+  }
+  run r;
+  RUN(&r, input, "-q", "-t", "64", "--retries", "1", "--retry-base", "1.6");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), JOBS);
+  double sum = 0, min = 1e9, max = 0;
+  for (int i = 0; i < JOBS; i++) {
+    assert_int_equal(num(by_index(recs, i), "attempts"), 2);
+    char key[32];
+    snprintf(key, sizeof key, "backoff-%d", i);
+    double gap = (double)server_number("/flaky-gap/%s", key) / 1000.0;
+    sum += gap;
+    min = gap < min ? gap : min;
+    max = gap > max ? gap : max;
+  }
+  double mean = sum / JOBS;
+  print_message("waits before the retry: mean %.3f s, %.3f..%.3f s\n", mean, min, max);
+  assert_true(mean > 0.5);
+  assert_true(mean < 1.1 + 0.2 * scale);
+  assert_true(max < 1.6 + 0.4 * scale);
+  assert_true(max > 1.0);
+  assert_true(min < 0.5 + 0.1 * scale);
+  json_decref(recs);
+  run_free(&r);
+  free(input);
+}
+
 static void test_retry_on(void **state) {
   char *s500 = tu_url("/flaky/on-500?fail=1&status=500"),
        *s500b = tu_url("/flaky/on-500b?fail=1&status=500"),
@@ -860,6 +905,23 @@ static void test_resume_files(void **state) {
   free(now);
   run_free(&r);
 
+  /* and new jobs go through that -o: appended after the old records */
+  char *more = url_lines("/hello", 5);
+  RUN(&r, more, "-q", "--resume", path, "-o", spelled);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out_len, 0);
+  now = read_file(path, &len);
+  assert_true(len > len0);
+  assert_memory_equal(now, orig, len0);
+  free(now);
+  json_t *recs = file_records(path, false, NULL);
+  assert_int_equal(json_array_size(recs), 5);
+  for (json_int_t i = 0; i < 5; i++)
+    assert_non_null(by_index(recs, i));
+  json_decref(recs);
+  run_free(&r);
+  free(more);
+
   /* a file that is no fetchpool output is refused and left alone */
   char *urls = write_tmp("urls-not-records.txt", input, strlen(input));
   RUN(&r, input, "--resume", urls);
@@ -922,6 +984,7 @@ int main(void) {
       TU_TEST(test_usage_errors),
       TU_TEST(test_retries),
       TU_TEST(test_retry_on),
+      TU_TEST(test_retry_backoff_full_jitter),
       TU_TEST(test_retry_after),
       TU_TEST(test_save_with_retries),
       TU_TEST(test_rate),
