@@ -101,10 +101,21 @@ static const char usage_text[] =
     "  fetchpool status   show how far a stream's jobs are\n"
     "  fetchpool results  print a stream's records as JSON Lines\n"
     "\n"
+    "Record fields:\n"
+    "  index, url, id (when the job gives one), status, ok, error (null or\n"
+    "  {\"code\", \"message\"}), effective_url, elapsed_ms, bytes, attempts; and\n"
+    "  with their options timings, headers, body or body_base64, saved\n"
+    "\n"
+    "Error codes (error.code):\n"
+    "  invalid_json invalid_url invalid_header invalid_request\n"
+    "  unsupported_protocol dns connect connect_timeout timeout stall_timeout\n"
+    "  tls too_many_redirects body_too_large headers_too_large network protocol\n"
+    "  aborted http cancelled out_of_memory internal\n"
+    "\n"
     "Exit status: 0 when every job run is ok, 1 when any job failed, 2 for a\n"
     "usage error or an input or output file that cannot be read or written,\n"
     "130 or 143 when interrupted by SIGINT or SIGTERM.\n"
-    "See fetchpool(1) for the record fields and error codes.\n";
+    "See fetchpool(1) for what each record field and error code means.\n";
 
 static const char enqueue_text[] =
     "Usage: fetchpool enqueue [--redis URL] [--stream NAME] [FILE ...]\n"
