@@ -4,14 +4,63 @@
 #include "testutil.h"
 #include "cli_harness.h"
 
+#include <ctype.h>
+#include <math.h>
+#include <pthread.h>
+
 /* ------------------------------------------------------------ tests */
 
+/* Whether word occurs in text as a whole word: not next to a letter,
+ * digit or underscore (nor, after it, to a '-' that goes on). */
+static bool has_word(const char *text, const char *word) {
+  size_t n = strlen(word);
+  for (const char *p = text; (p = strstr(p, word)); p++) {
+    char before = p == text ? ' ' : p[-1], after = p[n];
+    bool joined_before = isalnum((unsigned char)before) || before == '_';
+    bool joined_after = isalnum((unsigned char)after) || after == '_' ||
+                        (after == '-' && isalnum((unsigned char)p[n + 1]));
+    if (!joined_before && !joined_after)
+      return true;
+  }
+  return false;
+}
+
+/* The part of text from the line starting with heading to the next blank
+ * line (NEW); the test fails when there is none. */
+static char *section(const char *text, const char *heading) {
+  const char *start = strstr(text, heading);
+  while (start && start != text && start[-1] != '\n')
+    start = strstr(start + 1, heading);
+  if (!start) {
+    fail_msg("no section '%s' in:\n%s", heading, text);
+    return NULL;
+  }
+  const char *end = strstr(start, "\n\n");
+  return strndup(start, end ? (size_t)(end - start) : strlen(start));
+}
+
+/* Every record field and error code a record can hold. */
+static const char *const record_fields[] = {
+    "index", "url", "id", "status", "ok", "error", "code", "message", "effective_url",
+    "elapsed_ms", "bytes", "attempts", "timings", "headers", "body", "body_base64", "saved"};
+static const char *const error_codes[] = {
+    "invalid_json", "invalid_url", "invalid_header", "invalid_request", "unsupported_protocol",
+    "dns", "connect", "connect_timeout", "timeout", "stall_timeout", "tls",
+    "too_many_redirects", "body_too_large", "headers_too_large", "network", "protocol",
+    "aborted", "http", "cancelled", "out_of_memory", "internal"};
+#define COUNT_OF(a) (sizeof(a) / sizeof *(a))
+
 static void test_version_and_help(void **state) {
-  run r;
+  run r, shrt;
   RUN(&r, NULL, "--version");
   assert_int_equal(r.status, 0);
   assert_string_equal(r.out, "fetchpool " FP_VERSION "\n");
   assert_int_equal(r.err_len, 0);
+  RUN(&shrt, NULL, "-V"); /* the short form: the same */
+  assert_int_equal(shrt.status, 0);
+  assert_string_equal(shrt.out, r.out);
+  assert_int_equal(shrt.err_len, 0);
+  run_free(&shrt);
   run_free(&r);
 
   RUN(&r, NULL, "--help");
@@ -26,7 +75,101 @@ static void test_version_and_help(void **state) {
     if (!contains(r.out, documented[i]))
       fail_msg("--help does not mention %s", documented[i]);
   assert_int_equal(r.err_len, 0);
+  /* fits an 80-column terminal */
+  for (const char *line = r.out; *line;) {
+    const char *nl = strchr(line, '\n');
+    assert_non_null(nl);
+    if (nl - line > 80)
+      fail_msg("--help line of %d columns: %.*s", (int)(nl - line), (int)(nl - line), line);
+    line = nl + 1;
+  }
+  /* every record field and error code, each in its own part */
+  char *fields = section(r.out, "Record fields"), *codes = section(r.out, "Error codes");
+  for (size_t i = 0; i < COUNT_OF(record_fields); i++)
+    if (!has_word(fields, record_fields[i]))
+      fail_msg("--help's record fields lack %s:\n%s", record_fields[i], fields);
+  for (size_t i = 0; i < COUNT_OF(error_codes); i++)
+    if (!has_word(codes, error_codes[i]))
+      fail_msg("--help's error codes lack %s:\n%s", error_codes[i], codes);
+  free(fields), free(codes);
+
+  RUN(&shrt, NULL, "-h");
+  assert_int_equal(shrt.status, 0);
+  assert_string_equal(shrt.out, r.out);
+  assert_int_equal(shrt.err_len, 0);
+  run_free(&shrt);
   run_free(&r);
+}
+
+/* The man page section .SH NAME up to the next .SH (NEW). */
+static char *man_section(const char *man, const char *name) {
+  char heading[64];
+  snprintf(heading, sizeof heading, "\n.SH %s\n", name);
+  const char *start = strstr(man, heading);
+  if (!start) {
+    fail_msg("the man page has no section %s", name);
+    return NULL;
+  }
+  const char *end = strstr(start + 1, "\n.SH ");
+  return strndup(start, end ? (size_t)(end - start) + 1 : strlen(start));
+}
+
+/* man/fetchpool.1 documents every long option --help prints, every record
+ * field and every error code. Tests run from the repository root. */
+static void test_man_page_complete(void **state) {
+  static const char man_path[] = "man/fetchpool.1";
+  size_t len;
+  char *man = read_file(man_path, &len);
+  if (!man) {
+    char cwd[512];
+    fail_msg("cannot read %s from %s (run the tests from the repository root): %s", man_path,
+             getcwd(cwd, sizeof cwd) ? cwd : "?", strerror(errno));
+  }
+  run r;
+  RUN(&r, NULL, "--help");
+  assert_int_equal(r.status, 0);
+  size_t options = 0;
+  for (const char *p = r.out; (p = strstr(p, "--")); p += 2) {
+    if (p > r.out && (isalnum((unsigned char)p[-1]) || p[-1] == '-'))
+      continue;
+    size_t n = 2;
+    while (islower((unsigned char)p[n]) || isdigit((unsigned char)p[n]) ||
+           (p[n] == '-' && islower((unsigned char)p[n + 1])))
+      n++;
+    if (n == 2)
+      continue;
+    /* groff source spells each '-' of an option "\-" */
+    char escaped[128], *e = escaped;
+    for (size_t i = 0; i < n && e < escaped + sizeof escaped - 3; i++) {
+      if (p[i] == '-')
+        *e++ = '\\';
+      *e++ = p[i];
+    }
+    *e = '\0';
+    bool found = false;
+    size_t elen = strlen(escaped);
+    for (const char *m = man; !found && (m = strstr(m, escaped)); m++)
+      found = !islower((unsigned char)m[elen]) && !isdigit((unsigned char)m[elen]) &&
+              strncmp(m + elen, "\\-", 2) != 0;
+    if (!found)
+      fail_msg("--help prints %.*s, but %s does not document it", (int)n, p, man_path);
+    options++;
+  }
+  print_message("%zu long options in --help, all in %s\n", options, man_path);
+  assert_true(options >= 35);
+  char *records_part = man_section(man, "RECORDS"), *codes_part = man_section(man, "ERROR CODES");
+  for (size_t i = 0; i < COUNT_OF(record_fields); i++)
+    if (!has_word(records_part, record_fields[i]))
+      fail_msg("%s lacks the record field %s", man_path, record_fields[i]);
+  for (size_t i = 0; i < COUNT_OF(error_codes); i++) {
+    char line[64];
+    snprintf(line, sizeof line, "\n.B %s\n", error_codes[i]);
+    if (!strstr(codes_part, line))
+      fail_msg("%s's ERROR CODES lacks %s", man_path, error_codes[i]);
+  }
+  free(records_part), free(codes_part);
+  run_free(&r);
+  free(man);
 }
 
 static void test_usage_errors(void **state) {
@@ -385,6 +528,9 @@ static void test_error_codes(void **state) {
       fail_msg("record %d: error %s, expected %s", i, error_code(rec), want[i]);
     assert_true(json_is_false(json_object_get(rec, "ok")));
     assert_keys(json_object_get(rec, "error"), "code,message");
+    const char *message = str(json_object_get(rec, "error"), "message");
+    if (!*message)
+      fail_msg("record %d (%s): empty error message", i, want[i]);
   }
   assert_int_equal(num(by_index(recs, 7), "status"), 500);
   assert_true(json_is_null(json_object_get(by_index(recs, 3), "status")));
@@ -758,6 +904,22 @@ static void test_redirects(void **state) {
   RUN(&r, input, "-q", "--max-redirs", "3");
   assert_int_equal(r.status, 0);
   run_free(&r);
+
+  /* by default at most 10: /redirect/N answers after N redirects */
+  char *ten = tu_url("/redirect/10"), *eleven = tu_url("/redirect/11");
+  snprintf(input, sizeof input, "%s\n%s\n", ten, eleven);
+  RUN(&r, input, "-q", "--ordered");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2);
+  rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "null");
+  assert_int_equal(num(rec, "status"), 200);
+  assert_string_equal(str(rec, "effective_url"), end);
+  assert_string_equal(error_code(by_index(recs, 1)), "too_many_redirects");
+  json_decref(recs);
+  run_free(&r);
+  free(ten), free(eleven);
   free(three), free(end);
 }
 
@@ -785,6 +947,39 @@ static void test_max_body(void **state) {
   assert_int_equal(r.status, 0);
   run_free(&r);
   free(at), free(over), free(two), free(chunked);
+
+  /* an M suffix: 1 MiB exactly is ok, one byte more is not, whether the
+   * length is announced or not */
+  char *mib = tu_url("/bytes/1048576"), *mib1 = tu_url("/bytes/1048577"),
+       *mib1c = tu_url("/bytes/1048577?chunked=1");
+  snprintf(input, sizeof input, "%s\n%s\n%s\n", mib, mib1, mib1c);
+  RUN(&r, input, "-q", "--max-body", "1M");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 3);
+  assert_string_equal(error_code(by_index(recs, 0)), "null");
+  assert_int_equal(num(by_index(recs, 0), "bytes"), 1048576);
+  assert_string_equal(error_code(by_index(recs, 1)), "body_too_large");
+  assert_string_equal(error_code(by_index(recs, 2)), "body_too_large");
+  json_decref(recs);
+  run_free(&r);
+  free(mib), free(mib1), free(mib1c);
+
+  /* the documented default, 64M: a body of 64 MiB is ok, 64 MiB + 1 is
+   * not (announced by its Content-Length, so it stops before the body) */
+  char *max = tu_url("/bytes/67108864"), *max1 = tu_url("/bytes/67108865");
+  snprintf(input, sizeof input, "%s\n%s\n", max, max1);
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_int_equal(json_array_size(recs), 2);
+  assert_string_equal(error_code(by_index(recs, 0)), "null");
+  assert_int_equal(num(by_index(recs, 0), "bytes"), 67108864);
+  assert_string_equal(error_code(by_index(recs, 1)), "body_too_large");
+  json_decref(recs);
+  print_message("64 MiB and 64 MiB + 1 in %.2f s\n", r.secs);
+  run_free(&r);
+  free(max), free(max1);
 }
 
 static void test_timeout_decimals(void **state) {
@@ -826,6 +1021,31 @@ static void test_quiet_and_summary(void **state) {
   assert_true(contains(r.err, "requests/s"));
   assert_true(contains(r.err, "25 B received")); /* 3 x "hello", "status 404" */
   assert_false(contains(r.err, "\r"));           /* stderr is no terminal: no progress */
+  /* the first line: counts, wall time, rate and bytes, exactly */
+  double wall, rate;
+  int used = -1;
+  if (sscanf(r.err, "4 jobs: 3 ok, 1 failed in %lf s (%lf requests/s), 25 B received\n%n",
+             &wall, &rate, &used) != 2 || used < 0)
+    fail_msg("summary's first line: %s", r.err);
+  if (wall <= 0 || wall > r.secs)
+    fail_msg("wall time %.3f s in a run of %.3f s", wall, r.secs);
+  /* both are rounded for print: the wall time to 0.5 ms, the rate to 0.05 */
+  double lo = 4 / (wall + 0.0005) - 0.05;
+  double hi = wall > 0.0005 ? 4 / (wall - 0.0005) + 0.05 : HUGE_VAL;
+  if (rate < lo || rate > hi)
+    fail_msg("%.1f requests/s for 4 jobs in %.3f s", rate, wall);
+  /* the latency line: min, p50, p90, p99, p99.9, max, in order */
+  const char *lat = strstr(r.err, "\n  latency: ");
+  assert_non_null(lat);
+  double q[6];
+  used = -1;
+  if (sscanf(lat + 1, "  latency: min %lf p50 %lf p90 %lf p99 %lf p99.9 %lf max %lf ms\n%n",
+             &q[0], &q[1], &q[2], &q[3], &q[4], &q[5], &used) != 6 || used < 0)
+    fail_msg("summary's latency line: %s", lat + 1);
+  assert_true(q[0] > 0);
+  for (int i = 1; i < 6; i++)
+    assert_true(q[i] >= q[i - 1]);
+  assert_true(q[5] <= wall * 1000 + 0.1);
   run_free(&r);
 
   /* all ok: exit 0; a redirect ends in 2xx */
@@ -909,6 +1129,99 @@ static long server_number(const char *path) {
   fp_future_decref(f);
   fp_executor_free(ex);
   return v;
+}
+
+/* Samples, on a thread of its own, of the count of /flaky/KEY requests
+ * the server has seen, while a run goes on: only samples whose answer
+ * came before until count. */
+typedef struct count_sampler {
+  const char *key;
+  double until;
+  long most, last; /* the largest and the last count sampled; -1: none */
+  size_t samples;
+  const char *failed; /* why sampling failed, or NULL */
+  pthread_t thread;
+} count_sampler;
+
+static void *sample_counts(void *arg) {
+  count_sampler *s = arg;
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = 1;
+  fp_error err = {0};
+  fp_executor *ex = fp_executor_new(&opts, &err);
+  if (!ex) {
+    s->failed = "cannot start an executor";
+    return NULL;
+  }
+  while (!s->failed) {
+    char *url = tu_url("/flaky-count/%s", s->key);
+    fp_future *f = fp_executor_submit_url(ex, url, &err);
+    free(url);
+    const fp_response *resp = NULL;
+    if (!f || fp_future_result(f, 60, &resp) != FP_OK || !resp ||
+        fp_response_status(resp) != 200) {
+      s->failed = "a /flaky-count request failed";
+    } else if (tu_now() < s->until) {
+      long v = atol(fp_response_body(resp, NULL));
+      s->samples++;
+      s->last = v;
+      if (v > s->most)
+        s->most = v;
+    } else {
+      fp_future_decref(f);
+      break;
+    }
+    if (f)
+      fp_future_decref(f);
+    usleep(5000);
+  }
+  fp_executor_free(ex);
+  return NULL;
+}
+
+static void test_ordered_window_bounded(void **state) {
+  /* --ordered holds at most a window of records: while job 0 is held,
+   * the reader starts only the jobs that fit in the window, whatever the
+   * threads and the queue could take. The window is 4 x --threads, at
+   * least 1024 (src/cli/main.c), and the reader reserves a job its slot
+   * before submitting it, so with job 0 unanswered at most jobs 1..1023
+   * reach the server; unbounded, all 2000 fast ones would. */
+  enum { WINDOW = 1024, FAST = 2000 };
+  const unsigned delay_ms = (unsigned)(2500 * tu_time_scale());
+  char head[64];
+  snprintf(head, sizeof head, "/delay/%u", delay_ms);
+  char *slow = url_lines(head, 1), *fast = url_lines("/flaky/cli-window?fail=0", FAST);
+  size_t n = strlen(slow) + strlen(fast);
+  char *input = malloc(n + 1);
+  snprintf(input, n + 1, "%s%s", slow, fast);
+  /* job 0 is answered no sooner than delay_ms after the spawn (taken
+   * after this); a margin for the server's truncated clock */
+  count_sampler s = {.key = "cli-window", .until = tu_now() + delay_ms / 1e3 - 0.05,
+                     .most = -1, .last = -1};
+  assert_int_equal(pthread_create(&s.thread, NULL, sample_counts, &s), 0);
+  run r;
+  RUN(&r, input, "-q", "-t", "8", "--ordered");
+  assert_int_equal(pthread_join(s.thread, NULL), 0);
+  if (s.failed)
+    fail_msg("sampling: %s", s.failed);
+  print_message("%zu samples while job 0 was held: at most %ld, last %ld requests\n",
+                s.samples, s.most, s.last);
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), FAST + 1);
+  for (size_t i = 0; i <= FAST; i++)
+    assert_int_equal(num(json_array_get(recs, i), "index"), (json_int_t)i);
+  json_decref(recs);
+  run_free(&r);
+  assert_true(s.samples > 0);
+  if (s.most > WINDOW - 1)
+    fail_msg("%ld jobs reached the server while job 0 was held: the window of %d is not "
+             "bounded", s.most, WINDOW);
+  /* and the window fills: the bound is the window, not something less */
+  assert_int_equal(s.last, WINDOW - 1);
+  assert_int_equal(server_number("/flaky-count/cli-window"), FAST);
+  free(slow), free(fast), free(input);
 }
 
 static void test_default_threads(void **state) {
@@ -1088,6 +1401,27 @@ static void test_progress_on_terminal(void **state) {
   free(out), free(input), free(path);
 }
 
+static void test_no_progress_and_quiet_on_terminal(void **state) {
+  /* standard error a terminal, records elsewhere: the progress line would
+   * be on by itself (test_progress_on_terminal); --no-progress turns it
+   * off and keeps the summary, -q turns both off */
+  char *input = url_lines("/delay/300", 6);
+  char *path = write_tmp("tty-quiet.txt", input, strlen(input));
+  int status;
+  char *seen = run_on_terminal(ARGS("-t", "2", "--no-progress", path), false, &status);
+  assert_int_equal(status, 0);
+  assert_false(contains(seen, "\r[")); /* the terminal shows "\n" as "\r\n" */
+  assert_false(contains(seen, "ETA"));
+  assert_true(contains(seen, "6 jobs: 6 ok, 0 failed"));
+  free(seen);
+
+  seen = run_on_terminal(ARGS("-t", "2", "-q", path), false, &status);
+  assert_int_equal(status, 0);
+  assert_string_equal(seen, ""); /* nothing at all */
+  free(seen);
+  free(input), free(path);
+}
+
 static void test_output_file_and_progress(void **state) {
   char *input = url_lines("/delay/250", 6);
   char *in_path = write_tmp("progress.txt", input, strlen(input));
@@ -1179,6 +1513,7 @@ static void test_threads_throughput(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_version_and_help),
+      TU_TEST(test_man_page_complete),
       TU_TEST(test_usage_errors),
       TU_TEST(test_limits_accepted),
       TU_TEST(test_open_files_warning),
@@ -1202,10 +1537,12 @@ int main(void) {
       TU_TEST(test_stats_json),
       TU_TEST(test_output_file_and_progress),
       TU_TEST(test_default_threads),
+      TU_TEST(test_ordered_window_bounded),
       TU_TEST(test_open_files_raised),
       TU_TEST(test_connect_timeout_applies),
       TU_TEST(test_progress_line),
       TU_TEST(test_progress_on_terminal),
+      TU_TEST(test_no_progress_and_quiet_on_terminal),
       TU_TEST(test_lines_never_torn),
       TU_TEST(test_threads_throughput),
   };
