@@ -259,6 +259,7 @@ static void test_initializer_failure(void **state) {
 
 typedef struct submitter {
   fp_executor *ex;
+  pthread_barrier_t *start; /* all submitters begin together */
   int id;
   fp_future *fs[PER_SUBMITTER];
   int failures;
@@ -266,6 +267,7 @@ typedef struct submitter {
 
 static void *submit_main(void *arg) {
   submitter *s = arg;
+  pthread_barrier_wait(s->start);
   for (int i = 0; i < PER_SUBMITTER; i++) {
     char *url = tu_url("/text/s%d-%d", s->id, i);
     s->fs[i] = fp_executor_submit_url(s->ex, url, NULL);
@@ -283,13 +285,17 @@ static void test_submit_from_many_threads(void **state) {
   submitter *subs = calloc(SUBMITTERS, sizeof *subs);
   assert_non_null(subs);
   pthread_t t[SUBMITTERS];
+  pthread_barrier_t start;
+  assert_int_equal(pthread_barrier_init(&start, NULL, SUBMITTERS), 0);
   for (int i = 0; i < SUBMITTERS; i++) {
     subs[i].ex = ex;
+    subs[i].start = &start;
     subs[i].id = i;
     assert_int_equal(pthread_create(&t[i], NULL, submit_main, &subs[i]), 0);
   }
   for (int i = 0; i < SUBMITTERS; i++)
     pthread_join(t[i], NULL);
+  pthread_barrier_destroy(&start);
   for (int i = 0; i < SUBMITTERS; i++) {
     assert_int_equal(subs[i].failures, 0);
     for (int j = 0; j < PER_SUBMITTER; j++) {
@@ -538,6 +544,39 @@ static void test_shutdown_nowait(void **state) {
   fp_future_decref(b);
 }
 
+static void test_shutdown_nowait_cancel(void **state) {
+  /* shutdown(wait=false, cancel_futures=true) on a busy pool: returns at
+   * once, the queued jobs are cancelled before it returns and never reach
+   * the server, the running one finishes, and free joins it */
+  (void)state;
+  enum { QUEUED = 6 };
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  unsigned long base = ts_requests(tu_server);
+  fp_future *running = tu_submit(ex, "/delay/1000");
+  wait_running(running);
+  fp_future *queued[QUEUED];
+  for (int i = 0; i < QUEUED; i++)
+    queued[i] = tu_submit(ex, "/text/never");
+  double t0 = tu_now();
+  assert_int_equal(fp_executor_shutdown(ex, false, true), FP_OK);
+  assert_true(tu_now() - t0 < 0.4 * tu_time_scale()); /* running has 1 s to go */
+  for (int i = 0; i < QUEUED; i++) {
+    assert_int_equal(fp_future_state(queued[i]), FP_CANCELLED);
+    assert_int_equal(fp_future_result(queued[i], 0, NULL), FP_ERR_CANCELLED);
+  }
+  assert_int_equal(fp_future_state(running), FP_RUNNING);
+  fp_error err = {0};
+  assert_null(fp_executor_submit_url(ex, "http://127.0.0.1:1/", &err));
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  fp_executor_free(ex);
+  assert_int_equal(fp_future_state(running), FP_FINISHED);
+  assert_body(running, "delayed 1000");
+  assert_int_equal(ts_requests(tu_server) - base, 1);
+  for (int i = 0; i < QUEUED; i++)
+    fp_future_decref(queued[i]);
+  fp_future_decref(running);
+}
+
 static void test_submit_after_shutdown(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(2, 4, NULL);
@@ -761,6 +800,7 @@ int main(void) {
       TU_TEST(test_shutdown_runs_queued),
       TU_TEST(test_shutdown_cancels_queued),
       TU_TEST(test_shutdown_nowait),
+      TU_TEST(test_shutdown_nowait_cancel),
       TU_TEST(test_submit_after_shutdown),
       TU_TEST(test_shutdown_idempotent_concurrent),
       TU_TEST(test_shutdown_from_callback),
