@@ -69,6 +69,7 @@ enum kind {
   F_REDIRECT_FILE,
   F_BODY_TOO_LARGE,
   F_GZIP_TOO_LARGE,
+  F_HEADERS_TOO_LARGE,
   F_CLOSE_MID_BODY,
   F_RESET,
   F_CLOSE,
@@ -97,6 +98,7 @@ static const char *const fault_code[FAULT_KINDS] = {
     [F_REDIRECT_FILE - NORMAL_KINDS] = "unsupported_protocol",
     [F_BODY_TOO_LARGE - NORMAL_KINDS] = "body_too_large",
     [F_GZIP_TOO_LARGE - NORMAL_KINDS] = "body_too_large",
+    [F_HEADERS_TOO_LARGE - NORMAL_KINDS] = "headers_too_large",
     [F_CLOSE_MID_BODY - NORMAL_KINDS] = "network",
     [F_RESET - NORMAL_KINDS] = "network",
     [F_CLOSE - NORMAL_KINDS] = "network",
@@ -293,6 +295,9 @@ static void write_line(FILE *f, const urls *u, uint64_t *rng, size_t i, enum kin
     break;
   case F_GZIP_TOO_LARGE: /* small on the wire, too large decoded */
     snprintf(url, sizeof url, "%s/gzip?bytes=%u", h, OVER_MAX_BODY);
+    break;
+  case F_HEADERS_TOO_LARGE: /* 360 KiB of headers, past the 256 KiB cap */
+    snprintf(url, sizeof url, "%s/headers?count=20000&size=20", h);
     break;
   case F_CLOSE_MID_BODY:
     snprintf(url, sizeof url, "%s/close-mid-body?bytes=%u", h, 1 + rng_below(rng, 2000));
