@@ -286,6 +286,34 @@ static void assert_one_record_per_job(json_t *recs, const char *stream, size_t n
   free(ids);
 }
 
+/* The value of field name in a stream entry's [field, value, ...]. */
+static const char *entry_field(const redisReply *fields, const char *name) {
+  for (size_t k = 0; k + 1 < fields->elements; k += 2)
+    if (!strcmp(fields->element[k]->str, name))
+      return fields->element[k + 1]->str;
+  fail_msg("no field %s in the entry", name);
+  return NULL;
+}
+
+/* fetchpool status --json with the extra args (NULL-terminated). */
+static json_t *status_of(const char *stream, const char *const *extra) {
+  const char *args[16] = {"status", "--redis", redis_url, "--stream", stream, "--json"};
+  size_t n = 6;
+  for (; extra && *extra; extra++) {
+    assert_true(n < 15);
+    args[n++] = *extra;
+  }
+  args[n] = NULL;
+  run r;
+  run_cli(&r, NULL, 0, args);
+  if (r.status != 0)
+    fail_msg("status exited %d: %s", r.status, r.err);
+  json_t *st = json_loads(r.out, 0, NULL);
+  assert_non_null(st);
+  run_free(&r);
+  return st;
+}
+
 static bool sanitized(void) {
   const char *build = getenv("FP_TEST_BUILD");
   return build && strstr(build, "san");
@@ -748,6 +776,126 @@ static void test_sigterm_hands_jobs_back(void **state) {
   json_decref(recs);
 }
 
+static void test_results_dedup(void **state) {
+  /* A job whose worker died after writing its record and before the XACK
+   * runs again: its job_id has two records. results prints the first one
+   * only, in the order written, also when the copy is on a later XRANGE
+   * page (1,000 entries each), and says how many it left out. */
+  const size_t n = 1010;
+  enqueue_jobs("dup", "/hello", n);
+  run r;
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "dup", "--consumer", "first", "-t",
+      "16", "--until-empty");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", "dup");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.err_len, 0); /* no duplicates yet: nothing to say */
+  char *before = strdup(r.out);
+  json_t *recs = records(&r);
+  assert_one_record_per_job(recs, "dup", n);
+  json_decref(recs);
+  run_free(&r);
+
+  /* entry 0 copied as it is (lands past the first page), entry 5 copied
+   * as it is and as a run on another consumer would write it */
+  redisReply *head = rcmd("XRANGE dup:results - + COUNT 6");
+  assert_int_equal(head->elements, 6);
+  for (size_t k = 0; k < 6; k += 5) {
+    const redisReply *fields = head->element[k]->element[1];
+    const char *id = entry_field(fields, "job_id"), *rec = entry_field(fields, "record");
+    freeReplyObject(rcmd("XADD dup:results * job_id %s record %s", id, rec));
+    if (k == 5) {
+      json_t *again = json_loads(rec, 0, NULL);
+      assert_non_null(again);
+      json_object_set_new(again, "consumer", json_string("second"));
+      char *text = json_dumps(again, JSON_COMPACT);
+      freeReplyObject(rcmd("XADD dup:results * job_id %s record %s", id, text));
+      free(text);
+      json_decref(again);
+    }
+  }
+  freeReplyObject(head);
+  assert_int_equal(rint_cmd("XLEN %s", "dup:results", NULL), (long long)n + 3);
+
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", "dup");
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out, before); /* the same lines, in the same order */
+  assert_string_equal(r.err, "fetchpool results: 1010 jobs, 3 duplicate records left out\n");
+  run_free(&r);
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", "dup", "-q");
+  assert_int_equal(r.status, 0);
+  assert_string_equal(r.out, before);
+  assert_int_equal(r.err_len, 0);
+  run_free(&r);
+  free(before);
+}
+
+static void test_group_and_results_stream(void **state) {
+  /* --group and --results-stream other than the defaults: the worker
+   * joins that group and writes there, status and results read there,
+   * and the default names are left alone. A second group runs the same
+   * jobs on its own. */
+  enqueue_jobs("gs", "/hello", 10);
+  run r;
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "gs", "--group", "crawlers",
+      "--results-stream", "out:gs", "--consumer", "g1", "--until-empty");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "group crawlers"));
+  assert_true(contains(r.err, "10 jobs: 10 ok"));
+  run_free(&r);
+  assert_int_equal(rint_cmd("EXISTS %s", "gs:results", NULL), 0);
+  assert_int_equal(rint_cmd("XLEN %s", "out:gs", NULL), 10);
+  redisReply *groups = rcmd("XINFO GROUPS gs");
+  assert_int_equal(groups->elements, 1); /* no default group made */
+  freeReplyObject(groups);
+  assert_int_equal(pending_total("gs", "crawlers"), 0);
+
+  json_t *st = status_of("gs", ARGS("--group", "crawlers", "--results-stream", "out:gs"));
+  assert_string_equal(str(st, "group"), "crawlers");
+  assert_true(json_is_true(json_object_get(st, "group_exists")));
+  assert_int_equal(num(st, "delivered"), 10);
+  assert_int_equal(num(st, "pending"), 0);
+  assert_int_equal(num(st, "acked"), 10);
+  assert_int_equal(num(st, "undelivered"), 0);
+  assert_string_equal(str(st, "results_stream"), "out:gs");
+  assert_int_equal(num(st, "results"), 10);
+  json_t *cons = json_object_get(st, "consumers");
+  assert_int_equal(json_array_size(cons), 1);
+  assert_string_equal(str(json_array_get(cons, 0), "name"), "g1");
+  json_decref(st);
+  st = status_of("gs", NULL); /* the default group and results: untouched */
+  assert_true(json_is_false(json_object_get(st, "group_exists")));
+  assert_int_equal(num(st, "undelivered"), 10);
+  assert_int_equal(num(st, "results"), 0);
+  json_decref(st);
+
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", "gs", "--results-stream", "out:gs");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_one_record_per_job(recs, "gs", 10);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    assert_string_equal(str(json_array_get(recs, i), "consumer"), "g1");
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, NULL, "results", "--redis", redis_url, "--stream", "gs");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(r.out_len, 0);
+  run_free(&r);
+
+  /* another group gets every job again, and the first is unchanged */
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "gs", "--group", "audit",
+      "--results-stream", "out2:gs", "--until-empty");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "10 jobs: 10 ok"));
+  run_free(&r);
+  assert_int_equal(rint_cmd("XLEN %s", "out2:gs", NULL), 10);
+  st = status_of("gs", ARGS("--group", "crawlers", "--results-stream", "out:gs"));
+  assert_int_equal(num(st, "acked"), 10);
+  assert_int_equal(num(st, "results"), 10);
+  json_decref(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       SCALE_TEST(test_usage),
@@ -761,6 +909,8 @@ int main(void) {
       SCALE_TEST(test_refused_record_is_not_acked),
       SCALE_TEST(test_worker_waits_for_new_jobs),
       SCALE_TEST(test_sigterm_hands_jobs_back),
+      SCALE_TEST(test_results_dedup),
+      SCALE_TEST(test_group_and_results_stream),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
