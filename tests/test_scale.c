@@ -286,6 +286,15 @@ static void assert_one_record_per_job(json_t *recs, const char *stream, size_t n
   free(ids);
 }
 
+/* Redis's clock in milliseconds (the clock of stream entry ids). */
+static long long redis_ms(void) {
+  redisReply *t = rcmd("TIME");
+  assert_int_equal(t->elements, 2);
+  long long ms = atoll(t->element[0]->str) * 1000 + atoll(t->element[1]->str) / 1000;
+  freeReplyObject(t);
+  return ms;
+}
+
 /* The value of field name in a stream entry's [field, value, ...]. */
 static const char *entry_field(const redisReply *fields, const char *name) {
   for (size_t k = 0; k + 1 < fields->elements; k += 2)
@@ -293,6 +302,16 @@ static const char *entry_field(const redisReply *fields, const char *name) {
       return fields->element[k + 1]->str;
   fail_msg("no field %s in the entry", name);
   return NULL;
+}
+
+/* Wait (bounded) until the group holds at least n pending jobs. */
+static void wait_pending(const char *stream, long long n, double seconds) {
+  double end = tu_now() + seconds * tu_time_scale();
+  while (pending_total(stream, "fetchpool") < n) {
+    if (tu_now() > end)
+      fail_msg("fewer than %lld jobs of %s pending after %.0f s", n, stream, seconds);
+    usleep(10000);
+  }
 }
 
 /* fetchpool status --json with the extra args (NULL-terminated). */
@@ -831,6 +850,109 @@ static void test_results_dedup(void **state) {
   free(before);
 }
 
+static void test_claim_waits_for_idle(void **state) {
+  /* A consumer that died holding 4 jobs: a live worker takes them over
+   * only once they have been idle --claim-idle (2 s), not before. */
+  const double idle = 2.0;
+  enqueue_jobs("ci", "/hello", 10);
+  freeReplyObject(rcmd("XGROUP CREATE ci fetchpool 0"));
+  double local0 = tu_now();
+  long long redis0 = redis_ms();
+  redisReply *held = rcmd("XREADGROUP GROUP fetchpool dead COUNT 4 STREAMS ci >");
+  json_t *held_ids = json_object();
+  const redisReply *entries = held->element[0]->element[1];
+  for (size_t i = 0; i < entries->elements; i++)
+    json_object_set_new(held_ids, entries->element[i]->element[0]->str, json_true());
+  freeReplyObject(held);
+  assert_int_equal(json_object_size(held_ids), 4);
+
+  child w = SPAWN("ci1", "worker", "--redis", redis_url, "--stream", "ci", "--consumer", "live",
+                  "-t", "4", "--claim-idle", "2", "--until-empty");
+  wait_results("ci:results", 6, 10); /* the 6 jobs nobody held */
+  /* at 1.4 s, after the scans at the start and (every 1 s) one more */
+  double wake = local0 + 1.4 - tu_now();
+  if (wake > 0)
+    usleep((useconds_t)(wake * 1e6));
+  redisReply *still = rcmd("XPENDING ci fetchpool - + 100 dead");
+  long long records = rint_cmd("XLEN %s", "ci:results", NULL);
+  /* seen before the jobs could be idle 2 s (a loaded machine may be
+   * later; the record times below hold in any case) */
+  if (tu_now() - local0 < idle - 0.2) {
+    assert_int_equal(still->elements, 4);
+    assert_int_equal(records, 6);
+  } else {
+    print_message("too late to see the held jobs before --claim-idle\n");
+  }
+  freeReplyObject(still);
+
+  assert_exit(&w, 20, 0);
+  double took = tu_now() - local0;
+  /* the held jobs' records were written (entry id: Redis's clock) no
+   * sooner than 2 s after they were delivered to the dead consumer */
+  redisReply *all = rcmd("XRANGE ci:results - +");
+  assert_int_equal(all->elements, 10); /* one record per job, none twice */
+  size_t late = 0;
+  for (size_t i = 0; i < all->elements; i++) {
+    const char *job = entry_field(all->element[i]->element[1], "job_id");
+    if (!json_object_get(held_ids, job))
+      continue;
+    long long at = atoll(all->element[i]->element[0]->str);
+    if (at < redis0 + (long long)(idle * 1000))
+      fail_msg("job %s was taken over %lld ms after it was delivered", job, at - redis0);
+    late++;
+  }
+  assert_int_equal(late, 4);
+  freeReplyObject(all);
+  json_decref(held_ids);
+  assert_true(took >= idle - 0.05);
+  char *log = child_log(&w);
+  assert_true(contains(log, "took over 4 jobs idle for 2 s or more"));
+  free(log);
+  child_free(&w);
+  json_t *recs = results_of("ci");
+  assert_one_record_per_job(recs, "ci", 10);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    assert_string_equal(str(json_array_get(recs, i), "consumer"), "live");
+  json_decref(recs);
+  assert_int_equal(pending_total("ci", "fetchpool"), 0);
+}
+
+static void test_live_jobs_are_not_taken_over(void **state) {
+  /* Jobs held longer than --claim-idle by a live worker stay its own (it
+   * marks them alive every claim_idle / 3): a second worker scanning for
+   * idle jobs takes none, and every job has exactly one record. Worker a
+   * holds all it can (2 x -t: 2 running, 2 waiting), so it makes no scan
+   * of its own that would mark them too. */
+  double scale = tu_time_scale();
+  char idle[32], path[64];
+  snprintf(idle, sizeof idle, "%g", 1.0 * scale);
+  snprintf(path, sizeof path, "/delay/%.0f", 1500 * scale);
+  enqueue_jobs("long", path, 4);
+  child a = SPAWN("longa", "worker", "--redis", redis_url, "--stream", "long", "--consumer", "a",
+                  "-t", "2", "--claim-idle", idle, "--until-empty");
+  wait_pending("long", 4, 10);
+  child b = SPAWN("longb", "worker", "--redis", redis_url, "--stream", "long", "--consumer", "b",
+                  "-t", "4", "--claim-idle", idle, "--until-empty");
+  assert_exit(&a, 30, 0); /* 2 rounds of 1.5 s */
+  assert_exit(&b, 30, 0); /* exits once a's jobs are done */
+  char *log = child_log(&b);
+  if (contains(log, "took over"))
+    fail_msg("worker b took over a live worker's jobs:\n%.3000s", log);
+  free(log);
+  child_free(&a);
+  child_free(&b);
+  assert_int_equal(rint_cmd("XLEN %s", "long:results", NULL), 4);
+  json_t *recs = results_of("long");
+  assert_one_record_per_job(recs, "long", 4);
+  for (size_t i = 0; i < json_array_size(recs); i++) {
+    json_t *rec = json_array_get(recs, i);
+    assert_string_equal(str(rec, "consumer"), "a");
+    assert_true(json_is_true(json_object_get(rec, "ok")));
+  }
+  json_decref(recs);
+  assert_int_equal(pending_total("long", "fetchpool"), 0);
+}
+
 static void test_group_and_results_stream(void **state) {
   /* --group and --results-stream other than the defaults: the worker
    * joins that group and writes there, status and results read there,
@@ -910,6 +1032,8 @@ int main(void) {
       SCALE_TEST(test_worker_waits_for_new_jobs),
       SCALE_TEST(test_sigterm_hands_jobs_back),
       SCALE_TEST(test_results_dedup),
+      SCALE_TEST(test_claim_waits_for_idle),
+      SCALE_TEST(test_live_jobs_are_not_taken_over),
       SCALE_TEST(test_group_and_results_stream),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
