@@ -286,6 +286,17 @@ static void assert_one_record_per_job(json_t *recs, const char *stream, size_t n
   free(ids);
 }
 
+/* The number a test server counter path answers with. */
+static long server_number(const char *path) {
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  const fp_response *resp;
+  fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
+  long v = atol(fp_response_body(resp, NULL));
+  fp_future_decref(f);
+  fp_executor_free(ex);
+  return v;
+}
+
 /* Redis's clock in milliseconds (the clock of stream entry ids). */
 static long long redis_ms(void) {
   redisReply *t = rcmd("TIME");
@@ -953,6 +964,98 @@ static void test_live_jobs_are_not_taken_over(void **state) {
   assert_int_equal(pending_total("long", "fetchpool"), 0);
 }
 
+static void test_sigint_finishes_in_flight(void **state) {
+  /* SIGINT with 4 transfers in flight and --grace 30: the worker waits
+   * for them (about 1 s, not 30), writes their records, acks them, hands
+   * nothing back and exits 130. */
+  double scale = tu_time_scale();
+  char path[64];
+  snprintf(path, sizeof path, "/concurrency/sigint?ms=%.0f", 1000 * scale);
+  enqueue_jobs("int", path, 4);
+  child w = SPAWN("int1", "worker", "--redis", redis_url, "--stream", "int", "--consumer", "c",
+                  "-t", "4", "--grace", "30");
+  double end = tu_now() + 10 * scale;
+  while (server_number("/concurrency-max/sigint") < 4) {
+    if (tu_now() > end)
+      fail_msg("the 4 jobs were never in flight at once");
+    usleep(10000);
+  }
+  double sent = tu_now();
+  kill(w.pid, SIGINT);
+  assert_exit(&w, 20, 130);
+  assert_true(tu_now() - sent < 10 * scale);
+  char *log = child_log(&w);
+  assert_true(contains(log, "SIGINT"));
+  assert_true(contains(log, "4 jobs: 4 ok"));
+  assert_false(contains(log, "handed back"));
+  assert_false(contains(log, "grace period over"));
+  free(log);
+  child_free(&w);
+  redisReply *mine = rcmd("XPENDING int fetchpool - + 100 c");
+  assert_int_equal(mine->elements, 0);
+  freeReplyObject(mine);
+  assert_int_equal(pending_total("int", "fetchpool"), 0);
+  json_t *recs = results_of("int");
+  assert_one_record_per_job(recs, "int", 4);
+  for (size_t i = 0; i < json_array_size(recs); i++) {
+    json_t *rec = json_array_get(recs, i);
+    assert_true(json_is_true(json_object_get(rec, "ok")));
+    assert_int_equal(num(rec, "status"), 200);
+    assert_string_equal(str(rec, "consumer"), "c");
+  }
+  json_decref(recs);
+}
+
+static void test_status_mid_run(void **state) {
+  /* While a worker holds jobs, status shows them pending, on it; once it
+   * is gone (kill -9) they stay pending on it and its idle time grows. */
+  double scale = tu_time_scale();
+  char path[64];
+  snprintf(path, sizeof path, "/delay/%.0f", 3000 * scale);
+  enqueue_jobs("mid", path, 10);
+  double spawned = tu_now();
+  child w = SPAWN("mid1", "worker", "--redis", redis_url, "--stream", "mid", "--consumer",
+                  "holder", "-t", "2"); /* holds 2 x 2 jobs */
+  wait_pending("mid", 4, 10);
+  json_t *st = status_of("mid", NULL);
+  double seen = tu_now();
+  assert_int_equal(num(st, "jobs"), 10);
+  assert_true(json_is_true(json_object_get(st, "group_exists")));
+  assert_int_equal(num(st, "delivered"), 4);
+  assert_int_equal(num(st, "pending"), 4);
+  assert_int_equal(num(st, "acked"), 0);
+  assert_int_equal(num(st, "undelivered"), 6);
+  assert_int_equal(num(st, "results"), 0);
+  json_t *cons = json_object_get(st, "consumers");
+  assert_int_equal(json_array_size(cons), 1);
+  json_t *c = json_array_get(cons, 0);
+  assert_string_equal(str(c, "name"), "holder");
+  assert_int_equal(num(c, "pending"), 4);
+  json_int_t idle_ms = num(c, "idle_ms");
+  assert_true(idle_ms >= 0 && idle_ms <= (json_int_t)((seen - spawned) * 1000) + 100);
+  json_decref(st);
+
+  kill(w.pid, SIGKILL);
+  assert_int_equal(wait_child(&w, 10), 128 + SIGKILL);
+  child_free(&w);
+  usleep(1200000);
+  run r;
+  RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "mid");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.out, "stream mid: 10 jobs\n"));
+  assert_true(contains(r.out, "  pending      4\n"));
+  assert_true(contains(r.out, "  acked        0\n"));
+  assert_true(contains(r.out, "  undelivered  6\n"));
+  const char *line = strstr(r.out, "consumer holder: ");
+  assert_non_null(line);
+  int pending = -1;
+  double idle = -1;
+  assert_int_equal(sscanf(line, "consumer holder: %d pending, idle %lf s", &pending, &idle), 2);
+  assert_int_equal(pending, 4);
+  assert_true(idle >= 1.1); /* dead for 1.2 s at least */
+  run_free(&r);
+}
+
 static void test_group_and_results_stream(void **state) {
   /* --group and --results-stream other than the defaults: the worker
    * joins that group and writes there, status and results read there,
@@ -1018,6 +1121,31 @@ static void test_group_and_results_stream(void **state) {
   json_decref(st);
 }
 
+static void test_worker_limits(void **state) {
+  /* --per-host 2 with 8 threads: never more than 2 requests at once to
+   * the one host, so 12 jobs of 300 ms take 6 rounds */
+  enqueue_jobs("ph", "/concurrency/wph?ms=300", 12);
+  run r;
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "ph", "-t", "8", "--per-host", "2",
+      "--until-empty");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "12 jobs: 12 ok"));
+  assert_int_equal(server_number("/concurrency-max/wph"), 2);
+  if (r.secs < 1.75)
+    fail_msg("12 jobs of 300 ms, 2 at a time, took %.3f s", r.secs);
+  run_free(&r);
+
+  /* --rate 10, no burst: 11 jobs start over 10 intervals of 100 ms */
+  enqueue_jobs("rate", "/hello", 11);
+  RUN(&r, NULL, "worker", "--redis", redis_url, "--stream", "rate", "-t", "8", "--rate", "10",
+      "--until-empty");
+  assert_int_equal(r.status, 0);
+  assert_true(contains(r.err, "11 jobs: 11 ok"));
+  if (r.secs < 0.95 || r.secs > 4 * tu_time_scale())
+    fail_msg("11 jobs at --rate 10 took %.3f s, expected about 1 s", r.secs);
+  run_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       SCALE_TEST(test_usage),
@@ -1034,7 +1162,10 @@ int main(void) {
       SCALE_TEST(test_results_dedup),
       SCALE_TEST(test_claim_waits_for_idle),
       SCALE_TEST(test_live_jobs_are_not_taken_over),
+      SCALE_TEST(test_sigint_finishes_in_flight),
+      SCALE_TEST(test_status_mid_run),
       SCALE_TEST(test_group_and_results_stream),
+      SCALE_TEST(test_worker_limits),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
