@@ -1,11 +1,41 @@
 /* test_executor.c: executor lifecycle: threads, names, initializer, signal
  * mask, submit (concurrent, FIFO, bounded queue, timeouts), shutdown in
  * every mode, and load: many jobs, connection reuse, real concurrency. */
+#include <dlfcn.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 
 #include "testutil.h"
+
+/* ---- a name only this test binary resolves ----
+ * libcurl resolves names with getaddrinfo; this definition in the program
+ * comes before libc's, so "fp-dns-test.invalid" resolves to 127.0.0.1 here,
+ * and every lookup of it is counted. Other names go to the real one. */
+#define TEST_NAME "fp-dns-test.invalid"
+static atomic_int test_name_lookups;
+
+int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                struct addrinfo **res) {
+  typedef int (*gai_fn)(const char *, const char *, const struct addrinfo *,
+                        struct addrinfo **);
+  static _Atomic(gai_fn) real;
+  gai_fn next = atomic_load(&real);
+  if (!next) {
+    next = (gai_fn)dlsym(RTLD_NEXT, "getaddrinfo");
+    atomic_store(&real, next);
+  }
+  if (node && strcmp(node, TEST_NAME) == 0) {
+    atomic_fetch_add(&test_name_lookups, 1);
+    struct addrinfo h = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM,
+                         .ai_flags = AI_NUMERICHOST};
+    if (hints)
+      h.ai_protocol = hints->ai_protocol;
+    return next("127.0.0.1", service, &h, res);
+  }
+  return next(node, service, hints, res);
+}
 
 static fp_request *new_request(const char *path) {
   char *url = tu_url("%s", path);
@@ -125,6 +155,53 @@ static void test_default_threads(void **state) {
   assert_int_equal(fp_executor_threads(ex), want);
   fp_executor_free(ex);
   assert_int_equal(fp_executor_threads(NULL), 0);
+}
+
+#define MAX_WORKERS_DNS 8
+
+/* Lookups of TEST_NAME made by a pool of `threads` workers, each running
+ * one job to that name after a first job has resolved it. */
+static int lookups_with_share(bool share_dns, size_t threads) {
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = threads;
+  opts.share_dns = share_dns;
+  fp_executor *ex = fp_executor_new(&opts, NULL);
+  assert_non_null(ex);
+  char url[128];
+  snprintf(url, sizeof url, "http://" TEST_NAME ":%u/hello", (unsigned)ts_port(tu_server));
+  int before = atomic_load(&test_name_lookups);
+  fp_future *first = fp_executor_submit_url(ex, url, NULL);
+  assert_body(first, "hello");
+  fp_future_decref(first);
+  /* one job for every worker at once, each holding its worker long enough
+   * that no worker comes for a second one */
+  unsigned ms = (unsigned)(200 * tu_time_scale());
+  snprintf(url, sizeof url, "http://" TEST_NAME ":%u/delay/%u", (unsigned)ts_port(tu_server), ms);
+  char want[32];
+  snprintf(want, sizeof want, "delayed %u", ms);
+  fp_future *fs[MAX_WORKERS_DNS];
+  for (size_t i = 0; i < threads; i++)
+    assert_non_null(fs[i] = fp_executor_submit_url(ex, url, NULL));
+  for (size_t i = 0; i < threads; i++) {
+    assert_body(fs[i], want);
+    fp_future_decref(fs[i]);
+  }
+  fp_executor_free(ex);
+  return atomic_load(&test_name_lookups) - before;
+}
+
+static void test_share_dns(void **state) {
+  /* with share_dns (the default) the workers share one DNS cache: the name
+   * is looked up once for the whole pool; without it each worker that
+   * meets the name looks it up itself */
+  (void)state;
+  enum { THREADS = 4 };
+  int shared = lookups_with_share(true, THREADS);
+  int own = lookups_with_share(false, THREADS);
+  print_message("lookups: %d with a shared cache, %d without\n", shared, own);
+  assert_int_equal(shared, 1);
+  assert_int_equal(own, THREADS);
 }
 
 #define MAX_WORKERS 8
@@ -790,6 +867,7 @@ int main(void) {
       TU_TEST(test_first_executors_at_once), /* first: the process's first curl use */
       TU_TEST(test_idle_workers_sleep),
       TU_TEST(test_default_threads),
+      TU_TEST(test_share_dns),
       TU_TEST(test_names_initializer_signals),
       TU_TEST(test_name_prefix_default_and_cut),
       TU_TEST(test_initializer_failure),
