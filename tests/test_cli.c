@@ -1243,7 +1243,11 @@ static void test_open_files_raised(void **state) {
    * about 514 files, so fetchpool raises the soft limit itself, says
    * nothing, and all 150 run at once */
   static const char *const soft[] = {"/usr/bin/prlimit", "--nofile=200:4096", "--", NULL};
-  char *input = url_lines("/concurrency/cli-nofile?ms=400", 150);
+  /* each held long enough that a server slowed by tools accepts them all
+   * while the first are still held */
+  char path[64];
+  snprintf(path, sizeof path, "/concurrency/cli-nofile?ms=%u", (unsigned)(400 * tu_time_scale()));
+  char *input = url_lines(path, 150);
   run r;
   run_cli_wrapped(&r, soft, input, strlen(input), ARGS("-q", "-t", "150"), NULL, 0, false);
   assert_int_equal(r.status, 0);
