@@ -432,6 +432,13 @@ static void test_cancel_races_workers(void **state) {
   }
   assert_int_equal(finished + cancelled, RACE_ROUNDS);
   print_message("cancel race: %lu cancelled, %lu finished\n", cancelled, finished);
+  /* the race was run: both sides won some rounds (65 to 135 of 200 each
+   * seen); under valgrind, which runs one thread at a time, either side
+   * may win them all */
+  if (tu_time_scale() <= 2.0) {
+    assert_true(cancelled > 0);
+    assert_true(finished > 0);
+  }
   /* a cancelled job never reached the server */
   assert_int_equal(ts_requests(tu_server) - before, finished);
   free(slots);
