@@ -4,6 +4,7 @@
  * --rate, --per-host, --stall-timeout, --cacert, interruption by SIGINT
  * and SIGTERM (--grace, a second signal), kill -9, and --resume with torn
  * lines and --resume-failed. Every child is bounded in time and reaped. */
+#include <pthread.h>
 #include <sys/file.h>
 
 #include "testutil.h"
@@ -739,6 +740,71 @@ static void test_sigint_cancels_waiting_retry(void **state) {
   free(url);
 }
 
+typedef struct appender {
+  const char *path;
+  double delay;
+  bool appended; /* out: the line was written */
+} appender;
+
+#define MARKER "# another writer"
+
+/* Another writer appends one line to the file mid-run. */
+static void *append_marker(void *arg) {
+  appender *a = arg;
+  usleep((useconds_t)(a->delay * 1e6));
+  int fd = open(a->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0) {
+    a->appended = write(fd, MARKER "\n", sizeof MARKER) == (ssize_t)sizeof MARKER;
+    close(fd);
+  }
+  return NULL;
+}
+
+static void test_output_appends(void **state) {
+  /* the output file is written with O_APPEND: each record lands at the end
+   * of the file as it is then, so a line another writer appended mid-run
+   * (a log shared by several runs) is never overwritten */
+  double scale = tu_time_scale();
+  char slow[64];
+  snprintf(slow, sizeof slow, "/delay/%u", (unsigned)(1500 * scale));
+  char *fast = url_lines("/hello", 4), *late = url_lines(slow, 4);
+  char *input;
+  assert_true(asprintf(&input, "%s%s", fast, late) > 0);
+  char *path = tmp_path("appended.jsonl");
+  appender a = {.path = path, .delay = 0.5 * scale};
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, append_marker, &a), 0);
+  run r;
+  RUN(&r, input, "-q", "-t", "8", "-o", path);
+  pthread_join(t, NULL);
+  assert_int_equal(r.status, 0);
+  size_t len;
+  char *text = read_file(path, &len);
+  assert_true(a.appended);
+  /* the marker is a whole line of its own, and every record is whole */
+  size_t lines = 0, markers = 0;
+  for (char *line = text; line < text + len;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    assert_non_null(nl);
+    *nl = '\0';
+    if (strcmp(line, MARKER) == 0) {
+      markers++;
+    } else {
+      json_error_t jerr;
+      json_t *rec = json_loads(line, 0, &jerr);
+      if (!rec)
+        fail_msg("torn or overwritten line: %.200s", line);
+      json_decref(rec);
+      lines++;
+    }
+    line = nl + 1;
+  }
+  assert_int_equal(markers, 1);
+  assert_int_equal(lines, 8);
+  free(text), free(path), free(input), free(fast), free(late);
+  run_free(&r);
+}
+
 static void test_kill9_then_resume(void **state) {
   char *input = url_lines("/delay/100", 400);
   char *in_path = write_tmp("kill-in.txt", input, strlen(input));
@@ -997,6 +1063,7 @@ int main(void) {
       TU_TEST(test_second_sigint_then_resume),
       TU_TEST(test_sigint_while_reading_stdin),
       TU_TEST(test_sigint_cancels_waiting_retry),
+      TU_TEST(test_output_appends),
       TU_TEST(test_kill9_then_resume),
       TU_TEST(test_resume_torn_last_line),
       TU_TEST(test_resume_failed),
