@@ -229,17 +229,19 @@ static int prepare_group(worker *w) {
 }
 
 /* Start the job of one stream entry [id, [field, value, ...]] in a free
- * slot. check: the entry may be one we hold (a re-read, a claim). */
-static void start_entry(worker *w, const redisReply *entry, bool check) {
+ * slot. check: the entry may be one we hold (a re-read, a claim). Returns
+ * whether it took a slot (a job we hold already, or an entry deleted from
+ * the stream, does not). */
+static bool start_entry(worker *w, const redisReply *entry, bool check) {
   if (entry->type != REDIS_REPLY_ARRAY || entry->elements < 2 || !is_id(entry->element[0]))
-    return;
+    return false;
   const redisReply *idr = entry->element[0], *fields = entry->element[1];
   if (check && holds(w, idr->str))
-    return;
+    return false;
   if (fields->type != REDIS_REPLY_ARRAY) {
     /* deleted from the stream while pending: nothing to run */
     freeReplyObject(cli_redis_call(w->redis, "XACK", w->o->stream, w->o->group, idr->str));
-    return;
+    return false;
   }
   size_t i = w->free_slots[--w->nfree];
   slot *s = &w->slots[i];
@@ -257,9 +259,10 @@ static void start_entry(worker *w, const redisReply *entry, bool check) {
             fp_record_error(index, NULL, NULL, FP_ERR_INVALID_REQUEST,
                             "the stream entry has no \"job\" field"),
             &r);
-    return;
+    return true;
   }
   cli_job_start(&w->jobs, i, index, job->len ? job->str : "", job->len);
+  return true;
 }
 
 /* The entries of an XREADGROUP reply [[stream, [entry, ...]]]. Returns
@@ -321,9 +324,11 @@ static int claim_idle_jobs(worker *w) {
   if (reply->type == REDIS_REPLY_ARRAY && reply->elements >= 2 && is_id(reply->element[0])) {
     memcpy(w->claim_cursor, reply->element[0]->str, reply->element[0]->len + 1);
     const redisReply *entries = reply->element[1];
+    /* our own jobs come back too when they went idle (a Redis outage
+     * longer than --claim-idle stopped the heartbeat): not taken over */
     for (size_t i = 0; entries->type == REDIS_REPLY_ARRAY && i < entries->elements && w->nfree;
-         i++, claimed++)
-      start_entry(w, entries->element[i], true);
+         i++)
+      claimed += start_entry(w, entries->element[i], true);
   }
   freeReplyObject(reply);
   if (claimed)
