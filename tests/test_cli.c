@@ -1120,16 +1120,6 @@ static void test_stats_json(void **state) {
   free(ok), free(e503), free(moved), free(path);
 }
 
-/* The number a test server counter path answers with. */
-static long server_number(const char *path) {
-  fp_executor *ex = tu_executor(1, 0, NULL);
-  const fp_response *resp;
-  fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
-  long v = atol(fp_response_body(resp, NULL));
-  fp_future_decref(f);
-  fp_executor_free(ex);
-  return v;
-}
 
 /* Samples, on a thread of its own, of the count of /flaky/KEY requests
  * the server has seen, while a run goes on: only samples whose answer
@@ -1220,7 +1210,7 @@ static void test_ordered_window_bounded(void **state) {
              "bounded", s.most, WINDOW);
   /* and the window fills: the bound is the window, not something less */
   assert_int_equal(s.last, WINDOW - 1);
-  assert_int_equal(server_number("/flaky-count/cli-window"), FAST);
+  assert_int_equal(tu_server_number("/flaky-count/cli-window"), FAST);
   free(slow), free(fast), free(input);
 }
 
@@ -1234,7 +1224,7 @@ static void test_default_threads(void **state) {
   assert_int_equal(json_array_size(recs), 80);
   json_decref(recs);
   run_free(&r);
-  assert_int_equal(server_number("/concurrency-max/cli-default"), 32);
+  assert_int_equal(tu_server_number("/concurrency-max/cli-default"), 32);
   free(input);
 }
 
@@ -1260,7 +1250,7 @@ static void test_open_files_raised(void **state) {
   run_free(&r);
   /* past the 45 at once that 200 files allow ((200 - 64) / 3); all 150
    * in a plain build, where the in-process server keeps up */
-  long most = server_number("/concurrency-max/cli-nofile");
+  long most = tu_server_number("/concurrency-max/cli-nofile");
   print_message("%ld of 150 transfers at once\n", most);
   if (tu_time_scale() == 1.0)
     assert_int_equal(most, 150);

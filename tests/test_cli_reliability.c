@@ -33,36 +33,6 @@ static const char test_key[] =
 
 /* ------------------------------------------------------------ helpers */
 
-/* The body of GET path on the test server, through the library (NEW). */
-static char *server_text(const char *path) {
-  char *url = tu_url("%s", path);
-  fp_executor_options eo;
-  fp_executor_options_init(&eo);
-  eo.threads = 1;
-  fp_executor *ex = fp_executor_new(&eo, NULL);
-  assert_non_null(ex);
-  fp_future *f = fp_executor_submit_url(ex, url, NULL);
-  assert_non_null(f);
-  const fp_response *resp;
-  assert_int_equal(fp_future_result(f, 30, &resp), FP_OK);
-  size_t len;
-  const char *body = fp_response_body(resp, &len);
-  char *text = strndup(body ? body : "", len);
-  fp_future_decref(f);
-  fp_executor_free(ex);
-  free(url);
-  return text;
-}
-
-static long server_number(const char *fmt, const char *name) {
-  char path[256];
-  snprintf(path, sizeof path, fmt, name);
-  char *text = server_text(path);
-  long v = atol(text);
-  free(text);
-  return v;
-}
-
 static double ms_of(json_t *rec) { return json_number_value(json_object_get(rec, "elapsed_ms")); }
 
 static bool is_cancelled(json_t *rec) { return strcmp(error_code(rec), "cancelled") == 0; }
@@ -213,7 +183,7 @@ static void test_retries(void **state) {
   assert_int_equal(num(rec, "attempts"), 2);
   assert_int_equal(num(rec, "status"), 200);
   assert_true(json_is_true(json_object_get(rec, "ok")));
-  assert_int_equal(server_number("/flaky-count/%s", "retry-once"), 2);
+  assert_int_equal(tu_server_number("/flaky-count/%s", "retry-once"), 2);
   json_decref(recs);
   run_free(&r);
 
@@ -226,7 +196,7 @@ static void test_retries(void **state) {
   assert_int_equal(num(rec, "attempts"), 4);
   assert_int_equal(num(rec, "status"), 503);
   assert_string_equal(error_code(rec), "http");
-  assert_int_equal(server_number("/flaky-count/%s", "retry-many"), 4);
+  assert_int_equal(tu_server_number("/flaky-count/%s", "retry-many"), 4);
   json_decref(recs);
   run_free(&r);
 
@@ -279,7 +249,7 @@ static void test_retry_backoff_full_jitter(void **state) {
     assert_int_equal(num(by_index(recs, i), "attempts"), 2);
     char key[32];
     snprintf(key, sizeof key, "backoff-%d", i);
-    double gap = (double)server_number("/flaky-gap/%s", key) / 1000.0;
+    double gap = (double)tu_server_number("/flaky-gap/%s", key) / 1000.0;
     sum += gap;
     min = gap < min ? gap : min;
     max = gap > max ? gap : max;
@@ -451,8 +421,8 @@ static void test_per_host(void **state) {
   json_t *recs = records(&r);
   assert_int_equal(json_array_size(recs), 24);
   json_decref(recs);
-  assert_int_equal(server_number("/concurrency-max/%s", "ph-ip"), 2);
-  assert_int_equal(server_number("/concurrency-max/%s", "ph-name"), 2);
+  assert_int_equal(tu_server_number("/concurrency-max/%s", "ph-ip"), 2);
+  assert_int_equal(tu_server_number("/concurrency-max/%s", "ph-name"), 2);
   /* 6 rounds of 300 ms per host, both hosts at once: 1.8 s, not 3.6 s */
   if (r.secs < 1.75 || r.secs > 3.2 * tu_time_scale())
     fail_msg("24 jobs of 300 ms, 2 at a time on each of 2 hosts, took %.3f s", r.secs);
@@ -462,7 +432,7 @@ static void test_per_host(void **state) {
   char *plain = url_lines("/concurrency/ph-free?ms=300", 8);
   RUN(&r, plain, "-q", "-t", "8");
   assert_int_equal(r.status, 0);
-  assert_true(server_number("/concurrency-max/%s", "ph-free") > 2);
+  assert_true(tu_server_number("/concurrency-max/%s", "ph-free") > 2);
   run_free(&r);
   free(plain);
 }
@@ -917,7 +887,7 @@ static void test_resume_failed(void **state) {
   /* --resume-failed runs 1 and 2 again: 2 now succeeds, 1 fails again */
   RUN(&r, input, "-q", "--resume", path, "--resume-failed");
   assert_int_equal(r.status, 1);
-  assert_int_equal(server_number("/flaky-count/%s", "resume-failed"), 2);
+  assert_int_equal(tu_server_number("/flaky-count/%s", "resume-failed"), 2);
   recs = file_records(path, false, NULL);
   assert_int_equal(json_array_size(recs), 5);
   json_decref(recs);

@@ -286,16 +286,6 @@ static void assert_one_record_per_job(json_t *recs, const char *stream, size_t n
   free(ids);
 }
 
-/* The number a test server counter path answers with. */
-static long server_number(const char *path) {
-  fp_executor *ex = tu_executor(1, 0, NULL);
-  const fp_response *resp;
-  fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
-  long v = atol(fp_response_body(resp, NULL));
-  fp_future_decref(f);
-  fp_executor_free(ex);
-  return v;
-}
 
 /* Redis's clock in milliseconds (the clock of stream entry ids). */
 static long long redis_ms(void) {
@@ -975,7 +965,7 @@ static void test_sigint_finishes_in_flight(void **state) {
   child w = SPAWN("int1", "worker", "--redis", redis_url, "--stream", "int", "--consumer", "c",
                   "-t", "4", "--grace", "30");
   double end = tu_now() + 10 * scale;
-  while (server_number("/concurrency-max/sigint") < 4) {
+  while (tu_server_number("/concurrency-max/sigint") < 4) {
     if (tu_now() > end)
       fail_msg("the 4 jobs were never in flight at once");
     usleep(10000);
@@ -1130,7 +1120,7 @@ static void test_worker_limits(void **state) {
       "--until-empty");
   assert_int_equal(r.status, 0);
   assert_true(contains(r.err, "12 jobs: 12 ok"));
-  assert_int_equal(server_number("/concurrency-max/wph"), 2);
+  assert_int_equal(tu_server_number("/concurrency-max/wph"), 2);
   if (r.secs < 1.75)
     fail_msg("12 jobs of 300 ms, 2 at a time, took %.3f s", r.secs);
   run_free(&r);

@@ -151,6 +151,25 @@ static inline fp_future *tu_run(fp_executor *ex, fp_request *req,
   return f;
 }
 
+/* The number the shared server answers at the printf-formatted path (its
+ * counter routes: /flaky-count/KEY, /concurrency-max/NAME, ...). */
+static inline long tu_server_number(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline long tu_server_number(const char *fmt, ...) {
+  char path[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(path, sizeof path, fmt, ap);
+  va_end(ap);
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  const fp_response *resp;
+  fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
+  const char *body = fp_response_body(resp, NULL);
+  long v = atol(body ? body : "");
+  fp_future_decref(f);
+  fp_executor_free(ex);
+  return v;
+}
+
 /* Body of a finished future (BORROWED); the test fails if it has none. */
 static inline const char *tu_body(fp_future *f) {
   const fp_response *resp = fp_future_response(f);
