@@ -435,7 +435,13 @@ def plot_cmd(ser, extra=""):
              for i, (c, p) in enumerate(ser.items())]
     if extra:
         parts.append(extra)
-    return "plot " + ", \\\n  ".join(parts) if parts else "unset key; plot 1/0 notitle"
+    if parts:
+        return "plot " + ", \\\n  ".join(parts)
+    # nothing measured (a workload left out or skipped): an empty panel that
+    # says so; gnuplot refuses to autoscale a plot with no points
+    return "\n".join(['set label 99 "not measured in this run" at graph 0.5, graph 0.5 center',
+                      "unset key", "plot [1:2048] [1:10] 1/0 notitle", "unset label 99",
+                      "set key outside right top"])
 
 
 gp = ['set terminal pngcairo size 1400,560 font "sans,10"', "set logscale x 2", "set grid",
