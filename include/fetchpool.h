@@ -142,7 +142,8 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
 
 /* Parse a JSON job object {"url": str, "method": str, "headers": {name:
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
- * "connect_timeout": seconds, "max_redirs": int, "id": any}. Starts from
+ * "connect_timeout": seconds, "stall_timeout": seconds, "max_redirs": int,
+ * "id": any}. Starts from
  * a copy of base when base is not NULL (headers of obj replace base's
  * headers of the same name, case-insensitively). Unknown keys are ignored.
  * Returns NEW, or NULL with err naming the field and why

@@ -432,7 +432,8 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
     }
   }
   if (json_seconds(obj, "timeout", &req->timeout, err) ||
-      json_seconds(obj, "connect_timeout", &req->connect_timeout, err))
+      json_seconds(obj, "connect_timeout", &req->connect_timeout, err) ||
+      json_seconds(obj, "stall_timeout", &req->stall_timeout, err))
     goto fail;
   if ((v = json_object_get(obj, "max_redirs")) && !json_is_null(v)) {
     if (!json_is_integer(v) || json_integer_value(v) < 0) {

@@ -116,6 +116,7 @@ static void check_from_json(const json_t *obj, const fp_request *base,
   }
   FUZZ_CHECK(req->timeout >= 0 && isfinite(req->timeout));
   FUZZ_CHECK(req->connect_timeout >= 0 && isfinite(req->connect_timeout));
+  FUZZ_CHECK(req->stall_timeout >= 0 && isfinite(req->stall_timeout));
   FUZZ_CHECK(req->max_redirs >= 0);
   json_t *id = json_object_get(obj, "id");
   FUZZ_CHECK(id ? json_equal(fp_request_id(req), id) : fp_request_id(req) == NULL);
