@@ -10,26 +10,6 @@
 #include "testutil.h"
 #include "cli_harness.h"
 
-/* A self-signed certificate for 127.0.0.1 and localhost (EC P-256, valid
- * until 2126), for the HTTPS server of test_cacert. Test data only. */
-static const char test_cert[] =
-    "-----BEGIN CERTIFICATE-----\n"
-    "MIIBmzCCAUGgAwIBAgIUX8CRhCEkRSw3XwM9CbF0bmztdGcwCgYIKoZIzj0EAwIw\n"
-    "FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyMjAzMzYzMloYDzIxMjYxMDI5\n"
-    "MDMzNjMyWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
-    "PQMBBwNCAASqKb8F5m7bUhhoKFcLhjY+oMihA8IvYXHaP9m6Pu3CwiKUgNayLXoe\n"
-    "IXAr6hpwdQX0WINZ5SSD/sa5cPy63d5io28wbTAdBgNVHQ4EFgQU4GhROb1yf+Jy\n"
-    "iGQxNRMlU20OCYMwHwYDVR0jBBgwFoAU4GhROb1yf+JyiGQxNRMlU20OCYMwDwYD\n"
-    "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI\n"
-    "zj0EAwIDSAAwRQIhAKkclDLnDZYFWl/bITZHd9uk5pDDWgGGIsFaFWOwtqODAiBr\n"
-    "+QO6VECAzMjxjaQmDsfJ6G67feEonhANP/TCQ9bHmw==\n"
-    "-----END CERTIFICATE-----\n";
-static const char test_key[] =
-    "-----BEGIN PRIVATE KEY-----\n"
-    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTRNgBqNqGTR0Q/4i\n"
-    "3XMXZYalV8aVStPfFJ9gzqRv71mhRANCAASqKb8F5m7bUhhoKFcLhjY+oMihA8Iv\n"
-    "YXHaP9m6Pu3CwiKUgNayLXoeIXAr6hpwdQX0WINZ5SSD/sa5cPy63d5i\n"
-    "-----END PRIVATE KEY-----\n";
 
 /* ------------------------------------------------------------ helpers */
 
@@ -459,8 +439,8 @@ static void test_stall_timeout(void **state) {
 }
 
 static void test_cacert(void **state) {
-  char *cert = write_tmp("ca.pem", test_cert, strlen(test_cert));
-  char *key = write_tmp("key.pem", test_key, strlen(test_key));
+  char *cert = write_tmp("ca.pem", tu_test_cert, strlen(tu_test_cert));
+  char *key = write_tmp("key.pem", tu_test_key, strlen(tu_test_key));
   char *missing = tmp_path("no-such-ca.pem");
   ts_options so = {.tls_cert_file = cert, .tls_key_file = key};
   ts_server *tls = ts_start(&so);

@@ -76,6 +76,9 @@ enum kind {
   F_GARBAGE,
   F_HANG,
   F_DELAY_TIMEOUT,
+  F_STALL,           /* a drip slower than the job's stall timeout */
+  F_CONNECT_TIMEOUT, /* a listener whose accept queue is full */
+  F_TLS,             /* an HTTPS server whose certificate no CA vouches for */
   F_CONNECT,
   F_DNS,
   F_FILE,
@@ -105,6 +108,9 @@ static const char *const fault_code[FAULT_KINDS] = {
     [F_GARBAGE - NORMAL_KINDS] = "protocol",
     [F_HANG - NORMAL_KINDS] = "timeout",
     [F_DELAY_TIMEOUT - NORMAL_KINDS] = "timeout",
+    [F_STALL - NORMAL_KINDS] = "stall_timeout",
+    [F_CONNECT_TIMEOUT - NORMAL_KINDS] = "connect_timeout",
+    [F_TLS - NORMAL_KINDS] = "tls",
     [F_CONNECT - NORMAL_KINDS] = "connect",
     [F_DNS - NORMAL_KINDS] = "dns",
     [F_FILE - NORMAL_KINDS] = "unsupported_protocol",
@@ -134,6 +140,8 @@ static struct {
   char *input, *output, *stats_path, *rss_path, *err, *text, *stext;
   uint8_t *seen;
   json_t *rec, *stats;
+  int full_fd, full_filler; /* the full listener of F_CONNECT_TIMEOUT (0: none) */
+  ts_server *tls;            /* the HTTPS server of F_TLS */
 } own;
 
 /* ------------------------------------------------------------ helpers */
@@ -208,12 +216,21 @@ static char *read_all(const char *path, size_t *len) {
   return buf;
 }
 
+static void write_all(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs(text, f) >= 0, 1);
+  assert_int_equal(fclose(f), 0);
+}
+
 /* ------------------------------------------------------------ input */
 
 typedef struct urls {
   char http[64];  /* "http://127.0.0.1:PORT" */
   char raw[64];   /* the raw fault port */
   char dead[64];  /* a closed port */
+  char full[64];  /* a listener that accepts no connection */
+  char tls[64];   /* "https://127.0.0.1:PORT", self-signed */
   double hang_timeout; /* job timeout of /hang lines, 0 for --timeout's */
 } urls;
 
@@ -325,6 +342,18 @@ static void write_line(FILE *f, const urls *u, uint64_t *rng, size_t i, enum kin
     fprintf(f, "{\"url\":\"%s/delay/5000\",\"timeout\":0.3,\"id\":%zu}\n", h, i);
     e->json = true;
     return;
+  case F_STALL: /* headers, then a byte every 2 s: under 1 byte/s */
+    fprintf(f, "{\"url\":\"%s/drip?bytes=100&interval_ms=2000\",\"stall_timeout\":0.5,"
+               "\"id\":%zu}\n", h, i);
+    e->json = true;
+    return;
+  case F_CONNECT_TIMEOUT:
+    fprintf(f, "{\"url\":\"%s/\",\"connect_timeout\":0.3,\"id\":%zu}\n", u->full, i);
+    e->json = true;
+    return;
+  case F_TLS:
+    snprintf(url, sizeof url, "%s/hello", u->tls);
+    break;
   case F_CONNECT:
     snprintf(url, sizeof url, "%s/", u->dead);
     break;
@@ -382,6 +411,15 @@ static expect *make_input(const char *path, size_t n, uint64_t seed_value,
   snprintf(u.http, sizeof u.http, "http://127.0.0.1:%u", (unsigned)ts_port(tu_server));
   snprintf(u.raw, sizeof u.raw, "http://127.0.0.1:%u", (unsigned)ts_raw_port(tu_server));
   snprintf(u.dead, sizeof u.dead, "http://127.0.0.1:%u", closed_port());
+  unsigned full_port;
+  own.full_fd = tu_full_listener(&full_port, &own.full_filler);
+  snprintf(u.full, sizeof u.full, "http://127.0.0.1:%u", full_port);
+  char *cert = tmp_path("cert.pem"), *key = tmp_path("key.pem");
+  write_all(cert, tu_test_cert), write_all(key, tu_test_key);
+  ts_options so = {.tls_cert_file = cert, .tls_key_file = key};
+  assert_non_null(own.tls = ts_start(&so));
+  snprintf(u.tls, sizeof u.tls, "https://127.0.0.1:%u", (unsigned)ts_port(own.tls));
+  free(cert), free(key);
   u.hang_timeout = hang_timeout;
   uint64_t rng = seed_value ? seed_value : 1;
 
@@ -722,6 +760,11 @@ static int stress_teardown(void **state) {
   free(own.text);
   free(own.stext);
   free(own.seen);
+  ts_stop(own.tls);
+  if (own.full_fd > 0) {
+    close(own.full_filler);
+    close(own.full_fd);
+  }
   memset(&own, 0, sizeof own);
   return 0;
 }

@@ -205,4 +205,26 @@ static inline int tu_full_listener(unsigned *port, int *filler) {
   return fd;
 }
 
+/* A self-signed certificate for 127.0.0.1 and localhost (EC P-256, valid
+ * until 2126), for the test HTTPS servers (test_cacert, the stress run's
+ * TLS faults). Test data only. */
+static const char tu_test_cert[] __attribute__((unused)) =
+    "-----BEGIN CERTIFICATE-----\n"
+    "MIIBmzCCAUGgAwIBAgIUX8CRhCEkRSw3XwM9CbF0bmztdGcwCgYIKoZIzj0EAwIw\n"
+    "FDESMBAGA1UEAwwJMTI3LjAuMC4xMCAXDTI2MTEyMjAzMzYzMloYDzIxMjYxMDI5\n"
+    "MDMzNjMyWjAUMRIwEAYDVQQDDAkxMjcuMC4wLjEwWTATBgcqhkjOPQIBBggqhkjO\n"
+    "PQMBBwNCAASqKb8F5m7bUhhoKFcLhjY+oMihA8IvYXHaP9m6Pu3CwiKUgNayLXoe\n"
+    "IXAr6hpwdQX0WINZ5SSD/sa5cPy63d5io28wbTAdBgNVHQ4EFgQU4GhROb1yf+Jy\n"
+    "iGQxNRMlU20OCYMwHwYDVR0jBBgwFoAU4GhROb1yf+JyiGQxNRMlU20OCYMwDwYD\n"
+    "VR0TAQH/BAUwAwEB/zAaBgNVHREEEzARhwR/AAABgglsb2NhbGhvc3QwCgYIKoZI\n"
+    "zj0EAwIDSAAwRQIhAKkclDLnDZYFWl/bITZHd9uk5pDDWgGGIsFaFWOwtqODAiBr\n"
+    "+QO6VECAzMjxjaQmDsfJ6G67feEonhANP/TCQ9bHmw==\n"
+    "-----END CERTIFICATE-----\n";
+static const char tu_test_key[] __attribute__((unused)) =
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgTRNgBqNqGTR0Q/4i\n"
+    "3XMXZYalV8aVStPfFJ9gzqRv71mhRANCAASqKb8F5m7bUhhoKFcLhjY+oMihA8Iv\n"
+    "YXHaP9m6Pu3CwiKUgNayLXoeIXAr6hpwdQX0WINZ5SSD/sa5cPy63d5i\n"
+    "-----END PRIVATE KEY-----\n";
+
 #endif /* FP_TESTUTIL_H */
