@@ -4,6 +4,9 @@
  * and the test HTTP server. Workers are real fetchpool processes, killed
  * and restarted as a crash or an operator would. */
 #include <hiredis/hiredis.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <spawn.h>
 
 #include "cli_harness.h"
@@ -652,6 +655,78 @@ static void test_redis_restart(void **state) {
   child_free(&w[1]);
 }
 
+/* A "Redis" that takes each connection and hangs up at once, counting
+ * them: what a worker meets while a server restarts behind a proxy. */
+typedef struct hangup_server {
+  int fd;
+  unsigned port;
+  atomic_bool stop;
+  atomic_int accepted;
+  double times[64]; /* when the first connections came, tu_now() */
+  pthread_t thread;
+} hangup_server;
+
+static void *hangup_main(void *arg) {
+  hangup_server *h = arg;
+  while (!atomic_load(&h->stop)) {
+    struct pollfd p = {.fd = h->fd, .events = POLLIN};
+    if (poll(&p, 1, 50) <= 0)
+      continue;
+    int c = accept(h->fd, NULL, NULL);
+    if (c < 0)
+      continue;
+    int n = atomic_load(&h->accepted);
+    if (n < 64)
+      h->times[n] = tu_now();
+    atomic_store(&h->accepted, n + 1);
+    close(c);
+  }
+  return NULL;
+}
+
+static void test_reconnect_backs_off(void **state) {
+  /* while Redis cannot serve, a worker tries again after waits that double
+   * from 0.1 s (each drawn in [w/2, w]) up to 5 s: about 6 tries in the
+   * first 3 s, not a tight loop, and growing gaps */
+  hangup_server h = {.fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)};
+  struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof sa;
+  assert_true(h.fd >= 0);
+  assert_int_equal(bind(h.fd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(h.fd, 16), 0);
+  assert_int_equal(getsockname(h.fd, (struct sockaddr *)&sa, &len), 0);
+  h.port = ntohs(sa.sin_port);
+  atomic_init(&h.stop, false);
+  atomic_init(&h.accepted, 0);
+  assert_int_equal(pthread_create(&h.thread, NULL, hangup_main, &h), 0);
+  char url[64];
+  snprintf(url, sizeof url, "redis://127.0.0.1:%u", h.port);
+  double t0 = tu_now();
+  child w = SPAWN("backoff", "worker", "--redis", url, "--stream", "bo", "--grace", "0.1");
+  usleep(3000000);
+  int tries = atomic_load(&h.accepted);
+  kill(w.pid, SIGTERM);
+  /* a stopped worker still waits up to 5 s for Redis to hand jobs back */
+  int st = wait_child(&w, 15);
+  atomic_store(&h.stop, true);
+  pthread_join(h.thread, NULL);
+  close(h.fd);
+  char *log = child_log(&w);
+  print_message("%d tries in the first 3 s; first at %.3f s\n", tries,
+                tries ? h.times[0] - t0 : -1.0);
+  assert_true(contains(log, "trying again"));
+  assert_int_equal(st, 143);
+  assert_true(tries >= 3);
+  assert_true(tries <= 10);
+  /* the gaps grow: the 4th is longer than the 1st, the 5th than the 2nd */
+  if (tries >= 5) {
+    assert_true(h.times[4] - h.times[3] > h.times[1] - h.times[0]);
+    assert_true(h.times[4] - h.times[3] >= 0.4 - 0.02);
+  }
+  free(log);
+  child_free(&w);
+}
+
 static void test_busy_server_is_waited_for(void **state) {
   /* A server that cannot serve yet (here busy in a script; after a
    * restart, loading its data) answers with an error that passes: the
@@ -849,6 +924,31 @@ static void test_results_dedup(void **state) {
   assert_int_equal(r.err_len, 0);
   run_free(&r);
   free(before);
+}
+
+static void test_until_empty_waits_for_other_consumers(void **state) {
+  /* --until-empty is about the whole group: while another consumer still
+   * holds jobs (not yet claimable), the worker stays; once they are acked
+   * it exits 0 */
+  enqueue_jobs("ue", "/hello", 6);
+  freeReplyObject(rcmd("XGROUP CREATE ue fetchpool 0"));
+  redisReply *held = rcmd("XREADGROUP GROUP fetchpool holder COUNT 2 STREAMS ue >");
+  const redisReply *entries = held->element[0]->element[1];
+  assert_int_equal(entries->elements, 2);
+  child w = SPAWN("ue1", "worker", "--redis", redis_url, "--stream", "ue", "-t", "4",
+                  "--claim-idle", "60", "--until-empty");
+  wait_results("ue:results", 4, 10);
+  usleep(1000000);
+  int st;
+  assert_int_equal(waitpid(w.pid, &st, WNOHANG), 0); /* still there */
+  assert_int_equal(rint_cmd("XLEN %s", "ue:results", NULL), 4);
+  for (size_t i = 0; i < entries->elements; i++)
+    freeReplyObject(rcmd("XACK ue fetchpool %s", entries->element[i]->element[0]->str));
+  freeReplyObject(held);
+  assert_exit(&w, 10, 0);
+  assert_int_equal(rint_cmd("XLEN %s", "ue:results", NULL), 4);
+  assert_int_equal(pending_total("ue", "fetchpool"), 0);
+  child_free(&w);
 }
 
 static void test_claim_waits_for_idle(void **state) {
@@ -1145,11 +1245,13 @@ int main(void) {
       SCALE_TEST(test_kill9_one_of_three),
       SCALE_TEST(test_restart_resumes_own_jobs),
       SCALE_TEST(test_redis_restart),
+      SCALE_TEST(test_reconnect_backs_off),
       SCALE_TEST(test_busy_server_is_waited_for),
       SCALE_TEST(test_refused_record_is_not_acked),
       SCALE_TEST(test_worker_waits_for_new_jobs),
       SCALE_TEST(test_sigterm_hands_jobs_back),
       SCALE_TEST(test_results_dedup),
+      SCALE_TEST(test_until_empty_waits_for_other_consumers),
       SCALE_TEST(test_claim_waits_for_idle),
       SCALE_TEST(test_live_jobs_are_not_taken_over),
       SCALE_TEST(test_sigint_finishes_in_flight),
