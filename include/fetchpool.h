@@ -143,9 +143,9 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
 /* Parse a JSON job object {"url": str, "method": str, "headers": {name:
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
  * "connect_timeout": seconds, "stall_timeout": seconds, "max_redirs": int,
- * "id": any}. Starts from
- * a copy of base when base is not NULL (headers of obj replace base's
- * headers of the same name, case-insensitively). Unknown keys are ignored.
+ * "id": any}. Starts from a copy of base when base is not NULL (headers of
+ * obj replace base's headers of the same name, case-insensitively; the
+ * timeouts given replace base's). Unknown keys are ignored.
  * Returns NEW, or NULL with err naming the field and why
  * (FP_ERR_INVALID_REQUEST, FP_ERR_INVALID_HEADER, FP_ERR_INVALID_URL for a
  * missing or non-string url). obj is BORROWED. Thread-safe for distinct
