@@ -337,6 +337,20 @@ static json_t *status_of(const char *stream, const char *const *extra) {
   return st;
 }
 
+/* The job counts of a `status --json` object. */
+typedef struct status_counts {
+  json_int_t jobs, delivered, pending, acked, undelivered, results;
+} status_counts;
+
+static void assert_status_counts(json_t *st, status_counts want) {
+  assert_int_equal(num(st, "jobs"), want.jobs);
+  assert_int_equal(num(st, "delivered"), want.delivered);
+  assert_int_equal(num(st, "pending"), want.pending);
+  assert_int_equal(num(st, "acked"), want.acked);
+  assert_int_equal(num(st, "undelivered"), want.undelivered);
+  assert_int_equal(num(st, "results"), want.results);
+}
+
 static bool sanitized(void) {
   const char *build = getenv("FP_TEST_BUILD");
   return build && strstr(build, "san");
@@ -424,21 +438,14 @@ static void test_enqueue_work_status_results(void **state) {
   json_decref(seen);
   json_decref(recs);
 
-  RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "s1", "--json");
-  st = json_loads(r.out, 0, NULL);
-  assert_non_null(st);
-  assert_int_equal(num(st, "jobs"), 300);
-  assert_int_equal(num(st, "delivered"), 300);
-  assert_int_equal(num(st, "pending"), 0);
-  assert_int_equal(num(st, "acked"), 300);
-  assert_int_equal(num(st, "undelivered"), 0);
-  assert_int_equal(num(st, "results"), 300);
+  st = status_of("s1", NULL);
+  assert_status_counts(st, (status_counts){.jobs = 300, .delivered = 300, .pending = 0,
+                                           .acked = 300, .undelivered = 0, .results = 300});
   json_t *cons = json_object_get(st, "consumers");
   assert_int_equal(json_array_size(cons), 1);
   assert_string_equal(str(json_array_get(cons, 0), "name"), "only");
   assert_int_equal(num(json_array_get(cons, 0), "pending"), 0);
   json_decref(st);
-  run_free(&r);
   RUN(&r, NULL, "status", "--redis", redis_url, "--stream", "s1");
   assert_true(contains(r.out, "stream s1: 300 jobs"));
   assert_true(contains(r.out, "consumer only: 0 pending"));
@@ -1109,13 +1116,9 @@ static void test_status_mid_run(void **state) {
   wait_pending("mid", 4, 10);
   json_t *st = status_of("mid", NULL);
   double seen = tu_now();
-  assert_int_equal(num(st, "jobs"), 10);
   assert_true(json_is_true(json_object_get(st, "group_exists")));
-  assert_int_equal(num(st, "delivered"), 4);
-  assert_int_equal(num(st, "pending"), 4);
-  assert_int_equal(num(st, "acked"), 0);
-  assert_int_equal(num(st, "undelivered"), 6);
-  assert_int_equal(num(st, "results"), 0);
+  assert_status_counts(st, (status_counts){.jobs = 10, .delivered = 4, .pending = 4,
+                                           .acked = 0, .undelivered = 6, .results = 0});
   json_t *cons = json_object_get(st, "consumers");
   assert_int_equal(json_array_size(cons), 1);
   json_t *c = json_array_get(cons, 0);
@@ -1169,12 +1172,9 @@ static void test_group_and_results_stream(void **state) {
   json_t *st = status_of("gs", ARGS("--group", "crawlers", "--results-stream", "out:gs"));
   assert_string_equal(str(st, "group"), "crawlers");
   assert_true(json_is_true(json_object_get(st, "group_exists")));
-  assert_int_equal(num(st, "delivered"), 10);
-  assert_int_equal(num(st, "pending"), 0);
-  assert_int_equal(num(st, "acked"), 10);
-  assert_int_equal(num(st, "undelivered"), 0);
+  assert_status_counts(st, (status_counts){.jobs = 10, .delivered = 10, .pending = 0,
+                                           .acked = 10, .undelivered = 0, .results = 10});
   assert_string_equal(str(st, "results_stream"), "out:gs");
-  assert_int_equal(num(st, "results"), 10);
   json_t *cons = json_object_get(st, "consumers");
   assert_int_equal(json_array_size(cons), 1);
   assert_string_equal(str(json_array_get(cons, 0), "name"), "g1");
