@@ -1,6 +1,7 @@
 # fetchpool build.
 #   make                 library (.a, .so) and the fetchpool program
-#   make test            build and run the test suite (installs deps if missing)
+#   make test            build and run the test suite (installs deps if missing: make deps)
+#   make CFLAGS=... LDFLAGS=...  added to the project's own flags; WERROR=0|1 (default 1 in a git checkout)
 #   make test SAN=thread            ... under ThreadSanitizer
 #   make test SAN=address,undefined ... under AddressSanitizer + UBSan
 #   make valgrind        the test suite under valgrind memcheck
@@ -36,18 +37,27 @@ CLI_LIBS    := $(shell $(PKG_CONFIG) --libs hiredis 2>/dev/null)
 TEST_CFLAGS := $(shell $(PKG_CONFIG) --cflags cmocka libmicrohttpd zlib hiredis 2>/dev/null)
 TEST_LIBS   := $(shell $(PKG_CONFIG) --libs cmocka libmicrohttpd zlib hiredis 2>/dev/null)
 
-WARN    := -Wall -Wextra -Werror -Wformat-security -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wno-unused-parameter
+# The project's own flags go on top of the user's CFLAGS, CPPFLAGS and
+# LDFLAGS (Redis's FINAL_CFLAGS pattern), so `make CFLAGS=-g` or a
+# distribution's hardening flags add to them instead of replacing them.
+# -Werror: on in a git checkout (developers, CI), off in a release tree
+# built by a user with a newer compiler; WERROR=0/1 overrides.
+WERROR  ?= $(if $(wildcard .git),1,0)
+WARN    := -Wall -Wextra -Wformat-security -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wno-unused-parameter $(if $(filter 1,$(WERROR)),-Werror)
 OPT     ?= -O2 -g
 CFLAGS  ?=
-CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -Iinclude -Isrc $(DEPS_CFLAGS)
+CPPFLAGS ?=
 LDFLAGS ?=
+FINAL_CFLAGS  = -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -pthread -Iinclude -Isrc $(DEPS_CFLAGS) \
+                $(SAN_CFLAGS) -MMD -MP $(CPPFLAGS) $(CFLAGS)
+FINAL_LDFLAGS = $(SAN_LDFLAGS) $(LDFLAGS)
 LDLIBS  := $(DEPS_LIBS) -pthread -lm
 
 ifneq ($(SAN),)
-  BUILD   := build/san-$(subst $(comma),-,$(SAN))
-  CFLAGS  += -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
-  LDFLAGS += -fsanitize=$(SAN)
+  BUILD       := build/san-$(subst $(comma),-,$(SAN))
+  SAN_CFLAGS  := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  SAN_LDFLAGS := -fsanitize=$(SAN)
 else
   BUILD   := build
 endif
@@ -73,37 +83,37 @@ PEAK_RSS := $(BUILD)/tests/fp-peak-rss
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
-$(BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h)
+$(BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) -fPIC -fvisibility=hidden -c $< -o $@
 
-$(BUILD)/src/cli/%.o: src/cli/%.c include/fetchpool.h $(wildcard src/cli/*.h)
+$(BUILD)/src/cli/%.o: src/cli/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(CLI_CFLAGS) -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) $(CLI_CFLAGS) -c $< -o $@
 
-$(BUILD)/tests/server/%.o: tests/server/%.c $(wildcard tests/server/*.h)
+$(BUILD)/tests/server/%.o: tests/server/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -c $< -o $@
 
 $(STATIC): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(SHARED): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libfetchpool.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libfetchpool.so.$(SOVERSION) $(FINAL_LDFLAGS) -o $@ $^ $(LDLIBS)
 	ln -sf libfetchpool.so.$(VERSION) $(BUILD)/libfetchpool.so.$(SOVERSION)
 	ln -sf libfetchpool.so.$(SOVERSION) $(BUILD)/libfetchpool.so
 
 $(PROGRAM): $(CLI_OBJ) $(STATIC)
-	$(CC) $(LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(CLI_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_LDFLAGS) -o $@ $(CLI_OBJ) $(STATIC) $(CLI_LIBS) $(LDLIBS)
 
 $(SERVER): tests/server/main.c $(SRV_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) $(FINAL_LDFLAGS) -o $@ $^ $(TEST_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(wildcard tests/*.h) $(SRV_OBJ) $(STATIC)
+$(BUILD)/tests/%: tests/%.c $(SRV_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(LDFLAGS) -o $@ $< $(SRV_OBJ) \
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(FINAL_LDFLAGS) -o $@ $< $(SRV_OBJ) \
 	    $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
 # never sanitized: it must stay small (see tests/peak_rss.c)
@@ -118,19 +128,18 @@ FUZZ_LIB_NAMES := job_line header retry_after host_key
 FUZZ_CLI_SRC   := $(wildcard src/cli/parse.c)
 FUZZ_CLI_NAMES := $(if $(FUZZ_CLI_SRC),cli_parse resume_line)
 FUZZ_NAMES     := $(FUZZ_LIB_NAMES) $(FUZZ_CLI_NAMES)
-FUZZ_HARNESS_H := tests/fuzz/fuzz.h include/fetchpool.h $(wildcard src/*.h) $(wildcard src/cli/*.h)
 REPLAY_OBJ     := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.o) \
                   $(FUZZ_CLI_SRC:%.c=$(BUILD)/%.o)
 
-$(BUILD)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS_H)
+$(BUILD)/tests/fuzz/fuzz_%.o: tests/fuzz/fuzz_%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Isrc/cli -DFUZZ_REPLAY -DFUZZ_ENTRY=fuzz_$* -c $< -o $@
+	$(CC) $(FINAL_CFLAGS) -Isrc/cli -DFUZZ_REPLAY -DFUZZ_ENTRY=fuzz_$* -c $< -o $@
 
-$(BUILD)/tests/test_fuzz: tests/test_fuzz.c tests/testutil.h $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC)
+$(BUILD)/tests/test_fuzz: tests/test_fuzz.c $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server \
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server \
 	    -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' $(if $(FUZZ_CLI_NAMES),-DFUZZ_HAVE_CLI) \
-	    $(LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC) $(TEST_LIBS) $(LDLIBS)
+	    $(FINAL_LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
 # The test command: installs what is missing, builds, runs every suite and
 # prints one "N passed, N failed" line.
@@ -164,11 +173,11 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build/fuzz
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer \
                 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                $(WARN) -pthread -Iinclude -Isrc -Isrc/cli $(DEPS_CFLAGS)
+                -MMD -MP $(WARN) -pthread -Iinclude -Isrc -Isrc/cli $(DEPS_CFLAGS)
 FUZZ_OBJ     := $(LIB_SRC:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_CLI_SRC:%.c=$(FUZZ_BUILD)/%.o)
 FUZZ_BIN     := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
 
-$(FUZZ_BUILD)/src/%.o: src/%.c include/fetchpool.h $(wildcard src/*.h) $(wildcard src/cli/*.h)
+$(FUZZ_BUILD)/src/%.o: src/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
 
@@ -176,7 +185,7 @@ $(FUZZ_BUILD)/libfetchpool-fuzz.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HARNESS_H) $(FUZZ_BUILD)/libfetchpool-fuzz.a
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_BUILD)/libfetchpool-fuzz.a
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(FUZZ_BUILD)/libfetchpool-fuzz.a $(LDLIBS)
 
 fuzz-build: $(FUZZ_BIN)
@@ -204,7 +213,7 @@ bench-scale: deps
 examples: $(STATIC)
 	@mkdir -p $(BUILD)/examples
 	for f in examples/*.c; do \
-	  $(CC) $(CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(STATIC) $(LDLIBS) || exit 1; \
+	  $(CC) $(FINAL_CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(STATIC) $(LDLIBS) || exit 1; \
 	done
 
 fetchpool.pc: fetchpool.pc.in Makefile
@@ -233,7 +242,10 @@ uninstall:
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -Itests -Itests/server src tests
-	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CFLAGS)
+	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(filter-out -MMD -MP,$(FINAL_CFLAGS))
+
+# Header dependencies written by -MMD -MP beside each object and program.
+-include $(shell find build -name '*.d' 2>/dev/null)
 
 clean:
 	rm -rf build fetchpool.pc
