@@ -10,7 +10,7 @@
 #                        results in bench/results/, see BENCHMARKS.md
 #   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
 #   make install / uninstall   honour PREFIX and DESTDIR
-#   make lint            cppcheck and clang-tidy
+#   make lint            the design's walls (scripts/check-walls.sh), cppcheck, clang-tidy
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
 #                        that long, under ASan + UBSan (clang)
 
@@ -240,6 +240,7 @@ uninstall:
 	      $(DESTDIR)$(BINDIR)/fetchpool $(DESTDIR)$(MANDIR)/fetchpool.1
 
 lint:
+	scripts/check-walls.sh
 	cppcheck --quiet --error-exitcode=1 --enable=warning,performance,portability \
 	    --inline-suppr --suppress=missingIncludeSystem -Iinclude -Isrc -Itests -Itests/server src tests
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(filter-out -MMD -MP,$(FINAL_CFLAGS))

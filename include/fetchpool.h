@@ -20,7 +20,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include <jansson.h>
+/* JSON values are jansson's (include <jansson.h> to build or read them);
+ * the header only names the type, so a program that never touches JSON
+ * does not need jansson's header. C11 and C++ allow the typedef twice. */
+typedef struct json_t json_t;
 
 #ifdef __cplusplus
 extern "C" {

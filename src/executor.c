@@ -11,6 +11,7 @@
  * the threads. Nothing here holds two locks at once. */
 #include <math.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>

@@ -324,18 +324,3 @@ int fp_future_add_done_callback(fp_future *f, fp_done_fn cb, void *userdata) {
   return FP_OK;
 }
 
-json_t *fp_future_record(fp_future *f, unsigned flags) {
-  if (!f)
-    return NULL;
-  pthread_mutex_lock(&f->mu);
-  fp_state state = f->state;
-  const fp_response *resp = f->resp;
-  pthread_mutex_unlock(&f->mu);
-  if (state == FP_FINISHED && resp)
-    return fp_record_new(f->req, resp, flags);
-  if (state == FP_PENDING || state == FP_RUNNING)
-    return NULL;
-  /* cancelled, or finished without a response (out of memory) */
-  fp_response stand_in = {.error = state == FP_CANCELLED ? FP_ERR_CANCELLED : FP_ERR_NOMEM};
-  return fp_record_new(f->req, &stand_in, flags);
-}

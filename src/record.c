@@ -5,6 +5,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "fetchpool_private.h"
 
 static char *base64(const char *data, size_t len) {
@@ -213,4 +215,36 @@ json_t *fp_record_error(uint64_t index, const char *url, json_t *id, int code,
   json_object_set_new(rec, "bytes", json_integer(0));
   json_object_set_new(rec, "attempts", json_integer(0));
   return rec;
+}
+
+/* A done future's record. Read through the future's public accessors:
+ * once finished or cancelled, its state and response no longer change. */
+json_t *fp_future_record(fp_future *f, unsigned flags) {
+  if (!f)
+    return NULL;
+  fp_state state = fp_future_state(f);
+  if (state == FP_PENDING || state == FP_RUNNING)
+    return NULL;
+  const fp_response *resp = state == FP_FINISHED ? fp_future_response(f) : NULL;
+  if (resp)
+    return fp_record_new(fp_future_request(f), resp, flags);
+  /* cancelled, or finished without a response (out of memory) */
+  fp_response stand_in = {.error = state == FP_CANCELLED ? FP_ERR_CANCELLED : FP_ERR_NOMEM};
+  return fp_record_new(fp_future_request(f), &stand_in, flags);
+}
+
+json_t *fp_results_to_json(fp_results *r, unsigned flags) {
+  if (!r)
+    return NULL;
+  json_t *arr = json_array();
+  size_t n = fp_results_size(r);
+  for (size_t i = 0; arr && i < n; i++) {
+    fp_future *f = fp_results_get(r, i);
+    json_t *rec = f ? fp_future_record(f, flags) : json_null();
+    if (!rec || json_array_append_new(arr, rec)) {
+      json_decref(arr);
+      return NULL;
+    }
+  }
+  return arr;
 }

@@ -4,6 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "fetchpool_private.h"
 
 static char *dup_n(const char *s, size_t n) {

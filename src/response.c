@@ -3,6 +3,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <jansson.h>
+
 #include "fetchpool_private.h"
 
 fp_response *fp__response_new(void) {

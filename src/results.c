@@ -130,21 +130,6 @@ int fp_results_wait(fp_results *r, size_t count, double timeout) {
   return rc;
 }
 
-json_t *fp_results_to_json(fp_results *r, unsigned flags) {
-  if (!r)
-    return NULL;
-  json_t *arr = json_array();
-  for (size_t i = 0; arr && i < r->n; i++) {
-    fp_future *f = fp_results_get(r, i);
-    json_t *rec = f ? fp_future_record(f, flags) : json_null();
-    if (!rec || json_array_append_new(arr, rec)) {
-      json_decref(arr);
-      return NULL;
-    }
-  }
-  return arr;
-}
-
 /* A future is done (its waiters woken) before its done callbacks run, so a
  * caller that waited on the futures themselves can free the array while
  * publish() is still due for some slot. Wait for those: they run at once in

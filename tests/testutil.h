@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "fetchpool.h"
 #include "testserver.h"

@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <jansson.h>
+
 #include "fetchpool.h"
 
 /* How records and stats are printed: compact, fields in their documented
