@@ -116,6 +116,14 @@ $(BUILD)/tests/%: tests/%.c $(SRV_OBJ) $(STATIC)
 	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(FINAL_LDFLAGS) -o $@ $< $(SRV_OBJ) \
 	    $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
+# The CLI's rooms tested directly: linked with every CLI object but main.
+CLI_ROOM_OBJ := $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+
+$(BUILD)/tests/test_cli_rooms: tests/test_cli_rooms.c $(CLI_ROOM_OBJ) $(SRV_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) $(CLI_CFLAGS) -Itests -Itests/server -Isrc/cli \
+	    $(FINAL_LDFLAGS) -o $@ $< $(CLI_ROOM_OBJ) $(SRV_OBJ) $(STATIC) $(CLI_LIBS) $(TEST_LIBS) $(LDLIBS)
+
 # never sanitized: it must stay small (see tests/peak_rss.c)
 $(PEAK_RSS): tests/peak_rss.c
 	@mkdir -p $(dir $@)
