@@ -472,6 +472,18 @@ FP_EXTERN int fp_future_wait(fp_future *f, double timeout);
 FP_EXTERN int fp_future_result(fp_future *f, double timeout,
                                const fp_response **resp);
 
+/* Python's Future.exception(timeout): wait until f is done and say whether
+ * its job succeeded and, if not, why, with the codes and messages of the
+ * records (fp_record_new). Returns FP_OK when it finished with no transfer
+ * error and a status below 400; FP_ERR_HTTP for a status of 400 or more
+ * (the library's fp_future_result is FP_OK there: the transfer worked);
+ * the transfer's error code (FP_ERR_TIMEOUT, FP_ERR_DNS, ...);
+ * FP_ERR_CANCELLED; FP_ERR_WAIT_TIMEOUT when f is not done within timeout
+ * (< 0: no limit); FP_ERR_INVALID_ARG for a NULL f. err (may be NULL) is
+ * reset, then gets the same code and the record's error.message ("" for
+ * FP_OK). Thread-safe. */
+FP_EXTERN int fp_future_outcome(fp_future *f, double timeout, fp_error *err);
+
 /* Response of a finished future without waiting: BORROWED, or NULL when not
  * finished (pending, running or cancelled). */
 FP_EXTERN const fp_response *fp_future_response(fp_future *f);

@@ -98,6 +98,11 @@ int fp__response_add_header(fp_response *resp, const char *name, size_t nlen,
                             const char *value, size_t vlen);
 /* Drop kept headers (a new response in a redirect chain starts). */
 void fp__response_clear_headers(fp_response *resp);
+/* How a finished job ended, as its record says: FP_OK, FP_ERR_HTTP for a
+ * status >= 400, the transfer error, or FP_ERR_NOMEM for no response.
+ * *msg gets the record's error.message ("" for FP_OK): BORROWED from resp,
+ * a static string, or buf (the HTTP status's text). */
+int fp__response_outcome(const fp_response *resp, const char **msg, char *buf, size_t size);
 
 /* ---- futures (future.c) ---- */
 

@@ -299,6 +299,22 @@ const fp_response *fp_future_response(fp_future *f) {
   return resp;
 }
 
+int fp_future_outcome(fp_future *f, double timeout, fp_error *err) {
+  fp_error_clear(err);
+  if (!f)
+    return fp__fail(err, FP_ERR_INVALID_ARG, "future is NULL");
+  const fp_response *resp;
+  int rc = fp_future_result(f, timeout, &resp);
+  if (rc == FP_ERR_WAIT_TIMEOUT)
+    return fp__fail(err, rc, "not done within %g s", timeout);
+  if (rc != FP_OK) /* cancelled, or finished without a response */
+    return fp__fail(err, rc, "%s", fp_strerror(rc));
+  char buf[32];
+  const char *msg;
+  int code = fp__response_outcome(resp, &msg, buf, sizeof buf);
+  return code == FP_OK ? FP_OK : fp__fail(err, code, "%s", msg);
+}
+
 int fp_future_add_done_callback(fp_future *f, fp_done_fn cb, void *userdata) {
   if (!f || !cb)
     return FP_ERR_INVALID_ARG;

@@ -178,15 +178,10 @@ json_t *fp_record_new(const fp_request *req, const fp_response *resp,
     return NULL;
   json_object_set_new(rec, "status", resp->status ? json_integer(resp->status) : json_null());
   json_object_set_new(rec, "ok", json_boolean(fp_response_ok(resp)));
-  if (resp->error != FP_OK) {
-    json_object_set_new(rec, "error", error_object(resp->error, resp->error_message));
-  } else if (resp->status >= 400) {
-    char msg[32];
-    snprintf(msg, sizeof msg, "HTTP status %ld", resp->status);
-    json_object_set_new(rec, "error", error_object(FP_ERR_HTTP, msg));
-  } else {
-    json_object_set_new(rec, "error", json_null());
-  }
+  char buf[32];
+  const char *msg;
+  int code = fp__response_outcome(resp, &msg, buf, sizeof buf);
+  json_object_set_new(rec, "error", code == FP_OK ? json_null() : error_object(code, msg));
   json_object_set_new(rec, "effective_url",
                       resp->effective_url ? json_text(resp->effective_url) : json_null());
   json_object_set_new(rec, "elapsed_ms", json_real(ms(resp->elapsed)));

@@ -1,4 +1,5 @@
 /* response.c: the response model: status, body, headers, timings, error. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -87,6 +88,23 @@ const char *fp_response_error_message(const fp_response *resp) {
 }
 
 long fp_response_status(const fp_response *resp) { return resp ? resp->status : 0; }
+
+int fp__response_outcome(const fp_response *resp, const char **msg, char *buf, size_t size) {
+  int code = !resp                 ? FP_ERR_NOMEM
+             : resp->error != FP_OK ? resp->error
+             : resp->status >= 400  ? FP_ERR_HTTP
+                                    : FP_OK;
+  if (code == FP_OK) {
+    *msg = "";
+  } else if (code == FP_ERR_HTTP) {
+    snprintf(buf, size, "HTTP status %ld", resp->status);
+    *msg = buf;
+  } else {
+    *msg = resp && resp->error_message && *resp->error_message ? resp->error_message
+                                                               : fp_strerror(code);
+  }
+  return code;
+}
 
 bool fp_response_ok(const fp_response *resp) {
   return resp && resp->error == FP_OK && resp->status > 0 && resp->status < 400;

@@ -171,6 +171,64 @@ static void test_result_on_transfer_error(void **state) {
   fp_executor_free(ex);
 }
 
+/* fp_future_outcome answers with the record's code and message. */
+static void assert_outcome_is_record(fp_future *f, int code, const char *message) {
+  fp_error err = {.code = FP_ERR_NOMEM, .text = "stale"};
+  assert_int_equal(fp_future_outcome(f, FP_FOREVER, &err), code);
+  assert_int_equal(err.code, code);
+  assert_string_equal(err.text, message);
+  json_t *rec = fp_future_record(f, 0);
+  assert_non_null(rec);
+  json_t *error = json_object_get(rec, "error");
+  if (code == FP_OK) {
+    assert_true(json_is_null(error));
+  } else {
+    assert_string_equal(json_string_value(json_object_get(error, "code")), fp_code_name(code));
+    assert_string_equal(json_string_value(json_object_get(error, "message")), message);
+  }
+  json_decref(rec);
+  assert_int_equal(fp_future_outcome(f, 0, NULL), code); /* err may be NULL */
+}
+
+static void test_outcome(void **state) {
+  (void)state;
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *slow = tu_submit(ex, "/delay/300");
+  fp_future *queued = tu_submit(ex, "/text/never");
+  fp_future *ok = tu_submit(ex, "/text/yes");
+  fp_future *missing = tu_submit(ex, "/status/404");
+  fp_future *broken = tu_submit(ex, "/status/503");
+  fp_error err = {0};
+  fp_future *refused = fp_executor_submit_url(ex, "http://127.0.0.1:1/", &err);
+  assert_non_null(refused);
+
+  /* not done yet: a wait timeout, and the error says so */
+  wait_running(slow);
+  assert_int_equal(fp_future_outcome(slow, 0.05, &err), FP_ERR_WAIT_TIMEOUT);
+  assert_int_equal(err.code, FP_ERR_WAIT_TIMEOUT);
+  assert_non_null(strstr(err.text, "not done"));
+  assert_true(fp_future_cancel(queued));
+
+  assert_outcome_is_record(slow, FP_OK, "");
+  assert_outcome_is_record(ok, FP_OK, "");
+  /* the library's result is FP_OK for a 404 (the transfer worked); the
+   * outcome is the record's "http" */
+  assert_int_equal(fp_future_result(missing, FP_FOREVER, NULL), FP_OK);
+  assert_outcome_is_record(missing, FP_ERR_HTTP, "HTTP status 404");
+  assert_outcome_is_record(broken, FP_ERR_HTTP, "HTTP status 503");
+  assert_int_equal(fp_future_outcome(refused, FP_FOREVER, &err), FP_ERR_CONNECT);
+  assert_int_equal(err.code, FP_ERR_CONNECT);
+  assert_string_equal(err.text, fp_response_error_message(fp_future_response(refused)));
+  assert_outcome_is_record(refused, FP_ERR_CONNECT, err.text);
+  assert_outcome_is_record(queued, FP_ERR_CANCELLED, fp_strerror(FP_ERR_CANCELLED));
+  assert_int_equal(fp_future_outcome(NULL, 0, &err), FP_ERR_INVALID_ARG);
+  assert_int_equal(err.code, FP_ERR_INVALID_ARG);
+
+  fp_future *all[] = {slow, queued, ok, missing, broken, refused};
+  tu_decref_all(all, 6);
+  fp_executor_free(ex);
+}
+
 /* ---- reference counting ---- */
 
 typedef struct counter {
@@ -452,6 +510,7 @@ int main(void) {
       TU_TEST(test_request_is_kept),
       TU_TEST(test_cancel_pending),
       TU_TEST(test_result_on_transfer_error),
+      TU_TEST(test_outcome),
       TU_TEST(test_drop_ref_before_finish),
       TU_TEST(test_extra_refs),
       TU_TEST(test_callback_in_worker),
