@@ -536,6 +536,15 @@ FP_EXTERN fp_as_completed *fp_as_completed_new(fp_future *const *fs, size_t n,
 FP_EXTERN int fp_as_completed_next(fp_as_completed *it, double timeout,
                                    fp_future **out);
 
+/* Python's as_completed(fs, timeout): limit the whole iteration to timeout
+ * seconds from this call (< 0: no limit, the default; call it right after
+ * fp_as_completed_new for Python's meaning). Each fp_as_completed_next then
+ * waits until the earlier of its own timeout and this deadline; past the
+ * deadline it still yields a future that is already done, and returns
+ * FP_ERR_WAIT_TIMEOUT at once when none is. Returns FP_OK or
+ * FP_ERR_INVALID_ARG. One thread at a time per iterator. */
+FP_EXTERN int fp_as_completed_set_timeout(fp_as_completed *it, double timeout);
+
 /* Free the iterator and its references. NULL is ignored. */
 FP_EXTERN void fp_as_completed_free(fp_as_completed *it);
 
@@ -558,6 +567,14 @@ FP_EXTERN fp_map *fp_executor_map(fp_executor *ex, fp_request *const *reqs,
  * down before the rest could be submitted. One thread at a time. */
 FP_EXTERN int fp_map_next(fp_map *m, double timeout, fp_future **out,
                           size_t *index);
+
+/* Python's Executor.map(timeout=): limit the whole iteration to timeout
+ * seconds from this call (< 0: no limit, the default). Each fp_map_next
+ * then waits until the earlier of its own timeout and this deadline, and
+ * past it returns FP_ERR_WAIT_TIMEOUT at once unless the next future in
+ * input order is done. Returns FP_OK or FP_ERR_INVALID_ARG. One thread at
+ * a time. */
+FP_EXTERN int fp_map_set_timeout(fp_map *m, double timeout);
 
 /* Cancel what is still pending and free the map. NULL is ignored. */
 FP_EXTERN void fp_map_free(fp_map *m);

@@ -10,6 +10,15 @@ double fp__now(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+double fp__timeout_until(double timeout, double at) {
+  if (at < 0)
+    return timeout;
+  double left = at - fp__now();
+  if (left < 0)
+    left = 0;
+  return timeout < 0 || left < timeout ? left : timeout;
+}
+
 void fp__deadline(double timeout, struct timespec *ts) {
   clock_gettime(CLOCK_MONOTONIC, ts);
   /* NaN polls like 0: cast to time_t it would give an invalid timespec,

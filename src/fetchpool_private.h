@@ -21,6 +21,10 @@ int fp__fail(fp_error *err, int code, const char *fmt, ...)
 void fp__deadline(double timeout, struct timespec *ts);
 /* Seconds on CLOCK_MONOTONIC. */
 double fp__now(void);
+/* The timeout of one wait that must also end by the absolute time at
+ * (fp__now() seconds; < 0: no such limit): the smaller of the two, never
+ * below 0. A timeout < 0 means none. */
+double fp__timeout_until(double timeout, double at);
 /* pthread_cond_init on CLOCK_MONOTONIC. Returns 0 or an errno value. */
 int fp__cond_init(pthread_cond_t *cond);
 /* Wait on cond until deadline (NULL = forever). Returns 0 or ETIMEDOUT. */

@@ -14,6 +14,7 @@ struct fp_map {
   size_t next_yield;  /* first request not yet yielded */
   fp_future *current; /* last yielded, released on the next call */
   int submit_error;   /* why submitting stopped early, FP_OK if it did not */
+  double deadline;    /* fp__now() seconds the whole map ends by, < 0: none */
 };
 
 /* Fill the window: submit until window futures are outstanding. */
@@ -61,6 +62,7 @@ fp_map *fp_executor_map(fp_executor *ex, fp_request *const *reqs, size_t n,
   }
   m->ex = ex;
   m->n = n;
+  m->deadline = -1;
   m->window = window;
   for (size_t i = 0; i < n; i++)
     m->reqs[i] = fp_request_incref(reqs[i]);
@@ -83,7 +85,7 @@ int fp_map_next(fp_map *m, double timeout, fp_future **out, size_t *index) {
   if (m->next_yield == m->next_submit) /* nothing outstanding: submit failed */
     return m->submit_error ? m->submit_error : FP_ERR_SHUTDOWN;
   size_t slot = m->next_yield % m->window;
-  int rc = fp_future_wait(m->futures[slot], timeout);
+  int rc = fp_future_wait(m->futures[slot], fp__timeout_until(timeout, m->deadline));
   if (rc)
     return rc;
   m->current = m->futures[slot];
@@ -94,6 +96,13 @@ int fp_map_next(fp_map *m, double timeout, fp_future **out, size_t *index) {
     *out = m->current;
   m->next_yield++;
   fill_window(m, NULL); /* an error shows when the yield reaches it */
+  return FP_OK;
+}
+
+int fp_map_set_timeout(fp_map *m, double timeout) {
+  if (!m || timeout != timeout) /* NaN */
+    return FP_ERR_INVALID_ARG;
+  m->deadline = timeout < 0 ? -1 : fp__now() + timeout;
   return FP_OK;
 }
 

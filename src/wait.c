@@ -72,6 +72,7 @@ struct fp_as_completed {
   fp_future **fs;
   size_t n;
   size_t yielded;
+  double deadline; /* fp__now() seconds the whole iteration ends by, < 0: none */
   fp__waiter waiter;
 };
 
@@ -84,6 +85,7 @@ fp_as_completed *fp_as_completed_new(fp_future *const *fs, size_t n,
   fp_as_completed *it = calloc(1, sizeof *it);
   if (!it || (n && !(it->fs = calloc(n, sizeof *it->fs))))
     goto nomem;
+  it->deadline = -1;
   if (fp__waiter_init(&it->waiter, n ? n : 1)) {
     free(it->fs);
     goto nomem;
@@ -126,7 +128,8 @@ int fp_as_completed_next(fp_as_completed *it, double timeout, fp_future **out) {
   if (it->yielded == it->n)
     return FP_ERR_EXHAUSTED;
   struct timespec ts;
-  const struct timespec *deadline = fp__deadline_ptr(timeout, &ts);
+  const struct timespec *deadline =
+      fp__deadline_ptr(fp__timeout_until(timeout, it->deadline), &ts);
   fp__waiter *w = &it->waiter;
   int rc = FP_OK;
   pthread_mutex_lock(&w->mu);
@@ -146,6 +149,13 @@ int fp_as_completed_next(fp_as_completed *it, double timeout, fp_future **out) {
   }
   pthread_mutex_unlock(&w->mu);
   return rc;
+}
+
+int fp_as_completed_set_timeout(fp_as_completed *it, double timeout) {
+  if (!it || timeout != timeout) /* NaN */
+    return FP_ERR_INVALID_ARG;
+  it->deadline = timeout < 0 ? -1 : fp__now() + timeout;
+  return FP_OK;
 }
 
 void fp_as_completed_free(fp_as_completed *it) {

@@ -1,5 +1,7 @@
 /* test_map.c: fp_executor_map: input order, the in-flight window, early
  * free, timeouts and shutdown. */
+#include <math.h>
+
 #include "testutil.h"
 
 /* n requests for the test server; path_fmt gets the index i and, when it
@@ -221,6 +223,43 @@ static void test_shutdown_during_map(void **state) {
   fp_executor_free(ex);
 }
 
+static int slow_first(size_t i) { return i == 0 ? 1200 : 10; }
+
+/* map(timeout=): the deadline covers the whole iteration. */
+static void test_map_overall_timeout(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = tu_executor(4, 0, NULL);
+  fp_request **reqs = make_requests(4, "/delay/%d", slow_first);
+  fp_map *m = fp_executor_map(ex, reqs, 4, 4, NULL);
+  assert_non_null(m);
+  double t0 = tu_now();
+  assert_int_equal(fp_map_set_timeout(m, 0.3), FP_OK);
+  fp_future *f = NULL;
+  size_t index = 99;
+  assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_ERR_WAIT_TIMEOUT);
+  double took = tu_now() - t0;
+  assert_true(took >= 0.29);
+  assert_true(took < 1.0 * scale);
+  assert_null(f);
+  /* past the deadline: at once while the head is not done... */
+  double t1 = tu_now();
+  assert_int_equal(fp_map_next(m, 5.0, &f, &index), FP_ERR_WAIT_TIMEOUT);
+  assert_true(tu_now() - t1 < 0.1 * scale);
+  /* ...and lifting the limit lets the same map go on in input order */
+  assert_int_equal(fp_map_set_timeout(m, -1), FP_OK);
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_OK);
+    assert_int_equal(index, i);
+  }
+  assert_int_equal(fp_map_next(m, FP_FOREVER, &f, &index), FP_ERR_EXHAUSTED);
+  assert_int_equal(fp_map_set_timeout(m, NAN), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_map_set_timeout(NULL, 1), FP_ERR_INVALID_ARG);
+  fp_map_free(m);
+  free_requests(reqs, 4);
+  fp_executor_free(ex);
+}
+
 static void test_map_invalid(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(1, 0, NULL);
@@ -254,6 +293,7 @@ int main(void) {
       TU_TEST(test_next_timeout),
       TU_TEST(test_map_after_shutdown),
       TU_TEST(test_shutdown_during_map),
+      TU_TEST(test_map_overall_timeout),
       TU_TEST(test_map_invalid),
   };
   return cmocka_run_group_tests_name("map", tests, tu_setup_server, tu_teardown_server);

@@ -1,5 +1,6 @@
 /* test_wait.c: fp_wait (FIRST_COMPLETED, FIRST_EXCEPTION, ALL_COMPLETED,
  * timeouts) and the as_completed iterator. */
+#include <math.h>
 #include <pthread.h>
 
 #include "testutil.h"
@@ -274,6 +275,64 @@ static void test_as_completed_timeout(void **state) {
   fp_executor_free(ex);
 }
 
+/* as_completed(fs, timeout): the deadline covers the whole iteration,
+ * not each call. */
+static void test_as_completed_overall_timeout(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = tu_executor(3, 0, NULL);
+  fp_future *fs[3] = {tu_submit(ex, "/delay/50"), tu_submit(ex, "/delay/1200"),
+                      tu_submit(ex, "/delay/1200")};
+  fp_as_completed *it = fp_as_completed_new(fs, 3, NULL);
+  assert_non_null(it);
+  double t0 = tu_now();
+  assert_int_equal(fp_as_completed_set_timeout(it, 0.4), FP_OK);
+  fp_future *f = NULL;
+  assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_OK);
+  assert_ptr_equal(f, fs[0]);
+  /* the second call ends at the overall deadline, not its own */
+  assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_ERR_WAIT_TIMEOUT);
+  double took = tu_now() - t0;
+  assert_null(f);
+  assert_true(took >= 0.39);
+  assert_true(took < 1.0 * scale);
+  /* past it, a call with nothing done returns at once */
+  double t1 = tu_now();
+  assert_int_equal(fp_as_completed_next(it, 5.0, &f), FP_ERR_WAIT_TIMEOUT);
+  assert_true(tu_now() - t1 < 0.1 * scale);
+  /* and a future done since is still yielded */
+  assert_int_equal(fp_future_wait(fs[1], FP_FOREVER), FP_OK);
+  assert_int_equal(fp_future_wait(fs[2], FP_FOREVER), FP_OK);
+  assert_int_equal(fp_as_completed_next(it, 0, &f), FP_OK);
+  assert_int_equal(fp_as_completed_next(it, 0, &f), FP_OK);
+  assert_int_equal(fp_as_completed_next(it, 0, &f), FP_ERR_EXHAUSTED);
+  /* -1 removes the limit; NaN and NULL are refused */
+  assert_int_equal(fp_as_completed_set_timeout(it, -1), FP_OK);
+  assert_int_equal(fp_as_completed_set_timeout(it, NAN), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_as_completed_set_timeout(NULL, 1), FP_ERR_INVALID_ARG);
+  fp_as_completed_free(it);
+  tu_decref_all(fs, 3);
+  fp_executor_free(ex);
+}
+
+/* The per-call timeout still works under a later overall deadline. */
+static void test_as_completed_call_timeout_first(void **state) {
+  (void)state;
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *f0 = tu_submit(ex, "/delay/300");
+  fp_as_completed *it = fp_as_completed_new(&f0, 1, NULL);
+  assert_int_equal(fp_as_completed_set_timeout(it, 30), FP_OK);
+  fp_future *f = NULL;
+  double t0 = tu_now();
+  assert_int_equal(fp_as_completed_next(it, 0.05, &f), FP_ERR_WAIT_TIMEOUT);
+  assert_true(tu_now() - t0 >= 0.045);
+  assert_int_equal(fp_as_completed_next(it, FP_FOREVER, &f), FP_OK);
+  assert_ptr_equal(f, f0);
+  fp_as_completed_free(it);
+  fp_future_decref(f0);
+  fp_executor_free(ex);
+}
+
 static void test_as_completed_free_early(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(3, 0, NULL);
@@ -362,6 +421,8 @@ int main(void) {
       TU_TEST(test_as_completed_order),
       TU_TEST(test_as_completed_done_first),
       TU_TEST(test_as_completed_timeout),
+      TU_TEST(test_as_completed_overall_timeout),
+      TU_TEST(test_as_completed_call_timeout_first),
       TU_TEST(test_as_completed_free_early),
       TU_TEST(test_as_completed_many),
       TU_TEST(test_as_completed_empty_and_invalid),
