@@ -462,8 +462,23 @@ FP_EXTERN bool fp_future_cancelled(fp_future *f);
  * Returns false once the job is running or finished. Thread-safe. */
 FP_EXTERN bool fp_future_cancel(fp_future *f);
 
-/* Wait until done. FP_OK, or FP_ERR_WAIT_TIMEOUT. Thread-safe. */
+/* Wait until done. FP_OK, or FP_ERR_WAIT_TIMEOUT. Thread-safe.
+ *
+ * Callback ordering (as in Python): a future is done, and fp_future_wait,
+ * fp_future_result, fp_future_outcome, fp_wait and fp_as_completed_next
+ * return, as soon as its state changes, which is BEFORE its done callbacks
+ * have run in the completing thread. A caller that needs a callback's side
+ * effects waits with fp_future_wait_callbacks, or fp_results_wait for the
+ * result array (whose slots are filled by callbacks). */
 FP_EXTERN int fp_future_wait(fp_future *f, double timeout);
+
+/* Wait until f is done AND every done callback registered before it
+ * became done has returned (callbacks added later run in the adding
+ * thread before fp_future_add_done_callback returns). Returns FP_OK,
+ * FP_ERR_WAIT_TIMEOUT, FP_ERR_INVALID_ARG, or FP_ERR_WORKER_THREAD when
+ * called from one of f's own callbacks (it would wait for itself).
+ * Thread-safe. */
+FP_EXTERN int fp_future_wait_callbacks(fp_future *f, double timeout);
 
 /* Wait until done and give the response (BORROWED, valid while the caller
  * holds a reference to f). Returns FP_OK (finished: check
@@ -493,7 +508,8 @@ FP_EXTERN fp_request *fp_future_request(fp_future *f);
 
 /* Register cb. If f is not done, cb runs once it is, in the thread that
  * completes it (a worker, or the thread that cancels it), in the order the
- * callbacks were added, with no fetchpool lock held. If f is already done,
+ * callbacks were added, with no fetchpool lock held, after f's waiters
+ * were woken (see fp_future_wait on ordering). If f is already done,
  * cb runs at once in the caller's thread before this returns. Returns
  * FP_OK, FP_ERR_INVALID_ARG or FP_ERR_NOMEM. Thread-safe. */
 FP_EXTERN int fp_future_add_done_callback(fp_future *f, fp_done_fn cb,
@@ -610,8 +626,10 @@ FP_EXTERN size_t fp_results_done(fp_results *r);
  * while it is empty. Thread-safe. */
 FP_EXTERN fp_future *fp_results_get(fp_results *r, size_t i);
 
-/* Wait until at least count slots are filled. FP_OK or
- * FP_ERR_WAIT_TIMEOUT. Thread-safe. */
+/* Wait until at least count slots are filled. A slot is filled by the
+ * future's done callback, so unlike fp_wait on the futures themselves, a
+ * return here means those callbacks have published their slots
+ * (fp_results_get sees them). FP_OK or FP_ERR_WAIT_TIMEOUT. Thread-safe. */
 FP_EXTERN int fp_results_wait(fp_results *r, size_t count, double timeout);
 
 /* JSON array of n records (fp_future_record with flags) in slot order, null

@@ -29,6 +29,8 @@ struct fp_future {
   fp_request *req;
   fp_response *resp;
   callback *callbacks, *callbacks_tail;
+  bool callbacks_ran;         /* done, and the callbacks due then have returned */
+  pthread_t callbacks_thread; /* the thread running them, until they have */
   waiter_link *waiters;
   fp_future *next; /* queue link, owned by queue.c */
   fp__job job;     /* the engine's per-job state */
@@ -196,17 +198,26 @@ static callback *complete_locked(fp_future *f, fp_state state, fp_response *resp
     free(l);
   }
   f->waiters = NULL;
+  /* with callbacks due, fp_future_wait_callbacks waits until they ran */
+  f->callbacks_ran = !todo;
+  f->callbacks_thread = pthread_self();
   pthread_cond_broadcast(&f->done_cond);
   return todo;
 }
 
 static void run_callbacks(fp_future *f, callback *todo) {
+  if (!todo)
+    return;
   while (todo) {
     callback *next = todo->next;
     todo->fn(f, todo->userdata);
     free(todo);
     todo = next;
   }
+  pthread_mutex_lock(&f->mu);
+  f->callbacks_ran = true;
+  pthread_cond_broadcast(&f->done_cond);
+  pthread_mutex_unlock(&f->mu);
 }
 
 bool fp__future_start(fp_future *f) {
@@ -268,6 +279,28 @@ int fp_future_wait(fp_future *f, double timeout) {
   pthread_mutex_lock(&f->mu);
   while (!is_done(f)) {
     if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT && !is_done(f)) {
+      rc = FP_ERR_WAIT_TIMEOUT;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&f->mu);
+  return rc;
+}
+
+int fp_future_wait_callbacks(fp_future *f, double timeout) {
+  if (!f)
+    return FP_ERR_INVALID_ARG;
+  struct timespec ts;
+  const struct timespec *deadline = fp__deadline_ptr(timeout, &ts);
+  int rc = FP_OK;
+  pthread_mutex_lock(&f->mu);
+  while (!(is_done(f) && f->callbacks_ran)) {
+    if (is_done(f) && pthread_equal(f->callbacks_thread, pthread_self())) {
+      rc = FP_ERR_WORKER_THREAD; /* a callback of f waiting for itself */
+      break;
+    }
+    if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT &&
+        !(is_done(f) && f->callbacks_ran)) {
       rc = FP_ERR_WAIT_TIMEOUT;
       break;
     }

@@ -318,6 +318,58 @@ static void test_callback_in_worker(void **state) {
   assert_int_equal(atomic_load(&r.calls), 1); /* never again */
 }
 
+/* A slow callback that publishes a side effect, and checks that waiting
+ * for its own future's callbacks from inside one is refused. */
+typedef struct slow_cb {
+  useconds_t sleep_us;
+  atomic_int published;
+  atomic_int self_wait_rc;
+} slow_cb;
+
+static void slow_publish_cb(fp_future *f, void *userdata) {
+  slow_cb *s = userdata;
+  atomic_store(&s->self_wait_rc, fp_future_wait_callbacks(f, 1.0));
+  usleep(s->sleep_us);
+  atomic_store(&s->published, 1);
+}
+
+static void test_wait_callbacks(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  fp_future *f = tu_submit(ex, "/delay/100");
+  slow_cb s = {.sleep_us = (useconds_t)(400000 * scale)};
+  atomic_init(&s.published, 0);
+  atomic_init(&s.self_wait_rc, 1);
+  assert_int_equal(fp_future_add_done_callback(f, slow_publish_cb, &s), FP_OK);
+  /* done comes before the callback has run: its effect is not there yet */
+  assert_int_equal(fp_future_wait(f, FP_FOREVER), FP_OK);
+  assert_int_equal(atomic_load(&s.published), 0);
+  assert_int_equal(fp_future_wait_callbacks(f, 0.05), FP_ERR_WAIT_TIMEOUT);
+  assert_int_equal(fp_future_wait_callbacks(f, FP_FOREVER), FP_OK);
+  assert_int_equal(atomic_load(&s.published), 1);
+  assert_int_equal(atomic_load(&s.self_wait_rc), FP_ERR_WORKER_THREAD);
+  assert_int_equal(fp_future_wait_callbacks(f, 0), FP_OK);
+
+  /* no callbacks: done is enough; cancelled: the canceller ran them */
+  fp_future *plain = tu_submit(ex, "/text/x");
+  assert_int_equal(fp_future_wait_callbacks(plain, FP_FOREVER), FP_OK);
+  fp_future *blocker = tu_submit(ex, "/delay/300");
+  fp_future *queued = tu_submit(ex, "/text/never");
+  slow_cb c = {.sleep_us = 1000};
+  atomic_init(&c.published, 0);
+  atomic_init(&c.self_wait_rc, 1);
+  assert_int_equal(fp_future_add_done_callback(queued, slow_publish_cb, &c), FP_OK);
+  assert_true(fp_future_cancel(queued));
+  assert_int_equal(fp_future_wait_callbacks(queued, 0), FP_OK);
+  assert_int_equal(atomic_load(&c.published), 1);
+  assert_int_equal(atomic_load(&c.self_wait_rc), FP_ERR_WORKER_THREAD);
+  assert_int_equal(fp_future_wait_callbacks(NULL, 0), FP_ERR_INVALID_ARG);
+  fp_future *all[] = {f, plain, blocker, queued};
+  tu_decref_all(all, 4);
+  fp_executor_free(ex);
+}
+
 static void test_callback_when_already_done(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(1, 0, "cbd");
@@ -514,6 +566,7 @@ int main(void) {
       TU_TEST(test_drop_ref_before_finish),
       TU_TEST(test_extra_refs),
       TU_TEST(test_callback_in_worker),
+      TU_TEST(test_wait_callbacks),
       TU_TEST(test_callback_when_already_done),
       TU_TEST(test_callbacks_in_order),
       TU_TEST(test_callback_on_cancel),
