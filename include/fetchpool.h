@@ -398,6 +398,21 @@ FP_EXTERN fp_future *fp_executor_submit_timeout(fp_executor *ex,
                                                 double timeout,
                                                 fp_error *err);
 
+/* Submit reqs[0..n-1] (each BORROWED; its future takes a reference) in
+ * order, taking the queue's lock once per chunk of jobs instead of once per
+ * job. Blocks while the queue is full, at most timeout seconds in all (< 0:
+ * no limit; 0: take only what fits now). futures_out[0..k-1] get a NEW
+ * future for each accepted request. Returns k: n when all were accepted,
+ * else the length of the accepted prefix, with err saying why the rest
+ * was not (FP_ERR_WOULD_BLOCK, FP_ERR_SHUTDOWN, FP_ERR_NOMEM). A NULL
+ * executor, reqs or futures_out, or a NULL request among reqs, accepts
+ * none (FP_ERR_INVALID_ARG). Thread-safe. */
+FP_EXTERN size_t fp_executor_submit_many(fp_executor *ex,
+                                         fp_request *const *reqs, size_t n,
+                                         double timeout,
+                                         fp_future **futures_out,
+                                         fp_error *err);
+
 /* Shorthand: submit a GET of url with the defaults. NEW, or NULL + err. */
 FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
                                             fp_error *err);

@@ -223,6 +223,53 @@ fp_future *fp_executor_submit_timeout(fp_executor *ex, fp_request *req,
   return f;
 }
 
+/* Futures made per lock round trip: enough to amortise the lock, few
+ * enough that a blocked batch holds little memory beyond the queue. */
+#define SUBMIT_CHUNK 256
+
+size_t fp_executor_submit_many(fp_executor *ex, fp_request *const *reqs, size_t n,
+                               double timeout, fp_future **futures_out, fp_error *err) {
+  if (!ex || (n && (!reqs || !futures_out))) {
+    fp__fail(err, FP_ERR_INVALID_ARG, "executor, requests and futures must not be NULL");
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (!reqs[i] || !reqs[i]->url) {
+      fp__fail(err, FP_ERR_INVALID_ARG, "requests[%zu] is NULL", i);
+      return 0;
+    }
+  }
+  struct timespec ts;
+  const struct timespec *deadline = fp__deadline_ptr(timeout, &ts);
+  size_t accepted = 0;
+  while (accepted < n) {
+    size_t chunk = n - accepted < SUBMIT_CHUNK ? n - accepted : SUBMIT_CHUNK, made = 0;
+    fp_future **fs = futures_out + accepted;
+    for (; made < chunk; made++) {
+      if (!(fs[made] = fp__future_new(reqs[accepted + made])))
+        break;
+      fp_future_incref(fs[made]); /* the queue's reference */
+    }
+    int rc = FP_OK;
+    size_t pushed = fp__queue_push_many(&ex->queue, fs, made, deadline, &rc);
+    for (size_t i = pushed; i < made; i++) { /* both references */
+      fp_future_decref(fs[i]);
+      fp_future_decref(fs[i]);
+      fs[i] = NULL;
+    }
+    accepted += pushed;
+    if (rc == FP_OK && made < chunk)
+      rc = FP_ERR_NOMEM;
+    if (rc) {
+      fp__fail(err, rc, rc == FP_ERR_SHUTDOWN      ? "executor is shut down"
+                        : rc == FP_ERR_NOMEM        ? "out of memory"
+                                                    : "queue stayed full for %.3f s", timeout);
+      break;
+    }
+  }
+  return accepted;
+}
+
 fp_future *fp_executor_submit(fp_executor *ex, fp_request *req, fp_error *err) {
   return fp_executor_submit_timeout(ex, req, FP_FOREVER, err);
 }

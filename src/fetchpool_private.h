@@ -190,6 +190,12 @@ void fp__queue_destroy(fp__queue *q);
  * while full until deadline (NULL = forever). FP_OK, FP_ERR_SHUTDOWN,
  * FP_ERR_WOULD_BLOCK. */
 int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline);
+/* Append fs[0..n-1] in order under one lock, waiting for room while full
+ * until deadline (NULL = forever); the queue steals the reference of each
+ * one appended. Returns how many were (a prefix: all n, or fewer with
+ * *rc FP_ERR_WOULD_BLOCK or FP_ERR_SHUTDOWN). */
+size_t fp__queue_push_many(fp__queue *q, fp_future *const *fs, size_t n,
+                           const struct timespec *deadline, int *rc);
 /* Take the oldest future (caller gets the queue's reference). Blocks while
  * empty; returns NULL once closed and empty. */
 fp_future *fp__queue_pop(fp__queue *q);

@@ -106,6 +106,39 @@ out:
   return rc;
 }
 
+size_t fp__queue_push_many(fp__queue *q, fp_future *const *fs, size_t n,
+                           const struct timespec *deadline, int *rc) {
+  size_t pushed = 0, unsignalled = 0;
+  *rc = FP_OK;
+  pthread_mutex_lock(&q->mu);
+  while (pushed < n) {
+    if (q->closed) {
+      *rc = FP_ERR_SHUTDOWN;
+      break;
+    }
+    if (full(q)) {
+      /* the workers must hear of what is queued before we sleep on them */
+      for (; unsignalled; unsignalled--)
+        pthread_cond_signal(&q->not_empty);
+      if (fp__cond_wait(&q->not_full, &q->mu, deadline) == ETIMEDOUT && full(q) &&
+          !q->closed) {
+        *rc = FP_ERR_WOULD_BLOCK;
+        break;
+      }
+      continue;
+    }
+    link_tail(q, fs[pushed++]);
+    unsignalled++;
+  }
+  if (pushed)
+    wake_loops(q);
+  pthread_mutex_unlock(&q->mu);
+  /* one worker per job, as single pushes do: no thundering herd */
+  for (; unsignalled; unsignalled--)
+    pthread_cond_signal(&q->not_empty);
+  return pushed;
+}
+
 /* ---- timer heap of retries, ordered by due time ---- */
 
 static double due_of(fp_future *f) { return fp__future_job(f)->due; }

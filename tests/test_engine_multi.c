@@ -49,6 +49,45 @@ static const fp_response *result(fp_future *f) {
   return resp;
 }
 
+/* A batch submit wakes the event loops as single submits do (multi and
+ * hybrid, with a bounded queue so the batch waits for room). */
+static void test_multi_submit_many(void **state) {
+  (void)state;
+  enum { N = 600 };
+  fp_engine engines[] = {FP_ENGINE_MULTI, FP_ENGINE_HYBRID};
+  for (size_t e = 0; e < 2; e++) {
+    fp_executor_options opts;
+    fp_executor_options_init(&opts);
+    opts.engine = engines[e];
+    opts.threads = 16;
+    opts.loops = 2;
+    opts.queue_capacity = 32;
+    fp_executor *ex = fp_executor_new(&opts, NULL);
+    assert_non_null(ex);
+    fp_request **reqs = calloc(N, sizeof *reqs);
+    fp_future **fs = calloc(N, sizeof *fs);
+    for (int i = 0; i < N; i++) {
+      char *url = tu_url("/text/batch-%d", i);
+      reqs[i] = fp_request_new(url);
+      free(url);
+    }
+    fp_error err = {0};
+    assert_int_equal(fp_executor_submit_many(ex, reqs, N, FP_FOREVER, fs, &err), N);
+    for (int i = 0; i < N; i++) {
+      const fp_response *resp = result(fs[i]);
+      char want[32];
+      snprintf(want, sizeof want, "batch-%d", i);
+      assert_int_equal(fp_response_status(resp), 200);
+      assert_string_equal(fp_response_body(resp, NULL), want);
+      fp_future_decref(fs[i]);
+      fp_request_decref(reqs[i]);
+    }
+    free(fs);
+    free(reqs);
+    fp_executor_free(ex);
+  }
+}
+
 /* 2,000 jobs on 64 slots of one loop: each gets its own body. */
 static void test_multi_bodies(void **state) {
   (void)state;
@@ -338,6 +377,7 @@ int main(void) {
       TU_TEST(test_multi_abort),           TU_TEST(test_multi_shutdown_cancel),
       TU_TEST(test_multi_shutdown_cancel_rate_wait),
       TU_TEST(test_multi_errors),          TU_TEST(test_hybrid_producers),
+      TU_TEST(test_multi_submit_many),
   };
   return cmocka_run_group_tests_name("engine_multi", tests, tu_setup_server,
                                      tu_teardown_server);

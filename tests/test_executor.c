@@ -528,6 +528,91 @@ static void test_submit_timeout(void **state) {
   fp_executor_free(ex);
 }
 
+/* ---- batch submit ---- */
+
+/* 1,000 jobs through a queue of 16 in one call: all accepted, in order,
+ * each with its own body; the call blocked for room as single submits do. */
+static void test_submit_many(void **state) {
+  (void)state;
+  enum { N = 1000 };
+  fp_executor *ex = tu_executor(4, 16, NULL);
+  fp_request **reqs = calloc(N, sizeof *reqs);
+  fp_future **fs = calloc(N, sizeof *fs);
+  for (int i = 0; i < N; i++) {
+    char path[32];
+    snprintf(path, sizeof path, "/text/%d", i);
+    reqs[i] = new_request(path);
+  }
+  fp_error err = {0};
+  assert_int_equal(fp_executor_submit_many(ex, reqs, N, FP_FOREVER, fs, &err), N);
+  assert_int_equal(err.code, FP_OK);
+  for (int i = 0; i < N; i++) {
+    char want[32];
+    snprintf(want, sizeof want, "%d", i);
+    assert_body(fs[i], want);
+    assert_ptr_equal(fp_future_request(fs[i]), reqs[i]); /* the caller's, referenced */
+  }
+  tu_decref_all(fs, N);
+  for (int i = 0; i < N; i++)
+    fp_request_decref(reqs[i]);
+  /* n == 0 accepts nothing and is no error */
+  assert_int_equal(fp_executor_submit_many(ex, NULL, 0, 0, NULL, &err), 0);
+  assert_int_equal(err.code, FP_OK);
+  free(reqs);
+  free(fs);
+  fp_executor_free(ex);
+}
+
+/* Under backpressure a timeout accepts a prefix and says why. */
+static void test_submit_many_prefix(void **state) {
+  (void)state;
+  fp_executor *ex = tu_executor(1, 3, NULL);
+  fp_future *a = tu_submit(ex, "/delay/600");
+  wait_running(a);
+  fp_request *reqs[5];
+  fp_future *fs[5] = {0};
+  for (int i = 0; i < 5; i++)
+    reqs[i] = new_request("/text/p");
+  fp_error err = {0};
+  assert_int_equal(fp_executor_submit_many(ex, reqs, 5, 0, fs, &err), 3);
+  assert_int_equal(err.code, FP_ERR_WOULD_BLOCK);
+  assert_null(fs[3]);
+  assert_null(fs[4]);
+  /* a timed batch waits for room, then takes the rest */
+  fp_error_clear(&err);
+  double t0 = tu_now();
+  assert_int_equal(fp_executor_submit_many(ex, reqs + 3, 2, 0.1, fs + 3, &err), 0);
+  assert_int_equal(err.code, FP_ERR_WOULD_BLOCK);
+  assert_true(tu_now() - t0 >= 0.09);
+  fp_error_clear(&err);
+  assert_int_equal(fp_executor_submit_many(ex, reqs + 3, 2, 20.0, fs + 3, &err), 2);
+  assert_int_equal(err.code, FP_OK);
+  assert_true(fp_future_done(a));
+  for (int i = 0; i < 5; i++)
+    assert_body(fs[i], "p");
+  /* after shutdown: nothing accepted */
+  fp_future *more[2] = {0};
+  assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
+  fp_error_clear(&err);
+  assert_int_equal(fp_executor_submit_many(ex, reqs, 2, 0, more, &err), 0);
+  assert_int_equal(err.code, FP_ERR_SHUTDOWN);
+  assert_null(more[0]);
+  /* a NULL request accepts none */
+  fp_executor *ex2 = tu_executor(1, 0, NULL);
+  fp_request *with_null[3] = {reqs[0], NULL, reqs[1]};
+  fp_error_clear(&err);
+  assert_int_equal(fp_executor_submit_many(ex2, with_null, 3, 0, more, &err), 0);
+  assert_int_equal(err.code, FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_executor_submit_many(NULL, reqs, 1, 0, more, NULL), 0);
+  assert_int_equal(fp_executor_submit_many(ex2, reqs, 1, 0, NULL, NULL), 0);
+  fp_executor_free(ex2);
+  tu_decref_all(fs, 5);
+  fp_future_decref(a);
+  for (int i = 0; i < 5; i++)
+    fp_request_decref(reqs[i]);
+  fp_executor_free(ex);
+}
+
 /* ---- shutdown ---- */
 
 typedef struct cb_count {
@@ -875,6 +960,8 @@ int main(void) {
       TU_TEST(test_fifo_one_thread),
       TU_TEST(test_queue_capacity_blocks),
       TU_TEST(test_submit_timeout),
+      TU_TEST(test_submit_many),
+      TU_TEST(test_submit_many_prefix),
       TU_TEST(test_shutdown_runs_queued),
       TU_TEST(test_shutdown_cancels_queued),
       TU_TEST(test_shutdown_nowait),
