@@ -11,7 +11,13 @@
  *   - timeouts are seconds as double; FP_FOREVER (any negative value) waits
  *     without limit, 0 polls;
  *   - the library never prints, never exits and has no global state except
- *     libcurl's one-time global init (done once, thread-safely).
+ *     libcurl's one-time global init (done once, thread-safely);
+ *   - misuse is an error, not a deadlock: a call that would block (a wait
+ *     on a future not yet done, a submit to a full queue, a shutdown that
+ *     waits, fp_executor_free) made from a worker thread of any executor
+ *     or from inside a done callback returns FP_ERR_WORKER_THREAD instead
+ *     of waiting, since it could be waiting for the thread it runs on.
+ *     The same calls with timeout 0 (polls) are allowed there.
  */
 #ifndef FETCHPOOL_H
 #define FETCHPOOL_H
@@ -386,7 +392,10 @@ FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
  * future (NEW reference: fp_future_decref). Blocks while the queue is full
  * (until it is down to half its capacity).
  * Returns NULL with err FP_ERR_SHUTDOWN after shutdown (also when shutdown
- * happens while blocked), FP_ERR_INVALID_ARG, FP_ERR_NOMEM. Thread-safe;
+ * happens while blocked), FP_ERR_INVALID_ARG, FP_ERR_NOMEM, or
+ * FP_ERR_WORKER_THREAD when the queue is full and the caller is a worker
+ * thread or a done callback (an unbounded queue never refuses them: the
+ * crawler pattern of submitting from a callback works). Thread-safe;
  * jobs start in submission order (FIFO). */
 FP_EXTERN fp_future *fp_executor_submit(fp_executor *ex, fp_request *req,
                                         fp_error *err);
@@ -427,8 +436,8 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
  * return only once every job already started or queued has finished and
  * every worker has exited. Idempotent, callable from any thread and
  * several at once. Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is
- * true and it is called from one of this executor's workers (it would
- * wait for itself). */
+ * true and it is called from a worker thread or a done callback (it could
+ * wait for itself); without wait it may be called from anywhere. */
 FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
                                    bool cancel_futures);
 
@@ -440,9 +449,12 @@ FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
 FP_EXTERN void fp_executor_abort(fp_executor *ex);
 
 /* Shut down (wait, without cancelling), join every worker and free the
- * executor. Futures stay valid while references to them remain. Must not
- * be called from a worker thread or a done callback. NULL is ignored. */
-FP_EXTERN void fp_executor_free(fp_executor *ex);
+ * executor. Futures stay valid while references to them remain. Returns
+ * FP_OK (also for NULL, which is ignored), or FP_ERR_WORKER_THREAD, freeing
+ * nothing, when called from a worker thread or a done callback (it would
+ * join, or free the executor under, itself). The return type was void
+ * before 0.2.0; callers that ignore it are unaffected. */
+FP_EXTERN int fp_executor_free(fp_executor *ex);
 
 /* ------------------------------------------------------------------------
  * Futures (concurrent.futures.Future)
@@ -477,7 +489,8 @@ FP_EXTERN bool fp_future_cancelled(fp_future *f);
  * Returns false once the job is running or finished. Thread-safe. */
 FP_EXTERN bool fp_future_cancel(fp_future *f);
 
-/* Wait until done. FP_OK, or FP_ERR_WAIT_TIMEOUT. Thread-safe.
+/* Wait until done. FP_OK, FP_ERR_WAIT_TIMEOUT, or FP_ERR_WORKER_THREAD
+ * (a blocking wait from a worker or a done callback). Thread-safe.
  *
  * Callback ordering (as in Python): a future is done, and fp_future_wait,
  * fp_future_result, fp_future_outcome, fp_wait and fp_as_completed_next
@@ -497,8 +510,8 @@ FP_EXTERN int fp_future_wait_callbacks(fp_future *f, double timeout);
 
 /* Wait until done and give the response (BORROWED, valid while the caller
  * holds a reference to f). Returns FP_OK (finished: check
- * fp_response_error for transfer errors), FP_ERR_CANCELLED (*resp NULL) or
- * FP_ERR_WAIT_TIMEOUT (*resp NULL). resp may be NULL. Thread-safe. */
+ * fp_response_error for transfer errors), FP_ERR_CANCELLED (*resp NULL),
+ * FP_ERR_WAIT_TIMEOUT or FP_ERR_WORKER_THREAD (*resp NULL). resp may be NULL. Thread-safe. */
 FP_EXTERN int fp_future_result(fp_future *f, double timeout,
                                const fp_response **resp);
 
@@ -548,7 +561,8 @@ typedef enum fp_return_when {
  * fs[0..n-1] (BORROWED). When done_flags is not NULL, done_flags[i] tells
  * on return whether fs[i] is done. Returns FP_OK when the condition holds
  * (n == 0 holds at once), FP_ERR_WAIT_TIMEOUT otherwise (flags still
- * filled), FP_ERR_INVALID_ARG, FP_ERR_NOMEM. Thread-safe. */
+ * filled), FP_ERR_INVALID_ARG, FP_ERR_NOMEM, FP_ERR_WORKER_THREAD (it would
+ * block a worker or a done callback). Thread-safe. */
 FP_EXTERN int fp_wait(fp_future *const *fs, size_t n, double timeout,
                       fp_return_when return_when, bool *done_flags);
 
@@ -562,7 +576,8 @@ FP_EXTERN fp_as_completed *fp_as_completed_new(fp_future *const *fs, size_t n,
 
 /* Next done future (BORROWED while the iterator lives) within timeout
  * seconds of this call. Returns FP_OK with *out set, FP_ERR_WAIT_TIMEOUT
- * (try again later), or FP_ERR_EXHAUSTED when all were yielded. One thread
+ * (try again later), FP_ERR_EXHAUSTED when all were yielded, or
+ * FP_ERR_WORKER_THREAD (it would block a worker or a done callback). One thread
  * at a time per iterator. */
 FP_EXTERN int fp_as_completed_next(fp_as_completed *it, double timeout,
                                    fp_future **out);
@@ -594,7 +609,8 @@ FP_EXTERN fp_map *fp_executor_map(fp_executor *ex, fp_request *const *reqs,
  * next request to keep the window full. *out is BORROWED until the next
  * call or fp_map_free; *index (may be NULL) is its position in reqs.
  * Returns FP_OK, FP_ERR_WAIT_TIMEOUT (call again: the same future is
- * waited for), FP_ERR_EXHAUSTED, or FP_ERR_SHUTDOWN if the executor shut
+ * waited for), FP_ERR_EXHAUSTED, FP_ERR_WORKER_THREAD (it would block a
+ * worker or a done callback), or FP_ERR_SHUTDOWN if the executor shut
  * down before the rest could be submitted. One thread at a time. */
 FP_EXTERN int fp_map_next(fp_map *m, double timeout, fp_future **out,
                           size_t *index);
@@ -644,7 +660,9 @@ FP_EXTERN fp_future *fp_results_get(fp_results *r, size_t i);
 /* Wait until at least count slots are filled. A slot is filled by the
  * future's done callback, so unlike fp_wait on the futures themselves, a
  * return here means those callbacks have published their slots
- * (fp_results_get sees them). FP_OK or FP_ERR_WAIT_TIMEOUT. Thread-safe. */
+ * (fp_results_get sees them). FP_OK, FP_ERR_WAIT_TIMEOUT, or
+ * FP_ERR_WORKER_THREAD (it would block a worker or a done callback).
+ * Thread-safe. */
 FP_EXTERN int fp_results_wait(fp_results *r, size_t count, double timeout);
 
 /* JSON array of n records (fp_future_record with flags) in slot order, null

@@ -87,6 +87,15 @@ static size_t engine_threads(const fp_executor_options *o) {
   return loops < o->threads ? loops : o->threads;
 }
 
+/* A worker thread: marked as one (it must never block waiting for the
+ * pool it serves), then the engine's loop. */
+static void *worker_main(void *arg) {
+  fp__worker *w = arg;
+  fp__thread_mark_worker();
+  return w->ex->opts.engine == FP_ENGINE_THREADS ? fp__engine_threads_main(w)
+                                                  : fp__engine_multi_main(w);
+}
+
 static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
   pthread_attr_t attr;
   sigset_t all, old;
@@ -105,10 +114,7 @@ static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
     pthread_mutex_unlock(&ex->mu);
     /* Slots split as evenly as they go: the first loops take one more. */
     w->slots = ex->opts.threads / n + (i < ex->opts.threads % n);
-    void *(*main_fn)(void *) = ex->opts.engine == FP_ENGINE_THREADS
-                                   ? fp__engine_threads_main
-                                   : fp__engine_multi_main;
-    if (pthread_create(&w->thread, &attr, main_fn, w)) {
+    if (pthread_create(&w->thread, &attr, worker_main, w)) {
       pthread_mutex_lock(&ex->mu);
       ex->live--;
       pthread_mutex_unlock(&ex->mu);
@@ -330,7 +336,7 @@ void fp_executor_abort(fp_executor *ex) {
 int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
   if (!ex)
     return FP_ERR_INVALID_ARG;
-  if (wait && on_worker_thread(ex))
+  if (wait && (on_worker_thread(ex) || !fp__thread_may_block()))
     return FP_ERR_WORKER_THREAD;
   if (cancel_futures) /* before the close wakes the engines, so they see it */
     atomic_store(&ex->stopped, true);
@@ -354,9 +360,11 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
   return FP_OK;
 }
 
-void fp_executor_free(fp_executor *ex) {
+int fp_executor_free(fp_executor *ex) {
   if (!ex)
-    return;
+    return FP_OK;
+  if (!fp__thread_may_block()) /* it would join, or free under, itself */
+    return FP_ERR_WORKER_THREAD;
   fp_executor_shutdown(ex, true, false);
   for (size_t i = 0; ex->workers && i < ex->nworkers; i++)
     pthread_join(ex->workers[i].thread, NULL);
@@ -368,4 +376,5 @@ void fp_executor_free(fp_executor *ex) {
   pthread_cond_destroy(&ex->cond);
   pthread_mutex_destroy(&ex->mu);
   free(ex);
+  return FP_OK;
 }

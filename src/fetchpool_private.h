@@ -162,6 +162,17 @@ fp__job *fp__future_job(fp_future *f);
  * keeping the attempts made. Runs callbacks. */
 void fp__future_finish_cancelled(fp_future *f);
 
+/* ---- who may block (future.c) ----
+ * A blocking call from a worker thread or from inside a done callback can
+ * wait for the very thread it runs on. Each thread knows (thread-local, so
+ * no state is shared) whether it is a worker and how deep in callbacks it
+ * is; the blocking calls refuse with FP_ERR_WORKER_THREAD. */
+
+/* The calling thread is an executor's worker from now on. */
+void fp__thread_mark_worker(void);
+/* False on a worker thread or inside a done callback. */
+bool fp__thread_may_block(void);
+
 /* ---- queue (queue.c) ---- */
 
 typedef struct fp__queue {

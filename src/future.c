@@ -39,6 +39,20 @@ struct fp_future {
 fp_future **fp__future_next(fp_future *f) { return &f->next; }
 fp__job *fp__future_job(fp_future *f) { return &f->job; }
 
+/* Per thread, never shared: see fp__thread_may_block. */
+static _Thread_local bool thread_is_worker;
+static _Thread_local unsigned thread_callback_depth;
+
+void fp__thread_mark_worker(void) { thread_is_worker = true; }
+
+bool fp__thread_may_block(void) { return !thread_is_worker && thread_callback_depth == 0; }
+
+static void call_back(fp_done_fn fn, fp_future *f, void *userdata) {
+  thread_callback_depth++;
+  fn(f, userdata);
+  thread_callback_depth--;
+}
+
 fp_future *fp__future_new(fp_request *req) {
   fp_future *f = calloc(1, sizeof *f);
   if (!f)
@@ -210,7 +224,7 @@ static void run_callbacks(fp_future *f, callback *todo) {
     return;
   while (todo) {
     callback *next = todo->next;
-    todo->fn(f, todo->userdata);
+    call_back(todo->fn, f, todo->userdata);
     free(todo);
     todo = next;
   }
@@ -278,6 +292,10 @@ int fp_future_wait(fp_future *f, double timeout) {
   int rc = FP_OK;
   pthread_mutex_lock(&f->mu);
   while (!is_done(f)) {
+    if (timeout != 0 && !fp__thread_may_block()) {
+      rc = FP_ERR_WORKER_THREAD;
+      break;
+    }
     if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT && !is_done(f)) {
       rc = FP_ERR_WAIT_TIMEOUT;
       break;
@@ -295,7 +313,8 @@ int fp_future_wait_callbacks(fp_future *f, double timeout) {
   int rc = FP_OK;
   pthread_mutex_lock(&f->mu);
   while (!(is_done(f) && f->callbacks_ran)) {
-    if (is_done(f) && pthread_equal(f->callbacks_thread, pthread_self())) {
+    if ((is_done(f) && pthread_equal(f->callbacks_thread, pthread_self())) ||
+        (timeout != 0 && !fp__thread_may_block())) {
       rc = FP_ERR_WORKER_THREAD; /* a callback of f waiting for itself */
       break;
     }
@@ -369,7 +388,7 @@ int fp_future_add_done_callback(fp_future *f, fp_done_fn cb, void *userdata) {
   }
   pthread_mutex_unlock(&f->mu);
   free(c);
-  cb(f, userdata);
+  call_back(cb, f, userdata);
   return FP_OK;
 }
 

@@ -72,6 +72,16 @@ static bool low_water(const fp__queue *q) {
   return q->cap && !full(q) && q->len <= q->cap / 2;
 }
 
+/* A deadline already past: the caller asked not to wait (timeout 0). */
+static bool deadline_is_now(const struct timespec *deadline) {
+  struct timespec now;
+  if (!deadline)
+    return false;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return now.tv_sec > deadline->tv_sec ||
+         (now.tv_sec == deadline->tv_sec && now.tv_nsec >= deadline->tv_nsec);
+}
+
 static void link_tail(fp__queue *q, fp_future *f) {
   *fp__future_next(f) = NULL;
   if (q->tail)
@@ -86,6 +96,14 @@ int fp__queue_push(fp__queue *q, fp_future *f, const struct timespec *deadline) 
   int rc = FP_OK;
   pthread_mutex_lock(&q->mu);
   while (!q->closed && full(q)) {
+    if (deadline_is_now(deadline)) {
+      rc = FP_ERR_WOULD_BLOCK;
+      goto out;
+    }
+    if (!fp__thread_may_block()) {
+      rc = FP_ERR_WORKER_THREAD;
+      goto out;
+    }
     if (fp__cond_wait(&q->not_full, &q->mu, deadline) == ETIMEDOUT && full(q) &&
         !q->closed) {
       rc = FP_ERR_WOULD_BLOCK;
@@ -117,6 +135,10 @@ size_t fp__queue_push_many(fp__queue *q, fp_future *const *fs, size_t n,
       break;
     }
     if (full(q)) {
+      if (deadline_is_now(deadline) || !fp__thread_may_block()) {
+        *rc = deadline_is_now(deadline) ? FP_ERR_WOULD_BLOCK : FP_ERR_WORKER_THREAD;
+        break;
+      }
       /* the workers must hear of what is queued before we sleep on them */
       for (; unsignalled; unsignalled--)
         pthread_cond_signal(&q->not_empty);

@@ -121,6 +121,10 @@ int fp_results_wait(fp_results *r, size_t count, double timeout) {
   int rc = FP_OK;
   pthread_mutex_lock(&r->mu);
   while (r->done < count) {
+    if (timeout != 0 && !fp__thread_may_block()) {
+      rc = FP_ERR_WORKER_THREAD;
+      break;
+    }
     if (fp__cond_wait(&r->cond, &r->mu, deadline) == ETIMEDOUT && r->done < count) {
       rc = FP_ERR_WAIT_TIMEOUT;
       break;

@@ -51,6 +51,10 @@ int fp_wait(fp_future *const *fs, size_t n, double timeout,
   if (rc == FP_OK) {
     pthread_mutex_lock(&w.mu);
     while (!condition_holds(&w, n, return_when)) {
+      if (timeout != 0 && !fp__thread_may_block()) {
+        rc = FP_ERR_WORKER_THREAD;
+        break;
+      }
       if (fp__cond_wait(&w.cond, &w.mu, deadline) == ETIMEDOUT &&
           !condition_holds(&w, n, return_when)) {
         rc = FP_ERR_WAIT_TIMEOUT;
@@ -128,12 +132,16 @@ int fp_as_completed_next(fp_as_completed *it, double timeout, fp_future **out) {
   if (it->yielded == it->n)
     return FP_ERR_EXHAUSTED;
   struct timespec ts;
-  const struct timespec *deadline =
-      fp__deadline_ptr(fp__timeout_until(timeout, it->deadline), &ts);
+  double wait_for = fp__timeout_until(timeout, it->deadline);
+  const struct timespec *deadline = fp__deadline_ptr(wait_for, &ts);
   fp__waiter *w = &it->waiter;
   int rc = FP_OK;
   pthread_mutex_lock(&w->mu);
   while (w->ready_len == 0) {
+    if (wait_for != 0 && !fp__thread_may_block()) {
+      rc = FP_ERR_WORKER_THREAD;
+      break;
+    }
     if (fp__cond_wait(&w->cond, &w->mu, deadline) == ETIMEDOUT && w->ready_len == 0) {
       rc = FP_ERR_WAIT_TIMEOUT;
       break;

@@ -836,6 +836,202 @@ static void test_shutdown_from_callback(void **state) {
   fp_executor_free(ex);
 }
 
+/* ---- misuse from a worker or a done callback: an error, not a deadlock ---- */
+
+enum { MISUSE_CALLS = 13 };
+
+typedef struct misuse {
+  fp_executor *ex, *full_ex; /* full_ex: a bounded queue kept full */
+  fp_future *slow;           /* not done while the callback runs */
+  fp_map *map;               /* its head is slow */
+  fp_results *results;       /* never filled */
+  fp_request *req;
+  int rc[MISUSE_CALLS];
+  int poll_rc[3];
+  atomic_int calls;
+} misuse;
+
+static void misuse_cb(fp_future *f, void *userdata) {
+  (void)f;
+  misuse *m = userdata;
+  fp_future *out = NULL;
+  const fp_response *resp = NULL;
+  fp_error err = {0};
+  int k = 0;
+  m->rc[k++] = fp_future_wait(m->slow, FP_FOREVER);
+  m->rc[k++] = fp_future_wait(m->slow, 5.0);
+  m->rc[k++] = fp_future_result(m->slow, FP_FOREVER, &resp);
+  m->rc[k++] = fp_future_outcome(m->slow, FP_FOREVER, NULL);
+  m->rc[k++] = fp_future_wait_callbacks(m->slow, FP_FOREVER);
+  m->rc[k++] = fp_wait(&m->slow, 1, FP_FOREVER, FP_ALL_COMPLETED, NULL);
+  fp_as_completed *it = fp_as_completed_new(&m->slow, 1, NULL);
+  m->rc[k++] = fp_as_completed_next(it, FP_FOREVER, &out);
+  fp_as_completed_free(it);
+  m->rc[k++] = fp_map_next(m->map, FP_FOREVER, &out, NULL);
+  m->rc[k++] = fp_results_wait(m->results, 1, FP_FOREVER);
+  fp_future *g = fp_executor_submit(m->full_ex, m->req, &err);
+  m->rc[k++] = g ? FP_OK : err.code;
+  fp_future_decref(g);
+  m->rc[k++] = fp_executor_shutdown(m->ex, true, false);
+  m->rc[k++] = fp_executor_free(m->ex);
+  m->rc[k++] = fp_executor_free(m->full_ex);
+  /* polls are allowed */
+  m->poll_rc[0] = fp_future_wait(m->slow, 0);
+  m->poll_rc[1] = fp_wait(&m->slow, 1, 0, FP_ALL_COMPLETED, NULL);
+  fp_error poll_err = {0};
+  fp_future *h = fp_executor_submit_timeout(m->full_ex, m->req, 0, &poll_err);
+  m->poll_rc[2] = h ? FP_OK : poll_err.code;
+  fp_future_decref(h);
+  atomic_fetch_add(&m->calls, 1);
+}
+
+static void check_misuse(const misuse *m) {
+  assert_int_equal(atomic_load(&m->calls), 1);
+  for (int k = 0; k < MISUSE_CALLS; k++) {
+    if (m->rc[k] != FP_ERR_WORKER_THREAD)
+      fail_msg("call %d returned %d (%s), not worker_thread", k, m->rc[k], fp_code_name(m->rc[k]));
+  }
+  assert_int_equal(m->poll_rc[0], FP_ERR_WAIT_TIMEOUT);
+  assert_int_equal(m->poll_rc[1], FP_ERR_WAIT_TIMEOUT);
+  assert_int_equal(m->poll_rc[2], FP_ERR_WOULD_BLOCK);
+}
+
+static void misuse_setup(misuse *m) {
+  memset(m, 0, sizeof *m);
+  atomic_init(&m->calls, 0);
+  m->ex = tu_executor(3, 0, NULL); /* slow, the map's head, and the trigger */
+  m->full_ex = tu_executor(1, 1, NULL);
+  m->req = new_request("/text/m");
+  /* slow enough to outlast the setup and the callback under valgrind */
+  int slow_ms = (int)(800 * tu_time_scale());
+  m->slow = tu_submit(m->ex, "/delay/%d", slow_ms);
+  char slow_path[32];
+  snprintf(slow_path, sizeof slow_path, "/delay/%d", slow_ms);
+  fp_request *slow_req = new_request(slow_path);
+  m->map = fp_executor_map(m->ex, &slow_req, 1, 1, NULL);
+  fp_request_decref(slow_req);
+  assert_non_null(m->map);
+  m->results = fp_results_new(1);
+  /* full_ex: one running, one queued: full */
+  fp_future *a = tu_submit(m->full_ex, "/delay/%d", slow_ms);
+  wait_running(a);
+  fp_future_decref(a);
+  fp_future_decref(tu_submit(m->full_ex, "/text/queued"));
+}
+
+static void misuse_teardown(misuse *m) {
+  fp_map_free(m->map);
+  fp_future_decref(m->slow);
+  fp_request_decref(m->req);
+  fp_executor_free(m->full_ex);
+  fp_executor_free(m->ex);
+  fp_results_free(m->results);
+}
+
+/* From a done callback on a worker thread: every blocking call refuses
+ * (before 0.2.0, fp_executor_free there joined its own thread forever). */
+static void test_misuse_from_worker_callback(void **state) {
+  (void)state;
+  misuse m;
+  misuse_setup(&m);
+  fp_future *f = tu_submit(m.ex, "/text/trigger");
+  assert_int_equal(fp_future_add_done_callback(f, misuse_cb, &m), FP_OK);
+  /* the callback has run once the workers are done (shutdown waits) */
+  assert_int_equal(fp_future_wait(f, FP_FOREVER), FP_OK);
+  assert_int_equal(fp_future_wait_callbacks(f, FP_FOREVER), FP_OK);
+  check_misuse(&m);
+  fp_future_decref(f);
+  misuse_teardown(&m);
+}
+
+/* From a done callback in a non-worker thread (a cancel runs it): the
+ * same refusals, since the caller of cancel may be inside a library
+ * call (shutdown's cancel) that the callback would pull out from under. */
+static void test_misuse_from_cancel_callback(void **state) {
+  (void)state;
+  misuse m;
+  misuse_setup(&m);
+  fp_executor *one = tu_executor(1, 0, NULL);
+  fp_future *blocker = tu_submit(one, "/delay/300");
+  fp_future *queued = tu_submit(one, "/text/never");
+  assert_int_equal(fp_future_add_done_callback(queued, misuse_cb, &m), FP_OK);
+  assert_true(fp_future_cancel(queued)); /* runs misuse_cb here, at once */
+  check_misuse(&m);
+  fp_future_decref(blocker);
+  fp_future_decref(queued);
+  fp_executor_free(one);
+  misuse_teardown(&m);
+}
+
+/* From a worker initializer (a worker thread, no callback). */
+static int free_other_init(void *arg, size_t index) {
+  (void)index;
+  misuse *m = arg;
+  m->rc[0] = fp_executor_free(m->ex);
+  m->rc[1] = fp_future_wait(m->slow, FP_FOREVER);
+  return 0;
+}
+
+static void test_misuse_from_initializer(void **state) {
+  (void)state;
+  misuse m = {0};
+  m.ex = tu_executor(1, 0, NULL);
+  m.slow = tu_submit(m.ex, "/delay/300");
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = 1;
+  opts.initializer = free_other_init;
+  opts.initializer_arg = &m;
+  fp_executor *ex = fp_executor_new(&opts, NULL);
+  assert_non_null(ex);
+  assert_int_equal(m.rc[0], FP_ERR_WORKER_THREAD);
+  assert_int_equal(m.rc[1], FP_ERR_WORKER_THREAD);
+  assert_int_equal(fp_executor_free(ex), FP_OK);
+  fp_future_decref(m.slow);
+  assert_int_equal(fp_executor_free(m.ex), FP_OK); /* it was not freed */
+}
+
+/* The crawler pattern: a callback submits follow-ups to an unbounded
+ * queue, which never blocks, so it is allowed. */
+typedef struct crawl {
+  fp_executor *ex;
+  fp_request *next;
+  atomic_int depth;
+  fp_future *children[4];
+} crawl;
+
+static void crawl_cb(fp_future *f, void *userdata) {
+  (void)f;
+  crawl *c = userdata;
+  int d = atomic_fetch_add(&c->depth, 1);
+  if (d >= 4)
+    return;
+  fp_future *child = fp_executor_submit(c->ex, c->next, NULL);
+  assert_non_null(child);
+  c->children[d] = child;
+  fp_future_add_done_callback(child, crawl_cb, c);
+}
+
+static void test_submit_from_callback_unbounded(void **state) {
+  (void)state;
+  crawl c = {.ex = tu_executor(2, 0, NULL), .next = new_request("/text/child")};
+  atomic_init(&c.depth, 0);
+  fp_future *root = tu_submit(c.ex, "/text/root");
+  assert_int_equal(fp_future_add_done_callback(root, crawl_cb, &c), FP_OK);
+  double end = tu_now() + 10 * tu_time_scale();
+  while (atomic_load(&c.depth) < 5 && tu_now() < end)
+    usleep(1000);
+  assert_int_equal(atomic_load(&c.depth), 5);
+  assert_int_equal(fp_executor_shutdown(c.ex, true, false), FP_OK);
+  for (int i = 0; i < 4; i++) {
+    assert_body(c.children[i], "child");
+    fp_future_decref(c.children[i]);
+  }
+  fp_future_decref(root);
+  fp_request_decref(c.next);
+  fp_executor_free(c.ex);
+}
+
 static void test_shutdown_releases_blocked_submitter(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(1, 1, NULL);
@@ -970,6 +1166,10 @@ int main(void) {
       TU_TEST(test_shutdown_idempotent_concurrent),
       TU_TEST(test_shutdown_from_callback),
       TU_TEST(test_shutdown_releases_blocked_submitter),
+      TU_TEST(test_misuse_from_worker_callback),
+      TU_TEST(test_misuse_from_cancel_callback),
+      TU_TEST(test_misuse_from_initializer),
+      TU_TEST(test_submit_from_callback_unbounded),
       TU_TEST(test_invalid_args),
       TU_TEST(test_2000_jobs_64_threads),
       TU_TEST(test_connection_reuse),
