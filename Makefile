@@ -71,6 +71,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(BUILD)/%.o)
 SRV_OBJ  := $(SRV_SRC:%.c=$(BUILD)/%.o)
 TEST_BIN := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+EXAMPLE_BIN := $(patsubst examples/%.c,$(BUILD)/examples/%,$(wildcard examples/*.c))
 
 STATIC   := $(BUILD)/libfetchpool.a
 SHARED   := $(BUILD)/libfetchpool.so.$(VERSION)
@@ -156,7 +157,7 @@ test check: deps
 	@BUILD=$(BUILD) SAN="$(SAN)" WRAP="$(WRAP)" scripts/run-tests.sh $(TEST_BIN)
 
 .PHONY: build-tests
-build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS)
+build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS) $(EXAMPLE_BIN)
 
 # The suite, then the program itself (scripts/valgrind-cli.sh, whose summary
 # line is prefixed "valgrind-cli:" so the suite's stays the last plain one).
@@ -218,11 +219,14 @@ bench-scale: deps
 	@$(MAKE) --no-print-directory $(PROGRAM)
 	@BUILD=$(BUILD) scripts/bench/scale.sh
 
-examples: $(STATIC)
-	@mkdir -p $(BUILD)/examples
-	for f in examples/*.c; do \
-	  $(CC) $(FINAL_CFLAGS) -o $(BUILD)/examples/$$(basename $$f .c) $$f $(STATIC) $(LDLIBS) || exit 1; \
-	done
+# One program per idiom of the API; tests/test_examples.c runs each
+# against the test server (so make test builds them).
+
+$(BUILD)/examples/%: examples/%.c $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(FINAL_LDFLAGS) -o $@ $< $(STATIC) $(LDLIBS)
+
+examples: $(EXAMPLE_BIN)
 
 fetchpool.pc: fetchpool.pc.in Makefile
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
