@@ -10,7 +10,13 @@
  * second signal, it calls abort (transfers in flight end as cancelled).
  * The main thread ends the thread by writing a 0 byte to the same pipe
  * once every record is written. Nothing here holds a lock; the work is
- * done by the callbacks, on this thread, never in the handler. */
+ * done by the callbacks, on this thread, never in the handler.
+ *
+ * SIGPIPE and SIGXFSZ are ignored: their default kills the process at the
+ * first write to a closed pipe or past a file size limit, before it can
+ * say what happened, whereas the write's error (EPIPE, EFBIG) goes to the
+ * caller, which ends the run as for any other write error, with a message
+ * and the summary. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -46,12 +52,22 @@ static sigset_t handled(void) {
   return set;
 }
 
+const char *cli_signal_name(int sig) {
+  switch (sig) {
+  case SIGINT: return "SIGINT";
+  case SIGTERM: return "SIGTERM";
+  default: return "signal";
+  }
+}
+
 int cli_signals_install(void) {
   sigset_t set = handled();
   if (pthread_sigmask(SIG_BLOCK, &set, NULL) || pipe2(pipe_fds, O_CLOEXEC))
     return -1;
   /* the handler must never block; the reader end is polled */
   fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
+  if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+    return -1;
   static const int sigs[] = {SIGINT, SIGTERM};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
     struct sigaction old, sa;
@@ -118,7 +134,7 @@ static void *signal_main(void *arg) {
         snprintf(text, sizeof text,
                  "%s: reading no more jobs, cancelling queued ones; waiting up to %g s "
                  "for the transfers in flight (signal again to stop them now)",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", ops.grace);
+                 cli_signal_name(sig), ops.grace);
         notice(text);
         ops.stop(ops.arg);
         if (ops.grace <= 0) {
