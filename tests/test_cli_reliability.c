@@ -1160,6 +1160,33 @@ static void test_stats_json_write_error(void **state) {
   free(out), free(in), free(lines);
 }
 
+static void test_bom_skipped(void **state) {
+  /* a UTF-8 byte order mark at the start of each input (files and
+   * standard input) is skipped; anywhere else it stays part of the line */
+  char *url = tu_url("/hello");
+  char a[1024], b[1024], in[1024];
+  snprintf(a, sizeof a, "\xEF\xBB\xBF%s\n\xEF\xBB\xBF%s\n", url, url);
+  snprintf(b, sizeof b, "\xEF\xBB\xBF# a comment\n%s\n", url);
+  snprintf(in, sizeof in, "\xEF\xBB\xBF%s\n", url);
+  char *fa = write_tmp("bom-a.txt", a, strlen(a)), *fb = write_tmp("bom-b.txt", b, strlen(b));
+  run r;
+  RUN(&r, in, "-q", "--ordered", fa, "-", fb);
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 4);
+  static const bool want_ok[] = {true, false, true, true};
+  for (json_int_t i = 0; i < 4; i++) {
+    json_t *rec = by_index(recs, i);
+    if (json_is_true(json_object_get(rec, "ok")) != want_ok[i])
+      fail_msg("record %lld: %s", (long long)i, error_code(rec));
+  }
+  assert_string_equal(str(by_index(recs, 0), "url"), url);
+  assert_string_equal(error_code(by_index(recs, 1)), "invalid_url");
+  json_decref(recs);
+  run_free(&r);
+  free(url), free(fa), free(fb);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1190,6 +1217,7 @@ int main(void) {
       TU_TEST(test_write_error_file_size_limit),
       TU_TEST(test_nonblocking_stdout_partial_writes),
       TU_TEST(test_stats_json_write_error),
+      TU_TEST(test_bom_skipped),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }
