@@ -4,6 +4,7 @@
  * --rate, --per-host, --stall-timeout, --cacert, interruption by SIGINT
  * and SIGTERM (--grace, a second signal), kill -9, and --resume with torn
  * lines and --resume-failed. Every child is bounded in time and reaped. */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/file.h>
 
@@ -1187,6 +1188,105 @@ static void test_bom_skipped(void **state) {
   free(url), free(fa), free(fb);
 }
 
+/* Entries of dir other than . and .. */
+static size_t dir_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return n;
+}
+
+static void test_save_never_follows_or_replaces(void **state) {
+  /* --save DIR: a symlink planted at a body's name is not followed (the
+   * file it points to, outside DIR, keeps its bytes), and a file already
+   * there is not replaced nor removed, even when its job fails; both jobs
+   * fail as "aborted", the others are saved, and no temporary file stays */
+  char *dir = tmp_path("save-plant"), *outside = write_tmp("save-outside.txt", "precious", 8);
+  char *link0 = tmp_path("save-plant/0.body"), *file1 = tmp_path("save-plant/1.body");
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(symlink(outside, link0), 0);
+  free(write_tmp("save-plant/1.body", "mine", 4));
+  char *text = tu_url("/text/abc"), *xyz = tu_url("/text/xyz"), input[2048];
+  snprintf(input, sizeof input, "%s\nhttp://127.0.0.1:%u/refused\n%s\n", text, closed_port(),
+           xyz);
+  run r;
+  RUN(&r, input, "-q", "--save", dir);
+  assert_int_equal(r.status, 1);
+  size_t len;
+  char *got = read_file(outside, &len);
+  assert_int_equal(len, 8);
+  assert_memory_equal(got, "precious", 8);
+  free(got);
+  struct stat st;
+  assert_int_equal(lstat(link0, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  got = read_file(file1, &len);
+  assert_non_null(got);
+  assert_int_equal(len, 4);
+  assert_memory_equal(got, "mine", 4);
+  free(got);
+  json_t *recs = records(&r);
+  for (json_int_t i = 0; i < 2; i++) {
+    json_t *rec = by_index(recs, i);
+    assert_string_equal(error_code(rec), "aborted");
+    assert_true(contains(str(json_object_get(rec, "error"), "message"), "name is taken"));
+    assert_null(json_object_get(rec, "saved"));
+  }
+  char path[1024];
+  snprintf(path, sizeof path, "%s/2.body", dir);
+  assert_string_equal(str(by_index(recs, 2), "saved"), path);
+  got = read_file(path, &len);
+  assert_int_equal(len, 3);
+  assert_memory_equal(got, "xyz", 3);
+  free(got);
+  assert_int_equal(dir_entries(dir), 3);
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(outside), free(link0), free(file1), free(text), free(xyz);
+}
+
+static void test_save_failed_transfer_leaves_no_file(void **state) {
+  /* a transfer that fails part way (the body over --max-body) leaves
+   * nothing in DIR: neither the final name nor a temporary file */
+  char *dir = tmp_path("save-partial"), *big = url_lines("/bytes/200000", 1);
+  run r;
+  RUN(&r, big, "-q", "--save", dir, "--max-body", "100K");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "body_too_large");
+  assert_int_equal(dir_entries(dir), 0);
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(big);
+}
+
+static void test_save_write_error(void **state) {
+  /* a body that cannot be written in full (a file size limit here, as a
+   * full disk) fails its own job as "aborted" with the reason, leaves no
+   * file, and the run goes on (the records can still be written) */
+  char *dir = tmp_path("save-fsize"), *bin = tu_url("/binary/70000"), *text = tu_url("/text/abc");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n", bin, text);
+  static const char *const wrapper[] = {"/usr/bin/prlimit", "--fsize=50000", "--", NULL};
+  run r;
+  run_cli_wrapped(&r, wrapper, input, strlen(input), ARGS("-q", "--save", dir), NULL, 0, false);
+  if (r.status != 1)
+    fail_msg("exit %d, stderr: %s", r.status, r.err);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "aborted");
+  assert_true(contains(str(json_object_get(rec, "error"), "message"), "0.body: File too large"));
+  assert_null(json_object_get(rec, "saved"));
+  assert_non_null(json_object_get(by_index(recs, 1), "saved"));
+  assert_int_equal(dir_entries(dir), 1); /* 1.body only */
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(bin), free(text);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1218,6 +1318,9 @@ int main(void) {
       TU_TEST(test_nonblocking_stdout_partial_writes),
       TU_TEST(test_stats_json_write_error),
       TU_TEST(test_bom_skipped),
+      TU_TEST(test_save_never_follows_or_replaces),
+      TU_TEST(test_save_failed_transfer_leaves_no_file),
+      TU_TEST(test_save_write_error),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }
