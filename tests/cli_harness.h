@@ -119,6 +119,7 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
   sigaddset(&dfl, SIGPIPE);
   sigaddset(&dfl, SIGINT);
   sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGHUP);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &dfl);
   posix_spawnattr_setsigmask(&attr, &none);

@@ -1287,6 +1287,35 @@ static void test_save_write_error(void **state) {
   free(dir), free(bin), free(text);
 }
 
+static void test_sighup_like_sigterm(void **state) {
+  /* SIGHUP (the terminal went away) stops the run as SIGTERM does: the
+   * jobs in flight finish within the grace, queued ones are cancelled,
+   * every record is whole, the summary is printed, and the exit is 129 */
+  char *input = url_lines("/delay/300", 100);
+  char *in_path = write_tmp("sighup-in.txt", input, strlen(input));
+  char *out = tmp_path("sighup-out.jsonl"), *stats = tmp_path("sighup-stats.json");
+  const cli_event ev[] = {{0.8, SIGHUP}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 1, "-t", "4", "-o", out, "--stats-json", stats, in_path);
+  assert_int_equal(r.status, 129);
+  assert_true(contains(r.err, "SIGHUP: reading no more jobs"));
+  assert_true(contains(r.err, " jobs: "));
+  assert_true(contains(r.err, "interrupted by SIGHUP"));
+  json_t *recs = file_records(out, false, NULL);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started >= 4 && started < 100);
+  size_t ok = count_ok(recs);
+  assert_true(ok >= 4);
+  json_t *s = load_json_file(stats);
+  assert_string_equal(str(s, "interrupted"), "SIGHUP");
+  assert_int_equal(num(s, "jobs"), (json_int_t)started);
+  assert_int_equal(num(s, "ok"), (json_int_t)ok);
+  json_decref(s);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(in_path), free(out), free(stats);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1321,6 +1350,7 @@ int main(void) {
       TU_TEST(test_save_never_follows_or_replaces),
       TU_TEST(test_save_failed_transfer_leaves_no_file),
       TU_TEST(test_save_write_error),
+      TU_TEST(test_sighup_like_sigterm),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

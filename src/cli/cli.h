@@ -295,7 +295,7 @@ uint64_t cli_done_count_below(const cli_done *d, uint64_t n);
 cli_done *cli_done_new(void);
 void cli_done_free(cli_done *d);
 
-/* ---- signals.c: SIGINT and SIGTERM ---- */
+/* ---- signals.c: SIGINT, SIGTERM and SIGHUP ---- */
 
 /* What an interruption does, called on the signal thread: stop (first
  * signal: stop reading, cancel what is queued) and abort (grace period
@@ -308,12 +308,12 @@ typedef struct cli_interrupt {
   bool quiet;   /* no notices on standard error */
 } cli_interrupt;
 
-/* Call first, before any thread starts: block SIGINT and SIGTERM (every
- * thread started later inherits the mask) and route them to a self-pipe.
- * A signal ignored when the program started stays ignored. SIGPIPE and
- * SIGXFSZ are ignored, so that a closed pipe or a file size limit is a
- * write error (EPIPE, EFBIG) the caller reports, not a silent death.
- * 0 or -1. */
+/* Call first, before any thread starts: block SIGINT, SIGTERM and SIGHUP
+ * (every thread started later inherits the mask) and route them to a
+ * self-pipe. A signal ignored when the program started stays ignored.
+ * SIGPIPE and SIGXFSZ are ignored, so that a closed pipe or a file size
+ * limit is a write error (EPIPE, EFBIG) the caller reports, not a silent
+ * death. 0 or -1. */
 int cli_signals_install(void);
 /* Start the signal thread, the only one with the signals unblocked. Its
  * handler only writes the signal number to the self-pipe; the thread
@@ -323,7 +323,7 @@ int cli_signals_start(const cli_interrupt *ops);
  * and pending: the run is over). Returns the first signal received, or 0.
  * Does nothing and returns 0 when it was not started. */
 int cli_signals_finish(void);
-/* "SIGINT", "SIGTERM", or "signal" for another. */
+/* "SIGINT", "SIGTERM", "SIGHUP", or "signal" for another. */
 const char *cli_signal_name(int sig);
 
 /* ---- redis.c: the Redis connection of the stream commands ---- */

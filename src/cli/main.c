@@ -2,13 +2,13 @@
  * that submits one job per input line into a bounded executor, records
  * written as jobs finish, a summary at the end.
  *
- * Interruption (signals.c runs it): the first SIGINT or SIGTERM stops the
- * reader and cancels the queued jobs (they get "cancelled" records); the
- * transfers in flight have --grace seconds to finish, then they are
- * aborted (and a second signal aborts them at once); the main thread just
- * waits for the last record as in any run, prints the summary and exits
- * with 128 + the signal. Jobs never read get no record: --resume runs
- * them later.
+ * Interruption (signals.c runs it): the first SIGINT, SIGTERM or SIGHUP
+ * stops the reader and cancels the queued jobs (they get "cancelled"
+ * records); the transfers in flight have --grace seconds to finish, then
+ * they are aborted (and a second signal aborts them at once); the main
+ * thread just waits for the last record as in any run, prints the summary
+ * and exits with 128 + the signal. Jobs never read get no record: --resume
+ * runs them later.
  *
  * A record that cannot be written (a full disk, a closed pipe) stops the
  * run the same way but with no grace: the records of the transfers in

@@ -1,8 +1,8 @@
-/* signals.c: SIGINT and SIGTERM, turned into an orderly stop.
+/* signals.c: SIGINT, SIGTERM and SIGHUP, turned into an orderly stop.
  *
  * DESIGN
  * The handler does one thing: write the signal number to a self-pipe.
- * Every thread blocks both signals (cli_signals_install runs before any
+ * Every thread blocks the three signals (cli_signals_install runs before any
  * thread starts, so all inherit the mask) except one, the signal thread,
  * which therefore receives them and sleeps in poll() on the pipe's read
  * end. On the first signal it calls stop (the reader stops, queued jobs
@@ -11,6 +11,9 @@
  * The main thread ends the thread by writing a 0 byte to the same pipe
  * once every record is written. Nothing here holds a lock; the work is
  * done by the callbacks, on this thread, never in the handler.
+ *
+ * SIGHUP (the terminal or the ssh session went away) is one more way to
+ * be told to stop, handled as SIGTERM.
  *
  * SIGPIPE and SIGXFSZ are ignored: their default kills the process at the
  * first write to a closed pipe or past a file size limit, before it can
@@ -49,6 +52,7 @@ static sigset_t handled(void) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
 }
 
@@ -56,6 +60,7 @@ const char *cli_signal_name(int sig) {
   switch (sig) {
   case SIGINT: return "SIGINT";
   case SIGTERM: return "SIGTERM";
+  case SIGHUP: return "SIGHUP";
   default: return "signal";
   }
 }
@@ -68,7 +73,7 @@ int cli_signals_install(void) {
   fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
   if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
     return -1;
-  static const int sigs[] = {SIGINT, SIGTERM};
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
     struct sigaction old, sa;
     memset(&sa, 0, sizeof sa);
