@@ -65,6 +65,8 @@ static int open_body_file(job *j) {
 /* Give the complete body its final name, unless that name is taken:
  * 0 or an errno (EEXIST when it is). */
 static int publish(const job *j) {
+  if (!j->tmp)
+    return EIO; /* no file was made; save_errno says why */
   if (renameat2(AT_FDCWD, j->tmp, AT_FDCWD, j->path, RENAME_NOREPLACE) == 0)
     return 0;
   if (errno != EINVAL && errno != ENOSYS)
