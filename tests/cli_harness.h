@@ -119,6 +119,7 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
   sigaddset(&dfl, SIGPIPE);
   sigaddset(&dfl, SIGINT);
   sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGHUP);
   sigemptyset(&none);
   posix_spawnattr_setsigdefault(&attr, &dfl);
   posix_spawnattr_setsigmask(&attr, &none);
@@ -476,6 +477,119 @@ static inline void assert_usage_errors(const usage_case *cases, size_t n) {
   }
   free(url);
   assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+}
+
+/* ------------------------------------------------------------ stdout */
+
+/* How run_cli_stdout treats the child's standard output, a pipe. */
+typedef struct cli_stdout {
+  size_t close_after;  /* close the reading end once this many bytes came (the
+                          reader went away); 0: read to the end */
+  bool ignore_sigpipe; /* the child starts with SIGPIPE ignored, as after
+                          trap '' PIPE in a shell; else with the default */
+  bool nonblocking;    /* the pipe's writing end is O_NONBLOCK, as when
+                          another process sharing it set that */
+} cli_stdout;
+
+/* Run fetchpool with args, standard input /dev/null, and standard output
+ * a pipe handled as so says; r->out gets what was read of it, r->err all
+ * of standard error. Bounded and reaped as run_cli. */
+static inline void run_cli_stdout(run *r, const cli_stdout *so, const char *const *args) {
+  const char *argv[64];
+  size_t argc = 0;
+  argv[argc++] = program();
+  for (; args && *args; args++) {
+    assert_true(argc < 63);
+    argv[argc++] = *args;
+  }
+  argv[argc] = NULL;
+  memset(r, 0, sizeof *r);
+  r->out = calloc(1, 1);
+  r->err = calloc(1, 1);
+  int out[2], err[2];
+  assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+  assert_int_equal(pipe2(err, O_CLOEXEC), 0);
+  if (so->nonblocking)
+    assert_int_equal(fcntl(out[1], F_SETFL, O_NONBLOCK), 0);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  /* this process ignores SIGPIPE (setup_suite), and an ignored signal
+   * stays ignored across exec: left out of dfl, the child inherits that */
+  posix_spawnattr_t attr;
+  sigset_t dfl, none;
+  posix_spawnattr_init(&attr);
+  sigemptyset(&dfl);
+  if (!so->ignore_sigpipe)
+    sigaddset(&dfl, SIGPIPE);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGHUP);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &dfl);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid;
+  double start = tu_now();
+  int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  close(out[1]);
+  close(err[1]);
+  if (rc) {
+    close(out[0]);
+    close(err[0]);
+    fail_msg("cannot run %s: %s", argv[0], strerror(rc));
+  }
+  r->start = start;
+  int fds[2] = {out[0], err[0]};
+  bool killed = false;
+  double deadline = start + CHILD_SECONDS * tu_time_scale();
+  while (fds[0] >= 0 || fds[1] >= 0) {
+    struct pollfd p[2] = {{.fd = fds[0], .events = POLLIN}, {.fd = fds[1], .events = POLLIN}};
+    double left = deadline - tu_now();
+    if (left <= 0) {
+      kill(pid, SIGKILL);
+      killed = true;
+      break;
+    }
+    int n = poll(p, 2, (int)(left * 1000) + 1);
+    if (n < 0 && errno == EINTR)
+      continue;
+    char buf[65536];
+    for (int i = 0; i < 2; i++) {
+      if (!p[i].revents)
+        continue;
+      ssize_t got = read(fds[i], buf, sizeof buf);
+      if (got > 0) {
+        if (i == 0)
+          append(&r->out, &r->out_len, buf, (size_t)got);
+        else
+          append(&r->err, &r->err_len, buf, (size_t)got);
+      }
+      bool done = got == 0 || (got < 0 && errno != EINTR) ||
+                  (i == 0 && so->close_after && r->out_len >= so->close_after);
+      if (done) {
+        close(fds[i]);
+        fds[i] = -1;
+      }
+    }
+  }
+  for (int i = 0; i < 2; i++)
+    if (fds[i] >= 0)
+      close(fds[i]);
+  int wstatus;
+  while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
+  }
+  r->maxrss_kb = -1;
+  r->secs = tu_now() - start;
+  r->status = WIFEXITED(wstatus) ? WEXITSTATUS(wstatus) : 128 + WTERMSIG(wstatus);
+  if (killed)
+    fail_msg("fetchpool did not finish within %d s", CHILD_SECONDS);
+  if (contains(r->err, "Sanitizer") || contains(r->err, "runtime error:"))
+    fail_msg("fetchpool under a sanitizer reported:\n%s", r->err);
 }
 
 #endif /* FP_CLI_HARNESS_H */

@@ -4,6 +4,7 @@
  * --rate, --per-host, --stall-timeout, --cacert, interruption by SIGINT
  * and SIGTERM (--grace, a second signal), kill -9, and --resume with torn
  * lines and --resume-failed. Every child is bounded in time and reaped. */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/file.h>
 
@@ -994,6 +995,327 @@ static void test_resume_large_file_compact(void **state) {
   free(input), free(path);
 }
 
+/* ---------------------------------- write errors, BOM, --save files, SIGHUP */
+
+/* An input file: one fast job, then n jobs of /delay/ms: with -t 4, a run
+ * of n / 4 * ms milliseconds when nothing stops it. */
+static char *slow_input(const char *name, size_t n, unsigned ms) {
+  char *fast = url_lines("/hello", 1), path[64];
+  snprintf(path, sizeof path, "/delay/%u", ms);
+  char *slow = url_lines(path, n);
+  size_t len = strlen(fast) + strlen(slow);
+  char *text = malloc(len + 1);
+  snprintf(text, len + 1, "%s%s", fast, slow);
+  char *file = write_tmp(name, text, len);
+  free(fast), free(slow), free(text);
+  return file;
+}
+
+/* The stats of a run stopped by a write error: nothing claimed that was
+ * not written. Returns not_written. */
+static json_int_t assert_unwritten_stats(const char *stats, json_int_t written) {
+  json_t *s = load_json_file(stats);
+  assert_int_equal(num(s, "jobs"), written);
+  assert_int_equal(num(s, "ok") + num(s, "failed"), written);
+  json_int_t lost = num(s, "not_written");
+  assert_true(lost >= 1);
+  json_decref(s);
+  return lost;
+}
+
+static void test_write_error_dev_full(void **state) {
+  /* -o /dev/full: the first record cannot be written, and the run stops
+   * at once (the 40 jobs of 1 s on 4 threads would take 10 s): exit 2,
+   * the error, a summary that claims no job, on every engine */
+  char *in = slow_input("full-in.txt", 40, 1000), *stats = tmp_path("full-stats.json");
+  static const char *const engines[] = {"threads", "multi"};
+  for (size_t e = 0; e < 2; e++) {
+    run r;
+    RUN(&r, NULL, "-t", "4", "--engine", engines[e], "-o", "/dev/full", "--stats-json", stats,
+        in);
+    if (r.secs > 3.0 * tu_time_scale())
+      fail_msg("%s: a run whose records cannot be written took %.3f s", engines[e], r.secs);
+    assert_int_equal(r.status, 2);
+    assert_true(contains(r.err, "cannot write records to /dev/full: No space left on device"));
+    assert_true(contains(r.err, "0 jobs: 0 ok, 0 failed"));
+    assert_true(contains(r.err, "records lost to a write error"));
+    assert_unwritten_stats(stats, 0);
+    run_free(&r);
+  }
+  free(in), free(stats);
+}
+
+static void test_write_error_closed_pipe(void **state) {
+  /* standard output a pipe whose reader goes away after the first record:
+   * with SIGPIPE ignored (trap '' PIPE) and with its default alike, the
+   * next record's write fails (EPIPE), the run stops (not after 10 s),
+   * says so with its summary, and exits 2; what was read is whole */
+  char *in_path = tmp_path("pipe-in.txt");
+  char *fast = url_lines("/hello", 1), *mid = url_lines("/delay/300", 2),
+       *slow = url_lines("/delay/1000", 40);
+  FILE *f = fopen(in_path, "w");
+  assert_non_null(f);
+  fprintf(f, "%s%s%s", fast, mid, slow);
+  assert_int_equal(fclose(f), 0);
+  char *stats = tmp_path("pipe-stats.json");
+  for (int ignore = 0; ignore < 2; ignore++) {
+    cli_stdout so = {.close_after = 1, .ignore_sigpipe = ignore};
+    run r;
+    run_cli_stdout(&r, &so, ARGS("-t", "4", "--stats-json", stats, in_path));
+    if (r.status != 2)
+      fail_msg("SIGPIPE %s: exit %d, stderr: %s", ignore ? "ignored" : "default", r.status,
+               r.err);
+    if (r.secs > 3.0 * tu_time_scale())
+      fail_msg("the run went on for %.3f s after its reader went away", r.secs);
+    assert_true(contains(r.err, "cannot write records to standard output: Broken pipe"));
+    assert_true(contains(r.err, "records lost to a write error"));
+    json_t *recs = records(&r); /* whole lines only */
+    assert_true(json_array_size(recs) >= 1);
+    assert_int_equal(num(json_array_get(recs, 0), "index"), 0);
+    json_t *s = load_json_file(stats);
+    json_int_t written = num(s, "jobs");
+    json_decref(s);
+    assert_true(written >= (json_int_t)json_array_size(recs) && written < 43);
+    assert_unwritten_stats(stats, written);
+    json_decref(recs);
+    run_free(&r);
+  }
+  free(in_path), free(fast), free(mid), free(slow), free(stats);
+}
+
+static void test_write_error_file_size_limit(void **state) {
+  /* a file size limit (as a quota or a full disk would) cuts a record
+   * short: the part is cut off again so the file holds whole records
+   * only, and the run stops with exit 2 and "File too large" instead of
+   * dying of SIGXFSZ */
+  char *in = slow_input("fsize-in.txt", 40, 1000), *out = tmp_path("fsize-out.jsonl");
+  char *hello = url_lines("/hello", 12);
+  char *in2 = write_tmp("fsize-in2.txt", hello, strlen(hello));
+  /* 12 quick records overflow 1000 bytes; on the slow input the record
+   * after the first (about 150 bytes) overflows 200 bytes at 1 s */
+  static const char *const w1000[] = {"/usr/bin/prlimit", "--fsize=1000", "--", NULL};
+  static const char *const w200[] = {"/usr/bin/prlimit", "--fsize=200", "--", NULL};
+  const char *const *wrappers[] = {w1000, w200};
+  const char *inputs[] = {in2, in};
+  for (size_t k = 0; k < 2; k++) {
+    unlink(out);
+    run r;
+    run_cli_wrapped(&r, wrappers[k], NULL, 0,
+                    ARGS("-t", "4", "--engine", "multi", "-o", out, inputs[k]), NULL, 0, false);
+    if (r.status != 2)
+      fail_msg("exit %d, stderr: %s", r.status, r.err);
+    if (r.secs > 3.0 * tu_time_scale())
+      fail_msg("a run past the file size limit took %.3f s", r.secs);
+    assert_true(contains(r.err, "File too large"));
+    assert_true(contains(r.err, "records lost to a write error"));
+    size_t len;
+    char *text = read_file(out, &len);
+    assert_non_null(text);
+    assert_true(len > 0 && len <= (k ? 200 : 1000));
+    assert_int_equal(text[len - 1], '\n');
+    json_t *recs = file_records(out, false, NULL);
+    char line[64];
+    snprintf(line, sizeof line, "%zu jobs: %zu ok", json_array_size(recs),
+             json_array_size(recs));
+    assert_true(contains(r.err, line));
+    json_decref(recs);
+    free(text);
+    run_free(&r);
+  }
+  free(in), free(out), free(hello), free(in2);
+}
+
+static void test_nonblocking_stdout_partial_writes(void **state) {
+  /* a standard output left non-blocking by another process takes part of
+   * a 300 KB record, then says EAGAIN: the writer waits for room and goes
+   * on, so every record arrives whole and the run is ok */
+  char *lines = url_lines("/bytes/300000", 3);
+  char *in = write_tmp("nonblock-in.txt", lines, strlen(lines));
+  cli_stdout so = {.nonblocking = true};
+  run r;
+  run_cli_stdout(&r, &so, ARGS("-q", "--body", in));
+  if (r.status != 0)
+    fail_msg("exit %d, stderr: %s", r.status, r.err);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 3);
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(strlen(str(json_array_get(recs, i), "body")), 300000);
+  json_decref(recs);
+  run_free(&r);
+  free(lines), free(in);
+}
+
+static void test_stats_json_write_error(void **state) {
+  /* the --stats-json file cannot be written: the records are, and the
+   * run says so and exits 2 */
+  char *out = tmp_path("statsfull-out.jsonl"), *lines = url_lines("/hello", 2);
+  char *in = write_tmp("statsfull-in.txt", lines, strlen(lines));
+  run r;
+  RUN(&r, NULL, "-q", "-o", out, "--stats-json", "/dev/full", in);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "cannot write stats file '/dev/full': No space left on device"));
+  json_t *recs = file_records(out, false, NULL);
+  assert_int_equal(count_ok(recs), 2);
+  json_decref(recs);
+  run_free(&r);
+  free(out), free(in), free(lines);
+}
+
+static void test_bom_skipped(void **state) {
+  /* a UTF-8 byte order mark at the start of each input (files and
+   * standard input) is skipped; anywhere else it stays part of the line */
+  char *url = tu_url("/hello");
+  char a[1024], b[1024], in[1024];
+  snprintf(a, sizeof a, "\xEF\xBB\xBF%s\n\xEF\xBB\xBF%s\n", url, url);
+  snprintf(b, sizeof b, "\xEF\xBB\xBF# a comment\n%s\n", url);
+  snprintf(in, sizeof in, "\xEF\xBB\xBF%s\n", url);
+  char *fa = write_tmp("bom-a.txt", a, strlen(a)), *fb = write_tmp("bom-b.txt", b, strlen(b));
+  run r;
+  RUN(&r, in, "-q", "--ordered", fa, "-", fb);
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 4);
+  static const bool want_ok[] = {true, false, true, true};
+  for (json_int_t i = 0; i < 4; i++) {
+    json_t *rec = by_index(recs, i);
+    if (json_is_true(json_object_get(rec, "ok")) != want_ok[i])
+      fail_msg("record %lld: %s", (long long)i, error_code(rec));
+  }
+  assert_string_equal(str(by_index(recs, 0), "url"), url);
+  assert_string_equal(error_code(by_index(recs, 1)), "invalid_url");
+  json_decref(recs);
+  run_free(&r);
+  free(url), free(fa), free(fb);
+}
+
+/* Entries of dir other than . and .. */
+static size_t dir_entries(const char *dir) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t n = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+  closedir(d);
+  return n;
+}
+
+static void test_save_never_follows_or_replaces(void **state) {
+  /* --save DIR: a symlink planted at a body's name is not followed (the
+   * file it points to, outside DIR, keeps its bytes), and a file already
+   * there is not replaced nor removed, even when its job fails; both jobs
+   * fail as "aborted", the others are saved, and no temporary file stays */
+  char *dir = tmp_path("save-plant"), *outside = write_tmp("save-outside.txt", "precious", 8);
+  char *link0 = tmp_path("save-plant/0.body"), *file1 = tmp_path("save-plant/1.body");
+  assert_int_equal(mkdir(dir, 0700), 0);
+  assert_int_equal(symlink(outside, link0), 0);
+  free(write_tmp("save-plant/1.body", "mine", 4));
+  char *text = tu_url("/text/abc"), *xyz = tu_url("/text/xyz"), input[2048];
+  snprintf(input, sizeof input, "%s\nhttp://127.0.0.1:%u/refused\n%s\n", text, closed_port(),
+           xyz);
+  run r;
+  RUN(&r, input, "-q", "--save", dir);
+  assert_int_equal(r.status, 1);
+  size_t len;
+  char *got = read_file(outside, &len);
+  assert_int_equal(len, 8);
+  assert_memory_equal(got, "precious", 8);
+  free(got);
+  struct stat st;
+  assert_int_equal(lstat(link0, &st), 0);
+  assert_true(S_ISLNK(st.st_mode));
+  got = read_file(file1, &len);
+  assert_non_null(got);
+  assert_int_equal(len, 4);
+  assert_memory_equal(got, "mine", 4);
+  free(got);
+  json_t *recs = records(&r);
+  for (json_int_t i = 0; i < 2; i++) {
+    json_t *rec = by_index(recs, i);
+    assert_string_equal(error_code(rec), "aborted");
+    assert_true(contains(str(json_object_get(rec, "error"), "message"), "name is taken"));
+    assert_null(json_object_get(rec, "saved"));
+  }
+  char path[1024];
+  snprintf(path, sizeof path, "%s/2.body", dir);
+  assert_string_equal(str(by_index(recs, 2), "saved"), path);
+  got = read_file(path, &len);
+  assert_int_equal(len, 3);
+  assert_memory_equal(got, "xyz", 3);
+  free(got);
+  assert_int_equal(dir_entries(dir), 3);
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(outside), free(link0), free(file1), free(text), free(xyz);
+}
+
+static void test_save_failed_transfer_leaves_no_file(void **state) {
+  /* a transfer that fails part way (the body over --max-body) leaves
+   * nothing in DIR: neither the final name nor a temporary file */
+  char *dir = tmp_path("save-partial"), *big = url_lines("/bytes/200000", 1);
+  run r;
+  RUN(&r, big, "-q", "--save", dir, "--max-body", "100K");
+  assert_int_equal(r.status, 1);
+  json_t *recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "body_too_large");
+  assert_int_equal(dir_entries(dir), 0);
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(big);
+}
+
+static void test_save_write_error(void **state) {
+  /* a body that cannot be written in full (a file size limit here, as a
+   * full disk) fails its own job as "aborted" with the reason, leaves no
+   * file, and the run goes on (the records can still be written) */
+  char *dir = tmp_path("save-fsize"), *bin = tu_url("/binary/70000"), *text = tu_url("/text/abc");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n", bin, text);
+  static const char *const wrapper[] = {"/usr/bin/prlimit", "--fsize=50000", "--", NULL};
+  run r;
+  run_cli_wrapped(&r, wrapper, input, strlen(input), ARGS("-q", "--save", dir), NULL, 0, false);
+  if (r.status != 1)
+    fail_msg("exit %d, stderr: %s", r.status, r.err);
+  json_t *recs = records(&r);
+  json_t *rec = by_index(recs, 0);
+  assert_string_equal(error_code(rec), "aborted");
+  assert_true(contains(str(json_object_get(rec, "error"), "message"), "0.body: File too large"));
+  assert_null(json_object_get(rec, "saved"));
+  assert_non_null(json_object_get(by_index(recs, 1), "saved"));
+  assert_int_equal(dir_entries(dir), 1); /* 1.body only */
+  json_decref(recs);
+  run_free(&r);
+  free(dir), free(bin), free(text);
+}
+
+static void test_sighup_like_sigterm(void **state) {
+  /* SIGHUP (the terminal went away) stops the run as SIGTERM does: the
+   * jobs in flight finish within the grace, queued ones are cancelled,
+   * every record is whole, the summary is printed, and the exit is 129 */
+  char *input = url_lines("/delay/300", 100);
+  char *in_path = write_tmp("sighup-in.txt", input, strlen(input));
+  char *out = tmp_path("sighup-out.jsonl"), *stats = tmp_path("sighup-stats.json");
+  const cli_event ev[] = {{0.8, SIGHUP}};
+  run r;
+  RUN_EVENTS(&r, NULL, ev, 1, "-t", "4", "-o", out, "--stats-json", stats, in_path);
+  assert_int_equal(r.status, 129);
+  assert_true(contains(r.err, "SIGHUP: reading no more jobs"));
+  assert_true(contains(r.err, " jobs: "));
+  assert_true(contains(r.err, "interrupted by SIGHUP"));
+  json_t *recs = file_records(out, false, NULL);
+  size_t started = assert_prefix_once(recs);
+  assert_true(started >= 4 && started < 100);
+  size_t ok = count_ok(recs);
+  assert_true(ok >= 4);
+  json_t *s = load_json_file(stats);
+  assert_string_equal(str(s, "interrupted"), "SIGHUP");
+  assert_int_equal(num(s, "jobs"), (json_int_t)started);
+  assert_int_equal(num(s, "ok"), (json_int_t)ok);
+  json_decref(s);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(in_path), free(out), free(stats);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1019,6 +1341,16 @@ int main(void) {
       TU_TEST(test_resume_failed),
       TU_TEST(test_resume_files),
       TU_TEST(test_resume_large_file_compact),
+      TU_TEST(test_write_error_dev_full),
+      TU_TEST(test_write_error_closed_pipe),
+      TU_TEST(test_write_error_file_size_limit),
+      TU_TEST(test_nonblocking_stdout_partial_writes),
+      TU_TEST(test_stats_json_write_error),
+      TU_TEST(test_bom_skipped),
+      TU_TEST(test_save_never_follows_or_replaces),
+      TU_TEST(test_save_failed_transfer_leaves_no_file),
+      TU_TEST(test_save_write_error),
+      TU_TEST(test_sighup_like_sigterm),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

@@ -169,6 +169,7 @@ static child spawn(const char *const *args, const char *name) {
   sigaddset(&dfl, SIGPIPE);
   sigaddset(&dfl, SIGINT);
   sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGHUP);
   posix_spawnattr_setsigdefault(&attr, &dfl);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF);
   int rc = posix_spawn(&c.pid, argv[0], &fa, &attr, (char *const *)argv, environ);
@@ -1236,6 +1237,29 @@ static void test_worker_limits(void **state) {
   run_free(&r);
 }
 
+static void test_sighup_hands_jobs_back(void **state) {
+  /* SIGHUP (the session went away) stops a worker as SIGTERM does: its
+   * summary, the jobs it held handed back, exit 129 */
+  enqueue_jobs("hup", "/delay/3000", 10);
+  child w = SPAWN("hup1", "worker", "--redis", redis_url, "--stream", "hup", "-t", "5",
+                  "--grace", "0.2", "--claim-idle", "60");
+  double end = tu_now() + 10 * tu_time_scale();
+  while (pending_total("hup", "fetchpool") < 10) {
+    if (tu_now() > end)
+      fail_msg("the worker took no jobs");
+    usleep(10000);
+  }
+  kill(w.pid, SIGHUP);
+  assert_exit(&w, 10, 129);
+  char *log = child_log(&w);
+  assert_true(contains(log, "interrupted by SIGHUP"));
+  assert_true(contains(log, "handed back 10 unfinished jobs"));
+  free(log);
+  child_free(&w);
+  assert_int_equal(rint_cmd("XLEN %s", "hup:results", NULL), 0);
+  assert_int_equal(pending_total("hup", "fetchpool"), 10);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       SCALE_TEST(test_usage),
@@ -1258,6 +1282,7 @@ int main(void) {
       SCALE_TEST(test_status_mid_run),
       SCALE_TEST(test_group_and_results_stream),
       SCALE_TEST(test_worker_limits),
+      SCALE_TEST(test_sighup_hands_jobs_back),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

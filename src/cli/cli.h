@@ -144,6 +144,7 @@ typedef struct cli_stats cli_stats;
 
 typedef struct cli_counts {
   uint64_t done, ok, failed;
+  uint64_t unwritten; /* records lost to a write error */
 } cli_counts;
 
 /* NEW, or NULL when out of memory. The wall clock starts now. */
@@ -151,6 +152,9 @@ cli_stats *cli_stats_new(void);
 void cli_stats_free(cli_stats *s);
 /* Count one finished job. Thread-safe. */
 void cli_stats_add(cli_stats *s, const cli_result *r);
+/* Count one finished job whose record was lost to a write error: it is
+ * not counted as done, ok or failed. Thread-safe. */
+void cli_stats_add_unwritten(cli_stats *s);
 /* Counters so far. Thread-safe. */
 cli_counts cli_stats_counts(cli_stats *s);
 /* Stop the wall clock (the run is over). */
@@ -192,16 +196,25 @@ void cli_input_close(cli_input *in);
 
 typedef struct cli_output cli_output;
 
-/* A writer of records to fd that counts each into stats. Jobs are
- * numbered for the output in the order they start (seq 0, 1, 2, ...; not
- * their index, since --resume skips some). At most window jobs are between
- * cli_output_reserve and being written; with ordered, records leave in
- * seq order. NEW or NULL with msg filled. */
+/* Called once, on the writer thread and with no lock held, when a record
+ * could not be written (err is the errno): the run cannot record anything
+ * more, so the owner stops it. Records may be put from inside it. */
+typedef void (*cli_output_fail_fn)(void *arg, int err);
+
+/* A writer of records to fd that counts each it writes into stats. Jobs
+ * are numbered for the output in the order they start (seq 0, 1, 2, ...;
+ * not their index, since --resume skips some). At most window jobs are
+ * between cli_output_reserve and being written; with ordered, records
+ * leave in seq order. After the first failed write no record is written
+ * again: reservations are refused, on_fail (may be NULL) is called, and
+ * every record put is counted in stats as not written. NEW or NULL with
+ * msg filled. */
 cli_output *cli_output_new(int fd, bool ordered, size_t window,
-                           cli_stats *stats, char *msg, size_t msgsize);
+                           cli_stats *stats, cli_output_fail_fn on_fail,
+                           void *fail_arg, char *msg, size_t msgsize);
 /* Reader side: block until job seq (0, 1, 2, ... in turn) fits in the
  * window. Returns false, without reserving, once cli_output_stop was
- * called. */
+ * called or a write failed. */
 bool cli_output_reserve(cli_output *o, uint64_t seq);
 /* Any thread: wake a waiting cli_output_reserve and refuse later ones. */
 void cli_output_stop(cli_output *o);
@@ -215,7 +228,8 @@ void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
 int cli_output_finish(cli_output *o, uint64_t count);
 void cli_output_free(cli_output *o);
 /* Any thread: write all of p[0..len) to fd, in one write() unless the
- * kernel takes less or a signal interrupts it. Returns 0 or the errno. */
+ * kernel takes less, a signal interrupts it or a non-blocking fd is full
+ * (then it waits in poll() and goes on). Returns 0 or the errno. */
 int cli_write_all(int fd, const char *p, size_t len);
 
 /* ---- progress.c: a progress line on a terminal ---- */
@@ -283,7 +297,7 @@ uint64_t cli_done_count_below(const cli_done *d, uint64_t n);
 cli_done *cli_done_new(void);
 void cli_done_free(cli_done *d);
 
-/* ---- signals.c: SIGINT and SIGTERM ---- */
+/* ---- signals.c: SIGINT, SIGTERM and SIGHUP ---- */
 
 /* What an interruption does, called on the signal thread: stop (first
  * signal: stop reading, cancel what is queued) and abort (grace period
@@ -296,9 +310,12 @@ typedef struct cli_interrupt {
   bool quiet;   /* no notices on standard error */
 } cli_interrupt;
 
-/* Call first, before any thread starts: block SIGINT and SIGTERM (every
- * thread started later inherits the mask) and route them to a self-pipe.
- * A signal ignored when the program started stays ignored. 0 or -1. */
+/* Call first, before any thread starts: block SIGINT, SIGTERM and SIGHUP
+ * (every thread started later inherits the mask) and route them to a
+ * self-pipe. A signal ignored when the program started stays ignored.
+ * SIGPIPE and SIGXFSZ are ignored, so that a closed pipe or a file size
+ * limit is a write error (EPIPE, EFBIG) the caller reports, not a silent
+ * death. 0 or -1. */
 int cli_signals_install(void);
 /* Start the signal thread, the only one with the signals unblocked. Its
  * handler only writes the signal number to the self-pipe; the thread
@@ -308,6 +325,8 @@ int cli_signals_start(const cli_interrupt *ops);
  * and pending: the run is over). Returns the first signal received, or 0.
  * Does nothing and returns 0 when it was not started. */
 int cli_signals_finish(void);
+/* "SIGINT", "SIGTERM", "SIGHUP", or "signal" for another. */
+const char *cli_signal_name(int sig);
 
 /* ---- redis.c: the Redis connection of the stream commands ---- */
 

@@ -7,7 +7,11 @@
  * that it can be stopped: before reading a pipe or a terminal it polls
  * both the input and a wake-up pipe, and cli_input_stop (an interruption)
  * writes to the latter. Regular files never block, so they are just
- * read. */
+ * read.
+ *
+ * A UTF-8 byte order mark (EF BB BF, as some Windows editors write) at
+ * the very start of an input is not part of its first line: it is
+ * skipped, there only. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -20,6 +24,9 @@
 #include "cli.h"
 
 #define READ_CHUNK 65536
+
+#define BOM "\xEF\xBB\xBF"
+#define BOM_LEN 3
 
 typedef struct source {
   const char *name; /* as given, "-" for standard input */
@@ -34,6 +41,7 @@ struct cli_input {
   char *buf;        /* unread bytes are buf[head, tail) */
   size_t cap, head, tail;
   bool eof;         /* the current source gave all it has */
+  bool first_line;  /* the next raw line is the current source's first */
   bool stdin_eof;   /* a second "-" reads nothing */
   int wake[2];      /* cli_input_stop writes to wake[1] */
   atomic_bool stopped;
@@ -91,6 +99,7 @@ cli_input *cli_input_open(char *const *names, size_t n, char *msg, size_t msgsiz
     return NULL;
   }
   in->n = n;
+  in->first_line = true;
   in->wake[0] = in->wake[1] = -1;
   atomic_init(&in->stopped, false);
   for (size_t i = 0; i < n; i++)
@@ -224,9 +233,13 @@ int cli_input_next(cli_input *in, const char **line, size_t *len, bool *read_err
       in->cur++;
       in->head = in->tail = 0;
       in->eof = false;
+      in->first_line = true;
       continue;
     }
     char *p = raw, *end = raw + n;
+    if (in->first_line && n >= BOM_LEN && memcmp(p, BOM, BOM_LEN) == 0)
+      p += BOM_LEN;
+    in->first_line = false;
     while (p < end && is_space(*p))
       p++;
     while (end > p && is_space(end[-1]))
@@ -254,8 +267,10 @@ static int64_t count_jobs(int fd, off_t start) {
       return -1;
     if (n == 0)
       return jobs;
+    /* the reader skips a byte order mark at the start */
+    ssize_t i = off == start && n >= BOM_LEN && memcmp(buf, BOM, BOM_LEN) == 0 ? BOM_LEN : 0;
     off += n;
-    for (ssize_t i = 0; i < n; i++) {
+    for (; i < n; i++) {
       char c = buf[i];
       if (c == '\n') {
         at_start = true;

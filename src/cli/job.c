@@ -4,11 +4,23 @@
  * become a request, an error record at once. --save streams each body to
  * DIR/<index>.body through a sink with per-job state.
  * Each attempt starts with an empty call to the sink, which empties the
- * file, so with retries it ends up holding the final attempt's body. */
+ * file, so with retries it ends up holding the final attempt's body.
+ *
+ * --save touches no file it did not create: the body is written to a
+ * private file in DIR (created with O_EXCL and O_NOFOLLOW, so never an
+ * existing file and never through a symlink), and only a complete body is
+ * given its final name, by a rename that refuses to replace anything
+ * (RENAME_NOREPLACE). A name already taken (a file, a directory, a
+ * symlink) fails the job with "aborted" and is left as it was; a job
+ * whose name is taken when it starts is not run at all. A failed or
+ * killed transfer never leaves a half body under the final name. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -18,16 +30,64 @@ typedef struct job {
   uint64_t seq;   /* the output's number for it */
   uint64_t index;
   char *path;     /* --save: where the body goes, else NULL */
-  int fd;         /* the open body file, -1 until the first byte */
+  char *tmp;      /* --save: the private file it is written to, once created */
+  int fd;         /* the open private file, -1 until the first byte */
   uint64_t written; /* bytes the sink wrote in this attempt */
   int save_errno; /* why saving failed, 0 if it did not */
 } job;
 
+/* Create the body's private file, DIR/.INDEX.body.PID-N.part: a new
+ * name each time (O_EXCL), so a leftover of a killed run or a name planted
+ * in DIR is never opened. */
 static int open_body_file(job *j) {
-  j->fd = open(j->path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (j->fd < 0)
-    j->save_errno = errno;
-  return j->fd < 0 ? -1 : 0;
+  static atomic_uint counter;
+  for (int tries = 0; tries < 100; tries++) {
+    free(j->tmp);
+    if (asprintf(&j->tmp, "%s/.%llu.body.%ld-%u.part", j->jobs->save_dir,
+                 (unsigned long long)j->index, (long)getpid(),
+                 atomic_fetch_add(&counter, 1)) < 0) {
+      j->tmp = NULL;
+      j->save_errno = ENOMEM;
+      return -1;
+    }
+    j->fd = open(j->tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+    if (j->fd >= 0)
+      return 0;
+    if (errno != EEXIST)
+      break;
+  }
+  j->save_errno = errno;
+  free(j->tmp);
+  j->tmp = NULL;
+  return -1;
+}
+
+/* Give the complete body its final name, unless that name is taken:
+ * 0 or an errno (EEXIST when it is). */
+static int publish(const job *j) {
+  if (!j->tmp)
+    return EIO; /* no file was made; save_errno says why */
+  if (renameat2(AT_FDCWD, j->tmp, AT_FDCWD, j->path, RENAME_NOREPLACE) == 0)
+    return 0;
+  if (errno != EINVAL && errno != ENOSYS)
+    return errno;
+  /* a file system without RENAME_NOREPLACE: link() refuses a taken name
+   * too, and does not follow a symlink there */
+  if (link(j->tmp, j->path))
+    return errno;
+  unlink(j->tmp);
+  return 0;
+}
+
+/* The message of a body that could not be saved under path. */
+static void save_message(char *msg, size_t size, const char *path, int err) {
+  char text[128];
+  if (err == EEXIST)
+    snprintf(msg, size, "cannot save the body to %s: the name is taken (fetchpool never "
+             "replaces a file it did not create)", path);
+  else
+    snprintf(msg, size, "cannot save the body to %s: %s", path,
+             strerror_r(err, text, sizeof text)); /* GNU: returns the text */
 }
 
 /* The sink: runs on a worker thread, one job's chunks in order. Opening
@@ -93,15 +153,15 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
   if (j->fd >= 0 && close(j->fd) && !j->save_errno)
     j->save_errno = errno;
   j->fd = -1;
-  if (complete && !j->save_errno) {
+  if (complete && !j->save_errno && !(j->save_errno = publish(j))) {
     json_object_set_new(rec, "saved", json_string(j->path));
     return;
   }
-  unlink(j->path);
+  if (j->tmp)
+    unlink(j->tmp); /* ours; the final name is never removed */
   if (j->save_errno) {
-    char msg[256], text[128];
-    snprintf(msg, sizeof msg, "cannot save the body to %s: %s", j->path,
-             strerror_r(j->save_errno, text, sizeof text)); /* GNU: returns the text */
+    char msg[512];
+    save_message(msg, sizeof msg, j->path, j->save_errno);
     set_error(rec, FP_ERR_ABORTED, msg);
     r->code = FP_ERR_ABORTED;
   }
@@ -115,12 +175,17 @@ static void on_done(fp_future *f, void *userdata) {
   const fp_response *resp = fp_future_response(f);
   json_t *rec = fp_future_record(f, j->jobs->record_flags);
   cli_result r = result_of(f, resp);
-  if (j->path && rec)
+  if (j->path && rec) {
     finish_save(j, resp, rec, &r);
-  else if (j->fd >= 0)
-    close(j->fd);
+  } else {
+    if (j->fd >= 0)
+      close(j->fd);
+    if (j->tmp)
+      unlink(j->tmp);
+  }
   j->jobs->deliver(j->jobs->deliver_arg, j->seq, j->index, rec, &r);
   free(j->path);
+  free(j->tmp);
   free(j);
 }
 
@@ -186,6 +251,15 @@ void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const cha
       j->path = NULL;
       goto nomem;
     }
+    /* a taken name would make the transfer a waste: the body could not be
+     * kept (publish checks again, for a name taken meanwhile) */
+    struct stat st;
+    if (fstatat(AT_FDCWD, j->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+      char msg[512];
+      save_message(msg, sizeof msg, j->path, EEXIST);
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_ABORTED, msg);
+      goto done;
+    }
     /* with --body the body is kept for the record, and written at the end */
     if (!(jobs->record_flags & FP_RECORD_BODY))
       fp_request_set_sink(req, save_chunk, j);
@@ -213,8 +287,10 @@ void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const cha
 nomem:
   put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
 done:
-  if (j)
+  if (j) {
     free(j->path);
+    free(j->tmp);
+  }
   free(j);
   fp_request_decref(req);
 }

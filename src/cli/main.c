@@ -2,13 +2,18 @@
  * that submits one job per input line into a bounded executor, records
  * written as jobs finish, a summary at the end.
  *
- * Interruption (signals.c runs it): the first SIGINT or SIGTERM stops the
- * reader and cancels the queued jobs (they get "cancelled" records); the
- * transfers in flight have --grace seconds to finish, then they are
- * aborted (and a second signal aborts them at once); the main thread just
- * waits for the last record as in any run, prints the summary and exits
- * with 128 + the signal. Jobs never read get no record: --resume runs
- * them later. */
+ * Interruption (signals.c runs it): the first SIGINT, SIGTERM or SIGHUP
+ * stops the reader and cancels the queued jobs (they get "cancelled"
+ * records); the transfers in flight have --grace seconds to finish, then
+ * they are aborted (and a second signal aborts them at once); the main
+ * thread just waits for the last record as in any run, prints the summary
+ * and exits with 128 + the signal. Jobs never read get no record: --resume
+ * runs them later.
+ *
+ * A record that cannot be written (a full disk, a closed pipe) stops the
+ * run the same way but with no grace: the records of the transfers in
+ * flight could not be written either. The summary counts only the records
+ * written, and the exit status is 2. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -234,6 +239,17 @@ static void interrupt_abort(void *arg) {
   fp_executor_abort(r->ex);
 }
 
+/* A record could not be written (on the writer thread, which already
+ * refuses new jobs): nothing more can be recorded, so read no more, cancel
+ * what is queued and end the transfers in flight at once. */
+static void output_failed(void *arg, int err) {
+  (void)err; /* reported once the run is over */
+  run *r = arg;
+  cli_input_stop(r->in);
+  fp_executor_shutdown(r->ex, false, true);
+  fp_executor_abort(r->ex);
+}
+
 static void to_output(void *out, uint64_t seq, uint64_t index, json_t *rec,
                       const cli_result *r) {
   cli_output_put(out, seq, index, rec, r);
@@ -276,7 +292,8 @@ static int run_jobs(const cli_options *o) {
   size_t window = 4 * o->threads;
   if (o->ordered && window < ORDERED_MIN_WINDOW)
     window = ORDERED_MIN_WINDOW;
-  if (!(r.out = cli_output_new(r.out_fd, o->ordered, window, r.stats, msg, sizeof msg))) {
+  if (!(r.out = cli_output_new(r.out_fd, o->ordered, window, r.stats, output_failed, &r, msg,
+                               sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     goto done;
   }
@@ -303,15 +320,18 @@ static int run_jobs(const cli_options *o) {
   if (sig)
     cli_stats_set_interrupted(r.stats, sig);
   if (werr)
-    fprintf(stderr, "fetchpool: cannot write records to %s: %s\n",
+    fprintf(stderr, "fetchpool: cannot write records to %s: %s; stopped the run\n",
             o->resume ? o->resume : o->output ? o->output : "standard output",
             strerror(werr));
   if (!o->quiet)
     cli_stats_print(r.stats, stderr);
   bool stats_bad = r.stats_file && write_stats_json(r.stats_file, o->stats_json, r.stats);
-  if (sig)
+  /* lost records outweigh an interruption: the output is not complete */
+  if (werr)
+    status = CLI_EXIT_USAGE;
+  else if (sig)
     status = 128 + sig;
-  else if (read_error || werr || stats_bad)
+  else if (read_error || stats_bad)
     status = CLI_EXIT_USAGE;
   else
     status = cli_stats_counts(r.stats).failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;

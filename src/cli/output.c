@@ -15,9 +15,17 @@
  * After writing a batch the writer lingers LINGER_NS for more before it
  * sleeps, and a record wakes it only while it sleeps: while records flow
  * it wakes once per LINGER_NS, not once per record (two context switches
- * a record on tiny responses). A record waits at most that much longer. */
+ * a record on tiny responses). A record waits at most that much longer.
+ *
+ * A failed write (a full disk, /dev/full, a closed pipe) ends the run:
+ * every later record would be lost too, so the writer refuses further
+ * reservations, tells the owner once (on_fail: stop the reader and the
+ * jobs, no grace), and from then on only counts the records it drops as
+ * not written, never as done. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -41,6 +49,8 @@ struct cli_output {
   bool ordered;
   size_t window;
   cli_stats *stats;
+  cli_output_fail_fn on_fail;
+  void *fail_arg;
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t room;  /* the reader waits for the window to move */
@@ -56,18 +66,49 @@ struct cli_output {
   int error;            /* errno of the first failed write */
 };
 
-/* One write() for the whole line; loop only on a partial write or EINTR. */
-int cli_write_all(int fd, const char *p, size_t len) {
-  while (len) {
-    ssize_t n = write(fd, p, len);
+/* Write p[0..len) to fd, looping on a partial write, EINTR, and EAGAIN (a
+ * standard output shared with a process that made it non-blocking waits
+ * in poll() until the reader makes room). *done gets the bytes written,
+ * also on an error. Returns 0 or the errno. */
+static int write_fully(int fd, const char *p, size_t len, size_t *done) {
+  *done = 0;
+  while (*done < len) {
+    ssize_t n = write(fd, p + *done, len - *done);
     if (n < 0 && errno == EINTR)
       continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+      if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+        return errno;
+      continue;
+    }
     if (n < 0)
       return errno;
-    p += n;
-    len -= (size_t)n;
+    if (n == 0)
+      return EIO; /* no progress and no reason: do not spin */
+    *done += (size_t)n;
   }
   return 0;
+}
+
+int cli_write_all(int fd, const char *p, size_t len) {
+  size_t done;
+  return write_fully(fd, p, len, &done);
+}
+
+/* Write one record line. When the disk filled up part way through it, cut
+ * the part that went out off a regular file again, so that the file holds
+ * whole records only; but only while the file ends where the part ends
+ * (another writer sharing the file appended nothing after it). */
+static int write_record(int fd, const char *p, size_t len) {
+  size_t done;
+  int err = write_fully(fd, p, len, &done);
+  struct stat st;
+  off_t end;
+  if (err && done && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+      (end = lseek(fd, 0, SEEK_CUR)) == st.st_size && end >= (off_t)done)
+    (void)!ftruncate(fd, end - (off_t)done);
+  return err;
 }
 
 /* Take what can be written now; called with mu held. */
@@ -123,13 +164,31 @@ static void *writer_main(void *arg) {
     linger = true;
     int error = o->error;
     pthread_mutex_unlock(&o->mu);
+    bool failed_now = false;
     for (item *it = batch; it; it = it->next) {
-      if (!error)
-        error = cli_write_all(o->fd, it->line, it->len);
-      cli_stats_add(o->stats, &it->r);
+      if (!error) {
+        error = write_record(o->fd, it->line, it->len);
+        failed_now = error != 0;
+      }
+      if (error)
+        cli_stats_add_unwritten(o->stats);
+      else
+        cli_stats_add(o->stats, &it->r);
       if (it->line != it->oom)
         free(it->line);
       it->line = NULL;
+    }
+    if (failed_now) {
+      /* refuse new jobs first, then let the owner stop the rest; unlocked,
+       * since stopping cancels jobs whose records come back through
+       * cli_output_put on this thread */
+      pthread_mutex_lock(&o->mu);
+      o->error = error;
+      o->stopped = true;
+      pthread_cond_broadcast(&o->room);
+      pthread_mutex_unlock(&o->mu);
+      if (o->on_fail)
+        o->on_fail(o->fail_arg, error);
     }
     pthread_mutex_lock(&o->mu);
     o->error = error;
@@ -149,7 +208,8 @@ static void *writer_main(void *arg) {
 }
 
 cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats,
-                           char *msg, size_t msgsize) {
+                           cli_output_fail_fn on_fail, void *fail_arg, char *msg,
+                           size_t msgsize) {
   cli_output *o = calloc(1, sizeof *o);
   if (!o || !(o->items = calloc(window, sizeof *o->items))) {
     free(o);
@@ -160,6 +220,8 @@ cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats
   o->ordered = ordered;
   o->window = window;
   o->stats = stats;
+  o->on_fail = on_fail;
+  o->fail_arg = fail_arg;
   for (size_t i = window; i-- > 0;) {
     o->items[i].next = o->free_list;
     o->free_list = &o->items[i];

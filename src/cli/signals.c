@@ -1,8 +1,8 @@
-/* signals.c: SIGINT and SIGTERM, turned into an orderly stop.
+/* signals.c: SIGINT, SIGTERM and SIGHUP, turned into an orderly stop.
  *
  * DESIGN
  * The handler does one thing: write the signal number to a self-pipe.
- * Every thread blocks both signals (cli_signals_install runs before any
+ * Every thread blocks the three signals (cli_signals_install runs before any
  * thread starts, so all inherit the mask) except one, the signal thread,
  * which therefore receives them and sleeps in poll() on the pipe's read
  * end. On the first signal it calls stop (the reader stops, queued jobs
@@ -10,7 +10,16 @@
  * second signal, it calls abort (transfers in flight end as cancelled).
  * The main thread ends the thread by writing a 0 byte to the same pipe
  * once every record is written. Nothing here holds a lock; the work is
- * done by the callbacks, on this thread, never in the handler. */
+ * done by the callbacks, on this thread, never in the handler.
+ *
+ * SIGHUP (the terminal or the ssh session went away) is one more way to
+ * be told to stop, handled as SIGTERM.
+ *
+ * SIGPIPE and SIGXFSZ are ignored: their default kills the process at the
+ * first write to a closed pipe or past a file size limit, before it can
+ * say what happened, whereas the write's error (EPIPE, EFBIG) goes to the
+ * caller, which ends the run as for any other write error, with a message
+ * and the summary. */
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -43,7 +52,17 @@ static sigset_t handled(void) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   return set;
+}
+
+const char *cli_signal_name(int sig) {
+  switch (sig) {
+  case SIGINT: return "SIGINT";
+  case SIGTERM: return "SIGTERM";
+  case SIGHUP: return "SIGHUP";
+  default: return "signal";
+  }
 }
 
 int cli_signals_install(void) {
@@ -52,7 +71,9 @@ int cli_signals_install(void) {
     return -1;
   /* the handler must never block; the reader end is polled */
   fcntl(pipe_fds[1], F_SETFL, O_NONBLOCK);
-  static const int sigs[] = {SIGINT, SIGTERM};
+  if (signal(SIGPIPE, SIG_IGN) == SIG_ERR || signal(SIGXFSZ, SIG_IGN) == SIG_ERR)
+    return -1;
+  static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
   for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
     struct sigaction old, sa;
     memset(&sa, 0, sizeof sa);
@@ -118,7 +139,7 @@ static void *signal_main(void *arg) {
         snprintf(text, sizeof text,
                  "%s: reading no more jobs, cancelling queued ones; waiting up to %g s "
                  "for the transfers in flight (signal again to stop them now)",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", ops.grace);
+                 cli_signal_name(sig), ops.grace);
         notice(text);
         ops.stop(ops.arg);
         if (ops.grace <= 0) {

@@ -2,7 +2,6 @@
  * status class, bytes, wall time and a latency histogram; printed as the
  * summary and as the --stats-json object. */
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -13,6 +12,7 @@
 struct cli_stats {
   pthread_mutex_t mu; /* the writer adds while the progress thread reads */
   uint64_t done, ok, failed, bytes;
+  uint64_t unwritten;        /* records lost to a write error */
   uint64_t by_code[NCODES];  /* failed jobs per -code */
   uint64_t by_class[4];      /* 2xx, 3xx, 4xx, 5xx */
   cli_histogram *latency;    /* microseconds, jobs that ran */
@@ -68,9 +68,15 @@ void cli_stats_add(cli_stats *s, const cli_result *r) {
   pthread_mutex_unlock(&s->mu);
 }
 
+void cli_stats_add_unwritten(cli_stats *s) {
+  pthread_mutex_lock(&s->mu);
+  s->unwritten++;
+  pthread_mutex_unlock(&s->mu);
+}
+
 cli_counts cli_stats_counts(cli_stats *s) {
   pthread_mutex_lock(&s->mu);
-  cli_counts c = {s->done, s->ok, s->failed};
+  cli_counts c = {s->done, s->ok, s->failed, s->unwritten};
   pthread_mutex_unlock(&s->mu);
   return c;
 }
@@ -88,15 +94,8 @@ void cli_stats_set_interrupted(cli_stats *s, int sig) {
   pthread_mutex_unlock(&s->mu);
 }
 
-/* "SIGINT", "SIGTERM", or NULL when not interrupted. */
-static const char *signal_name(int sig) {
-  switch (sig) {
-  case 0: return NULL;
-  case SIGINT: return "SIGINT";
-  case SIGTERM: return "SIGTERM";
-  default: return "signal";
-  }
-}
+/* The signal's name, or NULL when not interrupted. */
+static const char *signal_name(int sig) { return sig ? cli_signal_name(sig) : NULL; }
 
 void cli_stats_stop(cli_stats *s) {
   pthread_mutex_lock(&s->mu);
@@ -157,6 +156,9 @@ void cli_stats_print(cli_stats *s, FILE *out) {
   if (s->signal)
     fprintf(out, "  interrupted by %s: jobs not started are left for --resume\n",
             signal_name(s->signal));
+  if (s->unwritten)
+    fprintf(out, "  not written: %llu records lost to a write error (not counted above)\n",
+            (unsigned long long)s->unwritten);
   if (cli_histogram_count(s->latency)) {
     fputs("  latency:", out);
     for (size_t i = 0; i < sizeof quantiles / sizeof quantiles[0]; i++)
@@ -194,6 +196,7 @@ json_t *cli_stats_json(cli_stats *s) {
   json_object_set_new(obj, "skipped", json_integer((json_int_t)s->skipped));
   const char *sig = signal_name(s->signal);
   json_object_set_new(obj, "interrupted", sig ? json_string(sig) : json_null());
+  json_object_set_new(obj, "not_written", json_integer((json_int_t)s->unwritten));
   pthread_mutex_unlock(&s->mu);
   return obj;
 }

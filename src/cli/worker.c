@@ -11,8 +11,8 @@
  * every claim_idle / 3 (XCLAIM JUSTID resets their idle time), so only a
  * dead or stuck worker's jobs are taken over. When Redis goes away the
  * transfers go on, records wait in the slots, and the connection is made
- * again with backoff; on SIGINT or SIGTERM the unfinished jobs are handed
- * back (made idle at once, so others take them now). */
+ * again with backoff; on SIGINT, SIGTERM or SIGHUP the unfinished jobs
+ * are handed back (made idle at once, so others take them now). */
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <math.h>
