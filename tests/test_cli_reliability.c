@@ -994,6 +994,93 @@ static void test_resume_large_file_compact(void **state) {
   free(input), free(path);
 }
 
+/* ------------------------------------------------------------ start-up:
+ * what the options name (issue 10, items 1, 2, 3, 5, 10 (-o) and 11) */
+
+/* A run refused at start-up: exit 2, stderr says what (named), nothing on
+ * standard output, no request made. */
+static void assert_refused(const run *r, unsigned long requests_before, const char *named) {
+  if (r->status != 2 || !contains(r->err, named) || r->out_len)
+    fail_msg("expected exit 2 naming '%s': status %d, stdout '%s', stderr '%s'", named,
+             r->status, r->out, r->err);
+  assert_int_equal(ts_requests(tu_server), requests_before);
+}
+
+#define CLOSED_IN (1u << 0)
+#define CLOSED_OUT (1u << 1)
+#define CLOSED_ERR (1u << 2)
+
+static void test_closed_standard_descriptors(void **state) {
+  char *input = url_lines("/hello", 4);
+  char *in_path = write_tmp("closed-input.txt", input, strlen(input));
+  char *out = tmp_path("closed-out.jsonl"), *stats = tmp_path("closed-stats.json");
+  unsigned long before = ts_requests(tu_server);
+  run r;
+
+  /* jobs from a closed standard input: said at once (it hung, reading
+   * the signal pipe that took descriptor 0) */
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "-o", out);
+  assert_refused(&r, before, "standard input is closed");
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "-o", out, in_path, "-");
+  assert_refused(&r, before, "standard input is closed");
+  run_free(&r);
+
+  /* records to a closed standard output: said at once (they went into
+   * the signal pipe, read back as signals) */
+  RUN_CLOSED(&r, CLOSED_IN | CLOSED_OUT, NULL, in_path);
+  assert_refused(&r, before, "standard output is closed");
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, input, "--no-progress");
+  assert_refused(&r, before, "standard output is closed");
+  run_free(&r);
+
+  /* not needed, so not missed: the run is whole. With standard error
+   * closed too, the progress line goes nowhere (it went into the signal
+   * pipe, read back as signal 13, an interrupted run) */
+  static const unsigned masks[] = {CLOSED_IN, CLOSED_OUT, CLOSED_IN | CLOSED_ERR,
+                                   CLOSED_IN | CLOSED_OUT | CLOSED_ERR};
+  for (size_t i = 0; i < sizeof masks / sizeof *masks; i++) {
+    RUN_CLOSED(&r, masks[i], NULL, "-o", out, "--stats-json", stats, "--progress", in_path);
+    if (r.status != 0)
+      fail_msg("closed fds %u: status %d, stderr '%s'", masks[i], r.status, r.err);
+    json_t *recs = file_records(out, false, NULL);
+    assert_int_equal(json_array_size(recs), 4);
+    assert_int_equal(count_ok(recs), 4);
+    json_decref(recs);
+    json_error_t jerr;
+    json_t *st = json_load_file(stats, 0, &jerr);
+    assert_non_null(st);
+    assert_true(json_is_null(json_object_get(st, "interrupted")));
+    assert_int_equal(json_integer_value(json_object_get(st, "ok")), 4);
+    json_decref(st);
+    run_free(&r);
+  }
+  /* and standard output still gets the records with only stderr closed */
+  RUN_CLOSED(&r, CLOSED_ERR, input, "--progress");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.out), 4);
+  run_free(&r);
+
+  /* the Redis commands go through the same start: refused before any
+   * connection (to a port where nothing listens) */
+  char redis[64];
+  snprintf(redis, sizeof redis, "redis://127.0.0.1:%u", closed_port());
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "enqueue", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard input is closed"));
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, NULL, "results", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard output is closed"));
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, NULL, "status", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard output is closed"));
+  run_free(&r);
+  free(input), free(in_path), free(out), free(stats);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1019,6 +1106,8 @@ int main(void) {
       TU_TEST(test_resume_failed),
       TU_TEST(test_resume_files),
       TU_TEST(test_resume_large_file_compact),
+      /* start-up: what the options name (issue 10) */
+      TU_TEST(test_closed_standard_descriptors),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

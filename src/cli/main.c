@@ -53,6 +53,66 @@ static void raise_nofile(const cli_options *o) {
                                files_per_transfer(o->engine, o->save_dir != NULL)));
 }
 
+/* Which of the standard descriptors were closed when the program started:
+ * bit fd set for fd 0, 1 or 2. */
+static unsigned std_closed;
+
+/* The first thing the program does: make sure descriptors 0, 1 and 2 are
+ * open, as daemons do, so that no pipe, file or socket made later takes
+ * one of their numbers (a closed standard input once handed its number to
+ * the signal pipe, and the job reader then read that pipe; records went
+ * into it with standard output closed). /dev/null stands in, opened the
+ * wrong way round for 0 and 1: reading a closed standard input, or
+ * writing a closed standard output, still fails (EBADF) as it would have,
+ * instead of reading nothing or writing into the void. What goes to a
+ * closed standard error is dropped. */
+static void open_std_fds(void) {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    /* the lower ones are open now: the lowest free number is fd */
+    int got = open("/dev/null", (fd == STDOUT_FILENO ? O_RDONLY : O_WRONLY) | O_NOCTTY);
+    if (got != fd) {
+      static const char text[] = "fetchpool: cannot open /dev/null in place of a closed "
+                                 "standard descriptor\n";
+      (void)!write(STDERR_FILENO, text, sizeof text - 1);
+      _exit(CLI_EXIT_USAGE);
+    }
+    std_closed |= 1u << fd;
+  }
+}
+
+/* Whether the command reads standard input: a run or enqueue with no
+ * FILE, or with "-". */
+static bool reads_stdin(const cli_options *o) {
+  if (o->command != CLI_RUN && o->command != CLI_ENQUEUE)
+    return false;
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (strcmp(o->files[i], "-") == 0)
+      return true;
+  return o->nfiles == 0;
+}
+
+/* A command whose input or whose product is a standard descriptor that
+ * was closed has nothing to do: say so and exit 2 before anything runs,
+ * rather than reading nothing or fetching for nobody. -1 to go on. */
+static int check_std_fds(const cli_options *o) {
+  if ((std_closed & 1u << STDIN_FILENO) && reads_stdin(o)) {
+    fprintf(stderr, "fetchpool: standard input is closed: there are no jobs to read (name "
+                    "the input FILEs)\n");
+    return CLI_EXIT_USAGE;
+  }
+  bool records_out = (o->command == CLI_RUN && !o->output && !o->resume) ||
+                     (o->command == CLI_RESULTS && !o->output);
+  if ((std_closed & 1u << STDOUT_FILENO) && (records_out || o->command == CLI_STATUS)) {
+    fprintf(stderr, "fetchpool: standard output is closed: %s\n",
+            records_out ? "the records would have nowhere to go (use -o FILE)"
+                        : "the status would have nowhere to go");
+    return CLI_EXIT_USAGE;
+  }
+  return -1;
+}
+
 static int open_output(const char *path) {
   return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
 }
@@ -333,11 +393,16 @@ static cli_command command_of(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   cli_options o;
+  open_std_fds(); /* before anything makes a descriptor */
   cli_command cmd = command_of(argc, argv);
   int skip = cmd == CLI_RUN ? 0 : 1;
   int status = cli_parse_options(cmd, argc - skip, argv + skip, &o);
   if (status >= 0)
     return status;
+  if ((status = check_std_fds(&o)) >= 0) {
+    fp_request_decref(o.base);
+    return status;
+  }
   switch (cmd) {
   case CLI_ENQUEUE:
     status = cli_enqueue(&o);
