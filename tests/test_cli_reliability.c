@@ -997,6 +997,17 @@ static void test_resume_large_file_compact(void **state) {
 /* ------------------------------------------------------------ start-up:
  * what the options name (issue 10, items 1, 2, 3, 5, 10 (-o) and 11) */
 
+/* The file at path holds exactly len bytes of want. */
+static void assert_file_is(const char *path, const char *want, size_t len) {
+  size_t got;
+  char *text = read_file(path, &got);
+  if (!text)
+    fail_msg("%s is gone", path);
+  if (got != len || memcmp(text, want, len) != 0)
+    fail_msg("%s changed: %zu bytes, was %zu", path, got, len);
+  free(text);
+}
+
 /* A run refused at start-up: exit 2, stderr says what (named), nothing on
  * standard output, no request made. */
 static void assert_refused(const run *r, unsigned long requests_before, const char *named) {
@@ -1004,6 +1015,88 @@ static void assert_refused(const run *r, unsigned long requests_before, const ch
     fail_msg("expected exit 2 naming '%s': status %d, stdout '%s', stderr '%s'", named,
              r->status, r->out, r->err);
   assert_int_equal(ts_requests(tu_server), requests_before);
+}
+
+static void test_paths_naming_one_file_refused(void **state) {
+  char *input = url_lines("/hello", 3);
+  char *records = tmp_path("same-records.jsonl");
+  run r;
+  RUN(&r, input, "-q", "-o", records);
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  size_t len;
+  char *orig = read_file(records, &len);
+  unsigned long before = ts_requests(tu_server);
+
+  /* --stats-json naming the resume file, or -o, however spelt */
+  char *spelled, *link;
+  assert_true(asprintf(&spelled, "%s/./same-records.jsonl", tmpdir) > 0);
+  link = tmp_path("same-link.jsonl");
+  assert_int_equal(symlink(records, link), 0);
+  const char *const pairs[][4] = {
+      {"--resume", records, "--stats-json", records},
+      {"--resume", records, "--stats-json", link},
+      {"-o", records, "--stats-json", spelled},
+      {"-o", link, "--stats-json", records},
+  };
+  for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+    RUN(&r, input, pairs[i][0], pairs[i][1], pairs[i][2], pairs[i][3]);
+    assert_refused(&r, before, "same file");
+    assert_file_is(records, orig, len);
+    run_free(&r);
+  }
+
+  /* an input that is the output or the stats file */
+  char *in_path = write_tmp("same-input.txt", input, strlen(input));
+  RUN(&r, NULL, "-o", in_path, in_path);
+  assert_refused(&r, before, "same file");
+  assert_file_is(in_path, input, strlen(input));
+  run_free(&r);
+  RUN(&r, NULL, "--stats-json", link, "-o", tmp_path("unused.jsonl"), records);
+  assert_refused(&r, before, "same file");
+  assert_file_is(records, orig, len);
+  run_free(&r);
+
+  /* two names of a file not yet there: compared by directory and name,
+   * and neither is created */
+  char *fresh = tmp_path("fresh.jsonl"), *fresh2;
+  assert_true(asprintf(&fresh2, "%s/../%s/fresh.jsonl", tmpdir, strrchr(tmpdir, '/') + 1) > 0);
+  RUN(&r, input, "-o", fresh, "--stats-json", fresh2);
+  assert_refused(&r, before, "same file");
+  assert_int_equal(access(fresh, F_OK), -1);
+  run_free(&r);
+  RUN(&r, input, "-o", tmpdir);
+  assert_refused(&r, before, "is a directory");
+  run_free(&r);
+  RUN(&r, input, "--stats-json", tmpdir);
+  assert_refused(&r, before, "is a directory");
+  run_free(&r);
+
+  /* -o where --save would put a body */
+  char *save_dir = tmp_path("same-save"), *body;
+  assert_true(asprintf(&body, "%s/1.body", save_dir) > 0);
+  assert_int_equal(mkdir(save_dir, 0700), 0);
+  RUN(&r, input, "--save", save_dir, "-o", body);
+  assert_refused(&r, before, "--save directory");
+  assert_int_equal(access(body, F_OK), -1);
+  run_free(&r);
+
+  /* allowed: -o naming the --resume file, both still to be created and
+   * spelt differently; and one input given twice */
+  char *fresh3;
+  assert_true(asprintf(&fresh3, "%s/./fresh.jsonl", tmpdir) > 0);
+  RUN(&r, input, "-q", "--resume", fresh, "-o", fresh3);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(fresh, false, NULL);
+  assert_int_equal(json_array_size(recs), 3);
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, NULL, "-q", in_path, in_path);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.out), 6);
+  run_free(&r);
+  free(input), free(records), free(orig), free(spelled), free(link), free(in_path);
+  free(fresh), free(fresh2), free(fresh3), free(save_dir), free(body);
 }
 
 #define CLOSED_IN (1u << 0)
@@ -1107,6 +1200,7 @@ int main(void) {
       TU_TEST(test_resume_files),
       TU_TEST(test_resume_large_file_compact),
       /* start-up: what the options name (issue 10) */
+      TU_TEST(test_paths_naming_one_file_refused),
       TU_TEST(test_closed_standard_descriptors),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);

@@ -141,15 +141,121 @@ static int check_cacert(const char *path) {
   return err;
 }
 
-/* With --resume, -o may only name the resume file itself (records are
- * appended to it). True when it does, or when there is no -o. */
-static bool output_is_resume(const cli_options *o) {
-  struct stat a, b;
-  if (!o->output || strcmp(o->output, o->resume) == 0)
-    return true;
-  if (stat(o->resume, &a) || stat(o->output, &b))
-    return false;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+/* A path the options name, for check_paths. */
+typedef struct named_file {
+  const char *option; /* "--output", ...; NULL for a standard descriptor */
+  const char *path;   /* as given; the descriptor's name when option is NULL */
+  bool written;       /* records, stats or bodies are written there */
+  bool known;         /* id could be told */
+  cli_file_id id;
+} named_file;
+
+static void name_path(named_file *f, const char *option, const char *path, bool written) {
+  f->option = option;
+  f->path = path;
+  f->written = written;
+  f->known = cli_file_id_of(path, &f->id) == 0;
+}
+
+static void name_fd(named_file *f, int fd, const char *name, bool written) {
+  f->option = NULL;
+  f->path = name;
+  f->written = written;
+  f->known = cli_file_id_of_fd(fd, &f->id) == 0;
+}
+
+/* "--output 'x'", "input 'x'" or "standard output", for messages. */
+static const char *label(const named_file *f, char *buf, size_t size) {
+  if (f->option)
+    snprintf(buf, size, "%s '%s'", f->option, f->path);
+  else
+    snprintf(buf, size, "%s", f->path);
+  return buf;
+}
+
+/* A regular file, or one still to be created: what writing through one
+ * name would destroy under another. Terminals, pipes and /dev/null may be
+ * shared (typing jobs on the terminal the records go to is fine). */
+static bool file_like(const cli_file_id *id) { return !id->exists || S_ISREG(id->mode); }
+
+/* A name --save gives a body: INDEX.body. */
+static bool body_name(const char *name) {
+  size_t n = strspn(name, "0123456789");
+  return n > 0 && strcmp(name + n, ".body") == 0;
+}
+
+/* Before anything is opened for writing: no two of -o, --resume,
+ * --stats-json, --save, the inputs and (when records go there) standard
+ * output may name the same file, unless both are only read (an input
+ * given twice is read twice) or -o names the --resume file (records are
+ * appended to it); a file written to is not a directory; and none lies in
+ * the --save directory under a name a body is saved as. Files are told
+ * apart by device and inode (see paths.c), so a symbolic link or "./x" is
+ * no way around it. -1 to go on, or 2 with the usage error reported. */
+static int check_paths(const cli_options *o) {
+  char a[PATH_MAX + 32], b[PATH_MAX + 32];
+  size_t n = 0;
+  int status = CLI_EXIT_USAGE;
+  named_file *f = calloc(o->nfiles + 4, sizeof *f);
+  if (!f) {
+    fprintf(stderr, "fetchpool: out of memory\n");
+    return CLI_EXIT_USAGE;
+  }
+  if (o->resume) {
+    name_path(&f[n++], "--resume", o->resume, true);
+    if (o->output) {
+      named_file out;
+      name_path(&out, "--output", o->output, true);
+      if (!f[0].known || !out.known || !cli_file_id_same(&f[0].id, &out.id)) {
+        cli_usage_error(CLI_RUN, "--output '%s' is not the --resume file: new records are "
+                        "appended to '%s'; leave -o out", o->output, o->resume);
+        goto done;
+      }
+    }
+  } else if (o->output) {
+    name_path(&f[n++], "--output", o->output, true);
+  } else {
+    name_fd(&f[n++], STDOUT_FILENO, "standard output", true);
+  }
+  if (o->stats_json)
+    name_path(&f[n++], "--stats-json", o->stats_json, true);
+  size_t save = o->save_dir ? n : SIZE_MAX; /* its index, if any */
+  if (o->save_dir)
+    name_path(&f[n++], "--save", o->save_dir, true);
+  if (reads_stdin(o))
+    name_fd(&f[n++], STDIN_FILENO, "standard input", false);
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (strcmp(o->files[i], "-") != 0)
+      name_path(&f[n++], "input", o->files[i], false);
+  for (size_t i = 0; i < n; i++) {
+    if (!f[i].known)
+      continue; /* its open reports why */
+    if (f[i].written && i != save && f[i].id.exists && S_ISDIR(f[i].id.mode)) {
+      cli_usage_error(CLI_RUN, "%s is a directory", label(&f[i], a, sizeof a));
+      goto done;
+    }
+    for (size_t j = i + 1; j < n; j++) {
+      /* an existing --save path is a directory, or refused as none */
+      bool existing_save = (i == save || j == save) && f[save].known && f[save].id.exists;
+      if (!f[j].known || !(f[i].written || f[j].written) || existing_save ||
+          !file_like(&f[i].id) || !file_like(&f[j].id) || !cli_file_id_same(&f[i].id, &f[j].id))
+        continue;
+      cli_usage_error(CLI_RUN, "%s and %s are the same file: writing one would destroy "
+                      "the other", label(&f[i], a, sizeof a), label(&f[j], b, sizeof b));
+      goto done;
+    }
+    const cli_file_id *dir = save < n ? &f[save].id : NULL;
+    if (dir && f[save].known && dir->exists && i != save && f[i].id.has_parent &&
+        f[i].id.pdev == dir->dev && f[i].id.pino == dir->ino && body_name(f[i].id.name)) {
+      cli_usage_error(CLI_RUN, "%s is in the --save directory under a name a body is saved "
+                      "as", label(&f[i], a, sizeof a));
+      goto done;
+    }
+  }
+  status = -1;
+done:
+  free(f);
+  return status;
 }
 
 /* Everything the run opened, so one place closes it. */
@@ -180,11 +286,6 @@ static void run_close(run *r) {
 static int open_resume(run *r, const cli_options *o) {
   char msg[512];
   cli_resume_info info;
-  if (!output_is_resume(o)) {
-    cli_usage_error(CLI_RUN, "--output '%s' is not the --resume file: new records are appended to "
-                "'%s'; leave -o out", o->output, o->resume);
-    return CLI_EXIT_USAGE;
-  }
   if (!(r->done = cli_resume_open(o->resume, o->resume_failed, &r->out_fd, &info, msg,
                                   sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
@@ -203,6 +304,8 @@ static int open_resume(run *r, const cli_options *o) {
 static int run_open(run *r, const cli_options *o) {
   char msg[512];
   int err;
+  if ((err = check_paths(o)) >= 0)
+    return err;
   if (!(r->in = cli_input_open(o->files, o->nfiles, msg, sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     return CLI_EXIT_USAGE;
