@@ -1017,6 +1017,86 @@ static void assert_refused(const run *r, unsigned long requests_before, const ch
   assert_int_equal(ts_requests(tu_server), requests_before);
 }
 
+static void test_resume_refuses_files_without_records(void **state) {
+  char *url = tu_url("/hello");
+  char *input = url_lines("/hello", 2);
+  unsigned long before = ts_requests(tu_server);
+  run r;
+
+  /* a URL list without its trailing newline, as its own resume file and
+   * (a copy) as the resume file of another input: one line, no record */
+  char *list = write_tmp("list-no-newline.txt", url, strlen(url));
+  RUN(&r, NULL, "--resume", list, list);
+  assert_refused(&r, before, "same file");
+  assert_file_is(list, url, strlen(url));
+  run_free(&r);
+  RUN(&r, input, "--resume", list);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(list, url, strlen(url));
+  run_free(&r);
+
+  /* a 1 MB binary file without a newline */
+  size_t blen = 1 << 20;
+  char *bin = malloc(blen);
+  uint32_t x = 12345;
+  for (size_t i = 0; i < blen; i++) {
+    x = x * 1103515245u + 12345u;
+    bin[i] = (char)(x >> 24);
+    if (bin[i] == '\n')
+      bin[i] = 'x';
+  }
+  char *bin_path = write_tmp("binary.dat", bin, blen);
+  RUN(&r, input, "--resume", bin_path);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(bin_path, bin, blen);
+  run_free(&r);
+
+  /* foreign lines, each with its newline, and one more without */
+  static const char foreign[] = "# notes\nnot a record\nnor this";
+  char *foreign_path = write_tmp("foreign.txt", foreign, strlen(foreign));
+  RUN(&r, input, "--resume", foreign_path);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(foreign_path, foreign, strlen(foreign));
+  run_free(&r);
+
+  /* records, then a last line that cannot be the start of a record: not
+   * a torn record, so not cut */
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 0);
+  char *mixed = NULL;
+  size_t mlen = 0;
+  append(&mixed, &mlen, r.out, r.out_len);
+  run_free(&r);
+  before = ts_requests(tu_server);
+  append(&mixed, &mlen, url, strlen(url));
+  char *mixed_path = write_tmp("records-then-url.jsonl", mixed, mlen);
+  RUN(&r, input, "--resume", mixed_path);
+  assert_refused(&r, before, "not the start of a record");
+  assert_file_is(mixed_path, mixed, mlen);
+  run_free(&r);
+
+  /* a FIFO and a device are refused without being opened (no hang) */
+  char *fifo = tmp_path("resume.fifo");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  RUN(&r, input, "--resume", fifo);
+  assert_refused(&r, before, "not a regular file");
+  run_free(&r);
+  RUN(&r, input, "--resume", "/dev/null");
+  assert_refused(&r, before, "not a regular file");
+  run_free(&r);
+
+  /* an empty file is a fresh start */
+  char *empty = write_tmp("empty.jsonl", "", 0);
+  RUN(&r, input, "-q", "--resume", empty);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(empty, false, NULL);
+  assert_int_equal(json_array_size(recs), 2);
+  json_decref(recs);
+  run_free(&r);
+  free(url), free(input), free(list), free(bin), free(bin_path), free(foreign_path);
+  free(mixed), free(mixed_path), free(fifo), free(empty);
+}
+
 static void test_paths_naming_one_file_refused(void **state) {
   char *input = url_lines("/hello", 3);
   char *records = tmp_path("same-records.jsonl");
@@ -1200,6 +1280,7 @@ int main(void) {
       TU_TEST(test_resume_files),
       TU_TEST(test_resume_large_file_compact),
       /* start-up: what the options name (issue 10) */
+      TU_TEST(test_resume_refuses_files_without_records),
       TU_TEST(test_paths_naming_one_file_refused),
       TU_TEST(test_closed_standard_descriptors),
   };

@@ -260,11 +260,14 @@ typedef struct cli_done cli_done;
  * fetchpool (flock), read it, and cut a torn last line (bytes after the
  * last newline) off it, so that the records appended next start on a line
  * of their own. Every record of it that is final (not "cancelled"; and
- * ok, with retry_failed) marks its index done. Refuses a file that is not
- * a regular file, and one whose whole lines are all foreign (not
- * fetchpool output: appending to it would be a mistake). *fd gets the
- * file, opened for appending, for the new records; *info what was read.
- * NEW (cli_done_free) or NULL with msg filled. */
+ * ok, with retry_failed) marks its index done. Refuses, leaving the file
+ * as it was: a path that is not a regular file (not even opened when it
+ * is a FIFO or a device); a non-empty file none of whose lines, whole or
+ * last, is a record (not fetchpool output: appending to it, or cutting
+ * its last line, would destroy it); and a last line without a newline
+ * that cannot be the start of a record. *fd gets the file, opened for
+ * appending, for the new records; *info what was read. NEW
+ * (cli_done_free) or NULL with msg filled. */
 typedef struct cli_resume_info {
   uint64_t records;    /* whole records read */
   uint64_t foreign;    /* whole lines that are no record (ignored) */
