@@ -4,6 +4,7 @@
  * --rate, --per-host, --stall-timeout, --cacert, interruption by SIGINT
  * and SIGTERM (--grace, a second signal), kill -9, and --resume with torn
  * lines and --resume-failed. Every child is bounded in time and reaped. */
+#include <dirent.h>
 #include <pthread.h>
 #include <sys/file.h>
 
@@ -1254,6 +1255,61 @@ static void test_closed_standard_descriptors(void **state) {
   free(input), free(in_path), free(out), free(stats);
 }
 
+/* A directory this process cannot create files in, whatever its
+ * privileges: as root, permission bits do not stop writes, but sysfs
+ * refuses new files to everyone. Checked, so the test means something. */
+static char *unwritable_dir(void) {
+  char *dir;
+  if (geteuid() == 0) {
+    dir = strdup("/sys");
+  } else {
+    dir = tmp_path("read-only-dir");
+    assert_int_equal(mkdir(dir, 0555), 0);
+  }
+  char *probe;
+  assert_true(asprintf(&probe, "%s/fp-test-probe", dir) > 0);
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd >= 0) {
+    close(fd);
+    unlink(probe);
+    fail_msg("%s is writable here: no unusable --save directory to test with", dir);
+  }
+  free(probe);
+  return dir;
+}
+
+static void test_unusable_save_dir_refused_up_front(void **state) {
+  char *input = url_lines("/hello", 3);
+  char *dir = unwritable_dir();
+  unsigned long before = ts_requests(tu_server);
+  run r;
+  RUN(&r, input, "--save", dir);
+  assert_refused(&r, before, "cannot use save directory");
+  run_free(&r);
+  /* a file where the directory should be */
+  char *file = write_tmp("save-is-a-file", "x", 1);
+  RUN(&r, input, "--save", file);
+  assert_refused(&r, before, "cannot use save directory");
+  assert_file_is(file, "x", 1);
+  run_free(&r);
+  /* a usable one is left without the probe's file */
+  char *ok_dir = tmp_path("save-ok");
+  RUN(&r, input, "-q", "--save", ok_dir);
+  assert_int_equal(r.status, 0);
+  DIR *d = opendir(ok_dir);
+  assert_non_null(d);
+  size_t entries = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.')
+      entries++;
+    else if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      fail_msg("left behind: %s", e->d_name);
+  closedir(d);
+  assert_int_equal(entries, 3);
+  run_free(&r);
+  free(input), free(dir), free(file), free(ok_dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1283,6 +1339,7 @@ int main(void) {
       TU_TEST(test_resume_refuses_files_without_records),
       TU_TEST(test_paths_naming_one_file_refused),
       TU_TEST(test_closed_standard_descriptors),
+      TU_TEST(test_unusable_save_dir_refused_up_front),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

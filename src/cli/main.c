@@ -117,13 +117,27 @@ static int open_output(const char *path) {
   return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
 }
 
+/* DIR is created when missing, and must be a directory this process can
+ * create files in: tried with a file of a private name, removed at once
+ * (permission bits alone do not tell: root writes anyway, a read-only
+ * mount refuses everyone). 0 or an errno value. */
 static int prepare_save_dir(const char *dir) {
   struct stat st;
+  char probe[PATH_MAX];
   if (mkdir(dir, 0777) && errno != EEXIST)
     return errno;
   if (stat(dir, &st))
     return errno;
-  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (!S_ISDIR(st.st_mode))
+    return ENOTDIR;
+  if (snprintf(probe, sizeof probe, "%s/.fetchpool-probe-XXXXXX", dir) >= (int)sizeof probe)
+    return ENAMETOOLONG;
+  int fd = mkostemp(probe, O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  close(fd);
+  unlink(probe);
+  return 0;
 }
 
 /* The CA file must be a readable regular file: checked before any job
