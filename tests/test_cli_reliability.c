@@ -1310,6 +1310,57 @@ static void test_unusable_save_dir_refused_up_front(void **state) {
   free(input), free(dir), free(file), free(ok_dir);
 }
 
+static void test_failed_start_keeps_output(void **state) {
+  char *input = url_lines("/hello", 2);
+  char *out = tmp_path("kept.jsonl"), *stats = tmp_path("kept-stats.json");
+  run r;
+  RUN(&r, input, "-q", "-o", out, "--stats-json", stats);
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  size_t olen, slen;
+  char *orig = read_file(out, &olen), *orig_stats = read_file(stats, &slen);
+  assert_true(olen > 0 && slen > 0);
+  char *missing = tmp_path("no-such-dir/stats.json");
+  char *not_dir = write_tmp("kept-not-a-dir", "x", 1);
+  char *unusable = unwritable_dir();
+  unsigned long before = ts_requests(tu_server);
+  const char *const bad[][2] = {
+      {"--cacert", "/nonexistent/ca.pem"},
+      {"--save", not_dir},
+      {"--save", unusable},
+      {"--stats-json", missing},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    /* the last --stats-json given is the one used */
+    RUN(&r, input, "-o", out, "--stats-json", stats, bad[i][0], bad[i][1]);
+    if (r.status != 2)
+      fail_msg("%s %s: status %d, stderr '%s'", bad[i][0], bad[i][1], r.status, r.err);
+    assert_int_equal(ts_requests(tu_server), before);
+    assert_file_is(out, orig, olen);
+    assert_file_is(stats, orig_stats, slen);
+    run_free(&r);
+  }
+  /* fetchpool results -o: not emptied while Redis cannot be reached */
+  char redis[64];
+  snprintf(redis, sizeof redis, "redis://127.0.0.1:%u", closed_port());
+  RUN(&r, NULL, "results", "--redis", redis, "-o", out);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "Redis"));
+  assert_file_is(out, orig, olen);
+  run_free(&r);
+
+  /* and a start that goes through empties both, as before */
+  char *one = url_lines("/hello", 1);
+  RUN(&r, one, "-q", "-o", out, "--stats-json", stats);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(out, false, NULL);
+  assert_int_equal(json_array_size(recs), 1);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(one), free(out), free(stats), free(orig), free(orig_stats);
+  free(missing), free(not_dir), free(unusable);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1340,6 +1391,7 @@ int main(void) {
       TU_TEST(test_paths_naming_one_file_refused),
       TU_TEST(test_closed_standard_descriptors),
       TU_TEST(test_unusable_save_dir_refused_up_front),
+      TU_TEST(test_failed_start_keeps_output),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

@@ -113,8 +113,20 @@ static int check_std_fds(const cli_options *o) {
   return -1;
 }
 
+/* -o, and the stats file: created when missing, but not truncated here,
+ * so that a start-up that fails later leaves an earlier output as it was;
+ * run_truncate empties them once the run starts. */
 static int open_output(const char *path) {
-  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+  return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0666);
+}
+
+/* Empty fd when it is a regular file (not a pipe, a terminal or
+ * /dev/null). 0 or an errno value. */
+static int truncate_regular(int fd) {
+  struct stat st;
+  if (fstat(fd, &st))
+    return errno;
+  return S_ISREG(st.st_mode) && ftruncate(fd, 0) ? errno : 0;
 }
 
 /* DIR is created when missing, and must be a directory this process can
@@ -314,10 +326,13 @@ static int open_resume(run *r, const cli_options *o) {
   return -1;
 }
 
-/* Open what the options name; a failure is reported and gives exit 2. */
+/* Open what the options name; a failure is reported and gives exit 2.
+ * Every check comes first; the outputs are opened last, and none is
+ * truncated here (see run_truncate), so a failed start-up leaves the
+ * files it names as they were (at most a missing one is created). */
 static int run_open(run *r, const cli_options *o) {
   char msg[512];
-  int err;
+  int err, fd;
   if ((err = check_paths(o)) >= 0)
     return err;
   if (!(r->in = cli_input_open(o->files, o->nfiles, msg, sizeof msg))) {
@@ -328,6 +343,19 @@ static int run_open(run *r, const cli_options *o) {
     fprintf(stderr, "fetchpool: cannot use CA file '%s': %s\n", o->cacert, strerror(err));
     return CLI_EXIT_USAGE;
   }
+  if (o->save_dir && (err = prepare_save_dir(o->save_dir))) {
+    fprintf(stderr, "fetchpool: cannot use save directory '%s': %s\n", o->save_dir,
+            strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  if (o->stats_json && ((fd = open_output(o->stats_json)) < 0 ||
+                        !(r->stats_file = fdopen(fd, "w")))) {
+    fprintf(stderr, "fetchpool: cannot open stats file '%s': %s\n", o->stats_json,
+            strerror(errno));
+    if (fd >= 0)
+      close(fd);
+    return CLI_EXIT_USAGE;
+  }
   if (o->resume) {
     int rc = open_resume(r, o);
     if (rc >= 0)
@@ -336,21 +364,28 @@ static int run_open(run *r, const cli_options *o) {
     fprintf(stderr, "fetchpool: cannot open output '%s': %s\n", o->output, strerror(errno));
     return CLI_EXIT_USAGE;
   }
-  if (o->stats_json && !(r->stats_file = fopen(o->stats_json, "we"))) {
-    fprintf(stderr, "fetchpool: cannot open stats file '%s': %s\n", o->stats_json,
-            strerror(errno));
-    return CLI_EXIT_USAGE;
-  }
-  if (o->save_dir && (err = prepare_save_dir(o->save_dir))) {
-    fprintf(stderr, "fetchpool: cannot use save directory '%s': %s\n", o->save_dir,
-            strerror(err));
-    return CLI_EXIT_USAGE;
-  }
   if (!(r->stats = cli_stats_new())) {
     fprintf(stderr, "fetchpool: out of memory\n");
     return CLI_EXIT_USAGE;
   }
   return -1;
+}
+
+/* Start-up went well and the run begins: only now empty -o and the stats
+ * file of an earlier run (the --resume file keeps its records). 0, or 2
+ * with the error reported. */
+static int run_truncate(const run *r, const cli_options *o) {
+  int err;
+  if (o->output && !o->resume && (err = truncate_regular(r->out_fd))) {
+    fprintf(stderr, "fetchpool: cannot empty output '%s': %s\n", o->output, strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  if (r->stats_file && (err = truncate_regular(fileno(r->stats_file)))) {
+    fprintf(stderr, "fetchpool: cannot empty stats file '%s': %s\n", o->stats_json,
+            strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  return 0;
 }
 
 static bool want_progress(const cli_options *o) {
@@ -465,6 +500,8 @@ static int run_jobs(const cli_options *o) {
     goto done;
   }
 
+  if (run_truncate(&r, o))
+    goto done;
   cli_jobs jobs = {.ex = r.ex, .deliver = to_output, .deliver_arg = r.out, .base = o->base,
                    .record_flags = o->record_flags, .save_dir = o->save_dir};
   bool read_error = false;
