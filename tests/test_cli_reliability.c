@@ -1361,6 +1361,48 @@ static void test_failed_start_keeps_output(void **state) {
   free(missing), free(not_dir), free(unusable);
 }
 
+static void test_long_options_match_exactly(void **state) {
+  char *url = tu_url("/hello");
+  unsigned long before = ts_requests(tu_server);
+  static const struct {
+    const char *args[4];
+    const char *expect;
+  } cases[] = {
+      /* a password must not become the User-Agent, nor appear anywhere */
+      {{"--user", "alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
+      {{"--user=alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
+      {{"--us=alice:secret"}, "unknown option '--us'"},
+      {{"--thread", "4"}, "unknown option '--thread' (did you mean --threads?)"},
+      {{"--ouput", "x"}, "unknown option '--ouput' (did you mean --output?)"},
+      {{"--resume-fail"}, "(did you mean --resume-failed?)"},
+      {{"--re", "3"}, "unknown option '--re'\n"},
+      {{"--ordered=secret"}, "option '--ordered' takes no value"},
+      {{"--stream=secret"}, "option '--stream' does not apply to fetchpool\n"},
+      {{"worker", "--user", "alice:secret"}, "(did you mean --user-agent?)"},
+      {{"worker", "--until-emtpy"}, "(did you mean --until-empty?)"},
+      {{"results", "--outpt", "secret"}, "(did you mean --output?)"},
+      {{"status", "--jsn"}, "(did you mean --json?)"},
+      {{"status", "--output=secret"}, "option '--output' does not apply to fetchpool status"},
+      {{"enqueue", "--stram", "s"}, "(did you mean --stream?)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    run r;
+    run_cli(&r, url, strlen(url), cases[i].args);
+    if (r.status != 2 || r.out_len || !contains(r.err, cases[i].expect) ||
+        contains(r.err, "secret") || !contains(r.err, "--help") || count_lines(r.err) != 2)
+      fail_msg("case %zu (%s): status %d, stdout '%s', stderr '%s'", i, cases[i].args[0],
+               r.status, r.out, r.err);
+    run_free(&r);
+  }
+  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+  /* the full names work, with the value in either form */
+  run r;
+  RUN(&r, url, "-q", "--user-agent=probe/1", "--threads", "2");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  free(url);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1392,6 +1434,7 @@ int main(void) {
       TU_TEST(test_closed_standard_descriptors),
       TU_TEST(test_unusable_save_dir_refused_up_front),
       TU_TEST(test_failed_start_keeps_output),
+      TU_TEST(test_long_options_match_exactly),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }
