@@ -1133,10 +1133,13 @@ static void test_paths_naming_one_file_refused(void **state) {
   assert_refused(&r, before, "same file");
   assert_file_is(in_path, input, strlen(input));
   run_free(&r);
-  RUN(&r, NULL, "--stats-json", link, "-o", tmp_path("unused.jsonl"), records);
+  char *unused = tmp_path("unused.jsonl");
+  RUN(&r, NULL, "--stats-json", link, "-o", unused, records);
   assert_refused(&r, before, "same file");
   assert_file_is(records, orig, len);
+  assert_int_equal(access(unused, F_OK), -1);
   run_free(&r);
+  free(unused);
 
   /* two names of a file not yet there: compared by directory and name,
    * and neither is created */
