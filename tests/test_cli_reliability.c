@@ -1269,6 +1269,9 @@ static char *unwritable_dir(void) {
     dir = tmp_path("read-only-dir");
     assert_int_equal(mkdir(dir, 0555), 0);
   }
+  struct stat st;
+  if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+    fail_msg("%s is no directory here: no unusable --save directory to test with", dir);
   char *probe;
   assert_true(asprintf(&probe, "%s/fp-test-probe", dir) > 0);
   int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
