@@ -32,6 +32,10 @@ extern char **environ;
 #define CLI_MAX_EVENTS 4
 
 static char *tmpdir; /* per-suite scratch directory */
+/* Standard descriptors (bit 1 << fd) the next child is started with
+ * closed, as a shell's <&-, >&- and 2>&- do; one run uses it and resets
+ * it to 0 (all three connected). See RUN_CLOSED. */
+static unsigned cli_child_closed_fds;
 
 /* ------------------------------------------------------------ running */
 
@@ -84,6 +88,8 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
                                    const cli_event *events, size_t nevents, bool keep_stdin) {
   const char *argv[64];
   size_t argc = 0;
+  unsigned closed_fds = cli_child_closed_fds;
+  cli_child_closed_fds = 0;
   assert_true(nevents <= CLI_MAX_EVENTS);
   for (; wrapper && *wrapper; wrapper++) {
     assert_true(argc < 16);
@@ -108,6 +114,9 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
   posix_spawn_file_actions_adddup2(&fa, in[0], 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
+  for (int fd = 0; fd <= 2; fd++)
+    if (closed_fds & 1u << fd)
+      posix_spawn_file_actions_addclose(&fa, fd);
   /* this process ignores SIGPIPE (a child may exit before reading all its
    * input); the child gets the default back, as from a shell, and the
    * default for the signals the tests send, with none blocked, whatever
@@ -238,6 +247,13 @@ static inline void run_free(run *r) {
 #define ARGS(...) ((const char *const[]){__VA_ARGS__, NULL})
 static inline size_t len_or_0(const char *s) { return s ? strlen(s) : 0; }
 #define RUN(r, input, ...) run_cli(r, input, len_or_0(input), ARGS(__VA_ARGS__))
+/* The same with the standard descriptors of mask (1 << fd) closed:
+ * RUN_CLOSED(r, mask, input, args...). */
+#define RUN_CLOSED(r, mask, input, ...)                                        \
+  do {                                                                         \
+    cli_child_closed_fds = (mask);                                             \
+    run_cli(r, input, len_or_0(input), ARGS(__VA_ARGS__));                     \
+  } while (0)
 /* The same with signals: RUN_EVENTS(r, input, events, n, args...). */
 /* The same, measuring the program's peak memory into r->maxrss_kb. */
 #define RUN_MEASURED(r, input, ...) run_cli_measured(r, input, len_or_0(input), ARGS(__VA_ARGS__))

@@ -1316,6 +1316,420 @@ static void test_sighup_like_sigterm(void **state) {
   free(input), free(in_path), free(out), free(stats);
 }
 
+/* ------------------------------------------------------------ start-up:
+ * what the options name (issue 10, items 1, 2, 3, 5, 10 (-o) and 11) */
+
+/* The file at path holds exactly len bytes of want. */
+static void assert_file_is(const char *path, const char *want, size_t len) {
+  size_t got;
+  char *text = read_file(path, &got);
+  if (!text)
+    fail_msg("%s is gone", path);
+  if (got != len || memcmp(text, want, len) != 0)
+    fail_msg("%s changed: %zu bytes, was %zu", path, got, len);
+  free(text);
+}
+
+/* A run refused at start-up: exit 2, stderr says what (named), nothing on
+ * standard output, no request made. */
+static void assert_refused(const run *r, unsigned long requests_before, const char *named) {
+  if (r->status != 2 || !contains(r->err, named) || r->out_len)
+    fail_msg("expected exit 2 naming '%s': status %d, stdout '%s', stderr '%s'", named,
+             r->status, r->out, r->err);
+  assert_int_equal(ts_requests(tu_server), requests_before);
+}
+
+static void test_resume_refuses_files_without_records(void **state) {
+  char *url = tu_url("/hello");
+  char *input = url_lines("/hello", 2);
+  unsigned long before = ts_requests(tu_server);
+  run r;
+
+  /* a URL list without its trailing newline, as its own resume file and
+   * (a copy) as the resume file of another input: one line, no record */
+  char *list = write_tmp("list-no-newline.txt", url, strlen(url));
+  RUN(&r, NULL, "--resume", list, list);
+  assert_refused(&r, before, "same file");
+  assert_file_is(list, url, strlen(url));
+  run_free(&r);
+  RUN(&r, input, "--resume", list);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(list, url, strlen(url));
+  run_free(&r);
+
+  /* a 1 MB binary file without a newline */
+  size_t blen = 1 << 20;
+  char *bin = malloc(blen);
+  uint32_t x = 12345;
+  for (size_t i = 0; i < blen; i++) {
+    x = x * 1103515245u + 12345u;
+    bin[i] = (char)(x >> 24);
+    if (bin[i] == '\n')
+      bin[i] = 'x';
+  }
+  char *bin_path = write_tmp("binary.dat", bin, blen);
+  RUN(&r, input, "--resume", bin_path);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(bin_path, bin, blen);
+  run_free(&r);
+
+  /* foreign lines, each with its newline, and one more without */
+  static const char foreign[] = "# notes\nnot a record\nnor this";
+  char *foreign_path = write_tmp("foreign.txt", foreign, strlen(foreign));
+  RUN(&r, input, "--resume", foreign_path);
+  assert_refused(&r, before, "no fetchpool records");
+  assert_file_is(foreign_path, foreign, strlen(foreign));
+  run_free(&r);
+
+  /* records, then a last line that cannot be the start of a record: not
+   * a torn record, so not cut */
+  RUN(&r, input, "-q");
+  assert_int_equal(r.status, 0);
+  char *mixed = NULL;
+  size_t mlen = 0;
+  append(&mixed, &mlen, r.out, r.out_len);
+  run_free(&r);
+  before = ts_requests(tu_server);
+  append(&mixed, &mlen, url, strlen(url));
+  char *mixed_path = write_tmp("records-then-url.jsonl", mixed, mlen);
+  RUN(&r, input, "--resume", mixed_path);
+  assert_refused(&r, before, "not the start of a record");
+  assert_file_is(mixed_path, mixed, mlen);
+  run_free(&r);
+
+  /* a FIFO and a device are refused without being opened (no hang) */
+  char *fifo = tmp_path("resume.fifo");
+  assert_int_equal(mkfifo(fifo, 0600), 0);
+  RUN(&r, input, "--resume", fifo);
+  assert_refused(&r, before, "not a regular file");
+  run_free(&r);
+  RUN(&r, input, "--resume", "/dev/null");
+  assert_refused(&r, before, "not a regular file");
+  run_free(&r);
+
+  /* an empty file is a fresh start */
+  char *empty = write_tmp("empty.jsonl", "", 0);
+  RUN(&r, input, "-q", "--resume", empty);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(empty, false, NULL);
+  assert_int_equal(json_array_size(recs), 2);
+  json_decref(recs);
+  run_free(&r);
+  free(url), free(input), free(list), free(bin), free(bin_path), free(foreign_path);
+  free(mixed), free(mixed_path), free(fifo), free(empty);
+}
+
+static void test_paths_naming_one_file_refused(void **state) {
+  char *input = url_lines("/hello", 3);
+  char *records = tmp_path("same-records.jsonl");
+  run r;
+  RUN(&r, input, "-q", "-o", records);
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  size_t len;
+  char *orig = read_file(records, &len);
+  unsigned long before = ts_requests(tu_server);
+
+  /* --stats-json naming the resume file, or -o, however spelt */
+  char *spelled, *link;
+  assert_true(asprintf(&spelled, "%s/./same-records.jsonl", tmpdir) > 0);
+  link = tmp_path("same-link.jsonl");
+  assert_int_equal(symlink(records, link), 0);
+  const char *const pairs[][4] = {
+      {"--resume", records, "--stats-json", records},
+      {"--resume", records, "--stats-json", link},
+      {"-o", records, "--stats-json", spelled},
+      {"-o", link, "--stats-json", records},
+  };
+  for (size_t i = 0; i < sizeof pairs / sizeof *pairs; i++) {
+    RUN(&r, input, pairs[i][0], pairs[i][1], pairs[i][2], pairs[i][3]);
+    assert_refused(&r, before, "same file");
+    assert_file_is(records, orig, len);
+    run_free(&r);
+  }
+
+  /* an input that is the output or the stats file */
+  char *in_path = write_tmp("same-input.txt", input, strlen(input));
+  RUN(&r, NULL, "-o", in_path, in_path);
+  assert_refused(&r, before, "same file");
+  assert_file_is(in_path, input, strlen(input));
+  run_free(&r);
+  char *unused = tmp_path("unused.jsonl");
+  RUN(&r, NULL, "--stats-json", link, "-o", unused, records);
+  assert_refused(&r, before, "same file");
+  assert_file_is(records, orig, len);
+  assert_int_equal(access(unused, F_OK), -1);
+  run_free(&r);
+  free(unused);
+
+  /* two names of a file not yet there: compared by directory and name,
+   * and neither is created */
+  char *fresh = tmp_path("fresh.jsonl"), *fresh2;
+  assert_true(asprintf(&fresh2, "%s/../%s/fresh.jsonl", tmpdir, strrchr(tmpdir, '/') + 1) > 0);
+  RUN(&r, input, "-o", fresh, "--stats-json", fresh2);
+  assert_refused(&r, before, "same file");
+  assert_int_equal(access(fresh, F_OK), -1);
+  run_free(&r);
+  RUN(&r, input, "-o", tmpdir);
+  assert_refused(&r, before, "is a directory");
+  run_free(&r);
+  RUN(&r, input, "--stats-json", tmpdir);
+  assert_refused(&r, before, "is a directory");
+  run_free(&r);
+
+  /* -o where --save would put a body */
+  char *save_dir = tmp_path("same-save"), *body;
+  assert_true(asprintf(&body, "%s/1.body", save_dir) > 0);
+  assert_int_equal(mkdir(save_dir, 0700), 0);
+  RUN(&r, input, "--save", save_dir, "-o", body);
+  assert_refused(&r, before, "--save directory");
+  assert_int_equal(access(body, F_OK), -1);
+  run_free(&r);
+
+  /* allowed: -o naming the --resume file, both still to be created and
+   * spelt differently; and one input given twice */
+  char *fresh3;
+  assert_true(asprintf(&fresh3, "%s/./fresh.jsonl", tmpdir) > 0);
+  RUN(&r, input, "-q", "--resume", fresh, "-o", fresh3);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(fresh, false, NULL);
+  assert_int_equal(json_array_size(recs), 3);
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, NULL, "-q", in_path, in_path);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.out), 6);
+  run_free(&r);
+  free(input), free(records), free(orig), free(spelled), free(link), free(in_path);
+  free(fresh), free(fresh2), free(fresh3), free(save_dir), free(body);
+}
+
+#define CLOSED_IN (1u << 0)
+#define CLOSED_OUT (1u << 1)
+#define CLOSED_ERR (1u << 2)
+
+static void test_closed_standard_descriptors(void **state) {
+  char *input = url_lines("/hello", 4);
+  char *in_path = write_tmp("closed-input.txt", input, strlen(input));
+  char *out = tmp_path("closed-out.jsonl"), *stats = tmp_path("closed-stats.json");
+  unsigned long before = ts_requests(tu_server);
+  run r;
+
+  /* jobs from a closed standard input: said at once (it hung, reading
+   * the signal pipe that took descriptor 0) */
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "-o", out);
+  assert_refused(&r, before, "standard input is closed");
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "-o", out, in_path, "-");
+  assert_refused(&r, before, "standard input is closed");
+  run_free(&r);
+
+  /* records to a closed standard output: said at once (they went into
+   * the signal pipe, read back as signals) */
+  RUN_CLOSED(&r, CLOSED_IN | CLOSED_OUT, NULL, in_path);
+  assert_refused(&r, before, "standard output is closed");
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, input, "--no-progress");
+  assert_refused(&r, before, "standard output is closed");
+  run_free(&r);
+
+  /* not needed, so not missed: the run is whole. With standard error
+   * closed too, the progress line goes nowhere (it went into the signal
+   * pipe, read back as signal 13, an interrupted run) */
+  static const unsigned masks[] = {CLOSED_IN, CLOSED_OUT, CLOSED_IN | CLOSED_ERR,
+                                   CLOSED_IN | CLOSED_OUT | CLOSED_ERR};
+  for (size_t i = 0; i < sizeof masks / sizeof *masks; i++) {
+    RUN_CLOSED(&r, masks[i], NULL, "-o", out, "--stats-json", stats, "--progress", in_path);
+    if (r.status != 0)
+      fail_msg("closed fds %u: status %d, stderr '%s'", masks[i], r.status, r.err);
+    json_t *recs = file_records(out, false, NULL);
+    assert_int_equal(json_array_size(recs), 4);
+    assert_int_equal(count_ok(recs), 4);
+    json_decref(recs);
+    json_error_t jerr;
+    json_t *st = json_load_file(stats, 0, &jerr);
+    assert_non_null(st);
+    assert_true(json_is_null(json_object_get(st, "interrupted")));
+    assert_int_equal(json_integer_value(json_object_get(st, "ok")), 4);
+    json_decref(st);
+    run_free(&r);
+  }
+  /* and standard output still gets the records with only stderr closed */
+  RUN_CLOSED(&r, CLOSED_ERR, input, "--progress");
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.out), 4);
+  run_free(&r);
+
+  /* the Redis commands go through the same start: refused before any
+   * connection (to a port where nothing listens) */
+  char redis[64];
+  snprintf(redis, sizeof redis, "redis://127.0.0.1:%u", closed_port());
+  RUN_CLOSED(&r, CLOSED_IN, NULL, "enqueue", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard input is closed"));
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, NULL, "results", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard output is closed"));
+  run_free(&r);
+  RUN_CLOSED(&r, CLOSED_OUT, NULL, "status", "--redis", redis);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "standard output is closed"));
+  run_free(&r);
+  free(input), free(in_path), free(out), free(stats);
+}
+
+/* A directory this process cannot create files in, whatever its
+ * privileges: as root, permission bits do not stop writes, but sysfs
+ * refuses new files to everyone. Checked, so the test means something. */
+static char *unwritable_dir(void) {
+  char *dir;
+  if (geteuid() == 0) {
+    dir = strdup("/sys");
+  } else {
+    dir = tmp_path("read-only-dir");
+    assert_int_equal(mkdir(dir, 0555), 0);
+  }
+  struct stat st;
+  if (stat(dir, &st) || !S_ISDIR(st.st_mode))
+    fail_msg("%s is no directory here: no unusable --save directory to test with", dir);
+  char *probe;
+  assert_true(asprintf(&probe, "%s/fp-test-probe", dir) > 0);
+  int fd = open(probe, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  if (fd >= 0) {
+    close(fd);
+    unlink(probe);
+    fail_msg("%s is writable here: no unusable --save directory to test with", dir);
+  }
+  free(probe);
+  return dir;
+}
+
+static void test_unusable_save_dir_refused_up_front(void **state) {
+  char *input = url_lines("/hello", 3);
+  char *dir = unwritable_dir();
+  unsigned long before = ts_requests(tu_server);
+  run r;
+  RUN(&r, input, "--save", dir);
+  assert_refused(&r, before, "cannot use save directory");
+  run_free(&r);
+  /* a file where the directory should be */
+  char *file = write_tmp("save-is-a-file", "x", 1);
+  RUN(&r, input, "--save", file);
+  assert_refused(&r, before, "cannot use save directory");
+  assert_file_is(file, "x", 1);
+  run_free(&r);
+  /* a usable one is left without the probe's file */
+  char *ok_dir = tmp_path("save-ok");
+  RUN(&r, input, "-q", "--save", ok_dir);
+  assert_int_equal(r.status, 0);
+  DIR *d = opendir(ok_dir);
+  assert_non_null(d);
+  size_t entries = 0;
+  for (struct dirent *e; (e = readdir(d));)
+    if (e->d_name[0] != '.')
+      entries++;
+    else if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+      fail_msg("left behind: %s", e->d_name);
+  closedir(d);
+  assert_int_equal(entries, 3);
+  run_free(&r);
+  free(input), free(dir), free(file), free(ok_dir);
+}
+
+static void test_failed_start_keeps_output(void **state) {
+  char *input = url_lines("/hello", 2);
+  char *out = tmp_path("kept.jsonl"), *stats = tmp_path("kept-stats.json");
+  run r;
+  RUN(&r, input, "-q", "-o", out, "--stats-json", stats);
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  size_t olen, slen;
+  char *orig = read_file(out, &olen), *orig_stats = read_file(stats, &slen);
+  assert_true(olen > 0 && slen > 0);
+  char *missing = tmp_path("no-such-dir/stats.json");
+  char *not_dir = write_tmp("kept-not-a-dir", "x", 1);
+  char *unusable = unwritable_dir();
+  unsigned long before = ts_requests(tu_server);
+  const char *const bad[][2] = {
+      {"--cacert", "/nonexistent/ca.pem"},
+      {"--save", not_dir},
+      {"--save", unusable},
+      {"--stats-json", missing},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    /* the last --stats-json given is the one used */
+    RUN(&r, input, "-o", out, "--stats-json", stats, bad[i][0], bad[i][1]);
+    if (r.status != 2)
+      fail_msg("%s %s: status %d, stderr '%s'", bad[i][0], bad[i][1], r.status, r.err);
+    assert_int_equal(ts_requests(tu_server), before);
+    assert_file_is(out, orig, olen);
+    assert_file_is(stats, orig_stats, slen);
+    run_free(&r);
+  }
+  /* fetchpool results -o: not emptied while Redis cannot be reached */
+  char redis[64];
+  snprintf(redis, sizeof redis, "redis://127.0.0.1:%u", closed_port());
+  RUN(&r, NULL, "results", "--redis", redis, "-o", out);
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "Redis"));
+  assert_file_is(out, orig, olen);
+  run_free(&r);
+
+  /* and a start that goes through empties both, as before */
+  char *one = url_lines("/hello", 1);
+  RUN(&r, one, "-q", "-o", out, "--stats-json", stats);
+  assert_int_equal(r.status, 0);
+  json_t *recs = file_records(out, false, NULL);
+  assert_int_equal(json_array_size(recs), 1);
+  json_decref(recs);
+  run_free(&r);
+  free(input), free(one), free(out), free(stats), free(orig), free(orig_stats);
+  free(missing), free(not_dir), free(unusable);
+}
+
+static void test_long_options_match_exactly(void **state) {
+  char *url = tu_url("/hello");
+  unsigned long before = ts_requests(tu_server);
+  static const struct {
+    const char *args[4];
+    const char *expect;
+  } cases[] = {
+      /* a password must not become the User-Agent, nor appear anywhere */
+      {{"--user", "alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
+      {{"--user=alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
+      {{"--us=alice:secret"}, "unknown option '--us'"},
+      {{"--thread", "4"}, "unknown option '--thread' (did you mean --threads?)"},
+      {{"--ouput", "x"}, "unknown option '--ouput' (did you mean --output?)"},
+      {{"--resume-fail"}, "(did you mean --resume-failed?)"},
+      {{"--re", "3"}, "unknown option '--re'\n"},
+      {{"--ordered=secret"}, "option '--ordered' takes no value"},
+      {{"--stream=secret"}, "option '--stream' does not apply to fetchpool\n"},
+      {{"worker", "--user", "alice:secret"}, "(did you mean --user-agent?)"},
+      {{"worker", "--until-emtpy"}, "(did you mean --until-empty?)"},
+      {{"results", "--outpt", "secret"}, "(did you mean --output?)"},
+      {{"status", "--jsn"}, "(did you mean --json?)"},
+      {{"status", "--output=secret"}, "option '--output' does not apply to fetchpool status"},
+      {{"enqueue", "--stram", "s"}, "(did you mean --stream?)"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    run r;
+    run_cli(&r, url, strlen(url), cases[i].args);
+    if (r.status != 2 || r.out_len || !contains(r.err, cases[i].expect) ||
+        contains(r.err, "secret") || !contains(r.err, "--help") || count_lines(r.err) != 2)
+      fail_msg("case %zu (%s): status %d, stdout '%s', stderr '%s'", i, cases[i].args[0],
+               r.status, r.out, r.err);
+    run_free(&r);
+  }
+  assert_int_equal(ts_requests(tu_server), before); /* nothing ran */
+  /* the full names work, with the value in either form */
+  run r;
+  RUN(&r, url, "-q", "--user-agent=probe/1", "--threads", "2");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  free(url);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_help_lists_options),
@@ -1351,6 +1765,13 @@ int main(void) {
       TU_TEST(test_save_failed_transfer_leaves_no_file),
       TU_TEST(test_save_write_error),
       TU_TEST(test_sighup_like_sigterm),
+      /* start-up: what the options name (issue 10) */
+      TU_TEST(test_resume_refuses_files_without_records),
+      TU_TEST(test_paths_naming_one_file_refused),
+      TU_TEST(test_closed_standard_descriptors),
+      TU_TEST(test_unusable_save_dir_refused_up_front),
+      TU_TEST(test_failed_start_keeps_output),
+      TU_TEST(test_long_options_match_exactly),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

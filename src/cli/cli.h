@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <jansson.h>
 
@@ -275,11 +276,14 @@ typedef struct cli_done cli_done;
  * fetchpool (flock), read it, and cut a torn last line (bytes after the
  * last newline) off it, so that the records appended next start on a line
  * of their own. Every record of it that is final (not "cancelled"; and
- * ok, with retry_failed) marks its index done. Refuses a file that is not
- * a regular file, and one whose whole lines are all foreign (not
- * fetchpool output: appending to it would be a mistake). *fd gets the
- * file, opened for appending, for the new records; *info what was read.
- * NEW (cli_done_free) or NULL with msg filled. */
+ * ok, with retry_failed) marks its index done. Refuses, leaving the file
+ * as it was: a path that is not a regular file (not even opened when it
+ * is a FIFO or a device); a non-empty file none of whose lines, whole or
+ * last, is a record (not fetchpool output: appending to it, or cutting
+ * its last line, would destroy it); and a last line without a newline
+ * that cannot be the start of a record. *fd gets the file, opened for
+ * appending, for the new records; *info what was read. NEW
+ * (cli_done_free) or NULL with msg filled. */
 typedef struct cli_resume_info {
   uint64_t records;    /* whole records read */
   uint64_t foreign;    /* whole lines that are no record (ignored) */
@@ -296,6 +300,32 @@ uint64_t cli_done_count_below(const cli_done *d, uint64_t n);
 /* NEW empty set, or NULL. */
 cli_done *cli_done_new(void);
 void cli_done_free(cli_done *d);
+
+/* ---- paths.c: which file a path names ---- */
+
+/* A file, existing or still to be created, as far as telling two paths
+ * apart goes. */
+typedef struct cli_file_id {
+  bool exists;      /* dev, ino and mode say which file */
+  dev_t dev;
+  ino_t ino;
+  mode_t mode;
+  bool has_parent;  /* pdev, pino and name say where it is (or would be) */
+  dev_t pdev;
+  ino_t pino;
+  char name[256];   /* its last name, NUL-terminated */
+} cli_file_id;
+
+/* Identify the file path names (symbolic links followed), or, when there
+ * is none, the directory and name open(O_CREAT) would create it as
+ * (dangling links followed). 0, or an errno value when it cannot be told
+ * (the caller's own open then reports the problem). */
+int cli_file_id_of(const char *path, cli_file_id *id);
+/* The same for an open descriptor (no parent). 0 or an errno value. */
+int cli_file_id_of_fd(int fd, cli_file_id *id);
+/* Whether a and b are the same file: same device and inode, or both yet
+ * to be created under the same name in the same directory. */
+bool cli_file_id_same(const cli_file_id *a, const cli_file_id *b);
 
 /* ---- signals.c: SIGINT, SIGTERM and SIGHUP ---- */
 

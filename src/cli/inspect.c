@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -270,7 +271,9 @@ int cli_results(const cli_options *o) {
   id_set seen = {0};
   uint64_t dups = 0;
   int status = CLI_EXIT_USAGE, fd = STDOUT_FILENO;
-  if (o->output && (fd = open(o->output, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666)) < 0) {
+  /* not truncated until Redis answers: a server that is down must not
+   * cost the records an earlier call wrote */
+  if (o->output && (fd = open(o->output, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOCTTY, 0666)) < 0) {
     fprintf(stderr, "fetchpool results: cannot open output '%s': %s\n", o->output,
             strerror(errno));
     return CLI_EXIT_USAGE;
@@ -278,6 +281,12 @@ int cli_results(const cli_options *o) {
   cli_redis *r = open_redis(o, "results");
   if (!r)
     goto done;
+  struct stat st;
+  if (fd != STDOUT_FILENO && (fstat(fd, &st) || (S_ISREG(st.st_mode) && ftruncate(fd, 0)))) {
+    fprintf(stderr, "fetchpool results: cannot empty output '%s': %s\n", o->output,
+            strerror(errno));
+    goto done;
+  }
   results_name(o, results, sizeof results);
   for (;;) {
     redisReply *page = cli_redis_call(r, "XRANGE", results, after, "+", "COUNT", PAGE);

@@ -58,17 +58,103 @@ static void raise_nofile(const cli_options *o) {
                                files_per_transfer(o->engine, o->save_dir != NULL)));
 }
 
-static int open_output(const char *path) {
-  return open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0666);
+/* Which of the standard descriptors were closed when the program started:
+ * bit fd set for fd 0, 1 or 2. */
+static unsigned std_closed;
+
+/* The first thing the program does: make sure descriptors 0, 1 and 2 are
+ * open, as daemons do, so that no pipe, file or socket made later takes
+ * one of their numbers (a closed standard input once handed its number to
+ * the signal pipe, and the job reader then read that pipe; records went
+ * into it with standard output closed). /dev/null stands in, opened the
+ * wrong way round for 0 and 1: reading a closed standard input, or
+ * writing a closed standard output, still fails (EBADF) as it would have,
+ * instead of reading nothing or writing into the void. What goes to a
+ * closed standard error is dropped. */
+static void open_std_fds(void) {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; fd++) {
+    if (fcntl(fd, F_GETFD) >= 0 || errno != EBADF)
+      continue;
+    /* the lower ones are open now: the lowest free number is fd */
+    int got = open("/dev/null", (fd == STDOUT_FILENO ? O_RDONLY : O_WRONLY) | O_NOCTTY);
+    if (got != fd) {
+      static const char text[] = "fetchpool: cannot open /dev/null in place of a closed "
+                                 "standard descriptor\n";
+      (void)!write(STDERR_FILENO, text, sizeof text - 1);
+      _exit(CLI_EXIT_USAGE);
+    }
+    std_closed |= 1u << fd;
+  }
 }
 
+/* Whether the command reads standard input: a run or enqueue with no
+ * FILE, or with "-". */
+static bool reads_stdin(const cli_options *o) {
+  if (o->command != CLI_RUN && o->command != CLI_ENQUEUE)
+    return false;
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (strcmp(o->files[i], "-") == 0)
+      return true;
+  return o->nfiles == 0;
+}
+
+/* A command whose input or whose product is a standard descriptor that
+ * was closed has nothing to do: say so and exit 2 before anything runs,
+ * rather than reading nothing or fetching for nobody. -1 to go on. */
+static int check_std_fds(const cli_options *o) {
+  if ((std_closed & 1u << STDIN_FILENO) && reads_stdin(o)) {
+    fprintf(stderr, "fetchpool: standard input is closed: there are no jobs to read (name "
+                    "the input FILEs)\n");
+    return CLI_EXIT_USAGE;
+  }
+  bool records_out = (o->command == CLI_RUN && !o->output && !o->resume) ||
+                     (o->command == CLI_RESULTS && !o->output);
+  if ((std_closed & 1u << STDOUT_FILENO) && (records_out || o->command == CLI_STATUS)) {
+    fprintf(stderr, "fetchpool: standard output is closed: %s\n",
+            records_out ? "the records would have nowhere to go (use -o FILE)"
+                        : "the status would have nowhere to go");
+    return CLI_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* -o, and the stats file: created when missing, but not truncated here,
+ * so that a start-up that fails later leaves an earlier output as it was;
+ * run_truncate empties them once the run starts. */
+static int open_output(const char *path) {
+  return open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0666);
+}
+
+/* Empty fd when it is a regular file (not a pipe, a terminal or
+ * /dev/null). 0 or an errno value. */
+static int truncate_regular(int fd) {
+  struct stat st;
+  if (fstat(fd, &st))
+    return errno;
+  return S_ISREG(st.st_mode) && ftruncate(fd, 0) ? errno : 0;
+}
+
+/* DIR is created when missing, and must be a directory this process can
+ * create files in: tried with a file of a private name, removed at once
+ * (permission bits alone do not tell: root writes anyway, a read-only
+ * mount refuses everyone). 0 or an errno value. */
 static int prepare_save_dir(const char *dir) {
   struct stat st;
+  char probe[PATH_MAX];
   if (mkdir(dir, 0777) && errno != EEXIST)
     return errno;
   if (stat(dir, &st))
     return errno;
-  return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+  if (!S_ISDIR(st.st_mode))
+    return ENOTDIR;
+  if (snprintf(probe, sizeof probe, "%s/.fetchpool-probe-XXXXXX", dir) >= (int)sizeof probe)
+    return ENAMETOOLONG;
+  int fd = mkostemp(probe, O_CLOEXEC);
+  if (fd < 0)
+    return errno;
+  close(fd);
+  unlink(probe);
+  return 0;
 }
 
 /* The CA file must be a readable regular file: checked before any job
@@ -86,15 +172,121 @@ static int check_cacert(const char *path) {
   return err;
 }
 
-/* With --resume, -o may only name the resume file itself (records are
- * appended to it). True when it does, or when there is no -o. */
-static bool output_is_resume(const cli_options *o) {
-  struct stat a, b;
-  if (!o->output || strcmp(o->output, o->resume) == 0)
-    return true;
-  if (stat(o->resume, &a) || stat(o->output, &b))
-    return false;
-  return a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+/* A path the options name, for check_paths. */
+typedef struct named_file {
+  const char *option; /* "--output", ...; NULL for a standard descriptor */
+  const char *path;   /* as given; the descriptor's name when option is NULL */
+  bool written;       /* records, stats or bodies are written there */
+  bool known;         /* id could be told */
+  cli_file_id id;
+} named_file;
+
+static void name_path(named_file *f, const char *option, const char *path, bool written) {
+  f->option = option;
+  f->path = path;
+  f->written = written;
+  f->known = cli_file_id_of(path, &f->id) == 0;
+}
+
+static void name_fd(named_file *f, int fd, const char *name, bool written) {
+  f->option = NULL;
+  f->path = name;
+  f->written = written;
+  f->known = cli_file_id_of_fd(fd, &f->id) == 0;
+}
+
+/* "--output 'x'", "input 'x'" or "standard output", for messages. */
+static const char *label(const named_file *f, char *buf, size_t size) {
+  if (f->option)
+    snprintf(buf, size, "%s '%s'", f->option, f->path);
+  else
+    snprintf(buf, size, "%s", f->path);
+  return buf;
+}
+
+/* A regular file, or one still to be created: what writing through one
+ * name would destroy under another. Terminals, pipes and /dev/null may be
+ * shared (typing jobs on the terminal the records go to is fine). */
+static bool file_like(const cli_file_id *id) { return !id->exists || S_ISREG(id->mode); }
+
+/* A name --save gives a body: INDEX.body. */
+static bool body_name(const char *name) {
+  size_t n = strspn(name, "0123456789");
+  return n > 0 && strcmp(name + n, ".body") == 0;
+}
+
+/* Before anything is opened for writing: no two of -o, --resume,
+ * --stats-json, --save, the inputs and (when records go there) standard
+ * output may name the same file, unless both are only read (an input
+ * given twice is read twice) or -o names the --resume file (records are
+ * appended to it); a file written to is not a directory; and none lies in
+ * the --save directory under a name a body is saved as. Files are told
+ * apart by device and inode (see paths.c), so a symbolic link or "./x" is
+ * no way around it. -1 to go on, or 2 with the usage error reported. */
+static int check_paths(const cli_options *o) {
+  char a[PATH_MAX + 32], b[PATH_MAX + 32];
+  size_t n = 0;
+  int status = CLI_EXIT_USAGE;
+  named_file *f = calloc(o->nfiles + 4, sizeof *f);
+  if (!f) {
+    fprintf(stderr, "fetchpool: out of memory\n");
+    return CLI_EXIT_USAGE;
+  }
+  if (o->resume) {
+    name_path(&f[n++], "--resume", o->resume, true);
+    if (o->output) {
+      named_file out;
+      name_path(&out, "--output", o->output, true);
+      if (!f[0].known || !out.known || !cli_file_id_same(&f[0].id, &out.id)) {
+        cli_usage_error(CLI_RUN, "--output '%s' is not the --resume file: new records are "
+                        "appended to '%s'; leave -o out", o->output, o->resume);
+        goto done;
+      }
+    }
+  } else if (o->output) {
+    name_path(&f[n++], "--output", o->output, true);
+  } else {
+    name_fd(&f[n++], STDOUT_FILENO, "standard output", true);
+  }
+  if (o->stats_json)
+    name_path(&f[n++], "--stats-json", o->stats_json, true);
+  size_t save = o->save_dir ? n : SIZE_MAX; /* its index, if any */
+  if (o->save_dir)
+    name_path(&f[n++], "--save", o->save_dir, true);
+  if (reads_stdin(o))
+    name_fd(&f[n++], STDIN_FILENO, "standard input", false);
+  for (size_t i = 0; i < o->nfiles; i++)
+    if (strcmp(o->files[i], "-") != 0)
+      name_path(&f[n++], "input", o->files[i], false);
+  for (size_t i = 0; i < n; i++) {
+    if (!f[i].known)
+      continue; /* its open reports why */
+    if (f[i].written && i != save && f[i].id.exists && S_ISDIR(f[i].id.mode)) {
+      cli_usage_error(CLI_RUN, "%s is a directory", label(&f[i], a, sizeof a));
+      goto done;
+    }
+    for (size_t j = i + 1; j < n; j++) {
+      /* an existing --save path is a directory, or refused as none */
+      bool existing_save = (i == save || j == save) && f[save].known && f[save].id.exists;
+      if (!f[j].known || !(f[i].written || f[j].written) || existing_save ||
+          !file_like(&f[i].id) || !file_like(&f[j].id) || !cli_file_id_same(&f[i].id, &f[j].id))
+        continue;
+      cli_usage_error(CLI_RUN, "%s and %s are the same file: writing one would destroy "
+                      "the other", label(&f[i], a, sizeof a), label(&f[j], b, sizeof b));
+      goto done;
+    }
+    const cli_file_id *dir = save < n ? &f[save].id : NULL;
+    if (dir && f[save].known && dir->exists && i != save && f[i].id.has_parent &&
+        f[i].id.pdev == dir->dev && f[i].id.pino == dir->ino && body_name(f[i].id.name)) {
+      cli_usage_error(CLI_RUN, "%s is in the --save directory under a name a body is saved "
+                      "as", label(&f[i], a, sizeof a));
+      goto done;
+    }
+  }
+  status = -1;
+done:
+  free(f);
+  return status;
 }
 
 /* Everything the run opened, so one place closes it. */
@@ -125,11 +317,6 @@ static void run_close(run *r) {
 static int open_resume(run *r, const cli_options *o) {
   char msg[512];
   cli_resume_info info;
-  if (!output_is_resume(o)) {
-    cli_usage_error(CLI_RUN, "--output '%s' is not the --resume file: new records are appended to "
-                "'%s'; leave -o out", o->output, o->resume);
-    return CLI_EXIT_USAGE;
-  }
   if (!(r->done = cli_resume_open(o->resume, o->resume_failed, &r->out_fd, &info, msg,
                                   sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
@@ -144,16 +331,34 @@ static int open_resume(run *r, const cli_options *o) {
   return -1;
 }
 
-/* Open what the options name; a failure is reported and gives exit 2. */
+/* Open what the options name; a failure is reported and gives exit 2.
+ * Every check comes first; the outputs are opened last, and none is
+ * truncated here (see run_truncate), so a failed start-up leaves the
+ * files it names as they were (at most a missing one is created). */
 static int run_open(run *r, const cli_options *o) {
   char msg[512];
-  int err;
+  int err, fd;
+  if ((err = check_paths(o)) >= 0)
+    return err;
   if (!(r->in = cli_input_open(o->files, o->nfiles, msg, sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     return CLI_EXIT_USAGE;
   }
   if (o->cacert && (err = check_cacert(o->cacert))) {
     fprintf(stderr, "fetchpool: cannot use CA file '%s': %s\n", o->cacert, strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  if (o->save_dir && (err = prepare_save_dir(o->save_dir))) {
+    fprintf(stderr, "fetchpool: cannot use save directory '%s': %s\n", o->save_dir,
+            strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  if (o->stats_json && ((fd = open_output(o->stats_json)) < 0 ||
+                        !(r->stats_file = fdopen(fd, "w")))) {
+    fprintf(stderr, "fetchpool: cannot open stats file '%s': %s\n", o->stats_json,
+            strerror(errno));
+    if (fd >= 0)
+      close(fd);
     return CLI_EXIT_USAGE;
   }
   if (o->resume) {
@@ -164,21 +369,28 @@ static int run_open(run *r, const cli_options *o) {
     fprintf(stderr, "fetchpool: cannot open output '%s': %s\n", o->output, strerror(errno));
     return CLI_EXIT_USAGE;
   }
-  if (o->stats_json && !(r->stats_file = fopen(o->stats_json, "we"))) {
-    fprintf(stderr, "fetchpool: cannot open stats file '%s': %s\n", o->stats_json,
-            strerror(errno));
-    return CLI_EXIT_USAGE;
-  }
-  if (o->save_dir && (err = prepare_save_dir(o->save_dir))) {
-    fprintf(stderr, "fetchpool: cannot use save directory '%s': %s\n", o->save_dir,
-            strerror(err));
-    return CLI_EXIT_USAGE;
-  }
   if (!(r->stats = cli_stats_new())) {
     fprintf(stderr, "fetchpool: out of memory\n");
     return CLI_EXIT_USAGE;
   }
   return -1;
+}
+
+/* Start-up went well and the run begins: only now empty -o and the stats
+ * file of an earlier run (the --resume file keeps its records). 0, or 2
+ * with the error reported. */
+static int run_truncate(const run *r, const cli_options *o) {
+  int err;
+  if (o->output && !o->resume && (err = truncate_regular(r->out_fd))) {
+    fprintf(stderr, "fetchpool: cannot empty output '%s': %s\n", o->output, strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  if (r->stats_file && (err = truncate_regular(fileno(r->stats_file)))) {
+    fprintf(stderr, "fetchpool: cannot empty stats file '%s': %s\n", o->stats_json,
+            strerror(err));
+    return CLI_EXIT_USAGE;
+  }
+  return 0;
 }
 
 static bool want_progress(const cli_options *o) {
@@ -305,6 +517,8 @@ static int run_jobs(const cli_options *o) {
     goto done;
   }
 
+  if (run_truncate(&r, o))
+    goto done;
   cli_jobs jobs = {.ex = r.ex, .deliver = to_output, .deliver_arg = r.out, .base = o->base,
                    .record_flags = o->record_flags, .save_dir = o->save_dir};
   bool read_error = false;
@@ -353,11 +567,16 @@ static cli_command command_of(int argc, char **argv) {
 
 int main(int argc, char **argv) {
   cli_options o;
+  open_std_fds(); /* before anything makes a descriptor */
   cli_command cmd = command_of(argc, argv);
   int skip = cmd == CLI_RUN ? 0 : 1;
   int status = cli_parse_options(cmd, argc - skip, argv + skip, &o);
   if (status >= 0)
     return status;
+  if ((status = check_std_fds(&o)) >= 0) {
+    fp_request_decref(o.base);
+    return status;
+  }
   switch (cmd) {
   case CLI_ENQUEUE:
     status = cli_enqueue(&o);

@@ -280,6 +280,8 @@ static unsigned commands_of(int opt) {
   }
 }
 
+static const char short_options[] = ":t:o:X:H:d:A:kqhV";
+
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
     {"output", required_argument, NULL, 'o'},
@@ -327,6 +329,89 @@ static const struct option long_options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* The long option named exactly name[0..len), or NULL. getopt_long takes
+ * any unambiguous prefix of a name ("--user" for --user-agent), so every
+ * long option it returns is checked against this: a prefix that happens
+ * to be unique today would silently take another option's meaning, and
+ * its value with it (a password as the User-Agent). */
+static const struct option *exact_option(const char *name, size_t len) {
+  for (const struct option *lo = long_options; lo->name; lo++)
+    if (strlen(lo->name) == len && strncmp(lo->name, name, len) == 0)
+      return lo;
+  return NULL;
+}
+
+/* Edit distance between a[0..an) and b (insertions, deletions,
+ * substitutions and swaps of neighbours each count 1), for suggestions;
+ * names longer than 63 bytes are never close. */
+static size_t edit_distance(const char *a, size_t an, const char *b) {
+  size_t bn = strlen(b), d[64][64];
+  if (an > 63 || bn > 63)
+    return SIZE_MAX;
+  for (size_t i = 0; i <= an; i++)
+    d[i][0] = i;
+  for (size_t j = 0; j <= bn; j++)
+    d[0][j] = j;
+  for (size_t i = 1; i <= an; i++) {
+    for (size_t j = 1; j <= bn; j++) {
+      size_t best = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+      if (d[i - 1][j] + 1 < best)
+        best = d[i - 1][j] + 1;
+      if (d[i][j - 1] + 1 < best)
+        best = d[i][j - 1] + 1;
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] &&
+          d[i - 2][j - 2] + 1 < best)
+        best = d[i - 2][j - 2] + 1;
+      d[i][j] = best;
+    }
+  }
+  return d[an][bn];
+}
+
+/* The one long option of cmd that name[0..len) (an unknown option)
+ * probably meant: the only one it is a prefix of, else the only one
+ * within a small edit distance of it; NULL when none or several are. */
+static const char *suggestion(cli_command cmd, const char *name, size_t len) {
+  const char *prefix_of = NULL, *closest = NULL;
+  size_t prefixes = 0, best = SIZE_MAX, at_best = 0;
+  for (const struct option *lo = long_options; lo->name; lo++) {
+    if (!(commands_of(lo->val) & IN(cmd)))
+      continue;
+    if (len && strncmp(lo->name, name, len) == 0) {
+      prefix_of = lo->name;
+      prefixes++;
+    }
+    size_t dist = edit_distance(name, len, lo->name);
+    if (dist < best) {
+      best = dist;
+      closest = lo->name;
+      at_best = 1;
+    } else if (dist == best) {
+      at_best++;
+    }
+  }
+  if (prefixes == 1)
+    return prefix_of;
+  /* a typo or two, fewer in a short name */
+  size_t limit = len < 6 ? 1 : len < 12 ? 2 : 3;
+  return best <= limit && at_best == 1 ? closest : NULL;
+}
+
+/* Report an unknown long option --name[0..len): its name only, never a
+ * value given with it (--user=alice:secret), and a suggestion when one
+ * option is close. */
+static void unknown_option(cli_command cmd, const char *name, size_t len) {
+  char buf[128];
+  char *copy = strndup(name, len);
+  const char *hint = suggestion(cmd, name, len);
+  if (hint)
+    usage_error("unknown option '--%s' (did you mean --%s?)",
+                shown(copy ? copy : "", buf, sizeof buf), hint);
+  else
+    usage_error("unknown option '--%s'", shown(copy ? copy : "", buf, sizeof buf));
+  free(copy);
+}
+
 /* A name for a stream, group or consumer: not empty, no control bytes
  * (they would garble status output and logs). */
 static bool valid_name(const char *s) {
@@ -363,13 +448,43 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   o->progress = -1;
   o->grace = DEFAULT_GRACE;
   opterr = 0; /* our own messages */
-  while ((opt = getopt_long(argc, argv, ":t:o:X:H:d:A:kqhV", long_options, NULL)) != -1) {
+  for (;;) {
+    int longindex = -1;
+    if ((opt = getopt_long(argc, argv, short_options, long_options, &longindex)) == -1)
+      break;
+    /* The option as written, when it was a long one: --name or
+     * --name=value. getopt_long sets longindex only when it accepted the
+     * option; on ':' (no value) and '?' (unknown, ambiguous, or a value
+     * given to a flag) the option is argv[optind - 1], long when it
+     * starts with "--" (a short option that fails ends its argv
+     * element, or is reported through optopt alone). */
+    const char *written = NULL;
+    if (longindex >= 0)
+      written = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
+    else if ((opt == ':' || (opt == '?' && (optopt == 0 || optopt >= 256 ||
+                                            strchr(short_options + 1, optopt)))) &&
+             strncmp(argv[optind - 1], "--", 2) == 0)
+      written = argv[optind - 1];
+    char name_buf[64];
+    if (written) {
+      size_t len = strcspn(written + 2, "=");
+      const struct option *lo = exact_option(written + 2, len);
+      if (!lo) {
+        unknown_option(cmd, written + 2, len);
+        goto fail;
+      }
+      if (opt == '?') { /* --flag=value */
+        usage_error("option '--%s' takes no value", lo->name);
+        goto fail;
+      }
+      snprintf(name_buf, sizeof name_buf, "--%s", lo->name);
+    } else {
+      snprintf(name_buf, sizeof name_buf, "-%c", opt == ':' ? optopt : opt);
+    }
     const char *arg = optarg ? optarg : "";
     const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
     if (!(commands_of(opt) & IN(cmd))) {
-      usage_error("option '%s' does not apply to fetchpool%s%s",
-                  shown(argv[optind - 1 - (optarg && optarg == argv[optind - 1])], shown_buf,
-                        sizeof shown_buf),
+      usage_error("option '%s' does not apply to fetchpool%s%s", name_buf,
                   command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
       goto fail;
     }
@@ -598,15 +713,13 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       rc = CLI_EXIT_OK;
       goto fail;
     case ':':
-      usage_error("option '%s' needs a value",
-                  shown(argv[optind - 1], shown_buf, sizeof shown_buf));
+      usage_error("option '%s' needs a value", name_buf);
       goto fail;
-    default:
-      if (optopt)
+    default: /* an unknown short option (long ones were reported above) */
+      if (optopt > 0x20 && optopt < 0x7f)
         usage_error("unknown option '-%c'", optopt);
       else
-        usage_error("unknown option '%s'",
-                    shown(argv[optind - 1], shown_buf, sizeof shown_buf));
+        usage_error("unknown option '-\\x%02X'", (unsigned)optopt & 0xff);
       goto fail;
     }
   }

@@ -130,6 +130,15 @@ static int append(scan *s, const char *p, size_t n) {
   return 0;
 }
 
+/* Whether p[0..n), a last line without its newline, can be a record
+ * that a kill cut short: records are written compact, "index" first, so
+ * such a line starts with (a prefix of) RECORD_START. */
+#define RECORD_START "{\"index\":"
+static bool torn_record(const char *p, size_t n) {
+  size_t m = n < sizeof RECORD_START - 1 ? n : sizeof RECORD_START - 1;
+  return memcmp(p, RECORD_START, m) == 0;
+}
+
 /* Read fd from the start; *end_of_lines gets the offset just after the
  * last newline. 0, or an errno value. */
 static int scan_file(int fd, scan *s, off_t *end_of_lines) {
@@ -167,7 +176,14 @@ cli_done *cli_resume_open(const char *path, bool retry_failed, int *fdp,
   off_t end_of_lines;
   scan s = {.retry_failed = retry_failed, .info = info};
   memset(info, 0, sizeof *info);
-  int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0666), err;
+  /* a FIFO or a device is refused before it is opened: opening one may
+   * block, or do something (a tape rewinds) */
+  if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+    snprintf(msg, msgsize, "cannot resume from '%s': not a regular file", path);
+    return NULL;
+  }
+  int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0666),
+      err;
   if (fd < 0) {
     snprintf(msg, msgsize, "cannot open resume file '%s': %s", path, strerror(errno));
     return NULL;
@@ -176,10 +192,11 @@ cli_done *cli_resume_open(const char *path, bool retry_failed, int *fdp,
     snprintf(msg, msgsize, "cannot resume from '%s': %s", path, strerror(errno));
     goto fail;
   }
-  if (!S_ISREG(st.st_mode)) {
+  if (!S_ISREG(st.st_mode)) { /* it was replaced since the stat above */
     snprintf(msg, msgsize, "cannot resume from '%s': not a regular file", path);
     goto fail;
   }
+  fcntl(fd, F_SETFL, O_APPEND); /* O_NONBLOCK was for the open only */
   if (flock(fd, LOCK_EX | LOCK_NB)) {
     snprintf(msg, msgsize, "cannot resume from '%s': %s", path,
              errno == EWOULDBLOCK ? "another fetchpool is writing to it" : strerror(errno));
@@ -193,10 +210,20 @@ cli_done *cli_resume_open(const char *path, bool retry_failed, int *fdp,
     snprintf(msg, msgsize, "cannot read resume file '%s': %s", path, strerror(err));
     goto fail;
   }
-  if (s.whole_lines && !info->records) {
+  /* s.line[0..s.len) is what follows the last newline. Nothing is cut
+   * or appended unless the file holds at least one record: a file of
+   * other lines, or of one line without a newline (a URL list, a binary
+   * file), is not fetchpool output. */
+  if ((s.whole_lines || s.len) && !info->records) {
     snprintf(msg, msgsize,
              "cannot resume from '%s': it holds no fetchpool records (is it the output "
-             "of an earlier run?)", path);
+             "of an earlier run?); it was left as it was", path);
+    goto fail;
+  }
+  if (s.len && !torn_record(s.line, s.len)) {
+    snprintf(msg, msgsize,
+             "cannot resume from '%s': its last line has no newline and is not the "
+             "start of a record, so it is not cut; it was left as it was", path);
     goto fail;
   }
   /* the torn tail of a killed run goes, so the next record starts a line */
