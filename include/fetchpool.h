@@ -142,7 +142,8 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
 
 /* Parse a JSON job object {"url": str, "method": str, "headers": {name:
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
- * "connect_timeout": seconds, "stall_timeout": seconds, "max_redirs": int,
+ * "attempt_timeout": seconds, "connect_timeout": seconds,
+ * "stall_timeout": seconds, "max_redirs": int,
  * "id": any}. Starts from a copy of base when base is not NULL (headers of
  * obj replace base's headers of the same name, case-insensitively; the
  * timeouts given replace base's). Unknown keys are ignored.
@@ -176,9 +177,19 @@ FP_EXTERN int fp_request_add_header_line(fp_request *req, const char *line);
 FP_EXTERN int fp_request_set_body(fp_request *req, const void *data,
                                   size_t len);
 /* Total and connect timeouts in seconds; 0 means no total limit and
- * FP_DEFAULT_CONNECT_TIMEOUT for connect. Negative values are invalid. */
+ * FP_DEFAULT_CONNECT_TIMEOUT for connect. Negative values are invalid.
+ * The total limit is the job's: it counts from the start of its first
+ * attempt and spans every attempt and every wait for a retry. A retry
+ * whose wait would end at or past it is not made (the job ends with the
+ * last attempt's outcome), and each attempt gets only what is left, so a
+ * job that runs out of time ends with FP_ERR_TIMEOUT within about
+ * total_s of its start. The connect timeout bounds each connection. */
 FP_EXTERN int fp_request_set_timeouts(fp_request *req, double total_s,
                                       double connect_s);
+/* A time limit for each attempt on its own, in seconds (FP_ERR_TIMEOUT
+ * when it runs out, and the attempt may be retried); 0 (the default)
+ * means none. The total timeout still bounds the whole job. */
+FP_EXTERN int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 /* Abort with FP_ERR_BODY_TOO_LARGE as soon as more than max_bytes of
  * decoded body arrived; 0 means FP_DEFAULT_MAX_BODY. */
 FP_EXTERN int fp_request_set_max_body(fp_request *req, size_t max_bytes);

@@ -43,7 +43,7 @@ static void start(loop *l, fp_future *f) {
   size_t slot = l->idle[--l->nidle];
   fp__transfer *t = l->all[slot];
   fp_response *resp;
-  if (!fp__transfer_begin(t, fp_future_request(f), &resp)) {
+  if (!fp__transfer_begin(t, fp_future_request(f), fp__job_attempt_limit(f), &resp)) {
     l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
     fp__job_end_attempt(&l->ctx, f, resp);
     return;

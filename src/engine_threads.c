@@ -31,7 +31,8 @@ void *fp__engine_threads_main(void *arg) {
       fp__rate_acquire(c.rate);
     if (!fp__job_begin_attempt(&c, f))
       continue;
-    fp__job_end_attempt(&c, f, fp__transfer_run(transfer, fp_future_request(f)));
+    fp__job_end_attempt(&c, f, fp__transfer_run(transfer, fp_future_request(f),
+                                                fp__job_attempt_limit(f)));
   }
   fp__transfer_free(transfer);
   fp__executor_worker_exit(ex);

@@ -45,7 +45,9 @@ struct fp_request {
   char *body;
   size_t body_len;
   bool has_body;
-  double timeout;         /* total seconds, 0 = none */
+  double timeout;         /* seconds for the whole job (every attempt and
+                             retry wait), 0 = none */
+  double attempt_timeout; /* seconds for one attempt, 0 = none */
   double connect_timeout; /* seconds, 0 = default */
   size_t max_body;
   bool follow_redirects;
@@ -236,12 +238,15 @@ void fp__transfer_free(fp__transfer *t);
 /* Run req to completion on t's handle (blocking). Always returns a
  * response (its error says how the transfer went), NULL only when memory
  * ran out. */
-fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req);
+/* limit is this attempt's time limit in seconds (0: none), from
+ * fp__job_attempt_limit. */
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req, double limit);
 /* The same in two halves, for an event loop: begin configures the handle
  * for req and returns true (then drive fp__transfer_easy(t) and call
  * fp__transfer_end with its CURLcode), or false with *out the finished
  * response (a bad URL, out of memory: *out may be NULL). */
-bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out);
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
+                        fp_response **out);
 fp_response *fp__transfer_end(fp__transfer *t, int curl_code);
 /* The CURL easy handle, for the multi engine (a void * so that only the
  * files that drive curl include it). */
@@ -300,9 +305,13 @@ void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed);
  * or dropped (cancelled while queued); either way the caller is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
 /* Just before a transfer: false when the executor aborts or was shut
- * down with cancel_futures (the job was finished as cancelled); else
- * counts the attempt. */
+ * down with cancel_futures (the job was finished as cancelled), or when a
+ * retry comes after the job's deadline (its total timeout: the job was
+ * finished with its last attempt's outcome); else counts the attempt. */
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
+/* Time limit of the attempt just begun, in seconds (0: none): what is
+ * left of the job's total timeout, or its attempt timeout if shorter. */
+double fp__job_attempt_limit(fp_future *f);
 /* After a transfer: give the host slot back, then finish the job with
  * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);

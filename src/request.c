@@ -98,6 +98,7 @@ fp_request *fp_request_copy(const fp_request *src) {
     if (fp_request_add_header(req, src->headers[i].name, src->headers[i].value))
       goto fail;
   req->timeout = src->timeout;
+  req->attempt_timeout = src->attempt_timeout;
   req->connect_timeout = src->connect_timeout;
   req->max_body = src->max_body;
   req->follow_redirects = src->follow_redirects;
@@ -208,6 +209,13 @@ int fp_request_set_timeouts(fp_request *req, double total_s, double connect_s) {
     return FP_ERR_INVALID_ARG;
   req->timeout = total_s;
   req->connect_timeout = connect_s;
+  return FP_OK;
+}
+
+int fp_request_set_attempt_timeout(fp_request *req, double seconds) {
+  if (!req || !(seconds >= 0) || isinf(seconds))
+    return FP_ERR_INVALID_ARG;
+  req->attempt_timeout = seconds;
   return FP_OK;
 }
 
@@ -432,6 +440,7 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
     }
   }
   if (json_seconds(obj, "timeout", &req->timeout, err) ||
+      json_seconds(obj, "attempt_timeout", &req->attempt_timeout, err) ||
       json_seconds(obj, "connect_timeout", &req->connect_timeout, err) ||
       json_seconds(obj, "stall_timeout", &req->stall_timeout, err))
     goto fail;

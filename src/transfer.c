@@ -28,6 +28,7 @@ struct fp__transfer {
   /* per-job state, valid during fp__transfer_run */
   const fp_request *req;
   fp_response *resp;
+  double limit; /* this attempt's time limit in seconds, 0 = none */
   size_t header_bytes;
   bool in_head; /* between a status line and the blank line ending its head */
   curl_off_t head_bytes; /* bytes of every response head, for the stall check */
@@ -338,8 +339,10 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   SET(CURLOPT_MAXREDIRS, req->max_redirs);
   SET(CURLOPT_CONNECTTIMEOUT_MS,
       to_ms(req->connect_timeout > 0 ? req->connect_timeout : FP_DEFAULT_CONNECT_TIMEOUT));
-  if (req->timeout > 0)
-    SET(CURLOPT_TIMEOUT_MS, to_ms(req->timeout) > 0 ? to_ms(req->timeout) : 1L);
+  /* The attempt's limit: what is left of the job's timeout (it spans all
+   * attempts and the waits between them), or the attempt timeout. */
+  if (t->limit > 0)
+    SET(CURLOPT_TIMEOUT_MS, to_ms(t->limit) > 0 ? to_ms(t->limit) : 1L);
   if (t->share)
     SET(CURLOPT_SHARE, t->share->handle);
   SET(CURLOPT_NOPROGRESS, 0L);
@@ -419,7 +422,7 @@ static int map_unsupported(fp__transfer *t) {
  * the total limit was not reached it was the connect limit. (The connect
  * time cannot tell: it is 0 on a reused connection.) */
 static int map_timeout(fp__transfer *t) {
-  double limit = t->req->timeout;
+  double limit = t->limit;
   curl_off_t total_us = 0;
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
   /* 5 ms of slack: curl compares in whole milliseconds */
@@ -525,7 +528,8 @@ static void collect(fp__transfer *t, CURLcode rc) {
   }
 }
 
-bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out) {
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
+                        fp_response **out) {
   fp_response *resp = *out = fp__response_new();
   if (!resp)
     return false;
@@ -538,6 +542,7 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
   curl_easy_reset(t->easy);
   t->req = req;
   t->resp = resp;
+  t->limit = limit;
   t->header_bytes = 0;
   t->in_head = false;
   t->head_bytes = 0;
@@ -578,9 +583,9 @@ fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
 
 void *fp__transfer_easy(fp__transfer *t) { return t->easy; }
 
-fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req, double limit) {
   fp_response *resp;
-  if (!fp__transfer_begin(t, req, &resp))
+  if (!fp__transfer_begin(t, req, limit, &resp))
     return resp;
   return fp__transfer_end(t, curl_easy_perform(t->easy));
 }

@@ -643,6 +643,127 @@ static void test_timeout_codes_distinct(void **state) {
   close(fd);
 }
 
+/* An executor of the given engine. */
+static fp_executor *engine_executor(size_t threads, fp_engine engine) {
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = threads;
+  opts.engine = engine;
+  fp_error err = {0};
+  fp_executor *ex = fp_executor_new(&opts, &err);
+  if (!ex)
+    fail_msg("fp_executor_new: %s", err.text);
+  return ex;
+}
+
+static const fp_engine engines[] = {FP_ENGINE_THREADS, FP_ENGINE_MULTI};
+
+/* The total timeout is the job's: a server that never answers, with
+ * retries, ends at the timeout with "timeout", not after each attempt
+ * had the whole of it. */
+static void test_timeout_spans_retries(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/hang", (unsigned)ts_raw_port(tu_server));
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    fp_request *req = retrying(fp_request_new(url), 3, 0.01, 0.05);
+    assert_int_equal(fp_request_set_timeouts(req, 0.6, 0), FP_OK);
+    double t0 = tu_now();
+    fp_future *f = submit(ex, req);
+    assert_error(f, FP_ERR_TIMEOUT);
+    double took = tu_now() - t0;
+    print_message("engine %d: timeout 0.6 with 3 retries ended after %.3f s\n", (int)engines[e],
+                  took);
+    assert_true(took >= 0.55);
+    assert_true(took < 0.6 + 0.5 * scale); /* before: 4 x 0.6 s */
+    assert_record(f, "timeout", 1, false);
+    fp_future_decref(f);
+    fp_executor_free(ex);
+  }
+}
+
+/* A retry whose wait would end past the job's deadline is not made: the
+ * job ends at once with the last attempt's outcome. */
+static void test_retry_wait_past_deadline(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = executor(2, 0, 0, 0);
+  fp_request *req = retrying(tu_request("/flaky/dl1?fail=3&retry_after=5"), 3, 0.01, 30);
+  assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
+  double t0 = tu_now();
+  fp_future *f = submit(ex, req);
+  const fp_response *resp = result(f);
+  double took = tu_now() - t0;
+  print_message("Retry-After: 5 past a 1 s timeout: done after %.3f s\n", took);
+  assert_int_equal(fp_response_status(resp), 503);
+  assert_true(took < 0.5 * scale); /* before: 5 s, then a second attempt */
+  assert_record(f, "http", 1, false);
+  fp_future_decref(f);
+  assert_int_equal(server_number(ex, "/flaky-count/dl1"), 1);
+  fp_executor_free(ex);
+}
+
+/* The last attempt gets only what is left of the job's time: 503s that
+ * each take 0.4 s, with a 1 s timeout, end at about 1 s with "timeout". */
+static void test_last_attempt_gets_time_left(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    fp_request *req = retrying(tu_request("/status/503?delay=400"), 5, 0.01, 0.02);
+    assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
+    double t0 = tu_now();
+    fp_future *f = submit(ex, req);
+    assert_error(f, FP_ERR_TIMEOUT);
+    double took = tu_now() - t0;
+    unsigned attempts = fp_response_attempts(result(f));
+    print_message("engine %d: 0.4 s 503s under a 1 s timeout: %u attempts, %.3f s\n",
+                  (int)engines[e], attempts, took);
+    assert_true(took >= 0.95);
+    assert_true(took < 1.0 + 0.4 * scale); /* before: 6 x 0.4 s, ending 503 */
+    assert_true(attempts >= 2 && attempts <= 3);
+    fp_future_decref(f);
+    fp_executor_free(ex);
+  }
+}
+
+/* The attempt timeout limits each attempt on its own; a timed-out attempt
+ * is retried. */
+static void test_attempt_timeout(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/hang", (unsigned)ts_raw_port(tu_server));
+  fp_executor *ex = executor(2, 0, 0, 0);
+  fp_request *req = retrying(fp_request_new(url), 2, 0.01, 0.02);
+  assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
+  assert_int_equal(fp_request_set_attempt_timeout(req, -1), FP_ERR_INVALID_ARG);
+  double t0 = tu_now();
+  fp_future *f = submit(ex, req);
+  assert_error(f, FP_ERR_TIMEOUT);
+  double took = tu_now() - t0;
+  print_message("3 attempts of 0.3 s: %.3f s\n", took);
+  assert_record(f, "timeout", 3, false);
+  assert_true(took >= 0.85);
+  assert_true(took < 0.9 + 0.6 * scale);
+  fp_future_decref(f);
+
+  /* under a shorter total timeout, the total wins */
+  req = retrying(fp_request_new(url), 2, 0.01, 0.02);
+  assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
+  assert_int_equal(fp_request_set_timeouts(req, 0.45, 0), FP_OK);
+  t0 = tu_now();
+  f = submit(ex, req);
+  assert_error(f, FP_ERR_TIMEOUT);
+  took = tu_now() - t0;
+  assert_record(f, "timeout", 2, false);
+  assert_true(took < 0.45 + 0.4 * scale);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+}
+
 /* ---- abort and shutdown ---- */
 
 static void test_abort_in_flight(void **state) {
@@ -935,6 +1056,10 @@ int main(void) {
       TU_TEST(test_parked_jobs_capacity_and_cancel),
       TU_TEST(test_stall_timeout),
       TU_TEST(test_timeout_codes_distinct),
+      TU_TEST(test_timeout_spans_retries),
+      TU_TEST(test_retry_wait_past_deadline),
+      TU_TEST(test_last_attempt_gets_time_left),
+      TU_TEST(test_attempt_timeout),
       TU_TEST(test_abort_in_flight),
       TU_TEST(test_abort_waiting_retry),
       TU_TEST(test_abort_interrupts_rate_wait),

@@ -374,7 +374,7 @@ static void test_from_json_full(void **state) {
            "{\"url\": \"%s\", \"method\": \"PATCH\", "
            "\"headers\": {\"X-A\": \"1\", \"X-Empty\": \"\", \"x-a\": \"2\"}, "
            "\"body\": \"json body\", \"timeout\": 5.5, \"connect_timeout\": 2, "
-           "\"stall_timeout\": 0.25, \"max_redirs\": 3, \"id\": {\"k\": [1, \"two\"]}, \"unknown\": [1]}",
+           "\"stall_timeout\": 0.25, \"attempt_timeout\": 1.5, \"max_redirs\": 3, \"id\": {\"k\": [1, \"two\"]}, \"unknown\": [1]}",
            url);
   fp_request *req = from_text(text, NULL, &err);
   if (!req)
@@ -388,6 +388,7 @@ static void test_from_json_full(void **state) {
   assert_true(req->timeout == 5.5);
   assert_true(req->connect_timeout == 2);
   assert_true(req->stall_timeout == 0.25);
+  assert_true(req->attempt_timeout == 1.5);
   assert_int_equal(req->max_redirs, 3);
   assert_true(req->follow_redirects);
   assert_false(fp_request_index(req, NULL)); /* index is the caller's, not the job's */
@@ -584,6 +585,8 @@ static void test_from_json_errors(void **state) {
                    FP_ERR_INVALID_REQUEST, "'connect_timeout'");
   assert_job_error("{\"url\": \"http://x/\", \"stall_timeout\": -1}", FP_ERR_INVALID_REQUEST,
                    "'stall_timeout'");
+  assert_job_error("{\"url\": \"http://x/\", \"attempt_timeout\": -1}", FP_ERR_INVALID_REQUEST,
+                   "'attempt_timeout'");
   /* max_redirs */
   assert_job_error("{\"url\": \"http://x/\", \"max_redirs\": -1}", FP_ERR_INVALID_REQUEST,
                    "'max_redirs'");
