@@ -41,6 +41,10 @@ extern "C" {
 /* Library defaults, used when an option is left at 0. */
 #define FP_DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024) /* 64 MiB of decoded body */
 #define FP_DEFAULT_MAX_HEADERS ((size_t)256 * 1024)   /* 256 KiB of response headers */
+/* Request headers: at most this many, and this many bytes of names and
+ * values (the User-Agent included); more is FP_ERR_INVALID_REQUEST. */
+#define FP_MAX_REQUEST_HEADERS 1000
+#define FP_MAX_REQUEST_HEADER_BYTES ((size_t)256 * 1024)
 #define FP_DEFAULT_MAX_REDIRS 10L
 #define FP_DEFAULT_CONNECT_TIMEOUT 10.0 /* seconds */
 #define FP_DEFAULT_USER_AGENT "fetchpool/" FP_VERSION

@@ -31,6 +31,9 @@ struct fp__transfer {
   double limit; /* this attempt's time limit in seconds, 0 = none */
   size_t header_bytes;
   bool in_head; /* between a status line and the blank line ending its head */
+  long head_status;   /* status of the latest head (0 before one) */
+  bool head_location; /* ...and whether it had a Location */
+  long head_sent;     /* request bytes sent when it arrived */
   curl_off_t head_bytes; /* bytes of every response head, for the stall check */
   curl_off_t io_last, io_base; /* curl's dlnow + ulnow as last seen, and the
                                   sum of earlier requests' (curl restarts
@@ -243,6 +246,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
    * with "HTTP/" must not reset the count. */
   bool status_line = !t->in_head && len >= 5 && memcmp(line, "HTTP/", 5) == 0;
   if (status_line) {
+    const char *sp = memchr(line, ' ', len); /* "HTTP/1.1 302 ..." */
+    t->head_status = 0;
+    if (sp && line + len - sp > 3 && strspn(sp + 1, "0123456789") >= 3)
+      t->head_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+    t->head_location = false;
+    t->head_sent = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &t->head_sent);
     t->header_bytes = 0;
     t->resp->retry_after = -1;
     fp__response_clear_headers(t->resp);
@@ -254,6 +264,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
     t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
     return 0;
   }
+  if (has_prefix_ci(line, len, "Location:"))
+    t->head_location = true;
   if (has_prefix_ci(line, len, "Retry-After:")) {
     char value[128];
     size_t vlen = trim_len(line, len) - strlen("Retry-After:");
@@ -286,8 +298,46 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
 
 /* ---- request -> handle ---- */
 
+/* The length of url's scheme (RFC 3986: ALPHA *(ALPHA / DIGIT / "+" /
+ * "-" / ".") ":"), or 0 when it has none. "host:8080/..." is a host and a
+ * port, not a scheme. curl_url refuses a scheme it was not built with
+ * ("Unsupported URL scheme") and cannot parse "mailto:" or "data:" at
+ * all, so the scheme is found here, to call ws:, mailto:, data:, gopher:
+ * and javascript: URLs what they are: another protocol. */
+static size_t scheme_len(const char *url) {
+  size_t n = 0;
+  if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+    return 0;
+  while (url[n] && (strchr("+-.", url[n]) || (url[n] >= '0' && url[n] <= '9') ||
+                    (url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z')))
+    n++;
+  if (url[n] != ':')
+    return 0;
+  size_t digits = strspn(url + n + 1, "0123456789");
+  if (digits > 0 && (url[n + 1 + digits] == '\0' || url[n + 1 + digits] == '/'))
+    return 0; /* host:port */
+  return n;
+}
+
+/* Longest URL accepted: libcurl builds the request head (request line and
+ * headers) in a buffer of 1 MiB and fails with "out of memory" past it;
+ * with at most FP_MAX_REQUEST_HEADER_BYTES of headers, this much URL
+ * always fits. */
+#define MAX_URL_LEN ((size_t)512 * 1024)
+
 /* Check the URL before curl sees it, so a bad one gets a precise code. */
 static int check_url(const char *url, char *msg, size_t msgsize) {
+  size_t slen = scheme_len(url);
+  if (slen && !(slen == 4 && strncasecmp(url, "http", 4) == 0) &&
+      !(slen == 5 && strncasecmp(url, "https", 5) == 0)) {
+    snprintf(msg, msgsize, "scheme '%.*s' is not allowed (only http and https)",
+             (int)(slen < 20 ? slen : 20), url);
+    return FP_ERR_UNSUPPORTED_PROTOCOL;
+  }
+  if (strlen(url) > MAX_URL_LEN) {
+    snprintf(msg, msgsize, "URL longer than %zu bytes", MAX_URL_LEN);
+    return FP_ERR_INVALID_URL;
+  }
   CURLU *u = curl_url();
   char *scheme = NULL;
   int rc = FP_OK;
@@ -405,16 +455,44 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
 
 /* ---- handle -> response ---- */
 
-/* curl says "unsupported protocol" both when a redirect leads to a scheme
- * other than http(s) and when a server answers without an HTTP/1.x status
- * line ("HTTP/0.9", refused). The start URL was checked already, so the
- * URL curl ended on tells the two apart. */
+/* True when the latest head is a redirect curl was about to follow and
+ * no request went out since (a request sent after it means curl followed
+ * it, and what failed is the next response). */
+static bool following_redirect(fp__transfer *t) {
+  long sent = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+  return t->req->follow_redirects && t->head_location && t->head_status >= 300 &&
+         t->head_status < 400 && t->head_status != 304 && sent == t->head_sent;
+}
+
+/* curl says "unsupported protocol" when a redirect leads to a scheme
+ * other than http(s): with the new URL as the effective one when curl
+ * knows the scheme (ftp:), with the old one when it cannot even parse the
+ * new URL (ws:, data:, javascript:, mailto:). It says the same when a
+ * server answers without an HTTP/1.x status line ("HTTP/0.9", refused),
+ * which is the server breaking HTTP. The start URL was checked already. */
 static int map_unsupported(fp__transfer *t) {
   char *eff = NULL, msg[160];
   if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK || !eff ||
-      check_url(eff, msg, sizeof msg) == FP_ERR_UNSUPPORTED_PROTOCOL)
+      check_url(eff, msg, sizeof msg) == FP_ERR_UNSUPPORTED_PROTOCOL || following_redirect(t))
     return FP_ERR_UNSUPPORTED_PROTOCOL;
   return FP_ERR_PROTOCOL;
+}
+
+/* libcurl 7.88 reports a response header line longer than it accepts
+ * (CURL_MAX_HTTP_HEADER, 100 KiB; 64 KiB for a trailer) as "out of
+ * memory", as it does a real allocation failure. Our own callbacks name
+ * their failures in abort_code; once the request has gone out, what
+ * libcurl still allocates is for the response, so an over-long line is by
+ * far the likely cause. */
+static int map_out_of_memory(fp__transfer *t) {
+  curl_off_t sent = 0;
+  long request_size = 0;
+  if (t->abort_code)
+    return t->abort_code;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+  return request_size > 0 || sent > 0 ? FP_ERR_HEADERS_TOO_LARGE : FP_ERR_NOMEM;
 }
 
 /* curl has one code for both limits. Its connect timeout only runs while
@@ -438,16 +516,18 @@ static int map_code(CURLcode rc, fp__transfer *t) {
   case CURLE_UNSUPPORTED_PROTOCOL:
     return map_unsupported(t);
   case CURLE_URL_MALFORMAT:
-    return FP_ERR_INVALID_URL;
+    /* the start URL was checked, so a redirect's Location is bad */
+    return following_redirect(t) ? FP_ERR_PROTOCOL : FP_ERR_INVALID_URL;
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
     return FP_ERR_DNS;
   case CURLE_COULDNT_CONNECT:
+  case CURLE_PROXY: /* a proxy from the environment refused the tunnel */
     return FP_ERR_CONNECT;
   case CURLE_OPERATION_TIMEDOUT:
     return map_timeout(t);
   case CURLE_OUT_OF_MEMORY:
-    return FP_ERR_NOMEM;
+    return map_out_of_memory(t);
   case CURLE_TOO_MANY_REDIRECTS:
     return FP_ERR_TOO_MANY_REDIRECTS;
   case CURLE_FILESIZE_EXCEEDED:
@@ -522,6 +602,8 @@ static void collect(fp__transfer *t, CURLcode rc) {
       msg = "transfer stalled: no data moved for the stall timeout";
     else if (code == FP_ERR_BODY_TOO_LARGE)
       msg = "response body exceeds the size limit";
+    else if (code == FP_ERR_HEADERS_TOO_LARGE && rc == CURLE_OUT_OF_MEMORY)
+      msg = "a response header line is longer than libcurl accepts (100 KiB)";
     else if (code == FP_ERR_HEADERS_TOO_LARGE)
       msg = "response headers exceed the size limit";
     fp__response_set_error(resp, code, msg);
@@ -545,6 +627,9 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
   t->limit = limit;
   t->header_bytes = 0;
   t->in_head = false;
+  t->head_status = 0;
+  t->head_location = false;
+  t->head_sent = 0;
   t->head_bytes = 0;
   t->io_last = t->io_base = 0;
   t->moved = 0;
