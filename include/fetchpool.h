@@ -150,7 +150,9 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
  * "stall_timeout": seconds, "max_redirs": int,
  * "id": any}. Starts from a copy of base when base is not NULL (headers of
  * obj replace base's headers of the same name, case-insensitively; the
- * timeouts given replace base's). Unknown keys are ignored.
+ * timeouts given replace base's). Unknown keys are ignored. More than
+ * FP_MAX_REQUEST_HEADERS headers, or FP_MAX_REQUEST_HEADER_BYTES of them,
+ * after the merge is FP_ERR_INVALID_REQUEST, saying which.
  * Returns NEW, or NULL with err naming the field and why
  * (FP_ERR_INVALID_REQUEST, FP_ERR_INVALID_HEADER, FP_ERR_INVALID_URL for a
  * missing or non-string url). obj is BORROWED. Thread-safe for distinct
@@ -172,7 +174,10 @@ FP_EXTERN int fp_request_set_url(fp_request *req, const char *url);
 FP_EXTERN int fp_request_set_method(fp_request *req, const char *method);
 /* Add a request header. name must be a non-empty token and neither part may
  * hold CR, LF or NUL (FP_ERR_INVALID_HEADER). A value of "" sends an empty
- * header; an existing header of the same name is replaced. */
+ * header; an existing header of the same name is replaced (found in
+ * constant time: adding n headers costs O(n)). A header past
+ * FP_MAX_REQUEST_HEADERS, or names and values (the User-Agent included)
+ * past FP_MAX_REQUEST_HEADER_BYTES in all, is FP_ERR_INVALID_REQUEST. */
 FP_EXTERN int fp_request_add_header(fp_request *req, const char *name,
                                     const char *value);
 /* Same, from one "Name: value" line. */
@@ -203,7 +208,8 @@ FP_EXTERN int fp_request_set_redirects(fp_request *req, bool follow,
                                        long max_redirs);
 /* Keep response headers in the response (off by default). */
 FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
-/* User-Agent header value; NULL restores FP_DEFAULT_USER_AGENT. */
+/* User-Agent header value; NULL restores FP_DEFAULT_USER_AGENT. It counts
+ * toward FP_MAX_REQUEST_HEADER_BYTES (FP_ERR_INVALID_REQUEST past it). */
 FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
 /* Skip TLS certificate and host name verification (off by default). */
 FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);

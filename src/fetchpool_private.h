@@ -42,6 +42,12 @@ struct fp_request {
   char *method;
   fp__header *headers;
   size_t nheaders;
+  size_t headers_cap;
+  size_t header_bytes; /* names and values, for FP_MAX_REQUEST_HEADER_BYTES */
+  /* open-addressing index of headers by case-insensitive name: slot holds
+   * position + 1, 0 when empty; hindex_cap is 0 or a power of two */
+  size_t *hindex;
+  size_t hindex_cap;
   char *body;
   size_t body_len;
   bool has_body;

@@ -429,13 +429,19 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         goto fail;
       }
       break;
-    case 'H':
-      if (fp_request_add_header_line(base, arg)) {
+    case 'H': {
+      int hrc = fp_request_add_header_line(base, arg);
+      if (hrc == FP_ERR_INVALID_REQUEST) {
+        usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+        goto fail;
+      } else if (hrc) {
         usage_error("invalid --header '%s': expected 'Name: value' with a token name "
                     "and no CR or LF", shown_arg);
         goto fail;
       }
       break;
+    }
     case 'd':
       data = arg;
       fp_request_set_body(base, data, strlen(data));
