@@ -435,11 +435,16 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
                                    bool cancel_futures);
 
-/* Stop every transfer in flight at once: each finishes with
- * FP_ERR_CANCELLED (its record says "cancelled"), and jobs waiting for a
- * retry are finished the same way instead of retried. Meant for a second
- * Ctrl-C after a graceful shutdown. Does not shut the executor down.
- * Async-signal-unsafe; thread-safe. */
+/* Stop every transfer in flight at once, with every engine (an idle
+ * transfer too: the thread engine shuts its workers' sockets down rather
+ * than wait for libcurl's once-a-second progress call; one still
+ * resolving a host name stops within a second): each finishes with
+ * FP_ERR_CANCELLED (its record says "cancelled"), except one whose
+ * response had all arrived (its head, and its whole Content-Length or no
+ * body), which finishes as it was. Jobs waiting for a retry are finished
+ * as cancelled instead of retried. Meant for the end of a grace period
+ * or a second Ctrl-C after a graceful shutdown. Does not shut the
+ * executor down. Async-signal-unsafe; thread-safe. */
 FP_EXTERN void fp_executor_abort(fp_executor *ex);
 
 /* Shut down (wait, without cancelling), join every worker and free the

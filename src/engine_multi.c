@@ -151,7 +151,7 @@ static bool setup(loop *l, fp__worker *w) {
   /* Keep a connection per slot alive between jobs (keep-alive). */
   curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
   for (size_t i = 0; i < l->nslots; i++) {
-    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, NULL)))
+    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, false, NULL)))
       return false;
     l->idle[l->nidle++] = i;
   }

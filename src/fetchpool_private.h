@@ -237,9 +237,20 @@ fp__share *fp__share_new(fp_error *err);
 void fp__share_free(fp__share *share);
 /* One easy handle, reused for every job of one worker. share may be NULL.
  * When *abort becomes true, the transfer in flight stops with
- * FP_ERR_CANCELLED. */
+ * FP_ERR_CANCELLED (unless its response had all arrived: then it ends as
+ * it would have) the next time libcurl calls back, at least once a
+ * second. With track_sockets, the handle's sockets are also kept in a
+ * list so that fp__transfer_interrupt can wake a blocking transfer at
+ * once (only for a handle that owns its connections: the thread engine;
+ * the multi engine's connections outlive its handles). */
 fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
-                               fp_error *err);
+                               bool track_sockets, fp_error *err);
+/* Wake a transfer blocked in fp__transfer_run after *abort became true:
+ * shut its sockets down, so its wait ends now rather than at libcurl's
+ * next once-a-second tick, and it ends as FP_ERR_CANCELLED (or as it
+ * would have, if its response had all arrived). From any thread; t must
+ * stay alive meanwhile (the executor's lock sees to that). */
+void fp__transfer_interrupt(fp__transfer *t);
 void fp__transfer_free(fp__transfer *t);
 /* Run req to completion on t's handle (blocking). Always returns a
  * response (its error says how the transfer went), NULL only when memory
@@ -331,6 +342,9 @@ typedef struct fp__worker {
   size_t index;
   size_t slots;
   pthread_t thread;
+  /* the thread engine's transfer, while it may block in one: abort
+   * interrupts it (under the executor's lock) */
+  fp__transfer *transfer;
 } fp__worker;
 
 /* Name the calling thread "<prefix>-<index>". */
@@ -356,5 +370,8 @@ const fp_executor_options *fp__executor_options(fp_executor *ex);
 void fp__executor_worker_ready(fp_executor *ex, bool ok);
 /* A worker reports that it is about to exit. */
 void fp__executor_worker_exit(fp_executor *ex);
+/* A thread-engine worker publishes its transfer (or NULL before freeing
+ * it), for fp_executor_abort to interrupt. */
+void fp__executor_set_transfer(fp_executor *ex, fp__worker *w, fp__transfer *t);
 
 #endif /* FETCHPOOL_PRIVATE_H */

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fetchpool_private.h"
 
@@ -21,19 +23,32 @@ struct fp__share {
 /* A stall window of SEC seen in steps of SEC / 16. */
 #define STALL_SAMPLES 17
 
+/* Sockets one easy handle may hold at once: its cached connection, a new
+ * one, and happy eyeballs' second attempt, with room to spare. A socket
+ * past this is not tracked, and an abort then reaches its transfer at
+ * libcurl's next tick instead. */
+#define MAX_SOCKETS 8
+
 struct fp__transfer {
   CURL *easy;
   fp__share *share;
   const atomic_bool *abort; /* the executor's abort flag, or NULL */
+  /* with track_sockets: the handle's open sockets, for interrupt */
+  pthread_mutex_t sock_mu;
+  size_t nsocks;
+  curl_socket_t socks[MAX_SOCKETS];
+  bool track_sockets;
+  atomic_bool interrupted; /* its sockets were shut down (abort) */
   /* per-job state, valid during fp__transfer_run */
+  bool in_head; /* between a status line and the blank line ending its head */
+  bool head_location; /* the latest head had a Location */
+  int abort_code; /* why a callback stopped the transfer */
   const fp_request *req;
   fp_response *resp;
   double limit; /* this attempt's time limit in seconds, 0 = none */
   size_t header_bytes;
-  bool in_head; /* between a status line and the blank line ending its head */
-  long head_status;   /* status of the latest head (0 before one) */
-  bool head_location; /* ...and whether it had a Location */
-  long head_sent;     /* request bytes sent when it arrived */
+  long head_status; /* status of the latest head (0 before one) */
+  long head_sent;   /* request bytes sent when it arrived */
   curl_off_t head_bytes; /* bytes of every response head, for the stall check */
   curl_off_t io_last, io_base; /* curl's dlnow + ulnow as last seen, and the
                                   sum of earlier requests' (curl restarts
@@ -45,7 +60,6 @@ struct fp__transfer {
     curl_off_t moved;
   } samples[STALL_SAMPLES]; /* ring: moved at times stall_timeout / 16 apart */
   size_t nsamples, next_sample;
-  int abort_code; /* why a callback stopped the transfer */
   struct curl_slist *headers; /* request headers, freed at the end */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -107,7 +121,7 @@ void fp__share_free(fp__share *share) {
 /* ---- handle ---- */
 
 fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
-                               fp_error *err) {
+                               bool track_sockets, fp_error *err) {
   fp__transfer *t = calloc(1, sizeof *t);
   if (!t) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
@@ -121,6 +135,9 @@ fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
   }
   t->share = share;
   t->abort = abort;
+  t->track_sockets = track_sockets;
+  pthread_mutex_init(&t->sock_mu, NULL);
+  atomic_init(&t->interrupted, false);
   return t;
 }
 
@@ -132,8 +149,62 @@ void fp__transfer_free(fp__transfer *t) {
    * lock shared by every thread of the process: 4,000 idle workers of
    * 10,000 exiting together spent over half the run's CPU spinning on it. */
   curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_cleanup(t->easy);
+  curl_easy_cleanup(t->easy); /* closes its connections: uses t */
+  pthread_mutex_destroy(&t->sock_mu);
   free(t);
+}
+
+/* ---- sockets, so that an abort can wake a blocked transfer ---- */
+
+/* curl_easy_perform waits in poll() on the transfer's sockets, up to a
+ * second at a time, through a multi handle of its own that nobody else
+ * can reach (curl_multi_wakeup needs it). Shutting the sockets down ends
+ * that wait at once. Sockets are tracked from open to close under a lock,
+ * so a descriptor is never shut down after curl closed it (and the number
+ * perhaps went to another file). A connection keeps the callbacks it was
+ * opened with, and lives in this handle's cache, so t outlives them. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr) {
+  fp__transfer *t = userp;
+  curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd == CURL_SOCKET_BAD)
+    return fd;
+  pthread_mutex_lock(&t->sock_mu);
+  /* an abort that came before this socket existed could not shut it */
+  if (t->abort && atomic_load(t->abort)) {
+    pthread_mutex_unlock(&t->sock_mu);
+    close(fd);
+    if (t->req) /* the transfer in flight is what opens sockets */
+      t->abort_code = FP_ERR_CANCELLED;
+    return CURL_SOCKET_BAD;
+  }
+  if (t->nsocks < MAX_SOCKETS)
+    t->socks[t->nsocks++] = fd;
+  pthread_mutex_unlock(&t->sock_mu);
+  return fd;
+}
+
+static int on_close_socket(void *userp, curl_socket_t fd) {
+  fp__transfer *t = userp;
+  pthread_mutex_lock(&t->sock_mu);
+  for (size_t i = 0; i < t->nsocks; i++) {
+    if (t->socks[i] == fd) {
+      t->socks[i] = t->socks[--t->nsocks];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&t->sock_mu);
+  return close(fd);
+}
+
+void fp__transfer_interrupt(fp__transfer *t) {
+  if (!t->track_sockets)
+    return;
+  pthread_mutex_lock(&t->sock_mu);
+  atomic_store(&t->interrupted, true);
+  for (size_t i = 0; i < t->nsocks; i++)
+    shutdown(t->socks[i], SHUT_RDWR);
+  pthread_mutex_unlock(&t->sock_mu);
 }
 
 /* ---- callbacks ---- */
@@ -159,6 +230,31 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     return CURL_WRITEFUNC_ERROR;
   }
   return len;
+}
+
+/* True when the latest head is a redirect curl was about to follow and
+ * no request went out since (a request sent after it means curl followed
+ * it, and what failed is the next response). */
+static bool following_redirect(fp__transfer *t) {
+  long sent = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+  return t->req->follow_redirects && t->head_location && t->head_status >= 300 &&
+         t->head_status < 400 && t->head_status != 304 && sent == t->head_sent;
+}
+
+/* True when the final response has all arrived: its head is over, it is
+ * not a redirect to follow, and it has no body (HEAD, 204, 304) or all
+ * of its Content-Length. (A body of unknown length cannot be told
+ * complete before libcurl says so.) */
+static bool response_complete(fp__transfer *t) {
+  if (t->in_head || t->head_status < 200 || following_redirect(t))
+    return false;
+  if (strcmp(t->req->method, "HEAD") == 0 || t->head_status == 204 || t->head_status == 304)
+    return true;
+  curl_off_t length = -1, got = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+  return length >= 0 && got >= length;
 }
 
 /* The stall rule: fewer than one byte a second moved over the last
@@ -201,6 +297,11 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow) {
   fp__transfer *t = userp;
   if (t->abort && atomic_load(t->abort)) {
+    /* curl calls back once more after the last byte of a response, and
+     * again as it wraps up: a response that has all arrived is not
+     * thrown away as cancelled */
+    if (response_complete(t))
+      return 0;
     t->abort_code = FP_ERR_CANCELLED;
     return 1;
   }
@@ -398,6 +499,12 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
   SET(CURLOPT_XFERINFODATA, t);
+  if (t->track_sockets) {
+    SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, t);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    SET(CURLOPT_CLOSESOCKETDATA, t);
+  }
   if (req->cacert)
     SET(CURLOPT_CAINFO, req->cacert);
   if (req->insecure) {
@@ -460,16 +567,6 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
 
 /* ---- handle -> response ---- */
 
-/* True when the latest head is a redirect curl was about to follow and
- * no request went out since (a request sent after it means curl followed
- * it, and what failed is the next response). */
-static bool following_redirect(fp__transfer *t) {
-  long sent = 0;
-  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
-  return t->req->follow_redirects && t->head_location && t->head_status >= 300 &&
-         t->head_status < 400 && t->head_status != 304 && sent == t->head_sent;
-}
-
 /* curl says "unsupported protocol" when a redirect leads to a scheme
  * other than http(s): with the new URL as the effective one when curl
  * knows the scheme (ftp:), with the old one when it cannot even parse the
@@ -515,6 +612,9 @@ static int map_timeout(fp__transfer *t) {
 }
 
 static int map_code(CURLcode rc, fp__transfer *t) {
+  /* an abort shut the sockets down: whatever error followed is that */
+  if (rc != CURLE_OK && !t->abort_code && atomic_load(&t->interrupted))
+    return FP_ERR_CANCELLED;
   switch (rc) {
   case CURLE_OK:
     return FP_OK;

@@ -794,6 +794,82 @@ static void test_abort_in_flight(void **state) {
   fp_executor_free(ex);
 }
 
+/* The thread engine stops idle transfers at once on abort, not at
+ * libcurl's next once-a-second progress call: 40 workers each waiting on
+ * a silent server all end within a fraction of that second. */
+static void test_abort_wakes_idle_workers(void **state) {
+  (void)state;
+  enum { N = 40 };
+  double scale = tu_time_scale();
+  fp_executor *ex = engine_executor(N, FP_ENGINE_THREADS);
+  fp_future *fs[N];
+  unsigned long before = ts_requests(tu_server);
+  for (int i = 0; i < N; i++)
+    fs[i] = submit(ex, tu_request("/delay/10000"));
+  double end = tu_now() + 10.0 * scale;
+  while (ts_requests(tu_server) < before + N && tu_now() < end)
+    usleep(2000);
+  assert_true(ts_requests(tu_server) >= before + N);
+  /* past libcurl's early timers (its happy-eyeballs timeout fires 200 ms
+   * after connecting): every worker now waits in poll() for up to 1 s */
+  usleep(400000);
+  double t0 = tu_now();
+  fp_executor_abort(ex);
+  assert_int_equal(fp_wait(fs, N, 0.5 * scale, FP_ALL_COMPLETED, NULL), FP_OK);
+  print_message("%d idle transfers aborted in %.3f s\n", N, tu_now() - t0);
+  for (int i = 0; i < N; i++) {
+    assert_record(fs[i], "cancelled", 1, false);
+    fp_future_decref(fs[i]);
+  }
+  fp_executor_free(ex);
+}
+
+typedef struct abort_at_end {
+  fp_executor *ex;
+  size_t want, got;
+} abort_at_end;
+
+/* A sink that aborts the executor as the last byte of the body arrives. */
+static int abort_on_last_byte(void *userdata, const void *data, size_t len) {
+  abort_at_end *a = userdata;
+  if (!data) {
+    a->got = 0;
+    return 0;
+  }
+  a->got += len;
+  if (a->got == a->want)
+    fp_executor_abort(a->ex);
+  return 0;
+}
+
+/* A transfer whose response has all arrived when the abort comes ends as
+ * it was (200), not "cancelled": libcurl calls the progress callback once
+ * more after the last byte. */
+static void test_abort_keeps_completed_response(void **state) {
+  (void)state;
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    abort_at_end a = {.ex = ex, .want = 100000};
+    fp_request *req = tu_request("/bytes/100000");
+    assert_int_equal(fp_request_set_sink(req, abort_on_last_byte, &a), FP_OK);
+    fp_future *f = submit(ex, req);
+    const fp_response *resp = result(f);
+    if (fp_response_error(resp) != FP_OK)
+      fail_msg("engine %d: %s (%s)", (int)engines[e], fp_code_name(fp_response_error(resp)),
+               fp_response_error_message(resp));
+    assert_int_equal(fp_response_status(resp), 200);
+    assert_int_equal(fp_response_bytes(resp), 100000);
+    assert_record(f, "ok", 1, true);
+    fp_future_decref(f);
+    /* the abort did happen: what comes next is cancelled */
+    fp_future *late = submit(ex, tu_request("/hello"));
+    assert_int_equal(fp_future_wait(late, 5.0 * tu_time_scale()), FP_OK);
+    assert_record(late, "cancelled", 0, false);
+    fp_future_decref(late);
+    fp_executor_free(ex);
+  }
+}
+
 static void test_abort_waiting_retry(void **state) {
   (void)state;
   double scale = tu_time_scale();
@@ -1061,6 +1137,8 @@ int main(void) {
       TU_TEST(test_last_attempt_gets_time_left),
       TU_TEST(test_attempt_timeout),
       TU_TEST(test_abort_in_flight),
+      TU_TEST(test_abort_wakes_idle_workers),
+      TU_TEST(test_abort_keeps_completed_response),
       TU_TEST(test_abort_waiting_retry),
       TU_TEST(test_abort_interrupts_rate_wait),
       TU_TEST(test_shutdown_cancel_interrupts_rate_wait),
