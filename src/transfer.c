@@ -420,11 +420,13 @@ static size_t scheme_len(const char *url) {
   return n;
 }
 
-/* Longest URL accepted: libcurl builds the request head (request line and
- * headers) in a buffer of 1 MiB and fails with "out of memory" past it;
- * with at most FP_MAX_REQUEST_HEADER_BYTES of headers, this much URL
- * always fits. */
-#define MAX_URL_LEN ((size_t)512 * 1024)
+/* libcurl 7.88 builds the request head (request line and headers) in a
+ * buffer of at most 1 MiB and fails with "out of memory" past it. What
+ * it adds of its own (method, version, Host, Accept, Accept-Encoding,
+ * Expect, line ends) fits in the slack. */
+#define MAX_REQUEST_HEAD ((size_t)1024 * 1024)
+#define REQUEST_HEAD_SLACK ((size_t)1024)
+#define MAX_URL_LEN (MAX_REQUEST_HEAD - REQUEST_HEAD_SLACK)
 
 /* Check the URL before curl sees it, so a bad one gets a precise code. */
 static int check_url(const char *url, char *msg, size_t msgsize) {
@@ -436,7 +438,8 @@ static int check_url(const char *url, char *msg, size_t msgsize) {
     return FP_ERR_UNSUPPORTED_PROTOCOL;
   }
   if (strlen(url) > MAX_URL_LEN) {
-    snprintf(msg, msgsize, "URL longer than %zu bytes", MAX_URL_LEN);
+    snprintf(msg, msgsize, "URL longer than %zu bytes (libcurl's request head is "
+                           "at most 1 MiB)", MAX_URL_LEN);
     return FP_ERR_INVALID_URL;
   }
   CURLU *u = curl_url();
@@ -724,6 +727,15 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
   int rc = check_url(req->url, msg, sizeof msg);
   if (rc) {
     fp__response_set_error(resp, rc, msg);
+    return false;
+  }
+  /* a URL and headers each within their limits may still not fit
+   * together: say so, rather than libcurl's "out of memory" */
+  size_t head = strlen(req->url) + strlen(req->method) + req->header_bytes + 4 * req->nheaders +
+                (req->user_agent ? strlen(req->user_agent) : 0) + REQUEST_HEAD_SLACK;
+  if (head > MAX_REQUEST_HEAD) {
+    fp__response_set_error(resp, FP_ERR_INVALID_REQUEST,
+                           "URL and headers together over libcurl's 1 MiB request head");
     return false;
   }
   curl_easy_reset(t->easy);

@@ -484,6 +484,22 @@ static void test_invalid_urls(void **state) {
   assert_fp_error(resp, FP_ERR_INVALID_URL, "invalid_url");
   assert_non_null(strstr(fp_response_error_message(resp), "longer than"));
   fp_future_decref(f);
+  /* a URL of 900 KB and 200 KiB of headers are each allowed, but do not
+   * fit together: invalid_request, not out_of_memory */
+  n = 900 * 1000;
+  huge = malloc(n + 1);
+  assert_non_null(huge);
+  off = snprintf(huge, n, "http://127.0.0.1:%u/hello?", (unsigned)ts_port(tu_server));
+  memset(huge + off, 'a', n - (size_t)off);
+  huge[n] = '\0';
+  fp_request *req = fp_request_new(huge);
+  memset(huge, 'h', 200 * 1024);
+  huge[200 * 1024] = '\0';
+  assert_int_equal(fp_request_add_header(req, "X-Big", huge), FP_OK);
+  free(huge);
+  f = tu_run(ex, req, &resp);
+  assert_fp_error(resp, FP_ERR_INVALID_REQUEST, "invalid_request");
+  fp_future_decref(f);
   fp_executor_free(ex);
 }
 
