@@ -50,6 +50,10 @@ extern "C" {
 /* Library defaults, used when an option is left at 0. */
 #define FP_DEFAULT_MAX_BODY ((size_t)64 * 1024 * 1024) /* 64 MiB of decoded body */
 #define FP_DEFAULT_MAX_HEADERS ((size_t)256 * 1024)   /* 256 KiB of response headers */
+/* Request headers: at most this many, and this many bytes of names and
+ * values (the User-Agent included); more is FP_ERR_INVALID_REQUEST. */
+#define FP_MAX_REQUEST_HEADERS 1000
+#define FP_MAX_REQUEST_HEADER_BYTES ((size_t)256 * 1024)
 #define FP_DEFAULT_MAX_REDIRS 10L
 #define FP_DEFAULT_CONNECT_TIMEOUT 10.0 /* seconds */
 #define FP_DEFAULT_USER_AGENT "fetchpool/" FP_VERSION
@@ -151,10 +155,13 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
 
 /* Parse a JSON job object {"url": str, "method": str, "headers": {name:
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
- * "connect_timeout": seconds, "stall_timeout": seconds, "max_redirs": int,
+ * "attempt_timeout": seconds, "connect_timeout": seconds,
+ * "stall_timeout": seconds, "max_redirs": int,
  * "id": any}. Starts from a copy of base when base is not NULL (headers of
  * obj replace base's headers of the same name, case-insensitively; the
- * timeouts given replace base's). Unknown keys are ignored.
+ * timeouts given replace base's). Unknown keys are ignored. More than
+ * FP_MAX_REQUEST_HEADERS headers, or FP_MAX_REQUEST_HEADER_BYTES of them,
+ * after the merge is FP_ERR_INVALID_REQUEST, saying which.
  * Returns NEW, or NULL with err naming the field and why
  * (FP_ERR_INVALID_REQUEST, FP_ERR_INVALID_HEADER, FP_ERR_INVALID_URL for a
  * missing or non-string url). obj is BORROWED. Thread-safe for distinct
@@ -176,7 +183,10 @@ FP_EXTERN int fp_request_set_url(fp_request *req, const char *url);
 FP_EXTERN int fp_request_set_method(fp_request *req, const char *method);
 /* Add a request header. name must be a non-empty token and neither part may
  * hold CR, LF or NUL (FP_ERR_INVALID_HEADER). A value of "" sends an empty
- * header; an existing header of the same name is replaced. */
+ * header; an existing header of the same name is replaced (found in
+ * constant time: adding n headers costs O(n)). A header past
+ * FP_MAX_REQUEST_HEADERS, or names and values (the User-Agent included)
+ * past FP_MAX_REQUEST_HEADER_BYTES in all, is FP_ERR_INVALID_REQUEST. */
 FP_EXTERN int fp_request_add_header(fp_request *req, const char *name,
                                     const char *value);
 /* Same, from one "Name: value" line. */
@@ -185,9 +195,19 @@ FP_EXTERN int fp_request_add_header_line(fp_request *req, const char *line);
 FP_EXTERN int fp_request_set_body(fp_request *req, const void *data,
                                   size_t len);
 /* Total and connect timeouts in seconds; 0 means no total limit and
- * FP_DEFAULT_CONNECT_TIMEOUT for connect. Negative values are invalid. */
+ * FP_DEFAULT_CONNECT_TIMEOUT for connect. Negative values are invalid.
+ * The total limit is the job's: it counts from the start of its first
+ * attempt and spans every attempt and every wait for a retry. A retry
+ * whose wait would end at or past it is not made (the job ends with the
+ * last attempt's outcome), and each attempt gets only what is left, so a
+ * job that runs out of time ends with FP_ERR_TIMEOUT within about
+ * total_s of its start. The connect timeout bounds each connection. */
 FP_EXTERN int fp_request_set_timeouts(fp_request *req, double total_s,
                                       double connect_s);
+/* A time limit for each attempt on its own, in seconds (FP_ERR_TIMEOUT
+ * when it runs out, and the attempt may be retried); 0 (the default)
+ * means none. The total timeout still bounds the whole job. */
+FP_EXTERN int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 /* Abort with FP_ERR_BODY_TOO_LARGE as soon as more than max_bytes of
  * decoded body arrived; 0 means FP_DEFAULT_MAX_BODY. */
 FP_EXTERN int fp_request_set_max_body(fp_request *req, size_t max_bytes);
@@ -197,7 +217,8 @@ FP_EXTERN int fp_request_set_redirects(fp_request *req, bool follow,
                                        long max_redirs);
 /* Keep response headers in the response (off by default). */
 FP_EXTERN int fp_request_set_keep_headers(fp_request *req, bool keep);
-/* User-Agent header value; NULL restores FP_DEFAULT_USER_AGENT. */
+/* User-Agent header value; NULL restores FP_DEFAULT_USER_AGENT. It counts
+ * toward FP_MAX_REQUEST_HEADER_BYTES (FP_ERR_INVALID_REQUEST past it). */
 FP_EXTERN int fp_request_set_user_agent(fp_request *req, const char *ua);
 /* Skip TLS certificate and host name verification (off by default). */
 FP_EXTERN int fp_request_set_insecure(fp_request *req, bool insecure);
@@ -441,11 +462,16 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
                                    bool cancel_futures);
 
-/* Stop every transfer in flight at once: each finishes with
- * FP_ERR_CANCELLED (its record says "cancelled"), and jobs waiting for a
- * retry are finished the same way instead of retried. Meant for a second
- * Ctrl-C after a graceful shutdown. Does not shut the executor down.
- * Async-signal-unsafe; thread-safe. */
+/* Stop every transfer in flight at once, with every engine (an idle
+ * transfer too: the thread engine shuts its workers' sockets down rather
+ * than wait for libcurl's once-a-second progress call; one still
+ * resolving a host name stops within a second): each finishes with
+ * FP_ERR_CANCELLED (its record says "cancelled"), except one whose
+ * response had all arrived (its head, and its whole Content-Length or no
+ * body), which finishes as it was. Jobs waiting for a retry are finished
+ * as cancelled instead of retried. Meant for the end of a grace period
+ * or a second Ctrl-C after a graceful shutdown. Does not shut the
+ * executor down. Async-signal-unsafe; thread-safe. */
 FP_EXTERN void fp_executor_abort(fp_executor *ex);
 
 /* Shut down (wait, without cancelling), join every worker and free the

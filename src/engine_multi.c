@@ -43,7 +43,7 @@ static void start(loop *l, fp_future *f) {
   size_t slot = l->idle[--l->nidle];
   fp__transfer *t = l->all[slot];
   fp_response *resp;
-  if (!fp__transfer_begin(t, fp_future_request(f), &resp)) {
+  if (!fp__transfer_begin(t, fp_future_request(f), fp__job_attempt_limit(f), &resp)) {
     l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
     fp__job_end_attempt(&l->ctx, f, resp);
     return;
@@ -151,7 +151,7 @@ static bool setup(loop *l, fp__worker *w) {
   /* Keep a connection per slot alive between jobs (keep-alive). */
   curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
   for (size_t i = 0; i < l->nslots; i++) {
-    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, NULL)))
+    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, false, NULL)))
       return false;
     l->idle[l->nidle++] = i;
   }

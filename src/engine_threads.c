@@ -18,8 +18,10 @@ void *fp__engine_threads_main(void *arg) {
   fp__name_thread(w);
   fp__jobctx c;
   fp__jobctx_init(&c, ex, w->index);
-  fp__transfer *transfer = fp__transfer_new(fp__executor_share(ex), c.abort, NULL);
+  fp__transfer *transfer = fp__transfer_new(fp__executor_share(ex), c.abort, true, NULL);
   bool ok = transfer != NULL;
+  if (ok) /* before ready: an abort from then on reaches this worker */
+    fp__executor_set_transfer(ex, w, transfer);
   if (ok && opts->initializer)
     ok = opts->initializer(opts->initializer_arg, w->index) == 0;
   fp__executor_worker_ready(ex, ok);
@@ -31,8 +33,11 @@ void *fp__engine_threads_main(void *arg) {
       fp__rate_acquire(c.rate);
     if (!fp__job_begin_attempt(&c, f))
       continue;
-    fp__job_end_attempt(&c, f, fp__transfer_run(transfer, fp_future_request(f)));
+    fp__job_end_attempt(&c, f, fp__transfer_run(transfer, fp_future_request(f),
+                                                fp__job_attempt_limit(f)));
   }
+  if (transfer)
+    fp__executor_set_transfer(ex, w, NULL);
   fp__transfer_free(transfer);
   fp__executor_worker_exit(ex);
   return NULL;

@@ -8,7 +8,8 @@
  * whole executor. Shutdown closes the queue: workers drain what is queued
  * (unless cancel_futures took it away) and exit when it is empty; waiting
  * shutdown sleeps until the live-worker count reaches zero, and free joins
- * the threads. Nothing here holds two locks at once. */
+ * the threads. Nothing here holds two locks at once, except abort: the
+ * executor's lock, then each worker's transfer socket lock. */
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -72,6 +73,12 @@ void fp__executor_worker_exit(fp_executor *ex) {
   pthread_mutex_lock(&ex->mu);
   ex->live--;
   pthread_cond_broadcast(&ex->cond);
+  pthread_mutex_unlock(&ex->mu);
+}
+
+void fp__executor_set_transfer(fp_executor *ex, fp__worker *w, fp__transfer *t) {
+  pthread_mutex_lock(&ex->mu);
+  w->transfer = t;
   pthread_mutex_unlock(&ex->mu);
 }
 
@@ -331,6 +338,15 @@ void fp_executor_abort(fp_executor *ex) {
   if (ex->rate)
     fp__rate_interrupt(ex->rate);
   fp__queue_flush_delayed(&ex->queue);
+  /* A thread-engine worker blocked in a transfer would see the flag only
+   * at libcurl's next progress call, up to a second away when the
+   * transfer is idle: wake each one now. The event loops were woken by
+   * the flush. Lock order: ex->mu, then a transfer's socket lock. */
+  pthread_mutex_lock(&ex->mu);
+  for (size_t i = 0; ex->workers && i < ex->nworkers; i++)
+    if (ex->workers[i].transfer)
+      fp__transfer_interrupt(ex->workers[i].transfer);
+  pthread_mutex_unlock(&ex->mu);
 }
 
 int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {

@@ -46,10 +46,18 @@ struct fp_request {
   char *method;
   fp__header *headers;
   size_t nheaders;
+  size_t headers_cap;
+  size_t header_bytes; /* names and values, for FP_MAX_REQUEST_HEADER_BYTES */
+  /* open-addressing index of headers by case-insensitive name: slot holds
+   * position + 1, 0 when empty; hindex_cap is 0 or a power of two */
+  size_t *hindex;
+  size_t hindex_cap;
   char *body;
   size_t body_len;
   bool has_body;
-  double timeout;         /* total seconds, 0 = none */
+  double timeout;         /* seconds for the whole job (every attempt and
+                             retry wait), 0 = none */
+  double attempt_timeout; /* seconds for one attempt, 0 = none */
   double connect_timeout; /* seconds, 0 = default */
   size_t max_body;
   bool follow_redirects;
@@ -255,19 +263,33 @@ fp__share *fp__share_new(fp_error *err);
 void fp__share_free(fp__share *share);
 /* One easy handle, reused for every job of one worker. share may be NULL.
  * When *abort becomes true, the transfer in flight stops with
- * FP_ERR_CANCELLED. */
+ * FP_ERR_CANCELLED (unless its response had all arrived: then it ends as
+ * it would have) the next time libcurl calls back, at least once a
+ * second. With track_sockets, the handle's sockets are also kept in a
+ * list so that fp__transfer_interrupt can wake a blocking transfer at
+ * once (only for a handle that owns its connections: the thread engine;
+ * the multi engine's connections outlive its handles). */
 fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
-                               fp_error *err);
+                               bool track_sockets, fp_error *err);
+/* Wake a transfer blocked in fp__transfer_run after *abort became true:
+ * shut its sockets down, so its wait ends now rather than at libcurl's
+ * next once-a-second tick, and it ends as FP_ERR_CANCELLED (or as it
+ * would have, if its response had all arrived). From any thread; t must
+ * stay alive meanwhile (the executor's lock sees to that). */
+void fp__transfer_interrupt(fp__transfer *t);
 void fp__transfer_free(fp__transfer *t);
 /* Run req to completion on t's handle (blocking). Always returns a
  * response (its error says how the transfer went), NULL only when memory
  * ran out. */
-fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req);
+/* limit is this attempt's time limit in seconds (0: none), from
+ * fp__job_attempt_limit. */
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req, double limit);
 /* The same in two halves, for an event loop: begin configures the handle
  * for req and returns true (then drive fp__transfer_easy(t) and call
  * fp__transfer_end with its CURLcode), or false with *out the finished
  * response (a bad URL, out of memory: *out may be NULL). */
-bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out);
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
+                        fp_response **out);
 fp_response *fp__transfer_end(fp__transfer *t, int curl_code);
 /* The CURL easy handle, for the multi engine (a void * so that only the
  * files that drive curl include it). */
@@ -326,9 +348,13 @@ void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed);
  * or dropped (cancelled while queued); either way the caller is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
 /* Just before a transfer: false when the executor aborts or was shut
- * down with cancel_futures (the job was finished as cancelled); else
- * counts the attempt. */
+ * down with cancel_futures (the job was finished as cancelled), or when a
+ * retry comes after the job's deadline (its total timeout: the job was
+ * finished with its last attempt's outcome); else counts the attempt. */
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
+/* Time limit of the attempt just begun, in seconds (0: none): what is
+ * left of the job's total timeout, or its attempt timeout if shorter. */
+double fp__job_attempt_limit(fp_future *f);
 /* After a transfer: give the host slot back, then finish the job with
  * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);
@@ -342,6 +368,9 @@ typedef struct fp__worker {
   size_t index;
   size_t slots;
   pthread_t thread;
+  /* the thread engine's transfer, while it may block in one: abort
+   * interrupts it (under the executor's lock) */
+  fp__transfer *transfer;
 } fp__worker;
 
 /* Name the calling thread "<prefix>-<index>". */
@@ -367,5 +396,8 @@ const fp_executor_options *fp__executor_options(fp_executor *ex);
 void fp__executor_worker_ready(fp_executor *ex, bool ok);
 /* A worker reports that it is about to exit. */
 void fp__executor_worker_exit(fp_executor *ex);
+/* A thread-engine worker publishes its transfer (or NULL before freeing
+ * it), for fp_executor_abort to interrupt. */
+void fp__executor_set_transfer(fp_executor *ex, fp__worker *w, fp__transfer *t);
 
 #endif /* FETCHPOOL_PRIVATE_H */

@@ -2,7 +2,16 @@
  * (or park the job aside), start, attempt bookkeeping, then finish or
  * schedule the retry in the queue's timer heap. Engines only decide who
  * runs the transfer. */
+#include <math.h>
+
 #include "fetchpool_private.h"
+
+/* The monotonic time by which the job must be done: its total timeout
+ * counts from the start of its first attempt and spans every attempt and
+ * every wait between them. INFINITY when it has none. */
+static double job_deadline(const fp__job *job, const fp_request *req) {
+  return req->timeout > 0 ? job->started + req->timeout : INFINITY;
+}
 
 void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed) {
   c->queue = fp__executor_queue(ex);
@@ -64,9 +73,38 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
     return false;
   }
   fp__job *job = fp__future_job(f);
+  if (job->attempts > 0 && fp__now() >= job_deadline(job, fp_future_request(f))) {
+    /* A retry that a busy queue or a rate token held past the job's
+     * deadline: no attempt starts, and the job ends as its last attempt
+     * did (as when a retry's wait would pass the deadline). */
+    give_host_slot(c, f);
+    fp_response *resp = job->last;
+    job->last = NULL;
+    if (resp) {
+      resp->elapsed = fp__now() - job->started;
+      resp->attempts = job->attempts;
+    }
+    fp__future_finish(f, resp);
+    fp_future_decref(f);
+    return false;
+  }
   if (job->attempts++ == 0)
     job->started = fp__now();
   return true;
+}
+
+double fp__job_attempt_limit(fp_future *f) {
+  const fp__job *job = fp__future_job(f);
+  const fp_request *req = fp_future_request(f);
+  double limit = req->attempt_timeout;
+  double left = job_deadline(job, req) - fp__now();
+  if (left < INFINITY) {
+    if (left < 0.001) /* 0 would mean no limit */
+      left = 0.001;
+    if (limit <= 0 || left < limit)
+      limit = left;
+  }
+  return limit;
 }
 
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
@@ -75,6 +113,10 @@ void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
   give_host_slot(c, f);
   if (resp && !atomic_load(c->abort)) {
     double delay = fp__retry_delay(req, resp, job->attempts, &c->rng);
+    /* A retry whose wait ends at or past the deadline could not run:
+     * the job ends now with this attempt's outcome, not later. */
+    if (delay >= 0 && fp__now() + delay >= job_deadline(job, req))
+      delay = -1;
     if (delay >= 0) {
       fp__response_free(job->last);
       job->last = resp;

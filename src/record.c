@@ -112,7 +112,8 @@ static char *ascii_lower(const char *s) {
 
 /* Add one header to h. spelt maps each name in lower case to its first
  * spelling, the key it has in h: a hash, so a head of many headers costs
- * linear time, not quadratic. 0, or -1 out of memory. */
+ * linear time, not quadratic. Each key holds the array of its values
+ * until join_values. 0, or -1 out of memory. */
 static int add_header(json_t *h, json_t *spelt, json_t *name, json_t *value) {
   char *lower = ascii_lower(json_string_value(name));
   if (!lower)
@@ -123,22 +124,47 @@ static int add_header(json_t *h, json_t *spelt, json_t *name, json_t *value) {
   if (rc)
     return -1;
   const char *key = json_string_value(first ? first : name);
-  json_t *old = first ? json_object_get(h, key) : NULL;
-  if (!strcasecmp(key, "set-cookie")) {
-    if (!old && (!(old = json_array()) || json_object_set_new(h, key, old)))
-      return -1;
-    return json_array_append(old, value) ? -1 : 0;
-  }
-  if (!old)
-    return json_object_set(h, key, value) ? -1 : 0;
-  size_t a = json_string_length(old), b = json_string_length(value);
-  char *both = malloc(a + 2 + b + 1);
-  if (!both)
+  json_t *values = first ? json_object_get(h, key) : NULL;
+  if (!values && (!(values = json_array()) || json_object_set_new(h, key, values)))
     return -1;
-  snprintf(both, a + 2 + b + 1, "%s, %s", json_string_value(old), json_string_value(value));
-  rc = json_object_set_new(h, key, json_string(both));
-  free(both);
-  return rc ? -1 : 0;
+  return json_array_append(values, value) ? -1 : 0;
+}
+
+/* Replace each array of values by the values joined with ", " in one
+ * pass (joining as they come would copy the growing string once per
+ * repeat: quadratic in a head that repeats one name), except Set-Cookie,
+ * which stays an array. 0, or -1 out of memory. */
+static int join_values(json_t *h) {
+  for (void *it = json_object_iter(h); it; it = json_object_iter_next(h, it)) {
+    json_t *values = json_object_iter_value(it);
+    size_t n = json_array_size(values), len = 0;
+    if (!strcasecmp(json_object_iter_key(it), "set-cookie"))
+      continue;
+    if (n == 1) {
+      if (json_object_iter_set(h, it, json_array_get(values, 0)))
+        return -1;
+      continue;
+    }
+    for (size_t i = 0; i < n; i++)
+      len += json_string_length(json_array_get(values, i)) + 2;
+    char *both = malloc(len + 1), *p = both;
+    if (!both)
+      return -1;
+    for (size_t i = 0; i < n; i++) {
+      json_t *v = json_array_get(values, i);
+      if (i) {
+        memcpy(p, ", ", 2);
+        p += 2;
+      }
+      memcpy(p, json_string_value(v), json_string_length(v));
+      p += json_string_length(v);
+    }
+    int rc = json_object_iter_set_new(h, it, json_stringn(both, (size_t)(p - both)));
+    free(both);
+    if (rc)
+      return -1;
+  }
+  return 0;
 }
 
 /* headers: name -> value, names as the first one was spelt. A name sent
@@ -155,6 +181,8 @@ static int add_headers(json_t *rec, const fp_response *resp) {
     json_decref(name);
     json_decref(value);
   }
+  if (!rc)
+    rc = join_values(h);
   json_decref(h);
   json_decref(spelt);
   return rc;

@@ -78,6 +78,7 @@ void fp_request_decref(fp_request *req) {
   free(req->url);
   free(req->method);
   free_headers(req->headers, req->nheaders);
+  free(req->hindex);
   free(req->body);
   free(req->user_agent);
   free(req->cacert);
@@ -100,6 +101,7 @@ fp_request *fp_request_copy(const fp_request *src) {
     if (fp_request_add_header(req, src->headers[i].name, src->headers[i].value))
       goto fail;
   req->timeout = src->timeout;
+  req->attempt_timeout = src->attempt_timeout;
   req->connect_timeout = src->connect_timeout;
   req->max_body = src->max_body;
   req->follow_redirects = src->follow_redirects;
@@ -144,29 +146,93 @@ int fp_request_set_method(fp_request *req, const char *method) {
   return replace_str(&req->method, method);
 }
 
+/* FNV-1a of the ASCII-lowercased name: header names compare
+ * case-insensitively. */
+static size_t name_hash(const char *name, size_t nlen) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  for (size_t i = 0; i < nlen; i++) {
+    unsigned char c = (unsigned char)name[i];
+    h = (h ^ (c >= 'A' && c <= 'Z' ? c + 32 : c)) * 0x100000001b3ull;
+  }
+  return (size_t)h;
+}
+
+/* The index slot for name: the one holding it, or the empty one where it
+ * would go. hindex_cap must be non-zero. */
+static size_t find_slot(const fp_request *req, const char *name, size_t nlen) {
+  size_t mask = req->hindex_cap - 1, i = name_hash(name, nlen) & mask;
+  while (req->hindex[i]) {
+    const char *have = req->headers[req->hindex[i] - 1].name;
+    if (strlen(have) == nlen && strncasecmp(have, name, nlen) == 0)
+      break;
+    i = (i + 1) & mask;
+  }
+  return i;
+}
+
+/* Keep the index at most half full, so a lookup is O(1) on average and
+ * adding n headers costs O(n), not O(n^2) as a scan of the list would. */
+static int grow_index(fp_request *req) {
+  if (2 * (req->nheaders + 1) <= req->hindex_cap)
+    return FP_OK;
+  size_t cap = req->hindex_cap ? 2 * req->hindex_cap : 16;
+  size_t *index = calloc(cap, sizeof *index);
+  if (!index)
+    return FP_ERR_NOMEM;
+  free(req->hindex);
+  req->hindex = index;
+  req->hindex_cap = cap;
+  for (size_t k = 0; k < req->nheaders; k++) {
+    const char *name = req->headers[k].name;
+    req->hindex[find_slot(req, name, strlen(name))] = k + 1;
+  }
+  return FP_OK;
+}
+
+static size_t ua_len(const fp_request *req) {
+  return req->user_agent ? strlen(req->user_agent) : 0;
+}
+
 static int add_header_n(fp_request *req, const char *name, size_t nlen,
                         const char *value) {
   if (!is_token(name, nlen) || !is_header_value(value))
     return FP_ERR_INVALID_HEADER;
-  char *n = dup_n(name, nlen), *v = dup_str(value);
+  if (grow_index(req))
+    return FP_ERR_NOMEM;
+  size_t slot = find_slot(req, name, nlen), vlen = strlen(value);
+  fp__header *old = req->hindex[slot] ? &req->headers[req->hindex[slot] - 1] : NULL;
+  size_t bytes = req->header_bytes + nlen + vlen;
+  if (old)
+    bytes -= strlen(old->name) + strlen(old->value);
+  /* Caps, so that input cannot make a request libcurl refuses (its
+   * request head must fit in 1 MiB) or that costs without bound. */
+  if ((!old && req->nheaders >= FP_MAX_REQUEST_HEADERS) ||
+      bytes + ua_len(req) > FP_MAX_REQUEST_HEADER_BYTES)
+    return FP_ERR_INVALID_REQUEST;
+  char *n = dup_n(name, nlen), *v = dup_n(value, vlen);
   if (!n || !v)
     goto nomem;
-  for (size_t i = 0; i < req->nheaders; i++) {
-    if (strcasecmp(req->headers[i].name, n) == 0) {
-      free(req->headers[i].name);
-      free(req->headers[i].value);
-      req->headers[i].name = n;
-      req->headers[i].value = v;
-      return FP_OK;
-    }
+  if (old) {
+    free(old->name);
+    free(old->value);
+    old->name = n;
+    old->value = v;
+    req->header_bytes = bytes;
+    return FP_OK;
   }
-  fp__header *grown = realloc(req->headers, (req->nheaders + 1) * sizeof *grown);
-  if (!grown)
-    goto nomem;
-  req->headers = grown;
+  if (req->nheaders == req->headers_cap) {
+    size_t cap = req->headers_cap ? 2 * req->headers_cap : 8;
+    fp__header *grown = realloc(req->headers, cap * sizeof *grown);
+    if (!grown)
+      goto nomem;
+    req->headers = grown;
+    req->headers_cap = cap;
+  }
   req->headers[req->nheaders].name = n;
   req->headers[req->nheaders].value = v;
   req->nheaders++;
+  req->hindex[slot] = req->nheaders;
+  req->header_bytes = bytes;
   return FP_OK;
 nomem:
   free(n);
@@ -213,6 +279,13 @@ int fp_request_set_timeouts(fp_request *req, double total_s, double connect_s) {
   return FP_OK;
 }
 
+int fp_request_set_attempt_timeout(fp_request *req, double seconds) {
+  if (!req || !(seconds >= 0) || isinf(seconds))
+    return FP_ERR_INVALID_ARG;
+  req->attempt_timeout = seconds;
+  return FP_OK;
+}
+
 int fp_request_set_max_body(fp_request *req, size_t max_bytes) {
   if (!req)
     return FP_ERR_INVALID_ARG;
@@ -238,9 +311,11 @@ int fp_request_set_keep_headers(fp_request *req, bool keep) {
 int fp_request_set_user_agent(fp_request *req, const char *ua) {
   if (!req)
     return FP_ERR_INVALID_ARG;
-  /* The user agent is sent as a header: same rule as any header value. */
+  /* The user agent is sent as a header: same rules as any header. */
   if (ua && !is_header_value(ua))
     return FP_ERR_INVALID_HEADER;
+  if (ua && req->header_bytes + strlen(ua) > FP_MAX_REQUEST_HEADER_BYTES)
+    return FP_ERR_INVALID_REQUEST;
   return replace_str(&req->user_agent, ua);
 }
 
@@ -342,6 +417,16 @@ static bool has_nul(const json_t *str) {
   return strlen(json_string_value(str)) != json_string_length(str);
 }
 
+/* Which header cap a refused header hit. */
+static int cap_error(const fp_request *req, fp_error *err) {
+  if (req->nheaders >= FP_MAX_REQUEST_HEADERS)
+    return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                    "field 'headers': more than %d headers (the limit)", FP_MAX_REQUEST_HEADERS);
+  return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                  "field 'headers': header names and values over %zu bytes in all (the limit)",
+                  FP_MAX_REQUEST_HEADER_BYTES);
+}
+
 static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
   if (json_is_object(headers)) {
     const char *name;
@@ -355,6 +440,8 @@ static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
       if (rc == FP_ERR_INVALID_HEADER)
         return fp__fail(err, rc, "field 'headers': header '%.40s' has a bad name "
                                  "or a CR, LF or NUL in its value", name);
+      if (rc == FP_ERR_INVALID_REQUEST)
+        return cap_error(req, err);
       if (rc)
         return fp__fail(err, rc, "field 'headers': %s", fp_strerror(rc));
     }
@@ -372,6 +459,8 @@ static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
       if (rc == FP_ERR_INVALID_HEADER)
         return fp__fail(err, rc, "field 'headers': item %zu is not a valid "
                                  "\"Name: value\" line", i);
+      if (rc == FP_ERR_INVALID_REQUEST)
+        return cap_error(req, err);
       if (rc)
         return fp__fail(err, rc, "field 'headers': %s", fp_strerror(rc));
     }
@@ -434,6 +523,7 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
     }
   }
   if (json_seconds(obj, "timeout", &req->timeout, err) ||
+      json_seconds(obj, "attempt_timeout", &req->attempt_timeout, err) ||
       json_seconds(obj, "connect_timeout", &req->connect_timeout, err) ||
       json_seconds(obj, "stall_timeout", &req->stall_timeout, err))
     goto fail;

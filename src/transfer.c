@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "fetchpool_private.h"
 
@@ -21,15 +23,32 @@ struct fp__share {
 /* A stall window of SEC seen in steps of SEC / 16. */
 #define STALL_SAMPLES 17
 
+/* Sockets one easy handle may hold at once: its cached connection, a new
+ * one, and happy eyeballs' second attempt, with room to spare. A socket
+ * past this is not tracked, and an abort then reaches its transfer at
+ * libcurl's next tick instead. */
+#define MAX_SOCKETS 8
+
 struct fp__transfer {
   CURL *easy;
   fp__share *share;
   const atomic_bool *abort; /* the executor's abort flag, or NULL */
+  /* with track_sockets: the handle's open sockets, for interrupt */
+  pthread_mutex_t sock_mu;
+  size_t nsocks;
+  curl_socket_t socks[MAX_SOCKETS];
+  bool track_sockets;
+  atomic_bool interrupted; /* its sockets were shut down (abort) */
   /* per-job state, valid during fp__transfer_run */
+  bool in_head; /* between a status line and the blank line ending its head */
+  bool head_location; /* the latest head had a Location */
+  int abort_code; /* why a callback stopped the transfer */
   const fp_request *req;
   fp_response *resp;
+  double limit; /* this attempt's time limit in seconds, 0 = none */
   size_t header_bytes;
-  bool in_head; /* between a status line and the blank line ending its head */
+  long head_status; /* status of the latest head (0 before one) */
+  long head_sent;   /* request bytes sent when it arrived */
   curl_off_t head_bytes; /* bytes of every response head, for the stall check */
   curl_off_t io_last, io_base; /* curl's dlnow + ulnow as last seen, and the
                                   sum of earlier requests' (curl restarts
@@ -41,7 +60,6 @@ struct fp__transfer {
     curl_off_t moved;
   } samples[STALL_SAMPLES]; /* ring: moved at times stall_timeout / 16 apart */
   size_t nsamples, next_sample;
-  int abort_code; /* why a callback stopped the transfer */
   struct curl_slist *headers; /* request headers, freed at the end */
   char errbuf[CURL_ERROR_SIZE];
 };
@@ -103,7 +121,7 @@ void fp__share_free(fp__share *share) {
 /* ---- handle ---- */
 
 fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
-                               fp_error *err) {
+                               bool track_sockets, fp_error *err) {
   fp__transfer *t = calloc(1, sizeof *t);
   if (!t) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
@@ -117,6 +135,9 @@ fp__transfer *fp__transfer_new(fp__share *share, const atomic_bool *abort,
   }
   t->share = share;
   t->abort = abort;
+  t->track_sockets = track_sockets;
+  pthread_mutex_init(&t->sock_mu, NULL);
+  atomic_init(&t->interrupted, false);
   return t;
 }
 
@@ -128,8 +149,62 @@ void fp__transfer_free(fp__transfer *t) {
    * lock shared by every thread of the process: 4,000 idle workers of
    * 10,000 exiting together spent over half the run's CPU spinning on it. */
   curl_easy_setopt(t->easy, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_cleanup(t->easy);
+  curl_easy_cleanup(t->easy); /* closes its connections: uses t */
+  pthread_mutex_destroy(&t->sock_mu);
   free(t);
+}
+
+/* ---- sockets, so that an abort can wake a blocked transfer ---- */
+
+/* curl_easy_perform waits in poll() on the transfer's sockets, up to a
+ * second at a time, through a multi handle of its own that nobody else
+ * can reach (curl_multi_wakeup needs it). Shutting the sockets down ends
+ * that wait at once. Sockets are tracked from open to close under a lock,
+ * so a descriptor is never shut down after curl closed it (and the number
+ * perhaps went to another file). A connection keeps the callbacks it was
+ * opened with, and lives in this handle's cache, so t outlives them. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose,
+                                    struct curl_sockaddr *addr) {
+  fp__transfer *t = userp;
+  curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+  if (fd == CURL_SOCKET_BAD)
+    return fd;
+  pthread_mutex_lock(&t->sock_mu);
+  /* an abort that came before this socket existed could not shut it */
+  if (t->abort && atomic_load(t->abort)) {
+    pthread_mutex_unlock(&t->sock_mu);
+    close(fd);
+    if (t->req) /* the transfer in flight is what opens sockets */
+      t->abort_code = FP_ERR_CANCELLED;
+    return CURL_SOCKET_BAD;
+  }
+  if (t->nsocks < MAX_SOCKETS)
+    t->socks[t->nsocks++] = fd;
+  pthread_mutex_unlock(&t->sock_mu);
+  return fd;
+}
+
+static int on_close_socket(void *userp, curl_socket_t fd) {
+  fp__transfer *t = userp;
+  pthread_mutex_lock(&t->sock_mu);
+  for (size_t i = 0; i < t->nsocks; i++) {
+    if (t->socks[i] == fd) {
+      t->socks[i] = t->socks[--t->nsocks];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&t->sock_mu);
+  return close(fd);
+}
+
+void fp__transfer_interrupt(fp__transfer *t) {
+  if (!t->track_sockets)
+    return;
+  pthread_mutex_lock(&t->sock_mu);
+  atomic_store(&t->interrupted, true);
+  for (size_t i = 0; i < t->nsocks; i++)
+    shutdown(t->socks[i], SHUT_RDWR);
+  pthread_mutex_unlock(&t->sock_mu);
 }
 
 /* ---- callbacks ---- */
@@ -155,6 +230,31 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
     return CURL_WRITEFUNC_ERROR;
   }
   return len;
+}
+
+/* True when the latest head is a redirect curl was about to follow and
+ * no request went out since (a request sent after it means curl followed
+ * it, and what failed is the next response). */
+static bool following_redirect(fp__transfer *t) {
+  long sent = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+  return t->req->follow_redirects && t->head_location && t->head_status >= 300 &&
+         t->head_status < 400 && t->head_status != 304 && sent == t->head_sent;
+}
+
+/* True when the final response has all arrived: its head is over, it is
+ * not a redirect to follow, and it has no body (HEAD, 204, 304) or all
+ * of its Content-Length. (A body of unknown length cannot be told
+ * complete before libcurl says so.) */
+static bool response_complete(fp__transfer *t) {
+  if (t->in_head || t->head_status < 200 || following_redirect(t))
+    return false;
+  if (strcmp(t->req->method, "HEAD") == 0 || t->head_status == 204 || t->head_status == 304)
+    return true;
+  curl_off_t length = -1, got = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_DOWNLOAD_T, &got);
+  return length >= 0 && got >= length;
 }
 
 /* The stall rule: fewer than one byte a second moved over the last
@@ -197,6 +297,11 @@ static int on_progress(void *userp, curl_off_t dltotal, curl_off_t dlnow,
                        curl_off_t ultotal, curl_off_t ulnow) {
   fp__transfer *t = userp;
   if (t->abort && atomic_load(t->abort)) {
+    /* curl calls back once more after the last byte of a response, and
+     * again as it wraps up: a response that has all arrived is not
+     * thrown away as cancelled */
+    if (response_complete(t))
+      return 0;
     t->abort_code = FP_ERR_CANCELLED;
     return 1;
   }
@@ -242,6 +347,13 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
    * with "HTTP/" must not reset the count. */
   bool status_line = !t->in_head && len >= 5 && memcmp(line, "HTTP/", 5) == 0;
   if (status_line) {
+    const char *sp = memchr(line, ' ', len); /* "HTTP/1.1 302 ..." */
+    t->head_status = 0;
+    if (sp && line + len - sp > 3 && strspn(sp + 1, "0123456789") >= 3)
+      t->head_status = (sp[1] - '0') * 100 + (sp[2] - '0') * 10 + (sp[3] - '0');
+    t->head_location = false;
+    t->head_sent = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &t->head_sent);
     t->header_bytes = 0;
     t->resp->retry_after = -1;
     fp__response_clear_headers(t->resp);
@@ -253,6 +365,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
     t->abort_code = FP_ERR_HEADERS_TOO_LARGE;
     return 0;
   }
+  if (has_prefix_ci(line, len, "Location:"))
+    t->head_location = true;
   if (has_prefix_ci(line, len, "Retry-After:")) {
     char value[128];
     size_t vlen = trim_len(line, len) - strlen("Retry-After:");
@@ -285,8 +399,49 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *userp) {
 
 /* ---- request -> handle ---- */
 
+/* The length of url's scheme (RFC 3986: ALPHA *(ALPHA / DIGIT / "+" /
+ * "-" / ".") ":"), or 0 when it has none. "host:8080/..." is a host and a
+ * port, not a scheme. curl_url refuses a scheme it was not built with
+ * ("Unsupported URL scheme") and cannot parse "mailto:" or "data:" at
+ * all, so the scheme is found here, to call ws:, mailto:, data:, gopher:
+ * and javascript: URLs what they are: another protocol. */
+static size_t scheme_len(const char *url) {
+  size_t n = 0;
+  if (!((url[0] >= 'a' && url[0] <= 'z') || (url[0] >= 'A' && url[0] <= 'Z')))
+    return 0;
+  while (url[n] && (strchr("+-.", url[n]) || (url[n] >= '0' && url[n] <= '9') ||
+                    (url[n] >= 'a' && url[n] <= 'z') || (url[n] >= 'A' && url[n] <= 'Z')))
+    n++;
+  if (url[n] != ':')
+    return 0;
+  size_t digits = strspn(url + n + 1, "0123456789");
+  if (digits > 0 && (url[n + 1 + digits] == '\0' || url[n + 1 + digits] == '/'))
+    return 0; /* host:port */
+  return n;
+}
+
+/* libcurl 7.88 builds the request head (request line and headers) in a
+ * buffer of at most 1 MiB and fails with "out of memory" past it. What
+ * it adds of its own (method, version, Host, Accept, Accept-Encoding,
+ * Expect, line ends) fits in the slack. */
+#define MAX_REQUEST_HEAD ((size_t)1024 * 1024)
+#define REQUEST_HEAD_SLACK ((size_t)1024)
+#define MAX_URL_LEN (MAX_REQUEST_HEAD - REQUEST_HEAD_SLACK)
+
 /* Check the URL before curl sees it, so a bad one gets a precise code. */
 static int check_url(const char *url, char *msg, size_t msgsize) {
+  size_t slen = scheme_len(url);
+  if (slen && !(slen == 4 && strncasecmp(url, "http", 4) == 0) &&
+      !(slen == 5 && strncasecmp(url, "https", 5) == 0)) {
+    snprintf(msg, msgsize, "scheme '%.*s' is not allowed (only http and https)",
+             (int)(slen < 20 ? slen : 20), url);
+    return FP_ERR_UNSUPPORTED_PROTOCOL;
+  }
+  if (strlen(url) > MAX_URL_LEN) {
+    snprintf(msg, msgsize, "URL longer than %zu bytes (libcurl's request head is "
+                           "at most 1 MiB)", MAX_URL_LEN);
+    return FP_ERR_INVALID_URL;
+  }
   CURLU *u = curl_url();
   char *scheme = NULL;
   int rc = FP_OK;
@@ -338,13 +493,21 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   SET(CURLOPT_MAXREDIRS, req->max_redirs);
   SET(CURLOPT_CONNECTTIMEOUT_MS,
       to_ms(req->connect_timeout > 0 ? req->connect_timeout : FP_DEFAULT_CONNECT_TIMEOUT));
-  if (req->timeout > 0)
-    SET(CURLOPT_TIMEOUT_MS, to_ms(req->timeout) > 0 ? to_ms(req->timeout) : 1L);
+  /* The attempt's limit: what is left of the job's timeout (it spans all
+   * attempts and the waits between them), or the attempt timeout. */
+  if (t->limit > 0)
+    SET(CURLOPT_TIMEOUT_MS, to_ms(t->limit) > 0 ? to_ms(t->limit) : 1L);
   if (t->share)
     SET(CURLOPT_SHARE, t->share->handle);
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
   SET(CURLOPT_XFERINFODATA, t);
+  if (t->track_sockets) {
+    SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+    SET(CURLOPT_OPENSOCKETDATA, t);
+    SET(CURLOPT_CLOSESOCKETFUNCTION, on_close_socket);
+    SET(CURLOPT_CLOSESOCKETDATA, t);
+  }
   if (req->cacert)
     SET(CURLOPT_CAINFO, req->cacert);
   if (req->insecure) {
@@ -368,8 +531,11 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   } else if (strcmp(m, "GET") != 0 || req->has_body) {
     SET(CURLOPT_CUSTOMREQUEST, m);
   }
-  /* Headers; "Expect:" off so a large body does not wait for 100-continue. */
-  struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+  /* Headers; "Expect:" off so a large body does not wait for 100-continue.
+   * curl_slist_append walks the whole list to find its end, so each line
+   * is made a one-node list and linked behind the tail: O(n), not O(n^2)
+   * (curl_slist_free_all frees nodes however they were linked). */
+  struct curl_slist *list = curl_slist_append(NULL, "Expect:"), *tail = list;
   for (size_t i = 0; list && i < req->nheaders; i++) {
     size_t n = strlen(req->headers[i].name) + strlen(req->headers[i].value) + 3;
     char *line = malloc(n);
@@ -384,13 +550,15 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
       snprintf(line, n, "%s: %s", req->headers[i].name, req->headers[i].value);
     else
       snprintf(line, n, "%s;", req->headers[i].name);
-    struct curl_slist *grown = curl_slist_append(list, line);
+    struct curl_slist *node = curl_slist_append(NULL, line);
     free(line);
-    if (!grown) {
+    if (!node) {
       curl_slist_free_all(list);
       list = NULL;
+      break;
     }
-    list = grown;
+    tail->next = node;
+    tail = node;
   }
   *headers = list;
   if (!list)
@@ -402,16 +570,34 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
 
 /* ---- handle -> response ---- */
 
-/* curl says "unsupported protocol" both when a redirect leads to a scheme
- * other than http(s) and when a server answers without an HTTP/1.x status
- * line ("HTTP/0.9", refused). The start URL was checked already, so the
- * URL curl ended on tells the two apart. */
+/* curl says "unsupported protocol" when a redirect leads to a scheme
+ * other than http(s): with the new URL as the effective one when curl
+ * knows the scheme (ftp:), with the old one when it cannot even parse the
+ * new URL (ws:, data:, javascript:, mailto:). It says the same when a
+ * server answers without an HTTP/1.x status line ("HTTP/0.9", refused),
+ * which is the server breaking HTTP. The start URL was checked already. */
 static int map_unsupported(fp__transfer *t) {
   char *eff = NULL, msg[160];
   if (curl_easy_getinfo(t->easy, CURLINFO_EFFECTIVE_URL, &eff) != CURLE_OK || !eff ||
-      check_url(eff, msg, sizeof msg) == FP_ERR_UNSUPPORTED_PROTOCOL)
+      check_url(eff, msg, sizeof msg) == FP_ERR_UNSUPPORTED_PROTOCOL || following_redirect(t))
     return FP_ERR_UNSUPPORTED_PROTOCOL;
   return FP_ERR_PROTOCOL;
+}
+
+/* libcurl 7.88 reports a response header line longer than it accepts
+ * (CURL_MAX_HTTP_HEADER, 100 KiB; 64 KiB for a trailer) as "out of
+ * memory", as it does a real allocation failure. Our own callbacks name
+ * their failures in abort_code; once the request has gone out, what
+ * libcurl still allocates is for the response, so an over-long line is by
+ * far the likely cause. */
+static int map_out_of_memory(fp__transfer *t) {
+  curl_off_t sent = 0;
+  long request_size = 0;
+  if (t->abort_code)
+    return t->abort_code;
+  curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(t->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
+  return request_size > 0 || sent > 0 ? FP_ERR_HEADERS_TOO_LARGE : FP_ERR_NOMEM;
 }
 
 /* curl has one code for both limits. Its connect timeout only runs while
@@ -419,7 +605,7 @@ static int map_unsupported(fp__transfer *t) {
  * the total limit was not reached it was the connect limit. (The connect
  * time cannot tell: it is 0 on a reused connection.) */
 static int map_timeout(fp__transfer *t) {
-  double limit = t->req->timeout;
+  double limit = t->limit;
   curl_off_t total_us = 0;
   curl_easy_getinfo(t->easy, CURLINFO_TOTAL_TIME_T, &total_us);
   /* 5 ms of slack: curl compares in whole milliseconds */
@@ -429,22 +615,27 @@ static int map_timeout(fp__transfer *t) {
 }
 
 static int map_code(CURLcode rc, fp__transfer *t) {
+  /* an abort shut the sockets down: whatever error followed is that */
+  if (rc != CURLE_OK && !t->abort_code && atomic_load(&t->interrupted))
+    return FP_ERR_CANCELLED;
   switch (rc) {
   case CURLE_OK:
     return FP_OK;
   case CURLE_UNSUPPORTED_PROTOCOL:
     return map_unsupported(t);
   case CURLE_URL_MALFORMAT:
-    return FP_ERR_INVALID_URL;
+    /* the start URL was checked, so a redirect's Location is bad */
+    return following_redirect(t) ? FP_ERR_PROTOCOL : FP_ERR_INVALID_URL;
   case CURLE_COULDNT_RESOLVE_HOST:
   case CURLE_COULDNT_RESOLVE_PROXY:
     return FP_ERR_DNS;
   case CURLE_COULDNT_CONNECT:
+  case CURLE_PROXY: /* a proxy from the environment refused the tunnel */
     return FP_ERR_CONNECT;
   case CURLE_OPERATION_TIMEDOUT:
     return map_timeout(t);
   case CURLE_OUT_OF_MEMORY:
-    return FP_ERR_NOMEM;
+    return map_out_of_memory(t);
   case CURLE_TOO_MANY_REDIRECTS:
     return FP_ERR_TOO_MANY_REDIRECTS;
   case CURLE_FILESIZE_EXCEEDED:
@@ -519,13 +710,16 @@ static void collect(fp__transfer *t, CURLcode rc) {
       msg = "transfer stalled: no data moved for the stall timeout";
     else if (code == FP_ERR_BODY_TOO_LARGE)
       msg = "response body exceeds the size limit";
+    else if (code == FP_ERR_HEADERS_TOO_LARGE && rc == CURLE_OUT_OF_MEMORY)
+      msg = "a response header line is longer than libcurl accepts (100 KiB)";
     else if (code == FP_ERR_HEADERS_TOO_LARGE)
       msg = "response headers exceed the size limit";
     fp__response_set_error(resp, code, msg);
   }
 }
 
-bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **out) {
+bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
+                        fp_response **out) {
   fp_response *resp = *out = fp__response_new();
   if (!resp)
     return false;
@@ -535,11 +729,24 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, fp_response **ou
     fp__response_set_error(resp, rc, msg);
     return false;
   }
+  /* a URL and headers each within their limits may still not fit
+   * together: say so, rather than libcurl's "out of memory" */
+  size_t head = strlen(req->url) + strlen(req->method) + req->header_bytes + 4 * req->nheaders +
+                (req->user_agent ? strlen(req->user_agent) : 0) + REQUEST_HEAD_SLACK;
+  if (head > MAX_REQUEST_HEAD) {
+    fp__response_set_error(resp, FP_ERR_INVALID_REQUEST,
+                           "URL and headers together over libcurl's 1 MiB request head");
+    return false;
+  }
   curl_easy_reset(t->easy);
   t->req = req;
   t->resp = resp;
+  t->limit = limit;
   t->header_bytes = 0;
   t->in_head = false;
+  t->head_status = 0;
+  t->head_location = false;
+  t->head_sent = 0;
   t->head_bytes = 0;
   t->io_last = t->io_base = 0;
   t->moved = 0;
@@ -578,9 +785,9 @@ fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
 
 void *fp__transfer_easy(fp__transfer *t) { return t->easy; }
 
-fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req) {
+fp_response *fp__transfer_run(fp__transfer *t, const fp_request *req, double limit) {
   fp_response *resp;
-  if (!fp__transfer_begin(t, req, &resp))
+  if (!fp__transfer_begin(t, req, limit, &resp))
     return resp;
   return fp__transfer_end(t, curl_easy_perform(t->easy));
 }

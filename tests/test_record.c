@@ -435,6 +435,32 @@ static void test_repeated_headers_kept(void **state) {
   fp_executor_free(ex);
 }
 
+/* A head that repeats one name 30,000 times is joined in linear time
+ * (it used to copy the growing value once per repeat). */
+static void test_repeated_header_joined_linear(void **state) {
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/one-name-repeated",
+           (unsigned)ts_raw_port(tu_server));
+  fp_request *req = fp_request_new(url);
+  assert_non_null(req);
+  assert_int_equal(fp_request_set_keep_headers(req, true), FP_OK);
+  const fp_response *resp;
+  fp_future *f = tu_run(ex, req, &resp);
+  assert_int_equal(fp_response_error(resp), FP_OK);
+  double t0 = tu_now();
+  json_t *rec = fp_future_record(f, FP_RECORD_HEADERS);
+  double took = tu_now() - t0;
+  print_message("30000 repeats joined in %.3f s\n", took);
+  assert_non_null(rec);
+  const char *v = str_of(json_object_get(rec, "headers"), "X-A");
+  assert_int_equal(strlen(v), 30000 * 3 - 2); /* "v, v, ..., v" */
+  assert_true(took < 0.3 * tu_time_scale());
+  json_decref(rec);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_schema_200),
@@ -446,6 +472,7 @@ int main(void) {
       TU_TEST(test_cancelled_future_record),
       TU_TEST(test_invalid_utf8_serializes),
       TU_TEST(test_repeated_headers_kept),
+      TU_TEST(test_repeated_header_joined_linear),
   };
   return cmocka_run_group_tests_name("record", tests, tu_setup_server, tu_teardown_server);
 }

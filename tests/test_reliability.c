@@ -643,6 +643,127 @@ static void test_timeout_codes_distinct(void **state) {
   close(fd);
 }
 
+/* An executor of the given engine. */
+static fp_executor *engine_executor(size_t threads, fp_engine engine) {
+  fp_executor_options opts;
+  fp_executor_options_init(&opts);
+  opts.threads = threads;
+  opts.engine = engine;
+  fp_error err = {0};
+  fp_executor *ex = fp_executor_new(&opts, &err);
+  if (!ex)
+    fail_msg("fp_executor_new: %s", err.text);
+  return ex;
+}
+
+static const fp_engine engines[] = {FP_ENGINE_THREADS, FP_ENGINE_MULTI};
+
+/* The total timeout is the job's: a server that never answers, with
+ * retries, ends at the timeout with "timeout", not after each attempt
+ * had the whole of it. */
+static void test_timeout_spans_retries(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/hang", (unsigned)ts_raw_port(tu_server));
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    fp_request *req = retrying(fp_request_new(url), 3, 0.01, 0.05);
+    assert_int_equal(fp_request_set_timeouts(req, 0.6, 0), FP_OK);
+    double t0 = tu_now();
+    fp_future *f = submit(ex, req);
+    assert_error(f, FP_ERR_TIMEOUT);
+    double took = tu_now() - t0;
+    print_message("engine %d: timeout 0.6 with 3 retries ended after %.3f s\n", (int)engines[e],
+                  took);
+    assert_true(took >= 0.55);
+    assert_true(took < 0.6 + 0.5 * scale); /* before: 4 x 0.6 s */
+    assert_record(f, "timeout", 1, false);
+    fp_future_decref(f);
+    fp_executor_free(ex);
+  }
+}
+
+/* A retry whose wait would end past the job's deadline is not made: the
+ * job ends at once with the last attempt's outcome. */
+static void test_retry_wait_past_deadline(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  fp_executor *ex = executor(2, 0, 0, 0);
+  fp_request *req = retrying(tu_request("/flaky/dl1?fail=3&retry_after=5"), 3, 0.01, 30);
+  assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
+  double t0 = tu_now();
+  fp_future *f = submit(ex, req);
+  const fp_response *resp = result(f);
+  double took = tu_now() - t0;
+  print_message("Retry-After: 5 past a 1 s timeout: done after %.3f s\n", took);
+  assert_int_equal(fp_response_status(resp), 503);
+  assert_true(took < 0.5 * scale); /* before: 5 s, then a second attempt */
+  assert_record(f, "http", 1, false);
+  fp_future_decref(f);
+  assert_int_equal(server_number(ex, "/flaky-count/dl1"), 1);
+  fp_executor_free(ex);
+}
+
+/* The last attempt gets only what is left of the job's time: 503s that
+ * each take 0.4 s, with a 1 s timeout, end at about 1 s with "timeout". */
+static void test_last_attempt_gets_time_left(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    fp_request *req = retrying(tu_request("/status/503?delay=400"), 5, 0.01, 0.02);
+    assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
+    double t0 = tu_now();
+    fp_future *f = submit(ex, req);
+    assert_error(f, FP_ERR_TIMEOUT);
+    double took = tu_now() - t0;
+    unsigned attempts = fp_response_attempts(result(f));
+    print_message("engine %d: 0.4 s 503s under a 1 s timeout: %u attempts, %.3f s\n",
+                  (int)engines[e], attempts, took);
+    assert_true(took >= 0.95);
+    assert_true(took < 1.0 + 0.4 * scale); /* before: 6 x 0.4 s, ending 503 */
+    assert_true(attempts >= 2 && attempts <= 3);
+    fp_future_decref(f);
+    fp_executor_free(ex);
+  }
+}
+
+/* The attempt timeout limits each attempt on its own; a timed-out attempt
+ * is retried. */
+static void test_attempt_timeout(void **state) {
+  (void)state;
+  double scale = tu_time_scale();
+  char url[128];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/hang", (unsigned)ts_raw_port(tu_server));
+  fp_executor *ex = executor(2, 0, 0, 0);
+  fp_request *req = retrying(fp_request_new(url), 2, 0.01, 0.02);
+  assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
+  assert_int_equal(fp_request_set_attempt_timeout(req, -1), FP_ERR_INVALID_ARG);
+  double t0 = tu_now();
+  fp_future *f = submit(ex, req);
+  assert_error(f, FP_ERR_TIMEOUT);
+  double took = tu_now() - t0;
+  print_message("3 attempts of 0.3 s: %.3f s\n", took);
+  assert_record(f, "timeout", 3, false);
+  assert_true(took >= 0.85);
+  assert_true(took < 0.9 + 0.6 * scale);
+  fp_future_decref(f);
+
+  /* under a shorter total timeout, the total wins */
+  req = retrying(fp_request_new(url), 2, 0.01, 0.02);
+  assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
+  assert_int_equal(fp_request_set_timeouts(req, 0.45, 0), FP_OK);
+  t0 = tu_now();
+  f = submit(ex, req);
+  assert_error(f, FP_ERR_TIMEOUT);
+  took = tu_now() - t0;
+  assert_record(f, "timeout", 2, false);
+  assert_true(took < 0.45 + 0.4 * scale);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+}
+
 /* ---- abort and shutdown ---- */
 
 static void test_abort_in_flight(void **state) {
@@ -671,6 +792,82 @@ static void test_abort_in_flight(void **state) {
   assert_record(late, "cancelled", 0, false);
   fp_future_decref(late);
   fp_executor_free(ex);
+}
+
+/* The thread engine stops idle transfers at once on abort, not at
+ * libcurl's next once-a-second progress call: 40 workers each waiting on
+ * a silent server all end within a fraction of that second. */
+static void test_abort_wakes_idle_workers(void **state) {
+  (void)state;
+  enum { N = 40 };
+  double scale = tu_time_scale();
+  fp_executor *ex = engine_executor(N, FP_ENGINE_THREADS);
+  fp_future *fs[N];
+  unsigned long before = ts_requests(tu_server);
+  for (int i = 0; i < N; i++)
+    fs[i] = submit(ex, tu_request("/delay/10000"));
+  double end = tu_now() + 10.0 * scale;
+  while (ts_requests(tu_server) < before + N && tu_now() < end)
+    usleep(2000);
+  assert_true(ts_requests(tu_server) >= before + N);
+  /* past libcurl's early timers (its happy-eyeballs timeout fires 200 ms
+   * after connecting): every worker now waits in poll() for up to 1 s */
+  usleep(400000);
+  double t0 = tu_now();
+  fp_executor_abort(ex);
+  assert_int_equal(fp_wait(fs, N, 0.5 * scale, FP_ALL_COMPLETED, NULL), FP_OK);
+  print_message("%d idle transfers aborted in %.3f s\n", N, tu_now() - t0);
+  for (int i = 0; i < N; i++) {
+    assert_record(fs[i], "cancelled", 1, false);
+    fp_future_decref(fs[i]);
+  }
+  fp_executor_free(ex);
+}
+
+typedef struct abort_at_end {
+  fp_executor *ex;
+  size_t want, got;
+} abort_at_end;
+
+/* A sink that aborts the executor as the last byte of the body arrives. */
+static int abort_on_last_byte(void *userdata, const void *data, size_t len) {
+  abort_at_end *a = userdata;
+  if (!data) {
+    a->got = 0;
+    return 0;
+  }
+  a->got += len;
+  if (a->got == a->want)
+    fp_executor_abort(a->ex);
+  return 0;
+}
+
+/* A transfer whose response has all arrived when the abort comes ends as
+ * it was (200), not "cancelled": libcurl calls the progress callback once
+ * more after the last byte. */
+static void test_abort_keeps_completed_response(void **state) {
+  (void)state;
+  for (size_t e = 0; e < sizeof engines / sizeof engines[0]; e++) {
+    fp_executor *ex = engine_executor(2, engines[e]);
+    abort_at_end a = {.ex = ex, .want = 100000};
+    fp_request *req = tu_request("/bytes/100000");
+    assert_int_equal(fp_request_set_sink(req, abort_on_last_byte, &a), FP_OK);
+    fp_future *f = submit(ex, req);
+    const fp_response *resp = result(f);
+    if (fp_response_error(resp) != FP_OK)
+      fail_msg("engine %d: %s (%s)", (int)engines[e], fp_code_name(fp_response_error(resp)),
+               fp_response_error_message(resp));
+    assert_int_equal(fp_response_status(resp), 200);
+    assert_int_equal(fp_response_bytes(resp), 100000);
+    assert_record(f, "ok", 1, true);
+    fp_future_decref(f);
+    /* the abort did happen: what comes next is cancelled */
+    fp_future *late = submit(ex, tu_request("/hello"));
+    assert_int_equal(fp_future_wait(late, 5.0 * tu_time_scale()), FP_OK);
+    assert_record(late, "cancelled", 0, false);
+    fp_future_decref(late);
+    fp_executor_free(ex);
+  }
 }
 
 static void test_abort_waiting_retry(void **state) {
@@ -935,7 +1132,13 @@ int main(void) {
       TU_TEST(test_parked_jobs_capacity_and_cancel),
       TU_TEST(test_stall_timeout),
       TU_TEST(test_timeout_codes_distinct),
+      TU_TEST(test_timeout_spans_retries),
+      TU_TEST(test_retry_wait_past_deadline),
+      TU_TEST(test_last_attempt_gets_time_left),
+      TU_TEST(test_attempt_timeout),
       TU_TEST(test_abort_in_flight),
+      TU_TEST(test_abort_wakes_idle_workers),
+      TU_TEST(test_abort_keeps_completed_response),
       TU_TEST(test_abort_waiting_retry),
       TU_TEST(test_abort_interrupts_rate_wait),
       TU_TEST(test_shutdown_cancel_interrupts_rate_wait),

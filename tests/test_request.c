@@ -374,7 +374,7 @@ static void test_from_json_full(void **state) {
            "{\"url\": \"%s\", \"method\": \"PATCH\", "
            "\"headers\": {\"X-A\": \"1\", \"X-Empty\": \"\", \"x-a\": \"2\"}, "
            "\"body\": \"json body\", \"timeout\": 5.5, \"connect_timeout\": 2, "
-           "\"stall_timeout\": 0.25, \"max_redirs\": 3, \"id\": {\"k\": [1, \"two\"]}, \"unknown\": [1]}",
+           "\"stall_timeout\": 0.25, \"attempt_timeout\": 1.5, \"max_redirs\": 3, \"id\": {\"k\": [1, \"two\"]}, \"unknown\": [1]}",
            url);
   fp_request *req = from_text(text, NULL, &err);
   if (!req)
@@ -388,6 +388,7 @@ static void test_from_json_full(void **state) {
   assert_true(req->timeout == 5.5);
   assert_true(req->connect_timeout == 2);
   assert_true(req->stall_timeout == 0.25);
+  assert_true(req->attempt_timeout == 1.5);
   assert_int_equal(req->max_redirs, 3);
   assert_true(req->follow_redirects);
   assert_false(fp_request_index(req, NULL)); /* index is the caller's, not the job's */
@@ -584,6 +585,8 @@ static void test_from_json_errors(void **state) {
                    FP_ERR_INVALID_REQUEST, "'connect_timeout'");
   assert_job_error("{\"url\": \"http://x/\", \"stall_timeout\": -1}", FP_ERR_INVALID_REQUEST,
                    "'stall_timeout'");
+  assert_job_error("{\"url\": \"http://x/\", \"attempt_timeout\": -1}", FP_ERR_INVALID_REQUEST,
+                   "'attempt_timeout'");
   /* max_redirs */
   assert_job_error("{\"url\": \"http://x/\", \"max_redirs\": -1}", FP_ERR_INVALID_REQUEST,
                    "'max_redirs'");
@@ -730,6 +733,96 @@ static void test_error_first_wins(void **state) {
   json_decref(bad_url);
 }
 
+/* ---- header caps, and linear cost ---- */
+
+/* A JSON job with n headers "X-H<i>: v<i>" (as an object, or an array of
+ * lines), each value padded to vlen bytes. NEW text (free). */
+static char *job_with_headers(size_t n, size_t vlen, bool as_array) {
+  size_t cap = 256 + n * (vlen + 40);
+  char *text = malloc(cap), *p = text;
+  assert_non_null(text);
+  char *url = echo_url();
+  p += sprintf(p, "{\"url\": \"%s\", \"headers\": %c", url, as_array ? '[' : '{');
+  for (size_t i = 0; i < n; i++) {
+    p += sprintf(p, as_array ? "%s\"X-H%zu: " : "%s\"X-H%zu\": \"", i ? ", " : "", i);
+    memset(p, 'v', vlen);
+    p += vlen;
+    *p++ = '"';
+  }
+  p += sprintf(p, "%c}", as_array ? ']' : '}');
+  free(url);
+  return text;
+}
+
+static void test_header_caps(void **state) {
+  double scale = tu_time_scale();
+  for (int as_array = 0; as_array < 2; as_array++) {
+    /* at the cap: accepted, and every header is sent */
+    char *text = job_with_headers(FP_MAX_REQUEST_HEADERS, 8, as_array);
+    fp_error err;
+    double t0 = tu_now();
+    fp_request *req = from_text(text, NULL, &err);
+    free(text);
+    if (!req)
+      fail_msg("%d headers refused: %s", FP_MAX_REQUEST_HEADERS, err.text);
+    json_t *echo = echo_of(req);
+    print_message("%d headers parsed and sent in %.3f s\n", FP_MAX_REQUEST_HEADERS, tu_now() - t0);
+    assert_true(tu_now() - t0 < 2.0 * scale);
+    assert_string_equal(echo_header(echo, "X-H0"), "vvvvvvvv");
+    assert_string_equal(echo_header(echo, "X-H999"), "vvvvvvvv");
+    json_decref(echo);
+    fp_request_decref(req);
+    /* one more: invalid_request, saying which limit */
+    text = job_with_headers(FP_MAX_REQUEST_HEADERS + 1, 8, as_array);
+    req = from_text(text, NULL, &err);
+    assert_null(req);
+    assert_int_equal(err.code, FP_ERR_INVALID_REQUEST);
+    assert_non_null(strstr(err.text, "more than 1000 headers"));
+    free(text);
+    /* under the count cap but over the bytes cap */
+    text = job_with_headers(3, 100 * 1024, as_array);
+    req = from_text(text, NULL, &err);
+    assert_null(req);
+    assert_int_equal(err.code, FP_ERR_INVALID_REQUEST);
+    assert_non_null(strstr(err.text, "262144 bytes"));
+    free(text);
+  }
+  /* 100,000 headers are refused at once, not parsed for seconds and then
+   * failed as out_of_memory */
+  char *text = job_with_headers(100000, 1, false);
+  fp_error err;
+  double t0 = tu_now();
+  assert_null(from_text(text, NULL, &err));
+  print_message("100000 headers refused in %.3f s\n", tu_now() - t0);
+  assert_int_equal(err.code, FP_ERR_INVALID_REQUEST);
+  assert_true(tu_now() - t0 < 2.0 * scale);
+  free(text);
+
+  /* the API: replacing a header at the cap is fine, a new one is not, and
+   * the User-Agent counts toward the bytes */
+  fp_request *req = fp_request_new("http://127.0.0.1/");
+  char name[32];
+  for (int i = 0; i < FP_MAX_REQUEST_HEADERS; i++) {
+    snprintf(name, sizeof name, "X-N%d", i);
+    assert_int_equal(fp_request_add_header(req, name, "1"), FP_OK);
+  }
+  assert_int_equal(fp_request_add_header(req, "x-n7", "replaced"), FP_OK);
+  assert_int_equal(fp_request_add_header(req, "X-New", "1"), FP_ERR_INVALID_REQUEST);
+  fp_request *copy = fp_request_copy(req); /* a copy at the cap is whole */
+  assert_non_null(copy);
+  fp_request_decref(copy);
+  fp_request_decref(req);
+  req = fp_request_new("http://127.0.0.1/");
+  char *big = malloc(200 * 1024 + 1);
+  assert_non_null(big);
+  memset(big, 'u', 200 * 1024);
+  big[200 * 1024] = '\0';
+  assert_int_equal(fp_request_add_header(req, "X-Big", big), FP_OK);
+  assert_int_equal(fp_request_set_user_agent(req, big), FP_ERR_INVALID_REQUEST);
+  free(big);
+  fp_request_decref(req);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_defaults_and_getters),
@@ -745,6 +838,7 @@ int main(void) {
       TU_TEST(test_from_json_errors),
       TU_TEST(test_code_names),
       TU_TEST(test_error_first_wins),
+      TU_TEST(test_header_caps),
   };
   return cmocka_run_group_tests_name("request", tests, tu_setup_server, tu_teardown_server);
 }

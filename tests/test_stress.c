@@ -343,8 +343,10 @@ static void write_line(FILE *f, const urls *u, uint64_t *rng, size_t i, enum kin
     e->json = true;
     return;
   case F_STALL: /* headers, then a byte every 2 s: under 1 byte/s */
+    /* --timeout spans the job's attempts, and a stall is seen about 1 s
+     * in: two stalled attempts need more than the 2 s of a fast run */
     fprintf(f, "{\"url\":\"%s/drip?bytes=100&interval_ms=2000\",\"stall_timeout\":0.5,"
-               "\"id\":%zu}\n", h, i);
+               "%s\"id\":%zu}\n", h, u->hang_timeout <= 0 ? "\"timeout\":5," : "", i);
     e->json = true;
     return;
   case F_CONNECT_TIMEOUT:

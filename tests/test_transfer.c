@@ -378,6 +378,13 @@ static void test_redirect_to_other_protocol(void **state) {
   static const char *paths[] = {
       "/redirect-to?url=file%3A%2F%2F%2Fetc%2Fpasswd",
       "/redirect-to?url=ftp%3A%2F%2F127.0.0.1%2F",
+      /* schemes libcurl cannot even parse: the same code, not protocol */
+      "/redirect-to?url=ws%3A%2F%2F127.0.0.1%2F",
+      "/redirect-to?url=wss%3A%2F%2F127.0.0.1%2F",
+      "/redirect-to?url=data%3Atext%2Fplain%2Chi",
+      "/redirect-to?url=javascript%3Aalert(1)",
+      "/redirect-to?url=mailto%3Aa%40example.com",
+      "/redirect-to?url=gopher%3A%2F%2F127.0.0.1%2F",
   };
   fp_executor *ex = tu_executor(1, 0, NULL);
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
@@ -390,6 +397,13 @@ static void test_redirect_to_other_protocol(void **state) {
     const char *body = fp_response_body(resp, &len);
     assert_true(body == NULL || strstr(body, "root:") == NULL);
     fp_future_decref(f);
+  }
+  /* a Location that cannot be parsed is the server's fault */
+  {
+    const fp_response *bad;
+    fp_future *g = tu_run(ex, tu_request("/redirect-to?url=http%%3A%%2F%%2F%%5B%%3A%%3A1%%2F"), &bad);
+    assert_fp_error(bad, FP_ERR_PROTOCOL, "protocol");
+    fp_future_decref(g);
   }
   /* with redirects off the 302 itself is the result */
   const fp_response *resp;
@@ -407,8 +421,12 @@ static void test_redirect_to_other_protocol(void **state) {
 /* ---- URLs that never reach the network ---- */
 
 static void test_unsupported_scheme(void **state) {
-  static const char *urls[] = {"ftp://127.0.0.1/", "file:///etc/passwd",
-                               "gopher://127.0.0.1/", "FTP://127.0.0.1/x"};
+  static const char *urls[] = {"ftp://127.0.0.1/",     "file:///etc/passwd",
+                               "gopher://127.0.0.1/",  "FTP://127.0.0.1/x",
+                               "ws://127.0.0.1/",      "wss://127.0.0.1/",
+                               "WS://127.0.0.1/",      "mailto:a@example.com",
+                               "data:text/plain,hi",   "gopher:x",
+                               "javascript:alert(1)",  "svn+ssh://127.0.0.1/"};
   fp_executor *ex = tu_executor(1, 0, NULL);
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     const fp_response *resp;
@@ -432,7 +450,8 @@ static void test_invalid_urls(void **state) {
                                "127.0.0.1/hello",
                                "http://[::1/",
                                "http://127.0.0.1:99999/",
-                               "://127.0.0.1/"};
+                               "://127.0.0.1/",
+                               "localhost:8080/hello"};
   fp_executor *ex = tu_executor(1, 0, NULL);
   for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
     const fp_response *resp;
@@ -451,6 +470,35 @@ static void test_invalid_urls(void **state) {
   fp_future *f = tu_run(ex, fp_request_new(url), &resp);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_body(resp, NULL), "hello");
+  fp_future_decref(f);
+  /* a URL longer than libcurl's request buffer takes is invalid_url, not
+   * out_of_memory */
+  size_t n = 1100 * 1024;
+  char *huge = malloc(n + 1);
+  assert_non_null(huge);
+  int off = snprintf(huge, n, "http://127.0.0.1:%u/hello?", (unsigned)ts_port(tu_server));
+  memset(huge + off, 'a', n - (size_t)off);
+  huge[n] = '\0';
+  f = tu_run(ex, fp_request_new(huge), &resp);
+  free(huge);
+  assert_fp_error(resp, FP_ERR_INVALID_URL, "invalid_url");
+  assert_non_null(strstr(fp_response_error_message(resp), "longer than"));
+  fp_future_decref(f);
+  /* a URL of 900 KB and 200 KiB of headers are each allowed, but do not
+   * fit together: invalid_request, not out_of_memory */
+  n = 900 * 1000;
+  huge = malloc(n + 1);
+  assert_non_null(huge);
+  off = snprintf(huge, n, "http://127.0.0.1:%u/hello?", (unsigned)ts_port(tu_server));
+  memset(huge + off, 'a', n - (size_t)off);
+  huge[n] = '\0';
+  fp_request *req = fp_request_new(huge);
+  memset(huge, 'h', 200 * 1024);
+  huge[200 * 1024] = '\0';
+  assert_int_equal(fp_request_add_header(req, "X-Big", huge), FP_OK);
+  free(huge);
+  f = tu_run(ex, req, &resp);
+  assert_fp_error(resp, FP_ERR_INVALID_REQUEST, "invalid_request");
   fp_future_decref(f);
   fp_executor_free(ex);
 }
@@ -741,6 +789,12 @@ static void test_headers_too_large(void **state) {
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_string_equal(fp_response_header(resp, "x-fill-99"), "hhhhhhhhhhhhhhhhhhhh");
   assert_true(fp_response_header_count(resp) >= 100);
+  fp_future_decref(f);
+  /* one header line longer than libcurl takes (100 KiB) is too large
+   * headers as well, not "out of memory" */
+  f = tu_run(ex, tu_request("/headers?count=1&size=150000"), &resp);
+  assert_fp_error(resp, FP_ERR_HEADERS_TOO_LARGE, "headers_too_large");
+  assert_non_null(strstr(fp_response_error_message(resp), "100 KiB"));
   fp_future_decref(f);
   /* 400 KB of lines that look like status lines: one response's head,
    * so the cap holds (only a status line after a blank line starts a new

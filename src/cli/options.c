@@ -44,8 +44,8 @@ static const char usage_text[] =
     "  -X, --method METHOD      HTTP method (default GET, or POST with --data)\n"
     "  -H, --header LINE        add a request header, 'Name: value' (repeatable)\n"
     "  -d, --data DATA          request body\n"
-    "      --timeout SEC        total time limit per job, decimals allowed\n"
-    "                           (default 0: none)\n"
+    "      --timeout SEC        time limit per job, decimals allowed, over all\n"
+    "                           its attempts and retry waits (default 0: none)\n"
     "      --connect-timeout SEC\n"
     "                           connect time limit (default 10)\n"
     "      --max-redirs N       follow at most N redirects (default 10; 0: do not\n"
@@ -75,6 +75,8 @@ static const char usage_text[] =
     "                           allowed (default 0: no limit)\n"
     "      --per-host N         at most N transfers at once to one host:port\n"
     "                           (default 0: no limit)\n"
+    "      --attempt-timeout SEC\n"
+    "                           time limit per attempt (default 0: none)\n"
     "      --stall-timeout SEC  fail a transfer (stall_timeout) when under 1\n"
     "                           byte/s moves for SEC seconds (default 0: off)\n"
     "      --grace SEC          on SIGINT or SIGTERM, wait up to SEC for the\n"
@@ -233,7 +235,7 @@ enum {
   OPT_ORDERED = 256, OPT_TIMEOUT, OPT_CONNECT_TIMEOUT, OPT_MAX_REDIRS, OPT_MAX_BODY,
   OPT_PROGRESS, OPT_NO_PROGRESS, OPT_STATS_JSON, OPT_BODY, OPT_HEADERS, OPT_TIMINGS,
   OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
-  OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
+  OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_ATTEMPT_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
   OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON
 };
@@ -308,6 +310,7 @@ static const struct option long_options[] = {
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"loops", required_argument, NULL, OPT_LOOPS},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
+    {"attempt-timeout", required_argument, NULL, OPT_ATTEMPT_TIMEOUT},
     {"cacert", required_argument, NULL, OPT_CACERT},
     {"grace", required_argument, NULL, OPT_GRACE},
     {"resume", required_argument, NULL, OPT_RESUME},
@@ -541,13 +544,19 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         goto fail;
       }
       break;
-    case 'H':
-      if (fp_request_add_header_line(base, arg)) {
+    case 'H': {
+      int hrc = fp_request_add_header_line(base, arg);
+      if (hrc == FP_ERR_INVALID_REQUEST) {
+        usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+        goto fail;
+      } else if (hrc) {
         usage_error("invalid --header '%s': expected 'Name: value' with a token name "
                     "and no CR or LF", shown_arg);
         goto fail;
       }
       break;
+    }
     case 'd':
       data = arg;
       fp_request_set_body(base, data, strlen(data));
@@ -619,11 +628,13 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
     case OPT_RETRY_BASE:
     case OPT_RETRY_MAX_WAIT:
     case OPT_STALL_TIMEOUT:
+    case OPT_ATTEMPT_TIMEOUT:
     case OPT_GRACE: {
       double v;
       const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
                          : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
                          : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
+                         : opt == OPT_ATTEMPT_TIMEOUT ? "attempt-timeout"
                                                      : "grace";
       if (cli_parse_seconds(arg, &v)) {
         usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
@@ -635,6 +646,8 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         retry_max_wait = v;
       else if (opt == OPT_STALL_TIMEOUT)
         fp_request_set_stall_timeout(base, v);
+      else if (opt == OPT_ATTEMPT_TIMEOUT)
+        fp_request_set_attempt_timeout(base, v);
       else
         o->grace = v;
       break;

@@ -830,6 +830,21 @@ static void raw_serve(ts_server *s, int fd, const char *path) {
       if (!raw_idle(s, fd, 100) || !send_all(fd, &slow[i % (sizeof slow - 1)], 1))
         return;
     }
+  } else if (!strcmp(path, "/one-name-repeated")) {
+    /* 30,000 lines of one header name (240 KB, under a 256 KiB cap): a
+     * client that joins repeated values by copying the growing string
+     * once per line does 30,000 copies of up to 90 KB */
+    static const char status[] = "HTTP/1.1 200 OK\r\n";
+    static const char end[] = "Content-Length: 2\r\nConnection: close\r\n\r\nok";
+    char lines[8 * 1000];
+    for (size_t i = 0; i < sizeof lines; i += 8)
+      memcpy(lines + i, "X-A: v\r\n", 8);
+    if (!send_all(fd, status, sizeof status - 1))
+      return;
+    for (int i = 0; i < 30; i++)
+      if (!send_all(fd, lines, sizeof lines))
+        return;
+    send_all(fd, end, sizeof end - 1);
   } else {
     send_all(fd, not_found, sizeof not_found - 1);
   }

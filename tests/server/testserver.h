@@ -29,7 +29,7 @@
  *                            number in flight now, 0 when idle); returns it
  *
  * Raw fault port (always plain TCP): /reset /close /garbage /hang
- * /slow-headers (else 404). */
+ * /slow-headers /one-name-repeated (30,000 "X-A: v" lines) (else 404). */
 
 typedef struct ts_server ts_server;
 
