@@ -63,7 +63,7 @@ else
 endif
 
 LIB_SRC  := $(wildcard src/*.c)
-CLI_SRC  := $(wildcard src/cli/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c src/cli/stream/*.c)
 SRV_SRC  := $(filter-out tests/server/main.c,$(wildcard tests/server/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 
