@@ -11,13 +11,13 @@
  * outbox, and the connection is made again with backoff; on SIGINT or
  * SIGTERM the worker takes no more jobs, gives those in flight --grace
  * seconds, and hands back the unfinished ones; if Redis cannot be reached
- * for 5 s more it gives up (the jobs it holds stay pending for others to
- * take after --claim-idle).
+ * by the end of the grace period it gives up (the jobs it holds stay
+ * pending for others to take after --claim-idle).
  *
  * DESIGN: the loop sleeps in cli_outbox_wait, on a condition variable on
  * the monotonic clock, until the earliest of: a record handed back by the
  * pool, a stop, the next heartbeat, the next claim scan, the end of a
- * reconnect backoff, the time to give up on Redis, and the next read. A
+ * reconnect backoff, the end of the grace period, and the next read. A
  * blocking XREADGROUP cannot be woken by a condition variable, so:
  *   - with no job held (and no --until-empty), the loop blocks in
  *     XREADGROUP BLOCK 250: nothing else can happen but a new job or a
@@ -48,7 +48,6 @@
 #define READ_EVERY_MAX 0.4    /* ... doubling up to this after empty ones */
 #define BACKOFF_MIN 0.1       /* reconnect waits double from this */
 #define BACKOFF_MAX 5.0
-#define STOP_REDIS_WAIT 5.0   /* after the grace period, how long to wait for Redis */
 
 typedef struct worker {
   const cli_options *o;
@@ -161,7 +160,9 @@ static void serve(worker *w) {
     double now = cli_now();
     wake = 0;
     if (stopping && isinf(stop_by))
-      stop_by = now + o->grace + STOP_REDIS_WAIT;
+      stop_by = now + o->grace;
+    if (stopping && !cli_outbox_held(w->outbox))
+      return; /* nothing to write or hand back */
     if (!cli_redis_connected(w->redis)) {
       if (w->fatal || (stopping && now >= stop_by)) {
         fprintf(stderr, "fetchpool worker: giving up on Redis with %zu jobs held; they stay "
@@ -191,7 +192,7 @@ static void serve(worker *w) {
       next_read = now; /* room was freed: fill it */
     }
     if (stopping && !cli_outbox_held(w->outbox))
-      return; /* nothing to write or hand back */
+      return; /* all written */
     /* while stopping too: a long grace must not let others take over
      * jobs still running here */
     if (now >= next_beat && cli_outbox_held(w->outbox)) {
