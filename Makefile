@@ -63,7 +63,7 @@ else
 endif
 
 LIB_SRC  := $(wildcard src/*.c)
-CLI_SRC  := $(wildcard src/cli/*.c)
+CLI_SRC  := $(wildcard src/cli/*.c src/cli/stream/*.c)
 SRV_SRC  := $(filter-out tests/server/main.c,$(wildcard tests/server/*.c))
 TEST_SRC := $(wildcard tests/test_*.c)
 
@@ -149,6 +149,15 @@ $(BUILD)/tests/test_fuzz: tests/test_fuzz.c $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC)
 	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server \
 	    -DFUZZ_DIR='"$(CURDIR)/tests/fuzz"' $(if $(FUZZ_CLI_NAMES),-DFUZZ_HAVE_CLI) \
 	    $(FINAL_LDFLAGS) -o $@ $< $(REPLAY_OBJ) $(SRV_OBJ) $(STATIC) $(TEST_LIBS) $(LDLIBS)
+
+# tests/test_stream_outbox drives the stream worker's outbox directly,
+# linked with its room and the CLI's clock (no Redis).
+STREAM_OUTBOX_OBJ := $(BUILD)/src/cli/stream/outbox.o $(BUILD)/src/cli/clock.o
+
+$(BUILD)/tests/test_stream_outbox: tests/test_stream_outbox.c $(STREAM_OUTBOX_OBJ) $(SRV_OBJ) $(STATIC)
+	@mkdir -p $(dir $@)
+	$(CC) $(FINAL_CFLAGS) $(TEST_CFLAGS) -Itests -Itests/server $(FINAL_LDFLAGS) -o $@ $< \
+	    $(STREAM_OUTBOX_OBJ) $(SRV_OBJ) $(STATIC) $(TEST_LIBS) $(LDLIBS)
 
 # The test command: installs what is missing, builds, runs every suite and
 # prints one "N passed, N failed" line.

@@ -22,7 +22,7 @@ includes() { # includes HEADER-REGEX FILES...: the files that include it
 
 lib=(src/*.c src/*.h)
 wall "curl outside transfer.c and engine_multi.c" \
-  "$(includes 'curl/curl\.h' "${lib[@]}" src/cli/*.c src/cli/*.h include/*.h |
+  "$(includes 'curl/curl\.h' "${lib[@]}" src/cli/*.c src/cli/*.h src/cli/stream/*.[ch] include/*.h |
      grep -vxE 'src/(transfer|engine_multi)\.c')"
 wall "jansson outside the model and the CLI" \
   "$(includes 'jansson\.h' "${lib[@]}" include/*.h | grep -vxE 'src/(request|response|record)\.c')"

@@ -714,7 +714,8 @@ static void test_reconnect_backs_off(void **state) {
   usleep(3000000);
   int tries = atomic_load(&h.accepted);
   kill(w.pid, SIGTERM);
-  /* a stopped worker still waits up to 5 s for Redis to hand jobs back */
+  /* holding no job, a stopped worker has nothing to hand back: it exits
+   * at once */
   int st = wait_child(&w, 15);
   atomic_store(&h.stop, true);
   pthread_join(h.thread, NULL);
@@ -876,6 +877,41 @@ static void test_sigterm_hands_jobs_back(void **state) {
   child_free(&w);
   json_t *recs = results_of("term");
   assert_one_record_per_job(recs, "term", 20);
+  json_decref(recs);
+}
+
+static void test_sigterm_with_redis_down_honours_grace(void **state) {
+  /* Redis goes away while a worker holds jobs, then SIGTERM: the worker
+   * exits 143 within --grace (1 s) and a margin, not grace + 5 s of
+   * reconnects later; what it held stays pending (no record, no ack),
+   * and another worker takes it over and finishes the run. */
+  enqueue_jobs("down", "/delay/3000", 12);
+  child w = SPAWN("down1", "worker", "--redis", redis_url, "--stream", "down", "-t", "4",
+                  "--grace", "1", "--claim-idle", "60");
+  wait_pending("down", 8, 10); /* 2 x -t: 4 running, 4 queued */
+  redis_stop();
+  double sent = tu_now();
+  kill(w.pid, SIGTERM);
+  int st = wait_child(&w, 30);
+  double took = tu_now() - sent;
+  redis_start();
+  print_message("exit %.2f s after SIGTERM\n", took);
+  char *log = child_log(&w);
+  if (st != 143 || took > (1 + 2.5) * tu_time_scale())
+    fail_msg("exit %d after %.2f s with --grace 1; its output:\n%.3000s", st, took, log);
+  assert_true(contains(log, "giving up on Redis with 8 jobs held"));
+  free(log);
+  child_free(&w);
+  assert_int_equal(rint_cmd("XLEN %s", "down:results", NULL), 0);
+  assert_int_equal(pending_total("down", "fetchpool"), 8);
+
+  w = SPAWN("down2", "worker", "--redis", redis_url, "--stream", "down", "-t", "12",
+            "--claim-idle", "0.5", "--until-empty");
+  assert_exit(&w, 30, 0);
+  child_free(&w);
+  assert_int_equal(pending_total("down", "fetchpool"), 0);
+  json_t *recs = results_of("down");
+  assert_one_record_per_job(recs, "down", 12);
   json_decref(recs);
 }
 
@@ -1274,6 +1310,7 @@ int main(void) {
       SCALE_TEST(test_refused_record_is_not_acked),
       SCALE_TEST(test_worker_waits_for_new_jobs),
       SCALE_TEST(test_sigterm_hands_jobs_back),
+      SCALE_TEST(test_sigterm_with_redis_down_honours_grace),
       SCALE_TEST(test_results_dedup),
       SCALE_TEST(test_until_empty_waits_for_other_consumers),
       SCALE_TEST(test_claim_waits_for_idle),

@@ -409,7 +409,7 @@ const struct redisReply *cli_redis_field(const struct redisReply *map, const cha
 
 /* enqueue.c: add the input's job lines to the stream. */
 int cli_enqueue(const cli_options *o);
-/* worker.c: run the group's jobs until stopped (or empty, --until-empty). */
+/* stream/worker.c: run the group's jobs until stopped (or empty, --until-empty). */
 int cli_worker(const cli_options *o);
 /* inspect.c: the stream's progress, and its deduplicated records. */
 int cli_status(const cli_options *o);
