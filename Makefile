@@ -8,6 +8,8 @@
 #   make bench           benchmark lab on a loopback nginx, ~25 min (QUICK=1: < 2 min);
 #                        results in bench/results/, see BENCHMARKS.md
 #   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
+#   make python          the Python package: library copied into python/fetchpool/,
+#                        installed into .venv (VENV=...) offline
 #   make install / uninstall   honour PREFIX and DESTDIR
 #   make lint            cppcheck and clang-tidy
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
@@ -69,7 +71,7 @@ SERVER   := $(BUILD)/fp-testserver
 PEAK_RSS := $(BUILD)/tests/fp-peak-rss
 
 .PHONY: all test check valgrind demo install uninstall lint clean deps examples bench bench-scale \
-        fuzz fuzz-build
+        fuzz fuzz-build python
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -139,7 +141,7 @@ test check: deps
 	@BUILD=$(BUILD) SAN="$(SAN)" WRAP="$(WRAP)" scripts/run-tests.sh $(TEST_BIN)
 
 .PHONY: build-tests
-build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS)
+build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS) $(SHARED)
 
 # The suite, then the program itself (scripts/valgrind-cli.sh, whose summary
 # line is prefixed "valgrind-cli:" so the suite's stays the last plain one).
@@ -201,6 +203,20 @@ bench-scale: deps
 	@$(MAKE) --no-print-directory $(PROGRAM)
 	@BUILD=$(BUILD) scripts/bench/scale.sh
 
+# The Python package (python/, see its README.md): Debian's python, never
+# another on PATH, so its python3-cffi is the one found; a venv that sees the
+# system's packages (Debian's python refuses a plain pip install), and pip
+# without an index or build isolation: offline, with Debian's setuptools.
+PYTHON ?= /usr/bin/python3
+VENV   ?= .venv
+python:
+	@scripts/install-deps.sh python
+	@$(MAKE) --no-print-directory $(SHARED)
+	cp $(SHARED) python/fetchpool/libfetchpool.so.0
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install --quiet --no-index --no-build-isolation ./python
+	@echo "installed: $(VENV)/bin/python -c 'import fetchpool'"
+
 examples: $(STATIC)
 	@mkdir -p $(BUILD)/examples
 	for f in examples/*.c; do \
@@ -236,4 +252,4 @@ lint:
 	clang-tidy --quiet $(LIB_SRC) $(CLI_SRC) -- $(CFLAGS)
 
 clean:
-	rm -rf build fetchpool.pc
+	rm -rf build fetchpool.pc python/build python/fetchpool.egg-info python/fetchpool/libfetchpool.so.0
