@@ -207,11 +207,12 @@ bench-scale: deps
 # another on PATH, so its python3-cffi is the one found; a venv that sees the
 # system's packages (Debian's python refuses a plain pip install), and pip
 # without an index or build isolation: offline, with Debian's setuptools.
+# The test server too: the README's examples run against it.
 PYTHON ?= /usr/bin/python3
 VENV   ?= .venv
 python:
 	@scripts/install-deps.sh python
-	@$(MAKE) --no-print-directory $(SHARED)
+	@$(MAKE) --no-print-directory $(SHARED) $(SERVER)
 	cp $(SHARED) python/fetchpool/libfetchpool.so.0
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --quiet --no-index --no-build-isolation ./python
