@@ -195,7 +195,7 @@ demo: deps
 # The benchmark lab (scripts/bench/run.sh): QUICK=1 for a sanity run, RUNS=N;
 # ENGINES, CLIENTS, WORKLOADS, CONC, ... are read from the environment.
 bench: deps
-	@$(MAKE) --no-print-directory $(PROGRAM)
+	@$(MAKE) --no-print-directory $(PROGRAM) $(SHARED)
 	@QUICK="$(QUICK)" RUNS="$(RUNS)" BUILD=$(BUILD) scripts/bench/run.sh
 
 # Redis Streams scale-out: 1, 2 and 4 workers on a latency-bound server
