@@ -216,6 +216,7 @@ python:
 	cp $(SHARED) python/fetchpool/libfetchpool.so.0
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --quiet --no-index --no-build-isolation ./python
+	rm -rf python/build python/fetchpool.egg-info
 	@echo "installed: $(VENV)/bin/python -c 'import fetchpool'"
 
 examples: $(STATIC)

@@ -89,8 +89,17 @@ class Request:
     replace the pool's for this job; ``id`` is any value, handed back as
     ``Response.id``."""
 
-    __slots__ = ("url", "method", "headers", "body", "timeout", "connect_timeout",
-                 "stall_timeout", "max_redirs", "id")
+    __slots__ = {
+        "url": "The URL to fetch (http or https).",
+        "method": "The HTTP method (\"GET\" by default).",
+        "headers": "Headers added to the pool's, replacing those of the same name.",
+        "body": "The request body as bytes, or None.",
+        "timeout": "Total seconds for this job (None: the pool's).",
+        "connect_timeout": "Seconds to connect for this job (None: the pool's).",
+        "stall_timeout": "Seconds under 1 byte/s before giving up (None: the pool's).",
+        "max_redirs": "Redirects followed at most for this job (None: the pool's).",
+        "id": "Any value, handed back as Response.id.",
+    }
 
     url: str
     method: str
@@ -171,8 +180,13 @@ class Response:
     read from the library's response when first used; the response's
     memory is freed with the last reference to this object."""
 
-    __slots__ = ("_c", "_resp", "url", "id", "status", "_code", "_content", "_headers",
-                 "_error")
+    __slots__ = {
+        "_c": None, "_resp": None, "_code": None, "_content": None, "_headers": None,
+        "_error": None,
+        "url": "The URL as submitted.",
+        "id": "The Request's id (None for a plain URL).",
+        "status": "The final HTTP status, or None when no response arrived.",
+    }
 
     url: str
     id: Any

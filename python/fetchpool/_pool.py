@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Callable, Deque, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Union
 
 from ._ffi import (FP_ERR_INVALID_ARG, FP_ERR_NOMEM, FP_ERR_SHUTDOWN, FP_ERR_WAIT_TIMEOUT,
                    FP_ERR_WOULD_BLOCK, FP_FOREVER, FP_OK, ffi, lib, strerror)
