@@ -9,6 +9,8 @@
 #   make bench           benchmark lab on a loopback nginx, ~25 min (QUICK=1: < 2 min);
 #                        results in bench/results/, see BENCHMARKS.md
 #   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
+#   make python          the Python package: library copied into python/fetchpool/,
+#                        installed into .venv (VENV=...) offline
 #   make install / uninstall   honour PREFIX and DESTDIR
 #   make lint            the design's walls (scripts/check-walls.sh), cppcheck, clang-tidy
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
@@ -80,7 +82,7 @@ SERVER   := $(BUILD)/fp-testserver
 PEAK_RSS := $(BUILD)/tests/fp-peak-rss
 
 .PHONY: all test check valgrind demo install uninstall lint clean deps examples bench bench-scale \
-        fuzz fuzz-build
+        fuzz fuzz-build python
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
 
@@ -166,7 +168,7 @@ test check: deps
 	@BUILD=$(BUILD) SAN="$(SAN)" WRAP="$(WRAP)" scripts/run-tests.sh $(TEST_BIN)
 
 .PHONY: build-tests
-build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS) $(EXAMPLE_BIN)
+build-tests: $(TEST_BIN) $(PROGRAM) $(SERVER) $(PEAK_RSS) $(EXAMPLE_BIN) $(SHARED)
 
 # The suite, then the program itself (scripts/valgrind-cli.sh, whose summary
 # line is prefixed "valgrind-cli:" so the suite's stays the last plain one).
@@ -220,13 +222,29 @@ demo: deps
 # The benchmark lab (scripts/bench/run.sh): QUICK=1 for a sanity run, RUNS=N;
 # ENGINES, CLIENTS, WORKLOADS, CONC, ... are read from the environment.
 bench: deps
-	@$(MAKE) --no-print-directory $(PROGRAM)
+	@$(MAKE) --no-print-directory $(PROGRAM) $(SHARED)
 	@QUICK="$(QUICK)" RUNS="$(RUNS)" BUILD=$(BUILD) scripts/bench/run.sh
 
 # Redis Streams scale-out: 1, 2 and 4 workers on a latency-bound server
 bench-scale: deps
 	@$(MAKE) --no-print-directory $(PROGRAM)
 	@BUILD=$(BUILD) scripts/bench/scale.sh
+
+# The Python package (python/, see its README.md): Debian's python, never
+# another on PATH, so its python3-cffi is the one found; a venv that sees the
+# system's packages (Debian's python refuses a plain pip install), and pip
+# without an index or build isolation: offline, with Debian's setuptools.
+# The test server too: the README's examples run against it.
+PYTHON ?= /usr/bin/python3
+VENV   ?= .venv
+python:
+	@scripts/install-deps.sh python
+	@$(MAKE) --no-print-directory $(SHARED) $(SERVER)
+	cp $(SHARED) python/fetchpool/libfetchpool.so.0
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
+	$(VENV)/bin/pip install --quiet --no-index --no-build-isolation ./python
+	rm -rf python/build python/fetchpool.egg-info
+	@echo "installed: $(VENV)/bin/python -c 'import fetchpool'"
 
 # One program per idiom of the API; tests/test_examples.c runs each
 # against the test server (so make test builds them).
@@ -270,4 +288,4 @@ lint:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf build fetchpool.pc
+	rm -rf build fetchpool.pc python/build python/fetchpool.egg-info python/fetchpool/libfetchpool.so.0

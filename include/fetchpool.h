@@ -698,6 +698,48 @@ FP_EXTERN json_t *fp_results_to_json(fp_results *r, unsigned flags);
 /* Free the array and its references. NULL is ignored. */
 FP_EXTERN void fp_results_free(fp_results *r);
 
+/* ------------------------------------------------------------------------
+ * Completion queue: tags of done futures for one consumer thread
+ * ------------------------------------------------------------------------ */
+
+/* For a caller that must not run its own code in the thread that completes
+ * a future (a language binding that needs its interpreter's global lock,
+ * an event loop): watched futures put a caller-chosen tag in the queue
+ * when they are done, and the caller's own thread takes the tags in
+ * batches. */
+typedef struct fp_completions fp_completions;
+
+/* An empty, open queue. Returns NEW (fp_completions_free), or NULL when
+ * memory ran out. */
+FP_EXTERN fp_completions *fp_completions_new(void);
+
+/* Put tag in q once f is done (finished or cancelled; at once, in this
+ * thread, if it already is). f is BORROWED: q keeps no reference to it.
+ * Returns FP_OK, FP_ERR_INVALID_ARG (q or f NULL) or FP_ERR_NOMEM (then
+ * the tag never comes). Thread-safe; also allowed after
+ * fp_completions_close. */
+FP_EXTERN int fp_completions_watch(fp_completions *q, fp_future *f,
+                                   uint64_t tag);
+
+/* Wait up to timeout seconds (FP_FOREVER: no limit) for a tag, then move
+ * every tag present, at most max, oldest first, into tags[0..*n-1] (tags
+ * is caller-owned, max entries). Returns FP_OK (*n >= 1),
+ * FP_ERR_WAIT_TIMEOUT (*n 0), FP_ERR_SHUTDOWN when q is closed and empty
+ * (*n 0), or FP_ERR_INVALID_ARG. Thread-safe; one consumer is the
+ * intended use. */
+FP_EXTERN int fp_completions_pop(fp_completions *q, double timeout,
+                                 uint64_t *tags, size_t max, size_t *n);
+
+/* Close q: every waiting and later fp_completions_pop returns the tags
+ * left, then FP_ERR_SHUTDOWN instead of waiting. Idempotent. Thread-safe. */
+FP_EXTERN void fp_completions_close(fp_completions *q);
+
+/* Free q and the tags it still holds. Every watched future must be done
+ * and its tag delivered to q first (popped or not), as for
+ * fp_results_free. Not thread-safe with other calls on q. NULL is
+ * ignored. */
+FP_EXTERN void fp_completions_free(fp_completions *q);
+
 #ifdef __cplusplus
 }
 #endif

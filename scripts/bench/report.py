@@ -51,7 +51,8 @@ THROUGHPUT = {"tiny", "100k"}
 
 
 def client_order(c):
-    base = ["curl-parallel", "py-threads", "py-aiohttp", "py-aiohttp-chunked", "xargs-curl", "wrk"]
+    base = ["curl-parallel", "py-threads", "py-aiohttp", "py-aiohttp-chunked", "py-fetchpool-submit",
+            "py-fetchpool-all", "py-fetchpool-async", "xargs-curl", "wrk"]
     if c.startswith("fetchpool-"):
         return (0, ["threads", "multi", "hybrid"].index(c[10:]) if c[10:] in ("threads", "multi", "hybrid") else 9, c)
     return (1, base.index(c) if c in base else 99, c)

@@ -26,7 +26,9 @@
 #   OUT              output directory [bench/results]
 #
 # Client names: fetchpool-ENGINE, curl-parallel, py-threads, py-aiohttp,
-# py-aiohttp-chunked (100ms and mixed only), xargs-curl, wrk.
+# py-aiohttp-chunked (100ms and mixed only), py-fetchpool-submit,
+# py-fetchpool-all, py-fetchpool-async (the Python package: submit +
+# as_completed, fetch_all, asyncio await pool.fetch), xargs-curl, wrk.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root=$PWD
@@ -74,6 +76,7 @@ command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 [ -x /usr/bin/python3 ] || need+=(python3)
 /usr/bin/python3 -c 'import requests' 2>/dev/null || need+=(python3-requests)
 /usr/bin/python3 -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
+/usr/bin/python3 -c 'import cffi' 2>/dev/null || need+=(python3-cffi)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} (apt)"
   sudo=""
@@ -83,6 +86,9 @@ if [ ${#need[@]} -gt 0 ]; then
     { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
 fi
 [ -x "$FP" ] || die "$FP not built (run make first)"
+# the py-fetchpool clients: the package from python/, on this build's library
+export FETCHPOOL_LIBRARY=$root/$BUILD/libfetchpool.so.0
+export PYTHONPATH=$root/python${PYTHONPATH:+:$PYTHONPATH}
 
 # --- engines: threads, plus whatever --engine lists ------------------------
 help=$("$FP" --help 2>&1 || true)
@@ -97,7 +103,8 @@ has_engine_opt=0
 grep -q -- '--engine' <<<"$help" && has_engine_opt=1
 fp_clients=""
 for e in $ENGINES; do fp_clients="$fp_clients fetchpool-$e"; done
-ALL_CLIENTS="$fp_clients curl-parallel py-threads py-aiohttp py-aiohttp-chunked xargs-curl wrk"
+ALL_CLIENTS="$fp_clients curl-parallel py-threads py-aiohttp py-aiohttp-chunked"
+ALL_CLIENTS="$ALL_CLIENTS py-fetchpool-submit py-fetchpool-all py-fetchpool-async xargs-curl wrk"
 CLIENTS=${CLIENTS:-$ALL_CLIENTS}
 
 # --- limits ----------------------------------------------------------------
@@ -313,10 +320,16 @@ cell() { # workload client N run
       -w '%{http_code}\n' -K "$uf.curl"
     ok=$(grep -c '^200$' "$out" || true)
     ndone=$(grep -c . "$out" || true) ;;
-  py-threads | py-aiohttp | py-aiohttp-chunked)
+  py-threads | py-aiohttp | py-aiohttp-chunked | py-fetchpool-*)
     case "$c" in
     py-threads) measure "$out" "$err" /usr/bin/python3 "$here/py_threads.py" "$n" "$uf" ;;
     py-aiohttp) measure "$out" "$err" /usr/bin/python3 "$here/py_aiohttp.py" pool "$n" "$uf" ;;
+    py-fetchpool-*)
+      if [ "$n" -gt 10000 ]; then
+        row "$wl" "$c" "$n" "$eff" "$run" "$r" "" "" "" "" "" "" "" "" "$ld" skipped "not run: threads is limited to 10000"
+        return 0
+      fi
+      measure "$out" "$err" /usr/bin/python3 "$here/py_fetchpool.py" "${c#py-fetchpool-}" "$n" "$uf" ;;
     *) measure "$out" "$err" /usr/bin/python3 "$here/py_aiohttp.py" chunked "$n" "$uf" ;;
     esac
     ok=$(awk '$1 == "ok" {print $2}' "$out")
