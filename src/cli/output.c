@@ -12,9 +12,9 @@
  * before it is written (a reserved seq is always below written + window,
  * so its slot is free).
  *
- * After writing a batch the writer lingers LINGER_NS for more before it
+ * After writing a batch the writer lingers LINGER_S for more before it
  * sleeps, and a record wakes it only while it sleeps: while records flow
- * it wakes once per LINGER_NS, not once per record (two context switches
+ * it wakes once per LINGER_S, not once per record (two context switches
  * a record on tiny responses). A record waits at most that much longer.
  *
  * A failed write (a full disk, /dev/full, a closed pipe) ends the run:
@@ -32,8 +32,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 
-#define LINGER_NS 1000000L /* 1 ms */
+#define LINGER_S 0.001
 
 typedef struct item {
   struct item *next;
@@ -147,12 +148,7 @@ static void *writer_main(void *arg) {
       if (linger) {
         linger = false;
         struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_nsec += LINGER_NS;
-        if (until.tv_nsec >= 1000000000L) {
-          until.tv_sec++;
-          until.tv_nsec -= 1000000000L;
-        }
+        cli_deadline(LINGER_S, &until);
         pthread_cond_timedwait(&o->ready, &o->mu, &until);
         continue;
       }
@@ -228,11 +224,7 @@ cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats
   }
   pthread_mutex_init(&o->mu, NULL);
   pthread_cond_init(&o->room, NULL);
-  pthread_condattr_t attr;
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&o->ready, &attr);
-  pthread_condattr_destroy(&attr);
+  cli_cond_init(&o->ready);
   int rc = pthread_create(&o->thread, NULL, writer_main, o);
   if (rc) {
     snprintf(msg, msgsize, "cannot start the writer thread: %s", strerror(rc));

@@ -10,8 +10,9 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 
-#define REDRAW_NS 100000000L /* 10 redraws a second at most */
+#define REDRAW_S 0.1 /* 10 redraws a second at most */
 #define BAR_WIDTH 24
 
 struct cli_progress {
@@ -25,12 +26,6 @@ struct cli_progress {
   bool stop;
 };
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int format_eta(char *buf, size_t size, double s) {
   long t = (long)(s + 0.5);
   if (t >= 3600)
@@ -40,7 +35,7 @@ static int format_eta(char *buf, size_t size, double s) {
 
 static void draw(cli_progress *p) {
   cli_counts c = cli_stats_counts(p->stats);
-  double elapsed = mono_now() - p->start;
+  double elapsed = cli_now() - p->start;
   double rate = elapsed > 0 ? (double)c.done / elapsed : 0;
   char line[256];
   int n = snprintf(line, sizeof line, "\r");
@@ -76,12 +71,7 @@ static void *progress_main(void *arg) {
     draw(p);
     pthread_mutex_lock(&p->mu);
     struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_nsec += REDRAW_NS;
-    if (deadline.tv_nsec >= 1000000000L) {
-      deadline.tv_sec++;
-      deadline.tv_nsec -= 1000000000L;
-    }
+    cli_deadline(REDRAW_S, &deadline);
     while (!p->stop && pthread_cond_timedwait(&p->wake, &p->mu, &deadline) != ETIMEDOUT) {
     }
   }
@@ -92,18 +82,14 @@ static void *progress_main(void *arg) {
 
 cli_progress *cli_progress_start(cli_stats *stats, int64_t total, int fd) {
   cli_progress *p = calloc(1, sizeof *p);
-  pthread_condattr_t attr;
   if (!p)
     return NULL;
   p->stats = stats;
   p->total = total;
   p->fd = fd;
-  p->start = mono_now();
+  p->start = cli_now();
   pthread_mutex_init(&p->mu, NULL);
-  pthread_condattr_init(&attr);
-  pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-  pthread_cond_init(&p->wake, &attr);
-  pthread_condattr_destroy(&attr);
+  cli_cond_init(&p->wake);
   if (pthread_create(&p->thread, NULL, progress_main, p)) {
     pthread_cond_destroy(&p->wake);
     pthread_mutex_destroy(&p->mu);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "clock.h"
 
 /* The program's one signal route: global because a handler has no
  * argument. Written before any thread starts, read-only afterwards. */
@@ -90,12 +91,6 @@ int cli_signals_install(void) {
   return 0;
 }
 
-static double mono_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void notice(const char *text) {
   if (!ops.quiet) {
     /* "\r\033[K" would clear a progress line, but stderr may be a file */
@@ -113,7 +108,7 @@ static void *signal_main(void *arg) {
   for (;;) {
     int timeout = -1;
     if (first_signal && !aborted) {
-      double left = deadline - mono_now();
+      double left = deadline - cli_now();
       timeout = left <= 0 ? 0 : (int)ceil(left * 1000);
     }
     struct pollfd p = {.fd = pipe_fds[0], .events = POLLIN};
@@ -135,7 +130,7 @@ static void *signal_main(void *arg) {
       if (!first_signal) {
         char text[256];
         first_signal = sig;
-        deadline = mono_now() + ops.grace;
+        deadline = cli_now() + ops.grace;
         snprintf(text, sizeof text,
                  "%s: reading no more jobs, cancelling queued ones; waiting up to %g s "
                  "for the transfers in flight (signal again to stop them now)",

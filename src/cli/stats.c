@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "clock.h"
 
 #define NCODES 64 /* fp_code values are 0 .. -63 */
 
@@ -22,12 +23,6 @@ struct cli_stats {
   int signal;                /* the interrupting signal, or 0 */
 };
 
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 cli_stats *cli_stats_new(void) {
   cli_stats *s = calloc(1, sizeof *s);
   if (!s)
@@ -37,7 +32,7 @@ cli_stats *cli_stats_new(void) {
     free(s);
     return NULL;
   }
-  s->start = now();
+  s->start = cli_now();
   s->wall = -1;
   return s;
 }
@@ -99,11 +94,11 @@ static const char *signal_name(int sig) { return sig ? cli_signal_name(sig) : NU
 
 void cli_stats_stop(cli_stats *s) {
   pthread_mutex_lock(&s->mu);
-  s->wall = now() - s->start;
+  s->wall = cli_now() - s->start;
   pthread_mutex_unlock(&s->mu);
 }
 
-static double wall_of(const cli_stats *s) { return s->wall >= 0 ? s->wall : now() - s->start; }
+static double wall_of(const cli_stats *s) { return s->wall >= 0 ? s->wall : cli_now() - s->start; }
 
 static double rate_of(const cli_stats *s) {
   double wall = wall_of(s);
