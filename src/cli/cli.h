@@ -60,7 +60,7 @@ typedef struct cli_options {
   bool resume_failed;
   char *const *files;
   size_t nfiles;
-  /* the Redis commands (redis.c, enqueue.c, worker.c, inspect.c) */
+  /* the Redis commands (redis.c, enqueue.c, stream/, inspect.c) */
   const char *redis;          /* redis://... URL */
   const char *stream;         /* the job stream */
   const char *group;          /* consumer group */
@@ -243,7 +243,7 @@ cli_progress *cli_progress_start(cli_stats *stats, int64_t total, int fd);
 /* Stop the thread and erase the line. NULL is ignored. */
 void cli_progress_stop(cli_progress *p);
 
-/* ---- job.c: an input line becomes a submitted job or an error record ---- */
+/* ---- job_line.c: an input line becomes a submitted job or an error record ---- */
 
 /* Where a job's record goes, called once per job: on the thread that
  * finished it, or in cli_job_start for a line that cannot become a
@@ -409,7 +409,7 @@ const struct redisReply *cli_redis_field(const struct redisReply *map, const cha
 
 /* enqueue.c: add the input's job lines to the stream. */
 int cli_enqueue(const cli_options *o);
-/* stream/worker.c: run the group's jobs until stopped (or empty, --until-empty). */
+/* stream/consumer.c: run the group's jobs until stopped (or empty, --until-empty). */
 int cli_worker(const cli_options *o);
 /* inspect.c: the stream's progress, and its deduplicated records. */
 int cli_status(const cli_options *o);

@@ -1,5 +1,5 @@
 /* fuzz_job_line.c: one input line as the fetchpool program reads it (see
- * src/cli/job.c): a line starting with '{' is a JSON job object, parsed
+ * src/cli/job_line.c): a line starting with '{' is a JSON job object, parsed
  * with json_loadb and turned into a request by fp_request_from_json, once
  * with no base and once on a base request like the one command-line
  * options build; any other line is a URL. Whatever the line, it must give
@@ -219,7 +219,7 @@ static void record_request(const fp_request *req, const uint8_t *data, size_t si
   fp_request_decref(copy);
 }
 
-/* A JSON job line, as from_json_line in src/cli/job.c. */
+/* A JSON job line, as from_json_line in src/cli/job_line.c. */
 static void json_line(const uint8_t *data, size_t size, uint64_t index) {
   json_error_t jerr;
   json_t *obj = json_loadb((const char *)data, size, 0, &jerr);
@@ -251,7 +251,7 @@ static void json_line(const uint8_t *data, size_t size, uint64_t index) {
   json_decref(obj);
 }
 
-/* A URL line, as from_url_line in src/cli/job.c. */
+/* A URL line, as from_url_line in src/cli/job_line.c. */
 static void url_line(const uint8_t *data, size_t size, uint64_t index) {
   if (memchr(data, '\0', size)) {
     json_t *rec = fp_record_error(index, NULL, NULL, FP_ERR_INVALID_URL,

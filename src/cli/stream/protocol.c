@@ -6,7 +6,7 @@
  * so only a dead or stuck worker's jobs are taken over; on a stop it hands
  * back the unfinished ones (made idle at once, so others take them now).
  * The commands read and write the outbox (outbox.c) and start jobs through
- * a callback; when to call them is the loop's business (worker.c). */
+ * a callback; when to call them is the loop's business (consumer.c). */
 #include "protocol.h"
 
 #include <hiredis/hiredis.h>

@@ -1,5 +1,6 @@
-/* worker.c: fetchpool worker: runs the jobs of a Redis stream's consumer
- * group on the pool until stopped (or, --until-empty, until the group is
+/* consumer.c: the `fetchpool worker` command, one consumer of a Redis
+ * stream's group: runs the group's jobs
+ * on the pool until stopped (or, --until-empty, until the group is
  * done). This is the command's loop; the jobs held and the records owed
  * are the outbox's (outbox.c), the Redis commands the protocol's
  * (protocol.c).
@@ -49,7 +50,7 @@
 #define BACKOFF_MIN 0.1       /* reconnect waits double from this */
 #define BACKOFF_MAX 5.0
 
-typedef struct worker {
+typedef struct consumer {
   const cli_options *o;
   cli_redis *redis;
   fp_executor *ex;
@@ -60,14 +61,14 @@ typedef struct worker {
   char consumer[256];
   char results[512];
   bool fatal; /* an error that ends the worker: exit 2 */
-} worker;
+} consumer;
 
 /* ---- the pool's side ---- */
 
 /* A job's record is ready: on the thread that finished it (or this one,
  * for an entry that is no job). */
 static void deliver(void *arg, uint64_t seq, uint64_t index, json_t *rec, const cli_result *r) {
-  worker *w = arg;
+  consumer *w = arg;
   char *text = NULL;
   if (rec && r->code != FP_ERR_CANCELLED) {
     json_object_set_new(rec, "job_id", json_string(cli_outbox_id(w->outbox, (size_t)seq)));
@@ -82,7 +83,7 @@ static void deliver(void *arg, uint64_t seq, uint64_t index, json_t *rec, const 
 
 /* The protocol read stream entry job: run it, or record that it is none. */
 static void start(void *arg, size_t job, uint64_t index, const char *line, size_t len) {
-  worker *w = arg;
+  consumer *w = arg;
   if (!line) {
     cli_result r = {.code = FP_ERR_INVALID_REQUEST};
     deliver(w, job, index,
@@ -96,18 +97,18 @@ static void start(void *arg, size_t job, uint64_t index, const char *line, size_
 
 /* Signal thread, first signal: take no more jobs, cancel the queued. */
 static void stop(void *arg) {
-  worker *w = arg;
+  consumer *w = arg;
   cli_outbox_stop(w->outbox);
   fp_executor_shutdown(w->ex, false, true);
 }
 
 /* Grace over, or a second signal: end the transfers in flight. */
 static void abort_transfers(void *arg) {
-  worker *w = arg;
+  consumer *w = arg;
   fp_executor_abort(w->ex);
 }
 
-static void set_fatal(worker *w) {
+static void set_fatal(consumer *w) {
   w->fatal = true;
   cli_outbox_stop(w->outbox);
   fp_executor_shutdown(w->ex, false, true);
@@ -117,7 +118,7 @@ static void set_fatal(worker *w) {
 
 /* Connect and prepare. 0 when connected, -1 after a failed attempt (or
  * one that will not heal: w->fatal). */
-static int reconnect(worker *w, bool *announced) {
+static int reconnect(consumer *w, bool *announced) {
   if (cli_redis_connect(w->redis) == 0) {
     int rc = cli_stream_prepare(&w->stream);
     if (rc > 0) {
@@ -148,7 +149,7 @@ static double retry_time(double *backoff) {
 /* The worker's loop; returns when stopped, given up, or drained
  * (--until-empty). Each pass does what is due, then sets wake to the
  * earliest time something falls due (0: pass again at once). */
-static void serve(worker *w) {
+static void serve(consumer *w) {
   const cli_options *o = w->o;
   cli_stream *s = &w->stream;
   double backoff = BACKOFF_MIN, retry_at = 0, next_beat = 0, next_claim = 0, next_read = 0;
@@ -251,7 +252,7 @@ static void serve(worker *w) {
   }
 }
 
-static int worker_init(worker *w, const cli_options *o) {
+static int worker_init(consumer *w, const cli_options *o) {
   char host[200] = "host";
   memset(w, 0, sizeof *w);
   w->o = o;
@@ -273,7 +274,7 @@ static int worker_init(worker *w, const cli_options *o) {
   return 0;
 }
 
-static void worker_free(worker *w) {
+static void worker_free(consumer *w) {
   fp_executor_free(w->ex); /* joins the pool: no deliver runs after this */
   cli_outbox_free(w->outbox);
   cli_stats_free(w->stats);
@@ -281,7 +282,7 @@ static void worker_free(worker *w) {
 }
 
 int cli_worker(const cli_options *o) {
-  worker w;
+  consumer w;
   char msg[512];
   int status = CLI_EXIT_USAGE;
   if (worker_init(&w, o)) {

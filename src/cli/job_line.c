@@ -1,4 +1,4 @@
-/* job.c: one input line becomes a job: a request built on the
+/* job_line.c: one input line becomes a job: a request built on the
  * command-line defaults and submitted, whose done callback turns the
  * finished future into a record for the output; or, for a line that cannot
  * become a request, an error record at once. --save streams each body to
