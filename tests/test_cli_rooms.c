@@ -1,11 +1,16 @@
 /* test_cli_rooms.c: the program's rooms tested directly, without the
- * binary: the latency histogram and the run's statistics (the summary
- * text and its --stats-json object). Linked with the CLI's objects. */
+ * binary: the latency histogram, the run's statistics (the summary text
+ * and its --stats-json object), the input reader, the record writer, the
+ * --resume reader and the signal thread. Linked with the CLI's objects. */
 #include "testutil.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <pthread.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -209,6 +214,285 @@ static void test_stats_threads(void **state) {
   cli_stats_free(s);
 }
 
+/* ---- scratch files ---- */
+
+/* A new file holding len bytes of data; returns its malloc'd path. */
+static char *scratch_file(const char *data, size_t len) {
+  char *path = strdup("/tmp/fp-rooms-XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, data, len), (ssize_t)len);
+  close(fd);
+  return path;
+}
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  assert_non_null(f);
+  char *buf = calloc(1, 1 << 20);
+  *len = fread(buf, 1, (1 << 20) - 1, f);
+  fclose(f);
+  return buf;
+}
+
+/* ---- input.c ---- */
+
+static void test_input_lines(void **state) {
+  (void)state;
+  /* a BOM at the start of each file only, CRLF, blanks, comments,
+   * surrounding blanks, a last line without newline */
+  static const char a[] = "\xEF\xBB\xBFhttp://a/1\r\n\n  # note\n  http://a/2  \n"
+                          "\xEF\xBB\xBFhttp://a/3";
+  static const char b[] = "\xEF\xBB\xBF{\"url\":\"http://b/1\"}\n#x\n";
+  char *pa = scratch_file(a, sizeof a - 1), *pb = scratch_file(b, sizeof b - 1);
+  char *names[] = {pa, pb};
+  char msg[256];
+  cli_input *in = cli_input_open(names, 2, msg, sizeof msg);
+  assert_non_null(in);
+  assert_int_equal(cli_input_count(in), 4);
+  static const char *want[] = {"http://a/1", "http://a/2", "\xEF\xBB\xBFhttp://a/3",
+                               "{\"url\":\"http://b/1\"}"};
+  const char *line;
+  size_t len;
+  bool read_error = false;
+  for (size_t i = 0; i < 4; i++) {
+    assert_int_equal(cli_input_next(in, &line, &len, &read_error, msg, sizeof msg), 1);
+    assert_int_equal(len, strlen(want[i]));
+    assert_memory_equal(line, want[i], len);
+  }
+  assert_int_equal(cli_input_next(in, &line, &len, &read_error, msg, sizeof msg), 0);
+  assert_false(read_error);
+  cli_input_close(in);
+  /* a missing file is reported at open, naming it */
+  char *missing[] = {"/nonexistent/fp-input"};
+  assert_null(cli_input_open(missing, 1, msg, sizeof msg));
+  assert_non_null(strstr(msg, "/nonexistent/fp-input"));
+  unlink(pa), unlink(pb);
+  free(pa), free(pb);
+}
+
+/* stop wakes a reader waiting on a pipe that gives nothing */
+typedef struct stopper {
+  cli_input *in;
+} stopper;
+
+static void *stop_later(void *arg) {
+  usleep(100 * 1000);
+  cli_input_stop(((stopper *)arg)->in);
+  return NULL;
+}
+
+static void test_input_stop_wakes_reader(void **state) {
+  (void)state;
+  int fds[2];
+  assert_int_equal(pipe(fds), 0);
+  int saved = dup(STDIN_FILENO);
+  dup2(fds[0], STDIN_FILENO);
+  char *names[] = {"-"};
+  char msg[256];
+  cli_input *in = cli_input_open(names, 1, msg, sizeof msg);
+  assert_non_null(in);
+  assert_int_equal(cli_input_count(in), -1); /* not a regular file */
+  stopper s = {in};
+  pthread_t t;
+  pthread_create(&t, NULL, stop_later, &s);
+  const char *line;
+  size_t len;
+  bool read_error = false;
+  double t0 = tu_now();
+  assert_int_equal(cli_input_next(in, &line, &len, &read_error, msg, sizeof msg), 0);
+  assert_true(tu_now() - t0 < 5.0 * tu_time_scale());
+  pthread_join(t, NULL);
+  cli_input_close(in);
+  dup2(saved, STDIN_FILENO);
+  close(saved), close(fds[0]), close(fds[1]);
+}
+
+/* ---- output.c ---- */
+
+static json_t *record(uint64_t index) {
+  return json_pack("{s:I, s:b}", "index", (json_int_t)index, "ok", 1);
+}
+
+/* Ordered: records put in reverse leave in seq order, one line each. */
+static void test_output_ordered(void **state) {
+  (void)state;
+  char *path = scratch_file("", 0);
+  int fd = open(path, O_WRONLY | O_APPEND);
+  cli_stats *stats = cli_stats_new();
+  char msg[256];
+  cli_output *o = cli_output_new(fd, true, 8, stats, NULL, NULL, msg, sizeof msg);
+  assert_non_null(o);
+  for (uint64_t seq = 0; seq < 5; seq++)
+    assert_true(cli_output_reserve(o, seq));
+  cli_result ok = {.code = FP_OK, .status = 200, .ran = true, .elapsed_s = 0.001};
+  for (uint64_t seq = 5; seq-- > 0;)
+    cli_output_put(o, seq, seq + 10, record(seq + 10), &ok);
+  assert_int_equal(cli_output_finish(o, 5), 0);
+  cli_output_free(o);
+  close(fd);
+  size_t len;
+  char *text = slurp(path, &len);
+  assert_string_equal(text, "{\"index\":10,\"ok\":true}\n{\"index\":11,\"ok\":true}\n"
+                            "{\"index\":12,\"ok\":true}\n{\"index\":13,\"ok\":true}\n"
+                            "{\"index\":14,\"ok\":true}\n");
+  assert_int_equal(cli_stats_counts(stats).done, 5);
+  free(text);
+  cli_stats_free(stats);
+  unlink(path);
+  free(path);
+}
+
+typedef struct fail_seen {
+  atomic_int calls;
+  int err;
+} fail_seen;
+
+static void on_fail(void *arg, int err) {
+  fail_seen *f = arg;
+  f->err = err;
+  atomic_fetch_add(&f->calls, 1);
+}
+
+/* A failed write: finish says why, on_fail runs once, reservations are
+ * refused from then on, and the records are counted as not written. */
+static void test_output_write_error(void **state) {
+  (void)state;
+  int fd = open("/dev/full", O_WRONLY);
+  assert_true(fd >= 0);
+  cli_stats *stats = cli_stats_new();
+  fail_seen seen = {.err = 0};
+  atomic_init(&seen.calls, 0);
+  char msg[256];
+  cli_output *o = cli_output_new(fd, false, 4, stats, on_fail, &seen, msg, sizeof msg);
+  assert_non_null(o);
+  cli_result ok = {.code = FP_OK, .status = 200, .ran = true};
+  assert_true(cli_output_reserve(o, 0));
+  assert_true(cli_output_reserve(o, 1));
+  cli_output_put(o, 0, 0, record(0), &ok);
+  double end = tu_now() + 10 * tu_time_scale();
+  while (atomic_load(&seen.calls) == 0 && tu_now() < end)
+    usleep(1000);
+  assert_int_equal(atomic_load(&seen.calls), 1);
+  assert_int_equal(seen.err, ENOSPC);
+  assert_false(cli_output_reserve(o, 2));
+  cli_output_put(o, 1, 1, record(1), &ok);
+  assert_int_equal(cli_output_finish(o, 2), ENOSPC);
+  assert_int_equal(atomic_load(&seen.calls), 1);
+  assert_int_equal(cli_stats_counts(stats).done, 0); /* nothing was written */
+  json_t *sj = cli_stats_json(stats);
+  assert_int_equal(json_integer_value(json_object_get(sj, "not_written")), 2);
+  json_decref(sj);
+  cli_output_free(o);
+  cli_stats_free(stats);
+  close(fd);
+}
+
+/* ---- resume.c ---- */
+
+static void test_resume_reads_records(void **state) {
+  (void)state;
+  static const char text[] =
+      "{\"index\":0,\"ok\":true,\"error\":null}\n"
+      "not a record\n"
+      "{\"index\":2,\"ok\":false,\"error\":{\"code\":\"http\"}}\n"
+      "{\"index\":3,\"ok\":false,\"error\":{\"code\":\"cancelled\"}}\n"
+      "{\"index\":4,\"ok\":tr";
+  char *path = scratch_file(text, sizeof text - 1);
+  int fd = -1;
+  cli_resume_info info;
+  char msg[256];
+  cli_done *d = cli_resume_open(path, false, &fd, &info, msg, sizeof msg);
+  assert_non_null(d);
+  assert_int_equal(info.records, 3);
+  assert_int_equal(info.foreign, 1);
+  assert_int_equal(info.torn_bytes, strlen("{\"index\":4,\"ok\":tr"));
+  assert_true(cli_done_has(d, 0));
+  assert_false(cli_done_has(d, 1));
+  assert_true(cli_done_has(d, 2));  /* failed is final... */
+  assert_false(cli_done_has(d, 3)); /* ...cancelled is not */
+  assert_false(cli_done_has(d, 4)); /* torn: cut off */
+  assert_int_equal(cli_done_count_below(d, 10), 2);
+  close(fd);
+  cli_done_free(d);
+  /* the torn tail was cut, and only it */
+  size_t len;
+  char *now = slurp(path, &len);
+  assert_int_equal(len, sizeof text - 1 - strlen("{\"index\":4,\"ok\":tr"));
+  free(now);
+  /* --resume-failed: the failed one runs again */
+  d = cli_resume_open(path, true, &fd, &info, msg, sizeof msg);
+  assert_non_null(d);
+  assert_false(cli_done_has(d, 2));
+  close(fd);
+  cli_done_free(d);
+  unlink(path);
+  free(path);
+}
+
+/* A file none of whose lines is a record is refused and left as it was. */
+static void test_resume_refuses_foreign_file(void **state) {
+  (void)state;
+  static const char text[] = "http://a/1\nhttp://a/2";
+  char *path = scratch_file(text, sizeof text - 1);
+  int fd = -1;
+  cli_resume_info info;
+  char msg[256] = "";
+  assert_null(cli_resume_open(path, false, &fd, &info, msg, sizeof msg));
+  assert_true(msg[0] != '\0');
+  size_t len;
+  char *now = slurp(path, &len);
+  assert_int_equal(len, sizeof text - 1);
+  assert_memory_equal(now, text, len);
+  free(now);
+  unlink(path);
+  free(path);
+}
+
+/* ---- signals.c ---- */
+
+typedef struct interrupt_log {
+  atomic_int stops, aborts;
+  double stop_at, abort_at;
+} interrupt_log;
+
+static void on_stop(void *arg) {
+  interrupt_log *l = arg;
+  l->stop_at = tu_now();
+  atomic_fetch_add(&l->stops, 1);
+}
+
+static void on_abort(void *arg) {
+  interrupt_log *l = arg;
+  l->abort_at = tu_now();
+  atomic_fetch_add(&l->aborts, 1);
+}
+
+/* SIGTERM: stop at once, abort when the grace period ends, and finish
+ * names the signal; the signal never kills the process. */
+static void test_signals_grace(void **state) {
+  (void)state;
+  interrupt_log log = {0};
+  atomic_init(&log.stops, 0);
+  atomic_init(&log.aborts, 0);
+  assert_int_equal(cli_signals_install(), 0);
+  cli_interrupt ops = {.stop = on_stop, .abort = on_abort, .arg = &log, .grace = 0.3,
+                       .quiet = true};
+  assert_int_equal(cli_signals_start(&ops), 0);
+  double t0 = tu_now();
+  kill(getpid(), SIGTERM);
+  double end = t0 + 10 * tu_time_scale();
+  while (atomic_load(&log.aborts) == 0 && tu_now() < end)
+    usleep(1000);
+  assert_int_equal(atomic_load(&log.stops), 1);
+  assert_int_equal(atomic_load(&log.aborts), 1);
+  assert_true(log.abort_at - log.stop_at >= 0.25);
+  assert_int_equal(cli_signals_finish(), SIGTERM);
+  assert_string_equal(cli_signal_name(SIGTERM), "SIGTERM");
+  assert_string_equal(cli_signal_name(SIGHUP), "SIGHUP");
+  assert_string_equal(cli_signal_name(SIGUSR1), "signal");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_histogram_empty),
@@ -220,6 +504,13 @@ int main(void) {
       cmocka_unit_test(test_stats_summary_quiet_parts),
       cmocka_unit_test(test_stats_json),
       cmocka_unit_test(test_stats_threads),
+      cmocka_unit_test(test_input_lines),
+      cmocka_unit_test(test_input_stop_wakes_reader),
+      cmocka_unit_test(test_output_ordered),
+      cmocka_unit_test(test_output_write_error),
+      cmocka_unit_test(test_resume_reads_records),
+      cmocka_unit_test(test_resume_refuses_foreign_file),
+      cmocka_unit_test(test_signals_grace),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
