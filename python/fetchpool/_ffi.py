@@ -72,6 +72,7 @@ void fp_executor_options_init(fp_executor_options *opts);
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err);
 size_t fp_executor_threads(const fp_executor *ex);
 fp_future *fp_executor_submit_timeout(fp_executor *ex, fp_request *req, double timeout, fp_error *err);
+size_t fp_executor_submit_many(fp_executor *ex, fp_request *const *reqs, size_t n, double timeout, fp_future **futures_out, fp_error *err);
 int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures);
 void fp_executor_abort(fp_executor *ex);
 int fp_executor_free(fp_executor *ex);

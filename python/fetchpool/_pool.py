@@ -35,6 +35,7 @@ UrlOrRequest = Union[str, Request]
 # runs only when the main thread is back in the interpreter) is seen at
 # least this often.
 _SLICE = 0.2
+_BATCH = 256  # jobs per fp_executor_submit_many call in map and fetch_all
 _BATCH = 512
 
 _ENGINES = {"threads": 0, "multi": 1, "hybrid": 2}
@@ -187,6 +188,34 @@ class _Core:
             if code == FP_ERR_NOMEM:
                 raise MemoryError(text)
             raise ValueError(text or strerror(code))
+
+    def submit_many_c(self, reqs: List[Any]) -> List[Any]:
+        """Submit C requests (BORROWED) in order with one lock round trip
+        per chunk (fp_executor_submit_many), waiting for queue room in
+        slices so Ctrl-C is seen. Returns their fp_futures (NEW, collected
+        by cffi). Caller is a user."""
+        n = len(reqs)
+        arr = ffi.new("fp_request *[]", reqs)
+        out = ffi.new("fp_future *[]", n)
+        err = ffi.new("fp_error *")
+        done = 0
+        futures: List[Any] = []
+        while done < n:
+            err.code = FP_OK
+            k = lib.fp_executor_submit_many(self.ex, arr + done, n - done, _SLICE,
+                                            out + done, err)
+            futures.extend(ffi.gc(out[i], _decref_future) for i in range(done, done + k))
+            done += k
+            code = err.code
+            if done == n or code == FP_ERR_WOULD_BLOCK:
+                continue
+            text = ffi.string(err.text).decode("utf-8", "replace")
+            if code == FP_ERR_SHUTDOWN:
+                raise RuntimeError("cannot schedule new futures after shutdown")
+            if code == FP_ERR_NOMEM:
+                raise MemoryError(text)
+            raise ValueError(text or strerror(code))
+        return futures
 
     def watch(self, c: Any, url: str, id: Any) -> Future:
         """A Future for C future c, completed by the completion thread."""
@@ -575,19 +604,31 @@ class Pool(cf.Executor):
     def _fill(self, it: Iterator[UrlOrRequest], q: Deque[Any], window: int) -> bool:
         """Submit jobs from it until q holds window of them; True when it
         is exhausted. Caller is a user of ex."""
-        submit = self._core.submit_c
+        submit_many = self._core.submit_many_c
         make = self._request
-        while len(q) < window:
+        exhausted = False
+        while len(q) < window and not exhausted:
+            # a batch per lock round trip of the queue (fp_executor_submit_many)
+            batch: List[Any] = []
+            keys: List[Any] = []
             try:
-                job = next(it)
-            except StopIteration:
-                return True
-            c = submit(make(job))
-            if type(job) is str:
-                q.append((c, job, None))
-            else:
-                q.append((c, job.url, job.id))  # type: ignore[union-attr]
-        return False
+                while len(batch) < min(_BATCH, window - len(q)):
+                    try:
+                        job = next(it)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    batch.append(make(job))
+                    if type(job) is str:
+                        keys.append((job, None))
+                    else:
+                        keys.append((job.url, job.id))  # type: ignore[union-attr]
+            finally:
+                # what was made before a bad job still runs, in order
+                if batch:
+                    for c, (url, id_) in zip(submit_many(batch), keys):
+                        q.append((c, url, id_))
+        return exhausted
 
     def _map_results(self, it: Iterator[UrlOrRequest], q: Deque[Any], window: int,
                      exhausted: bool, end: Optional[float]) -> Iterator[Response]:
