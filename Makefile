@@ -16,7 +16,7 @@
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
 #                        that long, under ASan + UBSan (clang)
 
-VERSION    := 0.1.0
+VERSION    := 0.2.0
 SOVERSION  := 0
 PREFIX     ?= /usr/local
 DESTDIR    ?=

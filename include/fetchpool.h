@@ -41,8 +41,8 @@ extern "C" {
 #define FP_EXTERN
 #endif
 
-#define FP_VERSION "0.1.0"
-#define FP_VERSION_NUM 0x000100
+#define FP_VERSION "0.2.0"
+#define FP_VERSION_NUM 0x000200
 
 /* Wait without a time limit. */
 #define FP_FOREVER (-1.0)

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install into a temporary prefix, check the shared library's SONAME, build
+# Install into a temporary prefix, check the shared library's SONAME and
+# exported symbols (scripts/fetchpool.sym), build
 # every program in examples/ against the installed library with pkg-config
 # alone and run them on the loopback test server: examples/producers.c
 # (500 requests from 4 threads must all succeed) and examples/fetch_list.c
@@ -70,8 +71,16 @@ run_fetch_list() {
   [ "$rc" -eq "$want_rc" ] || { echo "exit status $rc, expected $want_rc"; return 1; }
 }
 
+# The ABI: the library exports exactly the symbols of scripts/fetchpool.sym.
+# A symbol may be added (update the file in the same commit); removing or
+# renaming one breaks programs linked against libfetchpool.so.0.
+exports_listed() {
+  nm -D --defined-only "$1" | awk '{print $3}' | sort | diff -u scripts/fetchpool.sym -
+}
+
 make -s all "$BUILD/fp-testserver" >/dev/null
 check "built library has SONAME $SONAME" has_soname "$BUILD/libfetchpool.so.$VERSION"
+check "exports exactly scripts/fetchpool.sym" exports_listed "$BUILD/libfetchpool.so.$VERSION"
 
 # ---- make install PREFIX=..., then use it as a consumer would
 check "make install PREFIX" make -s install PREFIX="$prefix"

@@ -30,4 +30,4 @@ from ._pool import Future, Pool
 __all__ = ["Pool", "Future", "Request", "Response", "Headers", "FetchError", "__version__"]
 
 #: The package's version, the library's (FP_VERSION).
-__version__ = "0.1.0"
+__version__ = "0.2.0"
