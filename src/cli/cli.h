@@ -188,6 +188,9 @@ int cli_input_next(cli_input *in, const char **line, size_t *len,
 /* Number of jobs in all inputs by a cheap scan that leaves the readers
  * untouched (pread), or -1 when some input is not a regular file. */
 int64_t cli_input_count(const cli_input *in);
+/* Whether the next raw line is in the reader's buffer already, so that
+ * cli_input_next will not wait for a read. */
+bool cli_input_buffered(const cli_input *in);
 /* Any thread: make cli_input_next return 0 from now on, also when it is
  * waiting for a pipe or terminal to give more. */
 void cli_input_stop(cli_input *in);
@@ -217,6 +220,9 @@ cli_output *cli_output_new(int fd, bool ordered, size_t window,
  * window. Returns false, without reserving, once cli_output_stop was
  * called or a write failed. */
 bool cli_output_reserve(cli_output *o, uint64_t seq);
+/* The same without waiting: false when seq does not fit now (or the
+ * output stopped). */
+bool cli_output_try_reserve(cli_output *o, uint64_t seq);
 /* Any thread: wake a waiting cli_output_reserve and refuse later ones. */
 void cli_output_stop(cli_output *o);
 /* Any thread: the record of reserved job seq, whose index is index
@@ -267,6 +273,26 @@ typedef struct cli_jobs {
  * down (an interruption) gets a "cancelled" record. */
 void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
                    size_t len);
+
+/* Jobs prepared and not yet submitted: the reader hands them to the
+ * executor together (fp_executor_submit_many, one lock round trip), which
+ * costs the workers fewer wake-ups than a submit per line. */
+#define CLI_BATCH 64
+typedef struct cli_batch {
+  size_t n;
+  fp_request *reqs[CLI_BATCH];
+  void *jobs[CLI_BATCH]; /* job_line.c's state of each */
+} cli_batch;
+
+/* As cli_job_start, but the job waits in b (submitted when b is full or
+ * flushed); a line that cannot become a request gets its record at once.
+ * The caller must flush before anything that may block (reading more
+ * input, waiting for room in the output), since the batch's jobs do not
+ * run until then. */
+void cli_job_add(const cli_jobs *jobs, cli_batch *b, uint64_t seq, uint64_t index,
+                 const char *line, size_t len);
+/* Submit every job in b, in order; b is empty after. */
+void cli_batch_flush(const cli_jobs *jobs, cli_batch *b);
 
 /* ---- resume.c: --resume: which jobs an earlier run already did ---- */
 

@@ -216,6 +216,11 @@ static int raw_line(cli_input *in, char **line, size_t *len, char *msg, size_t m
   }
 }
 
+bool cli_input_buffered(const cli_input *in) {
+  return in->tail > in->head &&
+         (in->eof || memchr(in->buf + in->head, '\n', in->tail - in->head) != NULL);
+}
+
 int cli_input_next(cli_input *in, const char **line, size_t *len, bool *read_error,
                    char *msg, size_t msgsize) {
   while (in->cur < in->n && !atomic_load(&in->stopped)) {

@@ -232,12 +232,14 @@ static fp_request *from_url_line(const cli_jobs *jobs, uint64_t seq, uint64_t in
   return req;
 }
 
-void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
-                   size_t len) {
+/* Prepare job index from line: its request and per-job state, or NULL
+ * after delivering the line's error record. */
+static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
+                    size_t len, fp_request **out) {
   fp_request *req = line[0] == '{' ? from_json_line(jobs, seq, index, line, len)
                                    : from_url_line(jobs, seq, index, line, len);
   if (!req)
-    return;
+    return NULL;
   job *j = calloc(1, sizeof *j);
   if (!j)
     goto nomem;
@@ -257,33 +259,16 @@ void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const cha
     if (fstatat(AT_FDCWD, j->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       char msg[512];
       save_message(msg, sizeof msg, j->path, EEXIST);
-      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_ABORTED, msg);
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_ABORTED,
+                msg);
       goto done;
     }
     /* with --body the body is kept for the record, and written at the end */
     if (!(jobs->record_flags & FP_RECORD_BODY))
       fp_request_set_sink(req, save_chunk, j);
   }
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit(jobs->ex, req, &err);
-  if (!f) {
-    /* shut down by an interruption between reading the line and here:
-     * the job did not run, and a rerun (--resume) must not skip it */
-    if (err.code == FP_ERR_SHUTDOWN)
-      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_CANCELLED,
-                "interrupted before the job started");
-    else
-      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), err.code, err.text);
-    goto done;
-  }
-  fp_request_decref(req);
-  if (fp_future_add_done_callback(f, on_done, j)) {
-    /* no memory for the callback: finish this one job here instead */
-    fp_future_wait(f, FP_FOREVER);
-    on_done(f, j);
-  }
-  fp_future_decref(f);
-  return;
+  *out = req;
+  return j;
 nomem:
   put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
 done:
@@ -293,4 +278,59 @@ done:
   }
   free(j);
   fp_request_decref(req);
+  return NULL;
+}
+
+/* A prepared job the executor did not take: its record says why. */
+static void refused(job *j, fp_request *req, const fp_error *err) {
+  /* shut down by an interruption between reading the line and here: the
+   * job did not run, and a rerun (--resume) must not skip it */
+  if (err->code == FP_ERR_SHUTDOWN)
+    put_error(j->jobs, j->seq, j->index, fp_request_url(req), fp_request_id(req),
+              FP_ERR_CANCELLED, "interrupted before the job started");
+  else
+    put_error(j->jobs, j->seq, j->index, fp_request_url(req), fp_request_id(req), err->code,
+              err->text);
+  free(j->path);
+  free(j->tmp);
+  free(j);
+}
+
+void cli_batch_flush(const cli_jobs *jobs, cli_batch *b) {
+  fp_future *fs[CLI_BATCH];
+  fp_error err = {0};
+  size_t accepted = fp_executor_submit_many(jobs->ex, b->reqs, b->n, FP_FOREVER, fs, &err);
+  for (size_t i = 0; i < b->n; i++) {
+    job *j = b->jobs[i];
+    if (i >= accepted) {
+      refused(j, b->reqs[i], &err);
+    } else if (fp_future_add_done_callback(fs[i], on_done, j)) {
+      /* no memory for the callback: finish this one job here instead */
+      fp_future_wait(fs[i], FP_FOREVER);
+      on_done(fs[i], j);
+    }
+    if (i < accepted)
+      fp_future_decref(fs[i]);
+    fp_request_decref(b->reqs[i]);
+  }
+  b->n = 0;
+}
+
+void cli_job_add(const cli_jobs *jobs, cli_batch *b, uint64_t seq, uint64_t index,
+                 const char *line, size_t len) {
+  fp_request *req;
+  job *j = prepare(jobs, seq, index, line, len, &req);
+  if (!j)
+    return;
+  if (b->n == CLI_BATCH)
+    cli_batch_flush(jobs, b);
+  b->reqs[b->n] = req;
+  b->jobs[b->n++] = j;
+}
+
+void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
+                   size_t len) {
+  cli_batch b = {.n = 0};
+  cli_job_add(jobs, &b, seq, index, line, len);
+  cli_batch_flush(jobs, &b);
 }

@@ -410,17 +410,25 @@ static uint64_t read_jobs(run *r, const cli_jobs *jobs, bool *read_error, uint64
   size_t len;
   uint64_t index = 0, seq = 0;
   char msg[512];
+  cli_batch batch = {.n = 0};
   *skipped = 0;
   while (cli_input_next(r->in, &line, &len, read_error, msg, sizeof msg)) {
     if (cli_done_has(r->done, index)) {
       (*skipped)++;
     } else {
-      if (!cli_output_reserve(r->out, seq))
-        break; /* interrupted: this job never started */
-      cli_job_start(jobs, seq++, index, line, len);
+      if (!cli_output_try_reserve(r->out, seq)) {
+        /* the window is full: what is batched must run before we wait */
+        cli_batch_flush(jobs, &batch);
+        if (!cli_output_reserve(r->out, seq))
+          break; /* interrupted: this job never started */
+      }
+      cli_job_add(jobs, &batch, seq++, index, line, len);
+      if (!cli_input_buffered(r->in)) /* the next read may wait: run these first */
+        cli_batch_flush(jobs, &batch);
     }
     index++;
   }
+  cli_batch_flush(jobs, &batch);
   if (*read_error)
     fprintf(stderr, "fetchpool: %s\n", msg);
   return seq;

@@ -247,6 +247,13 @@ bool cli_output_reserve(cli_output *o, uint64_t seq) {
   return ok;
 }
 
+bool cli_output_try_reserve(cli_output *o, uint64_t seq) {
+  pthread_mutex_lock(&o->mu);
+  bool ok = !o->stopped && seq < o->written + o->window;
+  pthread_mutex_unlock(&o->mu);
+  return ok;
+}
+
 void cli_output_stop(cli_output *o) {
   pthread_mutex_lock(&o->mu);
   o->stopped = true;
