@@ -22,7 +22,7 @@ typedef struct pending {
 typedef struct loop {
   fp__worker *w;
   CURLM *multi;
-  fp__jobctx ctx;
+  fp__jobctx *ctx; /* the worker's */
   size_t *idle; /* stack of free slot numbers */
   size_t nidle;
   fp__transfer **all;
@@ -38,14 +38,14 @@ static void wake(void *arg) { curl_multi_wakeup(((loop *)arg)->multi); }
 
 /* Start the transfer of a claimed job now, on a free slot. */
 static void start(loop *l, fp_future *f) {
-  if (!fp__job_begin_attempt(&l->ctx, f))
+  if (!fp__job_begin_attempt(l->ctx, f))
     return; /* aborting: finished as cancelled */
   size_t slot = l->idle[--l->nidle];
   fp__transfer *t = l->all[slot];
   fp_response *resp;
   if (!fp__transfer_begin(t, fp_future_request(f), fp__job_attempt_limit(f), &resp)) {
     l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
-    fp__job_end_attempt(&l->ctx, f, resp);
+    fp__job_end_attempt(l->ctx, f, resp);
     return;
   }
   CURL *easy = fp__transfer_easy(t);
@@ -55,7 +55,7 @@ static void start(loop *l, fp_future *f) {
   if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
     l->running_job[slot] = NULL;
     l->idle[l->nidle++] = slot;
-    fp__job_end_attempt(&l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
+    fp__job_end_attempt(l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
     return;
   }
   l->running++;
@@ -67,7 +67,7 @@ static double fill(loop *l, bool *finished) {
   double next_due = INFINITY, now = fp__now();
   /* Jobs whose token is due go first. */
   for (size_t i = 0; i < l->nwaiting;) {
-    if (l->waiting[i].due <= now || atomic_load(l->ctx.abort) || atomic_load(l->ctx.stopped)) {
+    if (l->waiting[i].due <= now || atomic_load(l->ctx->abort) || atomic_load(l->ctx->stopped)) {
       fp_future *f = l->waiting[i].f;
       l->waiting[i] = l->waiting[--l->nwaiting];
       start(l, f);
@@ -79,14 +79,14 @@ static double fill(loop *l, bool *finished) {
   *finished = false;
   while (l->nidle > l->nwaiting) {
     double retry_due;
-    fp_future *f = fp__queue_try_pop(l->ctx.queue, &retry_due, finished);
+    fp_future *f = fp__queue_try_pop(l->ctx->queue, &retry_due, finished);
     if (!f) {
       next_due = fmin(next_due, retry_due);
       break;
     }
-    if (!fp__job_claim(&l->ctx, f))
+    if (!fp__job_claim(l->ctx, f))
       continue;
-    double due = l->ctx.rate ? fp__rate_reserve(l->ctx.rate) : now;
+    double due = l->ctx->rate ? fp__rate_reserve(l->ctx->rate) : now;
     if (due <= fp__now()) {
       start(l, f);
     } else {
@@ -117,7 +117,7 @@ static void reap(loop *l) {
     l->running--;
     fp_response *resp = fp__transfer_end(l->all[slot], result);
     l->idle[l->nidle++] = slot;
-    fp__job_end_attempt(&l->ctx, f, resp);
+    fp__job_end_attempt(l->ctx, f, resp);
   }
 }
 
@@ -138,10 +138,9 @@ static void run(loop *l) {
 }
 
 static bool setup(loop *l, fp__worker *w) {
-  fp_executor *ex = w->ex;
   l->w = w;
+  l->ctx = &w->ctx;
   l->nslots = w->slots ? w->slots : 1;
-  fp__jobctx_init(&l->ctx, ex, w->index);
   if (!(l->multi = curl_multi_init()) ||
       !(l->all = calloc(l->nslots, sizeof *l->all)) ||
       !(l->idle = calloc(l->nslots, sizeof *l->idle)) ||
@@ -151,11 +150,11 @@ static bool setup(loop *l, fp__worker *w) {
   /* Keep a connection per slot alive between jobs (keep-alive). */
   curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
   for (size_t i = 0; i < l->nslots; i++) {
-    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, false, NULL)))
+    if (!(l->all[i] = fp__transfer_new(w->share, l->ctx->abort, false, NULL)))
       return false;
     l->idle[l->nidle++] = i;
   }
-  if (fp__queue_add_wake(l->ctx.queue, wake, l) != FP_OK)
+  if (fp__queue_add_wake(l->ctx->queue, wake, l) != FP_OK)
     return false;
   l->registered = true;
   return true;
@@ -163,7 +162,7 @@ static bool setup(loop *l, fp__worker *w) {
 
 static void teardown(loop *l) {
   if (l->registered)
-    fp__queue_remove_wake(l->ctx.queue, l);
+    fp__queue_remove_wake(l->ctx->queue, l);
   for (size_t i = 0; l->all && i < l->nslots; i++)
     fp__transfer_free(l->all[i]);
   if (l->multi)
@@ -176,17 +175,10 @@ static void teardown(loop *l) {
 
 void *fp__engine_multi_main(void *arg) {
   fp__worker *w = arg;
-  fp_executor *ex = w->ex;
-  const fp_executor_options *opts = fp__executor_options(ex);
-  fp__name_thread(w);
   loop l = {0};
-  bool ok = setup(&l, w);
-  if (ok && opts->initializer)
-    ok = opts->initializer(opts->initializer_arg, w->index) == 0;
-  fp__executor_worker_ready(ex, ok);
-  if (ok)
+  if (fp__worker_ready(w, setup(&l, w)))
     run(&l);
-  fp__executor_worker_exit(ex);
+  fp__worker_exit(w);
   teardown(&l);
   return NULL;
 }

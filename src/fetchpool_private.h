@@ -343,7 +343,8 @@ typedef struct fp__jobctx {
   uint64_t rng; /* retry jitter */
 } fp__jobctx;
 
-void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed);
+/* Seed c's retry jitter, distinct for each worker (seed: its index). */
+void fp__jobctx_seed(fp__jobctx *c, uint64_t seed);
 /* A popped job: take its host slot and start it. False when it was parked
  * or dropped (cancelled while queued); either way the caller is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
@@ -355,6 +356,13 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
 /* Time limit of the attempt just begun, in seconds (0: none): what is
  * left of the job's total timeout, or its attempt timeout if shorter. */
 double fp__job_attempt_limit(fp_future *f);
+/* Give f's host slot back, if it holds one: the slot passes to the
+ * oldest job parked on that host, which goes back to the queue's front. */
+void fp__job_give_host(fp__jobctx *c, fp_future *f);
+/* Finish every job of a detached list (linked through fp__future_next) as
+ * cancelled, giving back any host slot each holds; consumes the list's
+ * references. Returns how many (shutdown with cancel_futures). */
+size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f);
 /* After a transfer: give the host slot back, then finish the job with
  * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);
@@ -362,19 +370,20 @@ void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);
 /* ---- engines (engine_threads.c, engine_multi.c) ---- */
 
 /* One engine thread of an executor: a worker (threads engine) or an event
- * loop running up to slots transfers (multi engine). */
+ * loop running up to slots transfers (multi engine). The executor fills
+ * it in before the thread starts; the engine reads it and owns ctx. */
 typedef struct fp__worker {
   fp_executor *ex;
   size_t index;
   size_t slots;
+  fp__jobctx ctx;   /* the job life's context, this worker's own copy */
+  fp__share *share; /* NULL: no shared DNS cache */
   pthread_t thread;
   /* the thread engine's transfer, while it may block in one: abort
    * interrupts it (under the executor's lock) */
   fp__transfer *transfer;
 } fp__worker;
 
-/* Name the calling thread "<prefix>-<index>". */
-void fp__name_thread(const fp__worker *w);
 /* The worker loop: pop, claim, transfer, finish, until the queue closes.
  * Started by the executor with every asynchronous signal blocked. */
 void *fp__engine_threads_main(void *worker);
@@ -384,20 +393,16 @@ void *fp__engine_multi_main(void *worker);
 
 /* ---- executor (executor.c), as seen by an engine ---- */
 
-fp__queue *fp__executor_queue(fp_executor *ex);
-fp__share *fp__executor_share(fp_executor *ex);
-fp__rate *fp__executor_rate(fp_executor *ex);   /* NULL: no limit */
-fp__hosts *fp__executor_hosts(fp_executor *ex); /* NULL: no limit */
-const atomic_bool *fp__executor_abort_flag(fp_executor *ex);
-/* Set by shutdown(cancel_futures): jobs already taken start no attempt. */
-const atomic_bool *fp__executor_stopped_flag(fp_executor *ex);
-const fp_executor_options *fp__executor_options(fp_executor *ex);
-/* A worker reports that it is ready (ok) or that its setup failed. */
-void fp__executor_worker_ready(fp_executor *ex, bool ok);
+/* A worker reports that its setup went (ok) or failed; when it went, the
+ * user's initializer runs first, on the calling thread. Returns whether
+ * the worker may go on (setup and initializer both went). */
+bool fp__worker_ready(fp__worker *w, bool ok);
 /* A worker reports that it is about to exit. */
-void fp__executor_worker_exit(fp_executor *ex);
+void fp__worker_exit(fp__worker *w);
 /* A thread-engine worker publishes its transfer (or NULL before freeing
  * it), for fp_executor_abort to interrupt. */
-void fp__executor_set_transfer(fp_executor *ex, fp__worker *w, fp__transfer *t);
+void fp__worker_set_transfer(fp__worker *w, fp__transfer *t);
+/* The executor's queue: for tests that watch where a job waits. */
+fp__queue *fp__executor_queue(fp_executor *ex);
 
 #endif /* FETCHPOOL_PRIVATE_H */

@@ -13,12 +13,7 @@ static double job_deadline(const fp__job *job, const fp_request *req) {
   return req->timeout > 0 ? job->started + req->timeout : INFINITY;
 }
 
-void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed) {
-  c->queue = fp__executor_queue(ex);
-  c->hosts = fp__executor_hosts(ex);
-  c->rate = fp__executor_rate(ex);
-  c->abort = fp__executor_abort_flag(ex);
-  c->stopped = fp__executor_stopped_flag(ex);
+void fp__jobctx_seed(fp__jobctx *c, uint64_t seed) {
   c->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(fp__now() * 1e9);
 }
 
@@ -41,7 +36,7 @@ static bool take_host_slot(fp__jobctx *c, fp_future *f) {
   return true;
 }
 
-static void give_host_slot(fp__jobctx *c, fp_future *f) {
+void fp__job_give_host(fp__jobctx *c, fp_future *f) {
   fp__job *job = fp__future_job(f);
   if (!job->holds_host)
     return;
@@ -53,12 +48,29 @@ static void give_host_slot(fp__jobctx *c, fp_future *f) {
   }
 }
 
+/* Queued jobs are pending; retries in waiting already ran. A job parked
+ * after shutdown took the parked ones may be handed a slot given back
+ * here: it goes to the queue's front and runs (or is cancelled there). */
+size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f) {
+  size_t n = 0;
+  while (f) {
+    fp_future *next = *fp__future_next(f);
+    *fp__future_next(f) = NULL;
+    fp__job_give_host(c, f);
+    fp__future_finish_cancelled(f);
+    fp_future_decref(f);
+    f = next;
+    n++;
+  }
+  return n;
+}
+
 bool fp__job_claim(fp__jobctx *c, fp_future *f) {
   if (!take_host_slot(c, f))
     return false; /* parked until a transfer to its host ends */
   /* A retry is already running; a new job starts unless cancelled. */
   if (fp__future_job(f)->attempts == 0 && !fp__future_start(f)) {
-    give_host_slot(c, f);
+    fp__job_give_host(c, f);
     fp_future_decref(f);
     return false;
   }
@@ -67,7 +79,7 @@ bool fp__job_claim(fp__jobctx *c, fp_future *f) {
 
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
   if (atomic_load(c->abort) || atomic_load(c->stopped)) {
-    give_host_slot(c, f);
+    fp__job_give_host(c, f);
     fp__future_finish_cancelled(f);
     fp_future_decref(f);
     return false;
@@ -77,7 +89,7 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
     /* A retry that a busy queue or a rate token held past the job's
      * deadline: no attempt starts, and the job ends as its last attempt
      * did (as when a retry's wait would pass the deadline). */
-    give_host_slot(c, f);
+    fp__job_give_host(c, f);
     fp_response *resp = job->last;
     job->last = NULL;
     if (resp) {
@@ -110,7 +122,7 @@ double fp__job_attempt_limit(fp_future *f) {
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
   fp__job *job = fp__future_job(f);
   const fp_request *req = fp_future_request(f);
-  give_host_slot(c, f);
+  fp__job_give_host(c, f);
   if (resp && !atomic_load(c->abort)) {
     double delay = fp__retry_delay(req, resp, job->attempts, &c->rng);
     /* A retry whose wait ends at or past the deadline could not run:
