@@ -12,7 +12,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "engine.h"
+#include "clock.h"
+#include "policy.h"
+#include "queue.h"
+#include "transfer.h"
 
 typedef struct pending {
   fp_future *f;

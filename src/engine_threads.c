@@ -1,6 +1,9 @@
 /* engine_threads.c: the thread engine: each worker blocks in its own
  * reused curl easy handle, one attempt at a time. */
-#include "fetchpool_private.h"
+#include "engine.h"
+#include "policy.h"
+#include "queue.h"
+#include "transfer.h"
 
 void *fp__engine_threads_main(void *arg) {
   fp__worker *w = arg;

@@ -2,7 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "error.h"
 
 typedef struct code_info {
   int code;

@@ -23,7 +23,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "executor_private.h"
+#include "clock.h"
+#include "engine.h"
+#include "error.h"
+#include "future_private.h"
+#include "job.h"
+#include "policy.h"
+#include "queue.h"
+#include "transfer.h"
 
 /* Enough for libcurl, OpenSSL and user callbacks, and small enough that
  * 10,000 workers do not reserve 80 GB of address space with 8 MiB stacks. */

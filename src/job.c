@@ -4,7 +4,12 @@
  * runs the transfer. */
 #include <math.h>
 
-#include "fetchpool_private.h"
+#include "job.h"
+#include "clock.h"
+#include "future_private.h"
+#include "model.h"
+#include "policy.h"
+#include "queue.h"
 
 /* The monotonic time by which the job must be done: its total timeout
  * counts from the start of its first attempt and spans every attempt and

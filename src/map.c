@@ -2,7 +2,9 @@
  * at most max_in_flight jobs are submitted and not yet consumed. */
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "clock.h"
+#include "error.h"
 
 struct fp_map {
   fp_executor *ex;

@@ -6,7 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
+#include "future_private.h"
 
 typedef struct host {
   char *key;

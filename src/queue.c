@@ -23,7 +23,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "queue.h"
+#include "clock.h"
+#include "future_private.h"
+#include "job.h"
 
 int fp__queue_init(fp__queue *q, size_t cap) {
   q->head = q->tail = NULL;

@@ -6,7 +6,9 @@
 
 #include <jansson.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "model.h"
+#include "error.h"
 
 static char *dup_n(const char *s, size_t n) {
   char *d = malloc(n + 1);

@@ -13,7 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetchpool_private.h"
+#include "transfer.h"
+#include "clock.h"
+#include "error.h"
+#include "model.h"
+#include "policy.h"
 
 struct fp__share {
   CURLSH *handle;

@@ -7,7 +7,9 @@
 
 #include "testutil.h"
 
-#include "fetchpool_private.h"
+#include "future_private.h"
+#include "model.h"
+#include "policy.h"
 
 /* ---- Retry-After ---- */
 

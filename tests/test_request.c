@@ -5,7 +5,7 @@
 #include <math.h>
 #include <strings.h>
 
-#include "fetchpool_private.h" /* only to read defaults that take minutes to observe */
+#include "model.h" /* only to read defaults that take minutes to observe */
 #include "testutil.h"
 
 /* ---- helpers ---- */

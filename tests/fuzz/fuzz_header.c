@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fetchpool_private.h"
+#include "model.h"
 #include "fuzz.h"
 
 static bool is_token(const char *s, size_t n) {

@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fetchpool_private.h"
+#include "model.h"
 
 static void show_record(void);
 #define FUZZ_ON_FAIL() show_record()
