@@ -13,12 +13,12 @@ typedef struct fp__share fp__share;
 typedef struct fp__transfer fp__transfer;
 
 /* One engine thread of an executor: a worker (threads engine) or an event
- * loop running up to slots transfers (multi engine). The executor fills
+ * loop running up to capacity transfers (multi engine). The executor fills
  * it in before the thread starts; the engine reads it and owns ctx. */
 typedef struct fp__worker {
   fp_executor *ex;
   size_t index;
-  size_t slots;
+  size_t capacity; /* transfers at once: the multi engine's share */
   fp__jobctx ctx;   /* the job life's context, this worker's own copy */
   fp__share *share; /* NULL: no shared DNS cache */
   pthread_t thread;
@@ -30,7 +30,7 @@ typedef struct fp__worker {
 /* The worker loop: pop, claim, transfer, finish, until the queue closes.
  * Started by the executor with every asynchronous signal blocked. */
 void *fp__engine_threads_main(void *worker);
-/* The event loop: keep up to w->slots transfers running on one curl multi
+/* The event loop: keep up to w->capacity transfers running on one curl multi
  * handle, pulling jobs from the same queue, until it closes. */
 void *fp__engine_multi_main(void *worker);
 

@@ -6,7 +6,7 @@
  * try_pop and sleeps in curl_multi_poll, which the queue's wake hook
  * interrupts (curl_multi_wakeup) when work arrives. A job that must wait
  * for a rate-limit token waits in a small list of the loop, not in a
- * transfer slot of curl. Connections live in the multi handle's cache,
+ * running transfer of curl. Connections live in the multi handle's cache,
  * used by this one thread only. */
 #include <curl/curl.h>
 #include <math.h>
@@ -27,11 +27,11 @@ typedef struct loop {
   fp__worker *w;
   CURLM *multi;
   fp__jobctx *ctx; /* the worker's */
-  size_t *idle; /* stack of free slot numbers */
+  size_t *idle; /* stack of free transfer numbers */
   size_t nidle;
   fp__transfer **all;
-  fp_future **running_job; /* job of each slot, by slot number */
-  size_t nslots;
+  fp_future **running_job; /* job of each transfer, by its number */
+  size_t ntransfers;
   pending *waiting; /* jobs claimed, waiting for their rate token */
   size_t nwaiting;
   size_t running;
@@ -40,32 +40,32 @@ typedef struct loop {
 
 static void wake(void *arg) { curl_multi_wakeup(((loop *)arg)->multi); }
 
-/* Start the transfer of a claimed job now, on a free slot. */
+/* Start the transfer of a claimed job now, on a free transfer. */
 static void start(loop *l, fp_future *f) {
   if (!fp__job_begin_attempt(l->ctx, f))
     return; /* aborting: finished as cancelled */
-  size_t slot = l->idle[--l->nidle];
-  fp__transfer *t = l->all[slot];
+  size_t n = l->idle[--l->nidle];
+  fp__transfer *t = l->all[n];
   fp_response *resp;
   if (!fp__transfer_begin(t, fp_future_request(f), fp__job_attempt_limit(f), &resp)) {
-    l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
+    l->idle[l->nidle++] = n; /* a bad URL: done without the network */
     fp__job_end_attempt(l->ctx, f, resp);
     return;
   }
   CURL *easy = fp__transfer_easy(t);
-  l->running_job[slot] = f;
-  /* The slot's entry in running_job identifies the slot when it ends. */
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[slot]);
+  l->running_job[n] = f;
+  /* Its entry in running_job identifies the transfer when it ends. */
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[n]);
   if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
-    l->running_job[slot] = NULL;
-    l->idle[l->nidle++] = slot;
+    l->running_job[n] = NULL;
+    l->idle[l->nidle++] = n;
     fp__job_end_attempt(l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
     return;
   }
   l->running++;
 }
 
-/* Take ready jobs while a slot (counting rate-waiting jobs) is free.
+/* Take ready jobs while a transfer (counting rate-waiting jobs) is free.
  * Returns the earliest time something becomes due (a retry or a token). */
 static double fill(loop *l, bool *finished) {
   double next_due = INFINITY, now = fp__now();
@@ -114,13 +114,13 @@ static void reap(loop *l) {
     CURLcode result = msg->data.result;
     fp_future **entry = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&entry);
-    size_t slot = (size_t)(entry - l->running_job);
+    size_t n = (size_t)(entry - l->running_job);
     curl_multi_remove_handle(l->multi, easy);
-    fp_future *f = l->running_job[slot];
-    l->running_job[slot] = NULL;
+    fp_future *f = l->running_job[n];
+    l->running_job[n] = NULL;
     l->running--;
-    fp_response *resp = fp__transfer_end(l->all[slot], result);
-    l->idle[l->nidle++] = slot;
+    fp_response *resp = fp__transfer_end(l->all[n], result);
+    l->idle[l->nidle++] = n;
     fp__job_end_attempt(l->ctx, f, resp);
   }
 }
@@ -144,16 +144,16 @@ static void run(loop *l) {
 static bool setup(loop *l, fp__worker *w) {
   l->w = w;
   l->ctx = &w->ctx;
-  l->nslots = w->slots ? w->slots : 1;
+  l->ntransfers = w->capacity ? w->capacity : 1;
   if (!(l->multi = curl_multi_init()) ||
-      !(l->all = calloc(l->nslots, sizeof *l->all)) ||
-      !(l->idle = calloc(l->nslots, sizeof *l->idle)) ||
-      !(l->running_job = calloc(l->nslots, sizeof *l->running_job)) ||
-      !(l->waiting = calloc(l->nslots, sizeof *l->waiting)))
+      !(l->all = calloc(l->ntransfers, sizeof *l->all)) ||
+      !(l->idle = calloc(l->ntransfers, sizeof *l->idle)) ||
+      !(l->running_job = calloc(l->ntransfers, sizeof *l->running_job)) ||
+      !(l->waiting = calloc(l->ntransfers, sizeof *l->waiting)))
     return false;
-  /* Keep a connection per slot alive between jobs (keep-alive). */
-  curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
-  for (size_t i = 0; i < l->nslots; i++) {
+  /* Keep a connection per transfer alive between jobs (keep-alive). */
+  curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->ntransfers);
+  for (size_t i = 0; i < l->ntransfers; i++) {
     if (!(l->all[i] = fp__transfer_new(w->share, l->ctx->abort, false, NULL)))
       return false;
     l->idle[l->nidle++] = i;
@@ -167,7 +167,7 @@ static bool setup(loop *l, fp__worker *w) {
 static void teardown(loop *l) {
   if (l->registered)
     fp__queue_remove_wake(l->ctx->queue, l);
-  for (size_t i = 0; l->all && i < l->nslots; i++)
+  for (size_t i = 0; l->all && i < l->ntransfers; i++)
     fp__transfer_free(l->all[i]);
   if (l->multi)
     curl_multi_cleanup(l->multi);

@@ -13,7 +13,7 @@
  * its own retry jitter, the DNS share); the engine reports back only
  * through fp__worker_ready and fp__worker_exit. Shutdown with cancel
  * finishes what is queued and parked through the job room
- * (fp__job_cancel_list), which hands host slots on as a finished attempt
+ * (fp__job_cancel_list), which hands host permits on as a finished attempt
  * does. Nothing here holds two locks at once, except abort: the
  * executor's lock, then each worker's transfer socket lock. */
 #include <math.h>
@@ -99,7 +99,7 @@ void fp__worker_set_transfer(fp__worker *w, fp__transfer *t) {
 
 size_t fp_executor_threads(const fp_executor *ex) { return ex ? ex->opts.threads : 0; }
 
-/* Engine threads: one per worker, or event loops sharing the slots. */
+/* Engine threads: one per worker, or event loops sharing the transfers. */
 static size_t engine_threads(const fp_executor_options *o) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t loops = o->engine == FP_ENGINE_THREADS ? o->threads
@@ -145,8 +145,8 @@ static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
     pthread_mutex_lock(&ex->mu);
     ex->live++;
     pthread_mutex_unlock(&ex->mu);
-    /* Slots split as evenly as they go: the first loops take one more. */
-    w->slots = ex->opts.threads / n + (i < ex->opts.threads % n);
+    /* Transfers split as evenly as they go: the first loops take one more. */
+    w->capacity = ex->opts.threads / n + (i < ex->opts.threads % n);
     if (pthread_create(&w->thread, &attr, worker_main, w)) {
       pthread_mutex_lock(&ex->mu);
       ex->live--;
@@ -363,7 +363,7 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
   if (cancel_futures) {
     if (ex->rate) /* jobs waiting for a token get it now, and are cancelled */
       fp__rate_interrupt(ex->rate);
-    /* Parked jobs first, so that slots given back below find nobody
+    /* Parked jobs first, so that permits given back below find nobody
      * waiting to be handed them. */
     fp_future *parked = ex->hosts ? fp__hosts_take_parked(ex->hosts) : NULL;
     fp__job_cancel_list(&ex->jobs, fp__queue_take_all(&ex->queue));

@@ -16,7 +16,7 @@ typedef struct fp__waiter {
   pthread_cond_t cond;
   size_t done;       /* futures done since installed */
   size_t exceptions; /* of those, finished with a transfer error */
-  /* as_completed only: ring of futures that became done (cap slots) */
+  /* as_completed only: ring of futures that became done (ready_cap entries) */
   fp_future **ready;
   size_t ready_head, ready_len, ready_cap;
 } fp__waiter;

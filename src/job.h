@@ -22,7 +22,7 @@ typedef struct fp__job {
   double due;         /* a retry's due time, while in the timer heap */
   fp_response *last;  /* the previous attempt's response, while retrying */
   char *host_key;     /* per-host limit key, computed on first use */
-  bool holds_host;    /* owns a per-host slot */
+  bool holds_permit;  /* owns a per-host permit */
 } fp__job;
 
 typedef struct fp__jobctx {
@@ -36,7 +36,7 @@ typedef struct fp__jobctx {
 
 /* Seed c's retry jitter, distinct for each worker (seed: its index). */
 void fp__jobctx_seed(fp__jobctx *c, uint64_t seed);
-/* A popped job: take its host slot and start it. False when it was parked
+/* A popped job: take its host permit and start it. False when it was parked
  * or dropped (cancelled while queued); either way the caller is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
 /* Just before a transfer: false when the executor aborts or was shut
@@ -47,14 +47,14 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);
 /* Time limit of the attempt just begun, in seconds (0: none): what is
  * left of the job's total timeout, or its attempt timeout if shorter. */
 double fp__job_attempt_limit(fp_future *f);
-/* Give f's host slot back, if it holds one: the slot passes to the
+/* Give f's host permit back, if it holds one: the permit passes to the
  * oldest job parked on that host, which goes back to the queue's front. */
-void fp__job_give_host(fp__jobctx *c, fp_future *f);
+void fp__job_give_permit(fp__jobctx *c, fp_future *f);
 /* Finish every job of a detached list (linked through fp__future_next) as
- * cancelled, giving back any host slot each holds; consumes the list's
+ * cancelled, giving back any host permit each holds; consumes the list's
  * references. Returns how many (shutdown with cancel_futures). */
 size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f);
-/* After a transfer: give the host slot back, then finish the job with
+/* After a transfer: give the host permit back, then finish the job with
  * resp (STOLEN) or schedule its retry. Consumes the job's reference. */
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp);
 

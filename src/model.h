@@ -22,8 +22,8 @@ struct fp_request {
   size_t nheaders;
   size_t headers_cap;
   size_t header_bytes; /* names and values, for FP_MAX_REQUEST_HEADER_BYTES */
-  /* open-addressing index of headers by case-insensitive name: slot holds
-   * position + 1, 0 when empty; hindex_cap is 0 or a power of two */
+  /* open-addressing index of headers by case-insensitive name: each bucket
+   * holds position + 1, 0 when empty; hindex_cap is 0 or a power of two */
   size_t *hindex;
   size_t hindex_cap;
   char *body;

@@ -36,11 +36,11 @@ fp__hosts *fp__hosts_new(size_t limit);
 void fp__hosts_free(fp__hosts *h);
 /* "host:port" of url, lowercased ("" when it has none). NEW (free). */
 char *fp__host_key(const char *url);
-/* Take a slot for key: 1 taken, 0 parked (the list now holds f and the
+/* Take a permit for key: 1 taken, 0 parked (the list now holds f and the
  * caller's reference), FP_ERR_NOMEM. */
 int fp__hosts_acquire(fp__hosts *h, fp_future *f, const char *key);
-/* Give a slot back. Returns the parked job the slot passed to (it now
- * holds the slot; the caller re-queues it), or NULL. */
+/* Give a permit back. Returns the parked job the permit passed to (it
+ * now holds the permit; the caller re-queues it), or NULL. */
 fp_future *fp__hosts_release(fp__hosts *h, const char *key);
 /* Detach every parked job (shutdown with cancel). */
 fp_future *fp__hosts_take_parked(fp__hosts *h);
