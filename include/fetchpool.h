@@ -101,9 +101,13 @@ typedef enum fp_code {
   FP_ERR_HEADERS_TOO_LARGE = -39,
   FP_ERR_NETWORK = -40,         /* send/recv failure, reset, short body */
   FP_ERR_PROTOCOL = -41,        /* the server broke HTTP */
-  FP_ERR_ABORTED = -42,         /* the caller's sink asked to stop */
+  FP_ERR_SINK_ABORTED = -42,    /* the caller's sink asked to stop */
   FP_ERR_HTTP = -43,            /* only in records: status >= 400 */
-  FP_ERR_INTERNAL = -44         /* anything libcurl reports that fits none */
+  FP_ERR_INTERNAL = -44,        /* anything libcurl reports that fits none */
+  /* Deprecated: the old name of FP_ERR_SINK_ABORTED (same value, code
+   * name "aborted"), kept for source compatibility. It is not what
+   * fp_executor_abort produces: that is FP_ERR_CANCELLED. */
+  FP_ERR_ABORTED = FP_ERR_SINK_ABORTED
 } fp_code;
 
 /* Human-readable text for a code ("operation timed out"). Never NULL;
@@ -134,7 +138,7 @@ typedef struct fp_request fp_request;
 
 /* Called from a worker thread with each piece of the decoded body when a
  * sink is set (the body is then not kept in memory). Return 0 to go on,
- * non-zero to abort the transfer with FP_ERR_ABORTED. Every attempt
+ * non-zero to abort the transfer with FP_ERR_SINK_ABORTED. Every attempt
  * starts with a call with data NULL and len 0: with retries, what an
  * earlier attempt delivered is to be discarded (the final attempt's body
  * is the job's body). */

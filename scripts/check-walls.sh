@@ -30,9 +30,12 @@ wall "the library includes the CLI" "$(includes '(cli/)?cli\.h|hiredis.*' "${lib
 wall "the library prints or exits" \
   "$(grep -nE '\b(printf|fprintf|vfprintf|puts|fputs|perror|exit|_exit|abort)[[:space:]]*\(' \
      "${lib[@]}" | grep -v 'snprintf')"
+# the library's room headers (src/*.h), by name: "queue.h" is ours,
+# <sys/queue.h> is not
+private=$(cd src && ls *.h | sed 's/\./\\./' | paste -sd'|')
 outside=$(find python examples -name '*.c' -o -name '*.h' -o -name '*.py' 2>/dev/null)
 wall "private headers used outside src/" \
-  "$( [ -n "$outside" ] && grep -lE 'fetchpool_private\.h|src/cli/|cli\.h' $outside)"
+  "$( [ -n "$outside" ] && grep -lE "\"(src/)?($private)\"|src/cli/|cli\.h" $outside)"
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -2,7 +2,7 @@
 #include <errno.h>
 #include <math.h>
 
-#include "fetchpool_private.h"
+#include "clock.h"
 
 double fp__now(void) {
   struct timespec ts;

@@ -11,7 +11,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "clock.h"
 
 typedef struct node {
   fp_completions *owner;

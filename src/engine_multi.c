@@ -6,13 +6,17 @@
  * try_pop and sleeps in curl_multi_poll, which the queue's wake hook
  * interrupts (curl_multi_wakeup) when work arrives. A job that must wait
  * for a rate-limit token waits in a small list of the loop, not in a
- * transfer slot of curl. Connections live in the multi handle's cache,
+ * running transfer of curl. Connections live in the multi handle's cache,
  * used by this one thread only. */
 #include <curl/curl.h>
 #include <math.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "engine.h"
+#include "clock.h"
+#include "policy.h"
+#include "queue.h"
+#include "transfer.h"
 
 typedef struct pending {
   fp_future *f;
@@ -22,12 +26,12 @@ typedef struct pending {
 typedef struct loop {
   fp__worker *w;
   CURLM *multi;
-  fp__jobctx ctx;
-  size_t *idle; /* stack of free slot numbers */
+  fp__jobctx *ctx; /* the worker's */
+  size_t *idle; /* stack of free transfer numbers */
   size_t nidle;
   fp__transfer **all;
-  fp_future **running_job; /* job of each slot, by slot number */
-  size_t nslots;
+  fp_future **running_job; /* job of each transfer, by its number */
+  size_t ntransfers;
   pending *waiting; /* jobs claimed, waiting for their rate token */
   size_t nwaiting;
   size_t running;
@@ -36,38 +40,38 @@ typedef struct loop {
 
 static void wake(void *arg) { curl_multi_wakeup(((loop *)arg)->multi); }
 
-/* Start the transfer of a claimed job now, on a free slot. */
+/* Start the transfer of a claimed job now, on a free transfer. */
 static void start(loop *l, fp_future *f) {
-  if (!fp__job_begin_attempt(&l->ctx, f))
+  if (!fp__job_begin_attempt(l->ctx, f))
     return; /* aborting: finished as cancelled */
-  size_t slot = l->idle[--l->nidle];
-  fp__transfer *t = l->all[slot];
+  size_t n = l->idle[--l->nidle];
+  fp__transfer *t = l->all[n];
   fp_response *resp;
   if (!fp__transfer_begin(t, fp_future_request(f), fp__job_attempt_limit(f), &resp)) {
-    l->idle[l->nidle++] = slot; /* a bad URL: done without the network */
-    fp__job_end_attempt(&l->ctx, f, resp);
+    l->idle[l->nidle++] = n; /* a bad URL: done without the network */
+    fp__job_end_attempt(l->ctx, f, resp);
     return;
   }
   CURL *easy = fp__transfer_easy(t);
-  l->running_job[slot] = f;
-  /* The slot's entry in running_job identifies the slot when it ends. */
-  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[slot]);
+  l->running_job[n] = f;
+  /* Its entry in running_job identifies the transfer when it ends. */
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[n]);
   if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
-    l->running_job[slot] = NULL;
-    l->idle[l->nidle++] = slot;
-    fp__job_end_attempt(&l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
+    l->running_job[n] = NULL;
+    l->idle[l->nidle++] = n;
+    fp__job_end_attempt(l->ctx, f, fp__transfer_end(t, CURLE_OUT_OF_MEMORY));
     return;
   }
   l->running++;
 }
 
-/* Take ready jobs while a slot (counting rate-waiting jobs) is free.
+/* Take ready jobs while a transfer (counting rate-waiting jobs) is free.
  * Returns the earliest time something becomes due (a retry or a token). */
 static double fill(loop *l, bool *finished) {
   double next_due = INFINITY, now = fp__now();
   /* Jobs whose token is due go first. */
   for (size_t i = 0; i < l->nwaiting;) {
-    if (l->waiting[i].due <= now || atomic_load(l->ctx.abort) || atomic_load(l->ctx.stopped)) {
+    if (l->waiting[i].due <= now || atomic_load(l->ctx->abort) || atomic_load(l->ctx->stopped)) {
       fp_future *f = l->waiting[i].f;
       l->waiting[i] = l->waiting[--l->nwaiting];
       start(l, f);
@@ -79,14 +83,14 @@ static double fill(loop *l, bool *finished) {
   *finished = false;
   while (l->nidle > l->nwaiting) {
     double retry_due;
-    fp_future *f = fp__queue_try_pop(l->ctx.queue, &retry_due, finished);
+    fp_future *f = fp__queue_try_pop(l->ctx->queue, &retry_due, finished);
     if (!f) {
       next_due = fmin(next_due, retry_due);
       break;
     }
-    if (!fp__job_claim(&l->ctx, f))
+    if (!fp__job_claim(l->ctx, f))
       continue;
-    double due = l->ctx.rate ? fp__rate_reserve(l->ctx.rate) : now;
+    double due = l->ctx->rate ? fp__rate_reserve(l->ctx->rate) : now;
     if (due <= fp__now()) {
       start(l, f);
     } else {
@@ -110,14 +114,14 @@ static void reap(loop *l) {
     CURLcode result = msg->data.result;
     fp_future **entry = NULL;
     curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&entry);
-    size_t slot = (size_t)(entry - l->running_job);
+    size_t n = (size_t)(entry - l->running_job);
     curl_multi_remove_handle(l->multi, easy);
-    fp_future *f = l->running_job[slot];
-    l->running_job[slot] = NULL;
+    fp_future *f = l->running_job[n];
+    l->running_job[n] = NULL;
     l->running--;
-    fp_response *resp = fp__transfer_end(l->all[slot], result);
-    l->idle[l->nidle++] = slot;
-    fp__job_end_attempt(&l->ctx, f, resp);
+    fp_response *resp = fp__transfer_end(l->all[n], result);
+    l->idle[l->nidle++] = n;
+    fp__job_end_attempt(l->ctx, f, resp);
   }
 }
 
@@ -138,24 +142,23 @@ static void run(loop *l) {
 }
 
 static bool setup(loop *l, fp__worker *w) {
-  fp_executor *ex = w->ex;
   l->w = w;
-  l->nslots = w->slots ? w->slots : 1;
-  fp__jobctx_init(&l->ctx, ex, w->index);
+  l->ctx = &w->ctx;
+  l->ntransfers = w->capacity ? w->capacity : 1;
   if (!(l->multi = curl_multi_init()) ||
-      !(l->all = calloc(l->nslots, sizeof *l->all)) ||
-      !(l->idle = calloc(l->nslots, sizeof *l->idle)) ||
-      !(l->running_job = calloc(l->nslots, sizeof *l->running_job)) ||
-      !(l->waiting = calloc(l->nslots, sizeof *l->waiting)))
+      !(l->all = calloc(l->ntransfers, sizeof *l->all)) ||
+      !(l->idle = calloc(l->ntransfers, sizeof *l->idle)) ||
+      !(l->running_job = calloc(l->ntransfers, sizeof *l->running_job)) ||
+      !(l->waiting = calloc(l->ntransfers, sizeof *l->waiting)))
     return false;
-  /* Keep a connection per slot alive between jobs (keep-alive). */
-  curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->nslots);
-  for (size_t i = 0; i < l->nslots; i++) {
-    if (!(l->all[i] = fp__transfer_new(fp__executor_share(ex), l->ctx.abort, false, NULL)))
+  /* Keep a connection per transfer alive between jobs (keep-alive). */
+  curl_multi_setopt(l->multi, CURLMOPT_MAXCONNECTS, (long)l->ntransfers);
+  for (size_t i = 0; i < l->ntransfers; i++) {
+    if (!(l->all[i] = fp__transfer_new(w->share, l->ctx->abort, false, NULL)))
       return false;
     l->idle[l->nidle++] = i;
   }
-  if (fp__queue_add_wake(l->ctx.queue, wake, l) != FP_OK)
+  if (fp__queue_add_wake(l->ctx->queue, wake, l) != FP_OK)
     return false;
   l->registered = true;
   return true;
@@ -163,8 +166,8 @@ static bool setup(loop *l, fp__worker *w) {
 
 static void teardown(loop *l) {
   if (l->registered)
-    fp__queue_remove_wake(l->ctx.queue, l);
-  for (size_t i = 0; l->all && i < l->nslots; i++)
+    fp__queue_remove_wake(l->ctx->queue, l);
+  for (size_t i = 0; l->all && i < l->ntransfers; i++)
     fp__transfer_free(l->all[i]);
   if (l->multi)
     curl_multi_cleanup(l->multi);
@@ -176,17 +179,10 @@ static void teardown(loop *l) {
 
 void *fp__engine_multi_main(void *arg) {
   fp__worker *w = arg;
-  fp_executor *ex = w->ex;
-  const fp_executor_options *opts = fp__executor_options(ex);
-  fp__name_thread(w);
   loop l = {0};
-  bool ok = setup(&l, w);
-  if (ok && opts->initializer)
-    ok = opts->initializer(opts->initializer_arg, w->index) == 0;
-  fp__executor_worker_ready(ex, ok);
-  if (ok)
+  if (fp__worker_ready(w, setup(&l, w)))
     run(&l);
-  fp__executor_worker_exit(ex);
+  fp__worker_exit(w);
   teardown(&l);
   return NULL;
 }

@@ -2,7 +2,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "error.h"
 
 typedef struct code_info {
   int code;
@@ -38,7 +39,7 @@ static const code_info codes[] = {
     {FP_ERR_HEADERS_TOO_LARGE, "headers_too_large", "response headers too large"},
     {FP_ERR_NETWORK, "network", "network error"},
     {FP_ERR_PROTOCOL, "protocol", "HTTP protocol error"},
-    {FP_ERR_ABORTED, "aborted", "aborted by the body sink"},
+    {FP_ERR_SINK_ABORTED, "aborted", "aborted by the body sink"},
     {FP_ERR_HTTP, "http", "HTTP error status"},
     {FP_ERR_INTERNAL, "internal", "internal error"},
 };

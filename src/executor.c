@@ -8,7 +8,13 @@
  * whole executor. Shutdown closes the queue: workers drain what is queued
  * (unless cancel_futures took it away) and exit when it is empty; waiting
  * shutdown sleeps until the live-worker count reaches zero, and free joins
- * the threads. Nothing here holds two locks at once, except abort: the
+ * the threads. Each worker is handed its engine's whole context before
+ * its thread starts (fp__worker: a copy of the job life's context with
+ * its own retry jitter, the DNS share); the engine reports back only
+ * through fp__worker_ready and fp__worker_exit. Shutdown with cancel
+ * finishes what is queued and parked through the job room
+ * (fp__job_cancel_list), which hands host permits on as a finished attempt
+ * does. Nothing here holds two locks at once, except abort: the
  * executor's lock, then each worker's transfer socket lock. */
 #include <math.h>
 #include <signal.h>
@@ -17,7 +23,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "executor_private.h"
+#include "clock.h"
+#include "engine.h"
+#include "error.h"
+#include "future_private.h"
+#include "job.h"
+#include "policy.h"
+#include "queue.h"
+#include "transfer.h"
 
 /* Enough for libcurl, OpenSSL and user callbacks, and small enough that
  * 10,000 workers do not reserve 80 GB of address space with 8 MiB stacks. */
@@ -32,6 +47,7 @@ struct fp_executor {
   fp__hosts *hosts; /* NULL: no per-host limit */
   atomic_bool abort;
   atomic_bool stopped; /* shutdown(cancel_futures): no attempt starts now */
+  fp__jobctx jobs;     /* the job life's context; each worker gets a copy */
   fp__worker *workers;
   size_t nworkers; /* engine threads created */
   pthread_mutex_t mu;
@@ -53,38 +69,37 @@ static size_t default_threads(void) {
 }
 
 fp__queue *fp__executor_queue(fp_executor *ex) { return &ex->queue; }
-fp__share *fp__executor_share(fp_executor *ex) { return ex->share; }
-fp__rate *fp__executor_rate(fp_executor *ex) { return ex->rate; }
-fp__hosts *fp__executor_hosts(fp_executor *ex) { return ex->hosts; }
-const atomic_bool *fp__executor_abort_flag(fp_executor *ex) { return &ex->abort; }
-const atomic_bool *fp__executor_stopped_flag(fp_executor *ex) { return &ex->stopped; }
-const fp_executor_options *fp__executor_options(fp_executor *ex) { return &ex->opts; }
 
-void fp__executor_worker_ready(fp_executor *ex, bool ok) {
+bool fp__worker_ready(fp__worker *w, bool ok) {
+  fp_executor *ex = w->ex;
+  if (ok && ex->opts.initializer)
+    ok = ex->opts.initializer(ex->opts.initializer_arg, w->index) == 0;
   pthread_mutex_lock(&ex->mu);
   ex->ready++;
   if (!ok)
     ex->setup_failed = true;
   pthread_cond_broadcast(&ex->cond);
   pthread_mutex_unlock(&ex->mu);
+  return ok;
 }
 
-void fp__executor_worker_exit(fp_executor *ex) {
+void fp__worker_exit(fp__worker *w) {
+  fp_executor *ex = w->ex;
   pthread_mutex_lock(&ex->mu);
   ex->live--;
   pthread_cond_broadcast(&ex->cond);
   pthread_mutex_unlock(&ex->mu);
 }
 
-void fp__executor_set_transfer(fp_executor *ex, fp__worker *w, fp__transfer *t) {
-  pthread_mutex_lock(&ex->mu);
+void fp__worker_set_transfer(fp__worker *w, fp__transfer *t) {
+  pthread_mutex_lock(&w->ex->mu);
   w->transfer = t;
-  pthread_mutex_unlock(&ex->mu);
+  pthread_mutex_unlock(&w->ex->mu);
 }
 
 size_t fp_executor_threads(const fp_executor *ex) { return ex ? ex->opts.threads : 0; }
 
-/* Engine threads: one per worker, or event loops sharing the slots. */
+/* Engine threads: one per worker, or event loops sharing the transfers. */
 static size_t engine_threads(const fp_executor_options *o) {
   long cpus = sysconf(_SC_NPROCESSORS_ONLN);
   size_t loops = o->engine == FP_ENGINE_THREADS ? o->threads
@@ -94,11 +109,19 @@ static size_t engine_threads(const fp_executor_options *o) {
   return loops < o->threads ? loops : o->threads;
 }
 
+/* Name the calling thread "<prefix>-<index>". */
+static void name_thread(const fp__worker *w) {
+  char name[16]; /* Linux limit: 15 bytes and the NUL */
+  snprintf(name, sizeof name, "%s-%zu", w->ex->opts.thread_name_prefix, w->index);
+  pthread_setname_np(pthread_self(), name);
+}
+
 /* A worker thread: marked as one (it must never block waiting for the
- * pool it serves), then the engine's loop. */
+ * pool it serves), named, then the engine's loop. */
 static void *worker_main(void *arg) {
   fp__worker *w = arg;
   fp__thread_mark_worker();
+  name_thread(w);
   return w->ex->opts.engine == FP_ENGINE_THREADS ? fp__engine_threads_main(w)
                                                   : fp__engine_multi_main(w);
 }
@@ -116,11 +139,14 @@ static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
     fp__worker *w = &ex->workers[i];
     w->ex = ex;
     w->index = i;
+    w->ctx = ex->jobs;
+    fp__jobctx_seed(&w->ctx, i);
+    w->share = ex->share;
     pthread_mutex_lock(&ex->mu);
     ex->live++;
     pthread_mutex_unlock(&ex->mu);
-    /* Slots split as evenly as they go: the first loops take one more. */
-    w->slots = ex->opts.threads / n + (i < ex->opts.threads % n);
+    /* Transfers split as evenly as they go: the first loops take one more. */
+    w->capacity = ex->opts.threads / n + (i < ex->opts.threads % n);
     if (pthread_create(&w->thread, &attr, worker_main, w)) {
       pthread_mutex_lock(&ex->mu);
       ex->live--;
@@ -186,6 +212,8 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
     goto fail;
   }
+  ex->jobs = (fp__jobctx){.queue = &ex->queue, .hosts = ex->hosts, .rate = ex->rate,
+                          .abort = &ex->abort, .stopped = &ex->stopped};
   if (ex->opts.engine > FP_ENGINE_HYBRID) {
     fp__fail(err, FP_ERR_INVALID_ARG, "unknown engine %d", (int)ex->opts.engine);
     goto fail;
@@ -214,7 +242,7 @@ fail:
 
 fp_future *fp_executor_submit_timeout(fp_executor *ex, fp_request *req,
                                       double timeout, fp_error *err) {
-  if (!ex || !req || !req->url) {
+  if (!ex || !fp_request_url(req)) {
     fp__fail(err, FP_ERR_INVALID_ARG, "executor and request must not be NULL");
     return NULL;
   }
@@ -247,7 +275,7 @@ size_t fp_executor_submit_many(fp_executor *ex, fp_request *const *reqs, size_t 
     return 0;
   }
   for (size_t i = 0; i < n; i++) {
-    if (!reqs[i] || !reqs[i]->url) {
+    if (!fp_request_url(reqs[i])) {
       fp__fail(err, FP_ERR_INVALID_ARG, "requests[%zu] is NULL", i);
       return 0;
     }
@@ -306,31 +334,6 @@ static bool on_worker_thread(const fp_executor *ex) {
   return false;
 }
 
-/* Finish every job of a detached list as cancelled (queued jobs are
- * pending; retries in waiting already ran). A job handed a host slot gives
- * it back. Returns how many. */
-static size_t cancel_list(fp_executor *ex, fp_future *f) {
-  size_t n = 0;
-  while (f) {
-    fp_future *next = *fp__future_next(f);
-    *fp__future_next(f) = NULL;
-    fp__job *job = fp__future_job(f);
-    if (job->holds_host) {
-      job->holds_host = false;
-      fp_future *heir = fp__hosts_release(ex->hosts, job->host_key);
-      if (heir) { /* parked after we took the parked ones: let it run */
-        fp__future_job(heir)->holds_host = true;
-        fp__queue_push_front_held(&ex->queue, heir);
-      }
-    }
-    fp__future_finish_cancelled(f);
-    fp_future_decref(f);
-    f = next;
-    n++;
-  }
-  return n;
-}
-
 void fp_executor_abort(fp_executor *ex) {
   if (!ex)
     return;
@@ -360,12 +363,12 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
   if (cancel_futures) {
     if (ex->rate) /* jobs waiting for a token get it now, and are cancelled */
       fp__rate_interrupt(ex->rate);
-    /* Parked jobs first, so that slots given back below find nobody
+    /* Parked jobs first, so that permits given back below find nobody
      * waiting to be handed them. */
     fp_future *parked = ex->hosts ? fp__hosts_take_parked(ex->hosts) : NULL;
-    cancel_list(ex, fp__queue_take_all(&ex->queue));
+    fp__job_cancel_list(&ex->jobs, fp__queue_take_all(&ex->queue));
     if (parked)
-      fp__queue_unhold(&ex->queue, cancel_list(ex, parked));
+      fp__queue_unhold(&ex->queue, fp__job_cancel_list(&ex->jobs, parked));
   }
   if (wait) {
     pthread_mutex_lock(&ex->mu);

@@ -8,7 +8,12 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "future_private.h"
+#include "clock.h"
+#include "error.h"
+#include "job.h"
+#include "model.h"
 
 typedef struct callback {
   fp_done_fn fn;

@@ -1,10 +1,15 @@
-/* job.c: a job's life across attempts, shared by both engines: host slot
+/* job.c: a job's life across attempts, shared by both engines: host permit
  * (or park the job aside), start, attempt bookkeeping, then finish or
  * schedule the retry in the queue's timer heap. Engines only decide who
  * runs the transfer. */
 #include <math.h>
 
-#include "fetchpool_private.h"
+#include "job.h"
+#include "clock.h"
+#include "future_private.h"
+#include "model.h"
+#include "policy.h"
+#include "queue.h"
 
 /* The monotonic time by which the job must be done: its total timeout
  * counts from the start of its first attempt and spans every attempt and
@@ -13,52 +18,64 @@ static double job_deadline(const fp__job *job, const fp_request *req) {
   return req->timeout > 0 ? job->started + req->timeout : INFINITY;
 }
 
-void fp__jobctx_init(fp__jobctx *c, fp_executor *ex, uint64_t seed) {
-  c->queue = fp__executor_queue(ex);
-  c->hosts = fp__executor_hosts(ex);
-  c->rate = fp__executor_rate(ex);
-  c->abort = fp__executor_abort_flag(ex);
-  c->stopped = fp__executor_stopped_flag(ex);
+void fp__jobctx_seed(fp__jobctx *c, uint64_t seed) {
   c->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(fp__now() * 1e9);
 }
 
-/* Take a per-host slot for f. False when f was parked (the host list now
+/* Take a per-host permit for f. False when f was parked (the host list now
  * holds the queue's reference). */
-static bool take_host_slot(fp__jobctx *c, fp_future *f) {
+static bool take_host_permit(fp__jobctx *c, fp_future *f) {
   fp__job *job = fp__future_job(f);
-  if (!c->hosts || job->holds_host)
+  if (!c->hosts || job->holds_permit)
     return true;
   if (!job->host_key && !(job->host_key = fp__host_key(fp_request_url(fp_future_request(f)))))
     return true; /* out of memory: run unlimited rather than lose the job */
   /* Counted as held before the host list can hand it to anybody (shutdown,
-   * or a slot passing to it), so the count never runs below zero. */
+   * or a permit passing to it), so the count never runs below zero. */
   fp__queue_hold(c->queue);
   int rc = fp__hosts_acquire(c->hosts, f, job->host_key);
   if (rc == 0)
     return false;
   fp__queue_unhold(c->queue, 1);
-  job->holds_host = rc == 1;
+  job->holds_permit = rc == 1;
   return true;
 }
 
-static void give_host_slot(fp__jobctx *c, fp_future *f) {
+void fp__job_give_permit(fp__jobctx *c, fp_future *f) {
   fp__job *job = fp__future_job(f);
-  if (!job->holds_host)
+  if (!job->holds_permit)
     return;
-  job->holds_host = false;
+  job->holds_permit = false;
   fp_future *next = fp__hosts_release(c->hosts, job->host_key);
-  if (next) { /* the slot passed to the oldest parked job */
-    fp__future_job(next)->holds_host = true;
+  if (next) { /* the permit passed to the oldest parked job */
+    fp__future_job(next)->holds_permit = true;
     fp__queue_push_front_held(c->queue, next);
   }
 }
 
+/* Queued jobs are pending; retries in waiting already ran. A job parked
+ * after shutdown took the parked ones may be handed a permit given back
+ * here: it goes to the queue's front and runs (or is cancelled there). */
+size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f) {
+  size_t n = 0;
+  while (f) {
+    fp_future *next = *fp__future_next(f);
+    *fp__future_next(f) = NULL;
+    fp__job_give_permit(c, f);
+    fp__future_finish_cancelled(f);
+    fp_future_decref(f);
+    f = next;
+    n++;
+  }
+  return n;
+}
+
 bool fp__job_claim(fp__jobctx *c, fp_future *f) {
-  if (!take_host_slot(c, f))
+  if (!take_host_permit(c, f))
     return false; /* parked until a transfer to its host ends */
   /* A retry is already running; a new job starts unless cancelled. */
   if (fp__future_job(f)->attempts == 0 && !fp__future_start(f)) {
-    give_host_slot(c, f);
+    fp__job_give_permit(c, f);
     fp_future_decref(f);
     return false;
   }
@@ -67,7 +84,7 @@ bool fp__job_claim(fp__jobctx *c, fp_future *f) {
 
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
   if (atomic_load(c->abort) || atomic_load(c->stopped)) {
-    give_host_slot(c, f);
+    fp__job_give_permit(c, f);
     fp__future_finish_cancelled(f);
     fp_future_decref(f);
     return false;
@@ -77,7 +94,7 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
     /* A retry that a busy queue or a rate token held past the job's
      * deadline: no attempt starts, and the job ends as its last attempt
      * did (as when a retry's wait would pass the deadline). */
-    give_host_slot(c, f);
+    fp__job_give_permit(c, f);
     fp_response *resp = job->last;
     job->last = NULL;
     if (resp) {
@@ -110,7 +127,7 @@ double fp__job_attempt_limit(fp_future *f) {
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
   fp__job *job = fp__future_job(f);
   const fp_request *req = fp_future_request(f);
-  give_host_slot(c, f);
+  fp__job_give_permit(c, f);
   if (resp && !atomic_load(c->abort)) {
     double delay = fp__retry_delay(req, resp, job->attempts, &c->rng);
     /* A retry whose wait ends at or past the deadline could not run:

@@ -2,12 +2,14 @@
  * at most max_in_flight jobs are submitted and not yet consumed. */
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "clock.h"
+#include "error.h"
 
 struct fp_map {
   fp_executor *ex;
   fp_request **reqs; /* our references, dropped once submitted */
-  fp_future **futures; /* ring of window slots, indexed by input % window */
+  fp_future **futures; /* ring of window entries, indexed by input % window */
   size_t n;
   size_t window;
   size_t next_submit; /* first request not yet submitted */
@@ -84,12 +86,12 @@ int fp_map_next(fp_map *m, double timeout, fp_future **out, size_t *index) {
     return FP_ERR_EXHAUSTED;
   if (m->next_yield == m->next_submit) /* nothing outstanding: submit failed */
     return m->submit_error ? m->submit_error : FP_ERR_SHUTDOWN;
-  size_t slot = m->next_yield % m->window;
-  int rc = fp_future_wait(m->futures[slot], fp__timeout_until(timeout, m->deadline));
+  size_t at = m->next_yield % m->window;
+  int rc = fp_future_wait(m->futures[at], fp__timeout_until(timeout, m->deadline));
   if (rc)
     return rc;
-  m->current = m->futures[slot];
-  m->futures[slot] = NULL;
+  m->current = m->futures[at];
+  m->futures[at] = NULL;
   if (index)
     *index = m->next_yield;
   if (out)

@@ -1,12 +1,13 @@
 /* policy_host.c: the per-host concurrency limit. A job whose host is at
  * its limit is parked on that host's list, holding no worker; when a
- * transfer to the host ends, its slot passes straight to the oldest parked
+ * transfer to the host ends, its permit passes straight to the oldest parked
  * job, which goes back to the front of the queue. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
+#include "future_private.h"
 
 typedef struct host {
   char *key;
@@ -85,25 +86,25 @@ static size_t hash(const char *s) {
   return h;
 }
 
-static host **find_slot(fp__hosts *h, const char *key) {
-  host **slot = &h->buckets[hash(key) % h->nbuckets];
-  while (*slot && strcmp((*slot)->key, key) != 0)
-    slot = &(*slot)->next;
-  return slot;
+static host **find_link(fp__hosts *h, const char *key) {
+  host **link = &h->buckets[hash(key) % h->nbuckets];
+  while (*link && strcmp((*link)->key, key) != 0)
+    link = &(*link)->next;
+  return link;
 }
 
 int fp__hosts_acquire(fp__hosts *h, fp_future *f, const char *key) {
   int rc = 1;
   pthread_mutex_lock(&h->mu);
-  host **slot = find_slot(h, key);
-  host *e = *slot;
+  host **link = find_link(h, key);
+  host *e = *link;
   if (!e) {
     if (!(e = calloc(1, sizeof *e)) || !(e->key = strdup(key))) {
       free(e);
       pthread_mutex_unlock(&h->mu);
       return FP_ERR_NOMEM;
     }
-    *slot = e;
+    *link = e;
   }
   if (e->active < h->limit) {
     e->active++;
@@ -122,17 +123,17 @@ int fp__hosts_acquire(fp__hosts *h, fp_future *f, const char *key) {
 
 fp_future *fp__hosts_release(fp__hosts *h, const char *key) {
   pthread_mutex_lock(&h->mu);
-  host **slot = find_slot(h, key);
-  host *e = *slot;
+  host **link = find_link(h, key);
+  host *e = *link;
   fp_future *next = NULL;
-  if (e && e->parked_head) { /* the slot passes on; active stays */
+  if (e && e->parked_head) { /* the permit passes on; active stays */
     next = e->parked_head;
     e->parked_head = *fp__future_next(next);
     if (!e->parked_head)
       e->parked_tail = NULL;
     *fp__future_next(next) = NULL;
   } else if (e && --e->active == 0) { /* idle host: forget it (bounded memory) */
-    *slot = e->next;
+    *link = e->next;
     free(e->key);
     free(e);
   }

@@ -3,7 +3,8 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
+#include "clock.h"
 
 struct fp__rate {
   pthread_mutex_t mu;

@@ -5,7 +5,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
+#include "model.h"
 
 /* Transfer errors worth another try: the server or the path may recover.
  * DNS, TLS, protocol and limit errors would fail the same way again. */

@@ -8,7 +8,7 @@
  * producer that keeps the queue full (the CLI's reader) then wakes once
  * per cap/2 jobs, not once per job, which costs two context switches a
  * job on tiny responses. A submitter past its deadline still takes any
- * free slot, since it rechecks when its wait ends. FIFO entries are futures linked through their own
+ * free room, since it rechecks when its wait ends. FIFO entries are futures linked through their own
  * next pointer, so a push never allocates. A worker with nothing due sleeps
  * until the earliest retry is due (pthread_cond_timedwait on the monotonic
  * clock), never polls. Signals are sent after the unlock, so the woken
@@ -23,7 +23,10 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "queue.h"
+#include "clock.h"
+#include "future_private.h"
+#include "job.h"
 
 int fp__queue_init(fp__queue *q, size_t cap) {
   q->head = q->tail = NULL;
@@ -64,8 +67,8 @@ static void wake_loops(fp__queue *q);
 static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
 
 /* Whether a pop that left the queue like this wakes blocked submitters: a
- * free slot, and the queued jobs down to half the capacity. Parked jobs
- * ("held") count for the free slot only: they can outlast any number of
+ * free room, and the queued jobs down to half the capacity. Parked jobs
+ * ("held") count for the free room only: they can outlast any number of
  * pops while their host is busy, and must not keep a submitter asleep
  * beside idle workers. */
 static bool low_water(const fp__queue *q) {

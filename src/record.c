@@ -7,7 +7,8 @@
 
 #include <jansson.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "model.h"
 
 static char *base64(const char *data, size_t len) {
   static const char tbl[] =

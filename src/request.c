@@ -6,7 +6,9 @@
 
 #include <jansson.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "model.h"
+#include "error.h"
 
 static char *dup_n(const char *s, size_t n) {
   char *d = malloc(n + 1);
@@ -125,12 +127,12 @@ fail:
   return NULL;
 }
 
-static int replace_str(char **slot, const char *value) {
+static int replace_str(char **field, const char *value) {
   char *copy = NULL;
   if (value && !(copy = dup_str(value)))
     return FP_ERR_NOMEM;
-  free(*slot);
-  *slot = copy;
+  free(*field);
+  *field = copy;
   return FP_OK;
 }
 
@@ -157,9 +159,9 @@ static size_t name_hash(const char *name, size_t nlen) {
   return (size_t)h;
 }
 
-/* The index slot for name: the one holding it, or the empty one where it
+/* The index bucket for name: the one holding it, or the empty one where it
  * would go. hindex_cap must be non-zero. */
-static size_t find_slot(const fp_request *req, const char *name, size_t nlen) {
+static size_t find_bucket(const fp_request *req, const char *name, size_t nlen) {
   size_t mask = req->hindex_cap - 1, i = name_hash(name, nlen) & mask;
   while (req->hindex[i]) {
     const char *have = req->headers[req->hindex[i] - 1].name;
@@ -184,7 +186,7 @@ static int grow_index(fp_request *req) {
   req->hindex_cap = cap;
   for (size_t k = 0; k < req->nheaders; k++) {
     const char *name = req->headers[k].name;
-    req->hindex[find_slot(req, name, strlen(name))] = k + 1;
+    req->hindex[find_bucket(req, name, strlen(name))] = k + 1;
   }
   return FP_OK;
 }
@@ -199,8 +201,8 @@ static int add_header_n(fp_request *req, const char *name, size_t nlen,
     return FP_ERR_INVALID_HEADER;
   if (grow_index(req))
     return FP_ERR_NOMEM;
-  size_t slot = find_slot(req, name, nlen), vlen = strlen(value);
-  fp__header *old = req->hindex[slot] ? &req->headers[req->hindex[slot] - 1] : NULL;
+  size_t b = find_bucket(req, name, nlen), vlen = strlen(value);
+  fp__header *old = req->hindex[b] ? &req->headers[req->hindex[b] - 1] : NULL;
   size_t bytes = req->header_bytes + nlen + vlen;
   if (old)
     bytes -= strlen(old->name) + strlen(old->value);
@@ -231,7 +233,7 @@ static int add_header_n(fp_request *req, const char *name, size_t nlen,
   req->headers[req->nheaders].name = n;
   req->headers[req->nheaders].value = v;
   req->nheaders++;
-  req->hindex[slot] = req->nheaders;
+  req->hindex[b] = req->nheaders;
   req->header_bytes = bytes;
   return FP_OK;
 nomem:

@@ -6,7 +6,8 @@
 
 #include <jansson.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "model.h"
 
 fp_response *fp__response_new(void) {
   fp_response *resp = calloc(1, sizeof *resp);

@@ -3,7 +3,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "clock.h"
+#include "error.h"
+#include "future_private.h"
 
 typedef struct slot {
   fp_results *owner;

@@ -13,7 +13,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fetchpool_private.h"
+#include "transfer.h"
+#include "clock.h"
+#include "error.h"
+#include "model.h"
+#include "policy.h"
 
 struct fp__share {
   CURLSH *handle;
@@ -220,7 +224,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
   resp->bytes += len;
   if (t->req->sink) {
     if (t->req->sink(t->req->sink_userdata, data, len)) {
-      t->abort_code = FP_ERR_ABORTED;
+      t->abort_code = FP_ERR_SINK_ABORTED;
       return CURL_WRITEFUNC_ERROR;
     }
     return len;
@@ -758,7 +762,7 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
   t->headers = NULL;
   /* The attempt boundary a sink needs to drop an earlier attempt's body. */
   if (req->sink && req->sink(req->sink_userdata, NULL, 0)) {
-    fp__response_set_error(resp, FP_ERR_ABORTED, "the body sink refused a new attempt");
+    fp__response_set_error(resp, FP_ERR_SINK_ABORTED, "the body sink refused a new attempt");
     t->req = NULL;
     t->resp = NULL;
     return false;

@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "fetchpool_private.h"
+#include "fetchpool.h"
+#include "future_private.h"
+#include "clock.h"
+#include "error.h"
 
 static bool condition_holds(const fp__waiter *w, size_t n, fp_return_when when) {
   switch (when) {

@@ -7,7 +7,9 @@
 
 #include "testutil.h"
 
-#include "fetchpool_private.h"
+#include "future_private.h"
+#include "model.h"
+#include "policy.h"
 
 /* ---- Retry-After ---- */
 
@@ -451,7 +453,7 @@ static void test_retry_transient_errors(void **state) {
   static const int final[] = {FP_ERR_DNS, FP_ERR_TLS, FP_ERR_INVALID_URL,
                               FP_ERR_UNSUPPORTED_PROTOCOL, FP_ERR_PROTOCOL,
                               FP_ERR_TOO_MANY_REDIRECTS, FP_ERR_BODY_TOO_LARGE,
-                              FP_ERR_HEADERS_TOO_LARGE, FP_ERR_ABORTED, FP_ERR_CANCELLED,
+                              FP_ERR_HEADERS_TOO_LARGE, FP_ERR_SINK_ABORTED, FP_ERR_CANCELLED,
                               FP_ERR_NOMEM, FP_ERR_INTERNAL};
   uint64_t rng = 3;
   for (size_t i = 0; i < sizeof transient / sizeof transient[0]; i++) {

@@ -5,7 +5,9 @@
 #include <stdatomic.h>
 
 #include "testutil.h"
-#include "fetchpool_private.h"
+#include "clock.h"
+#include "future_private.h"
+#include "queue.h"
 
 /* A fresh pending future (refcount 1) for the queue tests. */
 static fp_future *new_future(void) {

@@ -12,7 +12,7 @@
 
 #include "testutil.h"
 
-#include "fetchpool_private.h" /* queue counters, to see where a job waits */
+#include "executor_private.h" /* queue counters, to see where a job waits */
 
 /* ---- helpers ---- */
 

@@ -870,7 +870,7 @@ static void test_sink(void **state) {
   req = tu_request("/bytes/200000");
   assert_int_equal(fp_request_set_sink(req, collect_sink, &stop), FP_OK);
   f = tu_run(ex, req, &resp);
-  assert_fp_error(resp, FP_ERR_ABORTED, "aborted");
+  assert_fp_error(resp, FP_ERR_SINK_ABORTED, "aborted");
   assert_int_equal(stop.calls, 1);
   assert_true(stop.len < 200000);
   fp_future_decref(f);

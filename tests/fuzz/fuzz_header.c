@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fetchpool_private.h"
+#include "model.h"
 #include "fuzz.h"
 
 /* The oracle, written from RFC 9110 section 5.6.2 and not from the code

@@ -7,7 +7,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
 #include "fuzz.h"
 
 static char *key_of(const char *url) {

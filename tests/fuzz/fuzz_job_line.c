@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "fetchpool_private.h"
+#include "model.h"
 
 static void show_record(void);
 #define FUZZ_ON_FAIL() show_record()
@@ -27,7 +27,7 @@ static const int response_codes[] = {
     FP_OK, FP_ERR_INVALID_URL, FP_ERR_UNSUPPORTED_PROTOCOL, FP_ERR_DNS,
     FP_ERR_CONNECT, FP_ERR_CONNECT_TIMEOUT, FP_ERR_TIMEOUT, FP_ERR_STALL_TIMEOUT,
     FP_ERR_TLS, FP_ERR_TOO_MANY_REDIRECTS, FP_ERR_BODY_TOO_LARGE,
-    FP_ERR_HEADERS_TOO_LARGE, FP_ERR_NETWORK, FP_ERR_PROTOCOL, FP_ERR_ABORTED,
+    FP_ERR_HEADERS_TOO_LARGE, FP_ERR_NETWORK, FP_ERR_PROTOCOL, FP_ERR_SINK_ABORTED,
     FP_ERR_CANCELLED, FP_ERR_NOMEM, FP_ERR_INTERNAL, -63 /* unknown */};
 
 /* What command-line options make of every job: a method, headers, a body,

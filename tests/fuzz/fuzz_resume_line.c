@@ -16,7 +16,7 @@
 #include <string.h>
 
 #include "cli.h"
-#include "fetchpool_private.h"
+#include "model.h"
 #include "fuzz.h"
 
 static bool ref_resume(const uint8_t *data, size_t size, uint64_t *index, bool *final,

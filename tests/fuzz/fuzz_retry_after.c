@@ -10,7 +10,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "fetchpool_private.h"
+#include "policy.h"
 #include "fuzz.h"
 
 #define UNTOUCHED (-12345.0)

@@ -1,0 +1,91 @@
+/* model.h: the model's insides: the request and response structs
+ * (request.c, response.c, record.c), for the files that build or read them. */
+#ifndef FP_MODEL_H
+#define FP_MODEL_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "fetchpool.h"
+
+/* A header line, as requests and responses keep them. */
+typedef struct fp__header {
+  char *name;
+  char *value;
+} fp__header;
+
+struct fp_request {
+  atomic_long refcount;
+  char *url;
+  char *method;
+  fp__header *headers;
+  size_t nheaders;
+  size_t headers_cap;
+  size_t header_bytes; /* names and values, for FP_MAX_REQUEST_HEADER_BYTES */
+  /* open-addressing index of headers by case-insensitive name: each bucket
+   * holds position + 1, 0 when empty; hindex_cap is 0 or a power of two */
+  size_t *hindex;
+  size_t hindex_cap;
+  char *body;
+  size_t body_len;
+  bool has_body;
+  double timeout;         /* seconds for the whole job (every attempt and
+                             retry wait), 0 = none */
+  double attempt_timeout; /* seconds for one attempt, 0 = none */
+  double connect_timeout; /* seconds, 0 = default */
+  size_t max_body;
+  bool follow_redirects;
+  long max_redirs;
+  bool keep_headers;
+  bool insecure;
+  char *user_agent; /* NULL = default */
+  double stall_timeout; /* seconds below 1 byte/s, 0 = off */
+  char *cacert;         /* NULL = system store */
+  unsigned max_retries;
+  double retry_base;     /* seconds */
+  double retry_max_wait; /* seconds */
+  uint64_t retry_statuses[10]; /* bit s set: status s is retried (s < 640) */
+  fp_sink_fn sink;
+  void *sink_userdata;
+  json_t *id;
+  bool has_index;
+  uint64_t index;
+  void *userdata;
+};
+
+struct fp_response {
+  int error;
+  char *error_message;
+  long status;
+  char *effective_url;
+  char *body; /* NUL-terminated, body_len bytes */
+  size_t body_len;
+  size_t body_cap;
+  uint64_t bytes;
+  fp__header *headers;
+  size_t nheaders;
+  size_t headers_cap;
+  fp_timings timings;
+  double elapsed; /* wall seconds of the whole job */
+  double retry_after; /* the server's Retry-After in seconds, < 0 if none */
+  unsigned attempts;
+};
+
+fp_response *fp__response_new(void);
+void fp__response_free(fp_response *resp);
+/* Set the error code and copy message (NULL for none). */
+void fp__response_set_error(fp_response *resp, int code, const char *message);
+/* Append len body bytes; returns FP_OK or FP_ERR_NOMEM. */
+int fp__response_append_body(fp_response *resp, const char *data, size_t len);
+/* Add a header (copies); FP_OK or FP_ERR_NOMEM. */
+int fp__response_add_header(fp_response *resp, const char *name, size_t nlen,
+                            const char *value, size_t vlen);
+/* Drop kept headers (a new response in a redirect chain starts). */
+void fp__response_clear_headers(fp_response *resp);
+/* How a finished job ended, as its record says: FP_OK, FP_ERR_HTTP for a
+ * status >= 400, the transfer error, or FP_ERR_NOMEM for no response.
+ * *msg gets the record's error.message ("" for FP_OK): BORROWED from resp,
+ * a static string, or buf (the HTTP status's text). */
+int fp__response_outcome(const fp_response *resp, const char **msg, char *buf, size_t size);
+
+#endif /* FP_MODEL_H */
