@@ -9,8 +9,8 @@ from typing import Any
 import cffi
 
 # Copied from include/fetchpool.h (the public header, never src/*.h): the
-# declarations this package calls, written out because ABI mode cannot
-# read a header that includes <jansson.h>. tests/test_ffi.py checks each one
+# declarations this package calls, written out because ABI mode does not
+# run a C preprocessor on the header. tests/test_ffi.py checks each one
 # against the header, so a change there cannot go unnoticed.
 CDEF = r"""
 typedef struct json_t json_t;

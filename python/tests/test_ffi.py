@@ -46,9 +46,17 @@ def test_declarations_match_the_public_header():
 
 
 def test_only_the_public_header():
+    """The package declares only what include/fetchpool.h declares: it
+    names none of the library's private headers (src/*.h) nor its
+    internal fp__ symbols."""
+    private = sorted(n for n in os.listdir(os.path.join(ROOT, "src")) if n.endswith(".h"))
+    assert private, "no private headers found: the check would mean nothing"
     pkg = os.path.join(ROOT, "python", "fetchpool")
     for name in os.listdir(pkg):
         if name.endswith(".py"):
             with open(os.path.join(pkg, name)) as f:
                 text = f.read()
-            assert "fetchpool_private" not in text, name
+            for h in private:
+                assert not re.search(r"(?<![\w.])" + re.escape(h) + r"\b", text), \
+                    f"{name} names src/{h}"
+            assert "fp__" not in text, f"{name} uses an internal fp__ symbol"

@@ -1,6 +1,6 @@
 /* clock.h: the program's monotonic clock: now, deadlines for timed waits,
  * and condition variables that wait on it (as src/clock.c does for the
- * library, whose private header the program does not see). */
+ * library, whose private src/clock.h the program does not see). */
 #ifndef FP_CLI_CLOCK_H
 #define FP_CLI_CLOCK_H
 

@@ -162,8 +162,8 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
   if (j->save_errno) {
     char msg[512];
     save_message(msg, sizeof msg, j->path, j->save_errno);
-    set_error(rec, FP_ERR_ABORTED, msg);
-    r->code = FP_ERR_ABORTED;
+    set_error(rec, FP_ERR_SINK_ABORTED, msg);
+    r->code = FP_ERR_SINK_ABORTED;
   }
 }
 
@@ -259,7 +259,7 @@ static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const ch
     if (fstatat(AT_FDCWD, j->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
       char msg[512];
       save_message(msg, sizeof msg, j->path, EEXIST);
-      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_ABORTED,
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_SINK_ABORTED,
                 msg);
       goto done;
     }
