@@ -648,7 +648,9 @@ class Pool(cf.Executor):
                     if rc != FP_ERR_WAIT_TIMEOUT:
                         break
                 q.popleft()
-                if not exhausted:
+                # top the window up a batch at a time: one submit_many call
+                # per _BATCH jobs, not one per job yielded
+                if not exhausted and len(q) <= window - min(_BATCH, max(1, window // 2)):
                     core.enter()
                     try:
                         exhausted = self._fill(it, q, window)
