@@ -289,19 +289,29 @@ bool fp_future_cancel(fp_future *f) {
 
 /* ---- waiting ---- */
 
-int fp_future_wait(fp_future *f, double timeout) {
+/* Whether f is done, and with callbacks, whether the callbacks due when it
+ * became done have returned. Called with f->mu held. */
+static bool reached(const fp_future *f, bool callbacks) {
+  return is_done(f) && (!callbacks || f->callbacks_ran);
+}
+
+/* The one wait of a future: until it is done (and its callbacks ran, with
+ * callbacks), timeout, or a wait that could be for the waiting thread
+ * itself (a worker, a done callback, or one of f's own callbacks). */
+static int wait_for(fp_future *f, double timeout, bool callbacks) {
   if (!f)
     return FP_ERR_INVALID_ARG;
   struct timespec ts;
   const struct timespec *deadline = fp__deadline_ptr(timeout, &ts);
   int rc = FP_OK;
   pthread_mutex_lock(&f->mu);
-  while (!is_done(f)) {
-    if (timeout != 0 && !fp__thread_may_block()) {
+  while (!reached(f, callbacks)) {
+    if ((callbacks && is_done(f) && pthread_equal(f->callbacks_thread, pthread_self())) ||
+        (timeout != 0 && !fp__thread_may_block())) {
       rc = FP_ERR_WORKER_THREAD;
       break;
     }
-    if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT && !is_done(f)) {
+    if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT && !reached(f, callbacks)) {
       rc = FP_ERR_WAIT_TIMEOUT;
       break;
     }
@@ -310,28 +320,9 @@ int fp_future_wait(fp_future *f, double timeout) {
   return rc;
 }
 
-int fp_future_wait_callbacks(fp_future *f, double timeout) {
-  if (!f)
-    return FP_ERR_INVALID_ARG;
-  struct timespec ts;
-  const struct timespec *deadline = fp__deadline_ptr(timeout, &ts);
-  int rc = FP_OK;
-  pthread_mutex_lock(&f->mu);
-  while (!(is_done(f) && f->callbacks_ran)) {
-    if ((is_done(f) && pthread_equal(f->callbacks_thread, pthread_self())) ||
-        (timeout != 0 && !fp__thread_may_block())) {
-      rc = FP_ERR_WORKER_THREAD; /* a callback of f waiting for itself */
-      break;
-    }
-    if (fp__cond_wait(&f->done_cond, &f->mu, deadline) == ETIMEDOUT &&
-        !(is_done(f) && f->callbacks_ran)) {
-      rc = FP_ERR_WAIT_TIMEOUT;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&f->mu);
-  return rc;
-}
+int fp_future_wait(fp_future *f, double timeout) { return wait_for(f, timeout, false); }
+
+int fp_future_wait_callbacks(fp_future *f, double timeout) { return wait_for(f, timeout, true); }
 
 int fp_future_result(fp_future *f, double timeout, const fp_response **resp) {
   if (resp)
