@@ -23,7 +23,7 @@ import os
 import threading
 import time
 import weakref
-from typing import Any, Deque, Dict, Iterable, Iterator, List, Optional, Union
+from typing import Any, Deque, Dict, Iterable, Iterator, List, NoReturn, Optional, Union
 
 from ._ffi import (FP_ERR_INVALID_ARG, FP_ERR_NOMEM, FP_ERR_SHUTDOWN, FP_ERR_WAIT_TIMEOUT,
                    FP_ERR_WOULD_BLOCK, FP_FOREVER, FP_OK, ffi, lib, strerror)
@@ -182,12 +182,7 @@ class _Core:
                     return None
                 err.code = FP_OK
                 continue
-            text = ffi.string(err.text).decode("utf-8", "replace")
-            if code == FP_ERR_SHUTDOWN:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if code == FP_ERR_NOMEM:
-                raise MemoryError(text)
-            raise ValueError(text or strerror(code))
+            _raise_submit_error(code, err)
 
     def submit_many_c(self, reqs: List[Any]) -> List[Any]:
         """Submit C requests (BORROWED) in order with one lock round trip
@@ -209,12 +204,7 @@ class _Core:
             code = err.code
             if done == n or code == FP_ERR_WOULD_BLOCK:
                 continue
-            text = ffi.string(err.text).decode("utf-8", "replace")
-            if code == FP_ERR_SHUTDOWN:
-                raise RuntimeError("cannot schedule new futures after shutdown")
-            if code == FP_ERR_NOMEM:
-                raise MemoryError(text)
-            raise ValueError(text or strerror(code))
+            _raise_submit_error(code, err)
         return futures
 
     def watch(self, c: Any, url: str, id: Any) -> Future:
@@ -705,6 +695,16 @@ class Pool(cf.Executor):
 
     def __repr__(self) -> str:
         return f"<fetchpool.Pool threads={self._threads}>"
+
+
+def _raise_submit_error(code: int, err: Any) -> NoReturn:
+    """Raise what Executor.submit raises for a submit the library refused."""
+    text = ffi.string(err.text).decode("utf-8", "replace")
+    if code == FP_ERR_SHUTDOWN:
+        raise RuntimeError("cannot schedule new futures after shutdown")
+    if code == FP_ERR_NOMEM:
+        raise MemoryError(text)
+    raise ValueError(text or strerror(code))
 
 
 def _cancel_all(q: Deque[Any]) -> None:
