@@ -83,6 +83,24 @@ static inline void append(char **buf, size_t *len, const char *data, size_t n) {
 /* Runs fetchpool with args, feeding it input; wrapper, when not NULL, is a
  * command line put in front (a program that sets up the child's limits and
  * executes the rest, such as prlimit). */
+/* Spawn attributes for a child: the default action back for the signals
+ * the tests send (and for SIGPIPE when default_sigpipe), none blocked,
+ * whatever the test runner inherited (a background job ignores SIGINT). */
+static void child_signal_attr(posix_spawnattr_t *attr, bool default_sigpipe) {
+  sigset_t dfl, none;
+  posix_spawnattr_init(attr);
+  sigemptyset(&dfl);
+  if (default_sigpipe)
+    sigaddset(&dfl, SIGPIPE);
+  sigaddset(&dfl, SIGINT);
+  sigaddset(&dfl, SIGTERM);
+  sigaddset(&dfl, SIGHUP);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(attr, &dfl);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+}
+
 static inline void run_cli_wrapped(run *r, const char *const *wrapper, const char *input,
                                    size_t input_len, const char *const *args,
                                    const cli_event *events, size_t nevents, bool keep_stdin) {
@@ -118,21 +136,9 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
     if (closed_fds & 1u << fd)
       posix_spawn_file_actions_addclose(&fa, fd);
   /* this process ignores SIGPIPE (a child may exit before reading all its
-   * input); the child gets the default back, as from a shell, and the
-   * default for the signals the tests send, with none blocked, whatever
-   * the test runner inherited (a background job ignores SIGINT) */
+   * input); the child gets the default back, as from a shell */
   posix_spawnattr_t attr;
-  sigset_t dfl, none;
-  posix_spawnattr_init(&attr);
-  sigemptyset(&dfl);
-  sigaddset(&dfl, SIGPIPE);
-  sigaddset(&dfl, SIGINT);
-  sigaddset(&dfl, SIGTERM);
-  sigaddset(&dfl, SIGHUP);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  child_signal_attr(&attr, true);
   pid_t pid;
   double start = tu_now();
   int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
@@ -532,21 +538,10 @@ static inline void run_cli_stdout(run *r, const cli_stdout *so, const char *cons
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  /* this process ignores SIGPIPE (setup_suite), and an ignored signal
-   * stays ignored across exec: left out of dfl, the child inherits that */
+  /* an ignored SIGPIPE stays ignored across exec: without the default
+   * back, the child inherits this process's */
   posix_spawnattr_t attr;
-  sigset_t dfl, none;
-  posix_spawnattr_init(&attr);
-  sigemptyset(&dfl);
-  if (!so->ignore_sigpipe)
-    sigaddset(&dfl, SIGPIPE);
-  sigaddset(&dfl, SIGINT);
-  sigaddset(&dfl, SIGTERM);
-  sigaddset(&dfl, SIGHUP);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &dfl);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  child_signal_attr(&attr, !so->ignore_sigpipe);
   pid_t pid;
   double start = tu_now();
   int rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *)argv, environ);
