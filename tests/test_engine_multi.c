@@ -33,16 +33,6 @@ static fp_executor *engine_executor(fp_engine engine, size_t slots, size_t loops
   return ex;
 }
 
-static fp_future *get(fp_executor *ex, const char *fmt, int arg) {
-  char *url = tu_url(fmt, arg);
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit_url(ex, url, &err);
-  free(url);
-  if (!f)
-    fail_msg("submit: %s", err.text);
-  return f;
-}
-
 static const fp_response *result(fp_future *f) {
   const fp_response *resp = NULL;
   assert_int_equal(fp_future_result(f, 30 * tu_time_scale(), &resp), FP_OK);
@@ -98,7 +88,7 @@ static void test_multi_bodies(void **state) {
   assert_int_equal(fp_executor_threads(ex), 64);
   fp_future **fs = calloc(N, sizeof *fs);
   for (int i = 0; i < N; i++)
-    fs[i] = get(ex, "/text/multi-%d", i);
+    fs[i] = tu_submit(ex, "/text/multi-%d", i);
   for (int i = 0; i < N; i++) {
     const fp_response *resp = result(fs[i]);
     char want[32];
@@ -120,7 +110,7 @@ static void test_multi_keepalive(void **state) {
   unsigned long conns = ts_connections(tu_server);
   fp_future *fs[400];
   for (int i = 0; i < 400; i++)
-    fs[i] = get(ex, "/text/k%d", i);
+    fs[i] = tu_submit(ex, "/text/k%d", i);
   for (int i = 0; i < 400; i++) {
     assert_int_equal(fp_response_status(result(fs[i])), 200);
     fp_future_decref(fs[i]);
@@ -138,7 +128,7 @@ static void test_multi_concurrency(void **state) {
   fp_future *fs[100];
   double t0 = tu_now();
   for (int i = 0; i < 100; i++)
-    fs[i] = get(ex, "/delay/%d", 200);
+    fs[i] = tu_submit(ex, "/delay/%d", 200);
   for (int i = 0; i < 100; i++) {
     assert_int_equal(fp_response_status(result(fs[i])), 200);
     fp_future_decref(fs[i]);
@@ -160,7 +150,7 @@ static void test_multi_retry_holds_no_slot(void **state) {
   assert_int_equal(fp_request_set_retries(req, 2, 0.1, 5), FP_OK);
   double t0 = tu_now();
   fp_future *flaky = fp_executor_submit(ex, req, NULL);
-  fp_future *quick = get(ex, "/text/quick%d", 1);
+  fp_future *quick = tu_submit(ex, "/text/quick%d", 1);
   assert_string_equal(fp_response_body(result(quick), NULL), "quick1");
   double quick_at = tu_now() - t0;
   const fp_response *resp = result(flaky);
@@ -183,7 +173,7 @@ static void test_multi_rate(void **state) {
   fp_future *fs[21];
   double t0 = tu_now();
   for (int i = 0; i < 21; i++)
-    fs[i] = get(ex, "/text/r%d", i);
+    fs[i] = tu_submit(ex, "/text/r%d", i);
   for (int i = 0; i < 21; i++) {
     assert_int_equal(fp_response_status(result(fs[i])), 200);
     fp_future_decref(fs[i]);
@@ -202,7 +192,7 @@ static void test_multi_shutdown_cancel_rate_wait(void **state) {
   fp_executor *ex = engine_executor(FP_ENGINE_MULTI, 4, 0, 0.2, 0); /* a token per 5 s */
   fp_future *fs[3];
   for (int i = 0; i < 3; i++)
-    fs[i] = get(ex, "/text/rw%d", i);
+    fs[i] = tu_submit(ex, "/text/rw%d", i);
   assert_int_equal(fp_response_status(result(fs[0])), 200);
   unsigned long before = ts_requests(tu_server);
   double t0 = tu_now();
@@ -240,7 +230,7 @@ static void test_multi_per_host(void **state) {
   fp_executor *ex = engine_executor(FP_ENGINE_MULTI, 16, 0, 0, 2);
   fp_future *fs[10];
   for (int i = 0; i < 10; i++)
-    fs[i] = get(ex, "/concurrency/multi-host?ms=%d", 100);
+    fs[i] = tu_submit(ex, "/concurrency/multi-host?ms=%d", 100);
   for (int i = 0; i < 10; i++) {
     assert_int_equal(fp_response_status(result(fs[i])), 200);
     fp_future_decref(fs[i]);
@@ -255,7 +245,7 @@ static void test_multi_abort(void **state) {
   fp_executor *ex = engine_executor(FP_ENGINE_MULTI, 4, 0, 0, 0);
   fp_future *fs[4];
   for (int i = 0; i < 4; i++)
-    fs[i] = get(ex, "/delay/%d", 5000);
+    fs[i] = tu_submit(ex, "/delay/%d", 5000);
   double end = tu_now() + 5.0;
   while (ts_requests(tu_server) == 0 && tu_now() < end)
     usleep(10000);
@@ -280,10 +270,10 @@ static void test_multi_abort(void **state) {
 static void test_multi_shutdown_cancel(void **state) {
   (void)state;
   fp_executor *ex = engine_executor(FP_ENGINE_MULTI, 1, 0, 0, 0);
-  fp_future *running = get(ex, "/delay/%d", 300);
+  fp_future *running = tu_submit(ex, "/delay/%d", 300);
   fp_future *queued[5];
   for (int i = 0; i < 5; i++)
-    queued[i] = get(ex, "/text/never%d", i);
+    queued[i] = tu_submit(ex, "/text/never%d", i);
   double end = tu_now() + 5.0;
   while (!fp_future_running(running) && tu_now() < end)
     usleep(5000);
@@ -337,7 +327,7 @@ typedef struct producer {
 static void *produce(void *arg) {
   producer *p = arg;
   for (int i = 0; i < 100; i++)
-    p->fs[i] = get(p->ex, "/text/p%d", p->base + i);
+    p->fs[i] = tu_submit(p->ex, "/text/p%d", p->base + i);
   return NULL;
 }
 

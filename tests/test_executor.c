@@ -37,14 +37,6 @@ int getaddrinfo(const char *node, const char *service, const struct addrinfo *hi
   return next(node, service, hints, res);
 }
 
-static fp_request *new_request(const char *path) {
-  char *url = tu_url("%s", path);
-  fp_request *req = fp_request_new(url);
-  free(url);
-  assert_non_null(req);
-  return req;
-}
-
 static void wait_running(fp_future *f) {
   double end = tu_now() + 10.0;
   while (fp_future_state(f) == FP_PENDING) {
@@ -71,7 +63,7 @@ static void *first_executor(void *arg) {
   (void)arg;
   pthread_barrier_wait(&first_barrier);
   fp_executor *ex = tu_executor(2, 0, NULL);
-  fp_request *req = new_request("/hello");
+  fp_request *req = tu_request("%s", "/hello");
   fp_future *f = fp_executor_submit(ex, req, NULL);
   fp_request_decref(req);
   assert_non_null(f);
@@ -113,7 +105,7 @@ static void test_idle_workers_sleep(void **state) {
     opts.engine = engines[e];
     fp_executor *ex = fp_executor_new(&opts, NULL);
     assert_non_null(ex);
-    fp_request *req = new_request("/hello");
+    fp_request *req = tu_request("%s", "/hello");
   fp_future *f = fp_executor_submit(ex, req, NULL);
   fp_request_decref(req);
     assert_body(f, "hello"); /* every worker is up */
@@ -461,7 +453,7 @@ static void test_queue_capacity_blocks(void **state) {
   wait_running(a);
   fp_future *b = tu_submit(ex, "/text/b"); /* the queue holds b and c: full */
   fp_future *c = tu_submit(ex, "/text/c");
-  blocked_submit d = {.ex = ex, .req = new_request("/text/d"), .watch = a};
+  blocked_submit d = {.ex = ex, .req = tu_request("%s", "/text/d"), .watch = a};
   atomic_init(&d.returned, false);
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, blocked_submit_main, &d), 0);
@@ -492,7 +484,7 @@ static void test_submit_timeout(void **state) {
   fp_future *a = tu_submit(ex, "/delay/1000");
   wait_running(a);
   fp_future *b = tu_submit(ex, "/text/b"); /* full */
-  fp_request *req = new_request("/text/c");
+  fp_request *req = tu_request("%s", "/text/c");
 
   fp_error err = {0};
   double t0 = tu_now();
@@ -541,7 +533,7 @@ static void test_submit_many(void **state) {
   for (int i = 0; i < N; i++) {
     char path[32];
     snprintf(path, sizeof path, "/text/%d", i);
-    reqs[i] = new_request(path);
+    reqs[i] = tu_request("%s", path);
   }
   fp_error err = {0};
   assert_int_equal(fp_executor_submit_many(ex, reqs, N, FP_FOREVER, fs, &err), N);
@@ -572,7 +564,7 @@ static void test_submit_many_prefix(void **state) {
   fp_request *reqs[5];
   fp_future *fs[5] = {0};
   for (int i = 0; i < 5; i++)
-    reqs[i] = new_request("/text/p");
+    reqs[i] = tu_request("%s", "/text/p");
   fp_error err = {0};
   assert_int_equal(fp_executor_submit_many(ex, reqs, 5, 0, fs, &err), 3);
   assert_int_equal(err.code, FP_ERR_WOULD_BLOCK);
@@ -743,7 +735,7 @@ static void test_submit_after_shutdown(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(2, 4, NULL);
   assert_int_equal(fp_executor_shutdown(ex, true, false), FP_OK);
-  fp_request *req = new_request("/text/late");
+  fp_request *req = tu_request("%s", "/text/late");
   fp_error err = {0};
   assert_null(fp_executor_submit(ex, req, &err));
   assert_int_equal(err.code, FP_ERR_SHUTDOWN);
@@ -901,13 +893,13 @@ static void misuse_setup(misuse *m) {
   atomic_init(&m->calls, 0);
   m->ex = tu_executor(3, 0, NULL); /* slow, the map's head, and the trigger */
   m->full_ex = tu_executor(1, 1, NULL);
-  m->req = new_request("/text/m");
+  m->req = tu_request("%s", "/text/m");
   /* slow enough to outlast the setup and the callback under valgrind */
   int slow_ms = (int)(800 * tu_time_scale());
   m->slow = tu_submit(m->ex, "/delay/%d", slow_ms);
   char slow_path[32];
   snprintf(slow_path, sizeof slow_path, "/delay/%d", slow_ms);
-  fp_request *slow_req = new_request(slow_path);
+  fp_request *slow_req = tu_request("%s", slow_path);
   m->map = fp_executor_map(m->ex, &slow_req, 1, 1, NULL);
   fp_request_decref(slow_req);
   assert_non_null(m->map);
@@ -1014,7 +1006,7 @@ static void crawl_cb(fp_future *f, void *userdata) {
 
 static void test_submit_from_callback_unbounded(void **state) {
   (void)state;
-  crawl c = {.ex = tu_executor(2, 0, NULL), .next = new_request("/text/child")};
+  crawl c = {.ex = tu_executor(2, 0, NULL), .next = tu_request("%s", "/text/child")};
   atomic_init(&c.depth, 0);
   fp_future *root = tu_submit(c.ex, "/text/root");
   assert_int_equal(fp_future_add_done_callback(root, crawl_cb, &c), FP_OK);
@@ -1038,7 +1030,7 @@ static void test_shutdown_releases_blocked_submitter(void **state) {
   fp_future *a = tu_submit(ex, "/delay/800");
   wait_running(a);
   fp_future *b = tu_submit(ex, "/text/b"); /* full */
-  blocked_submit c = {.ex = ex, .req = new_request("/text/c"), .watch = a};
+  blocked_submit c = {.ex = ex, .req = tu_request("%s", "/text/c"), .watch = a};
   atomic_init(&c.returned, false);
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, blocked_submit_main, &c), 0);
@@ -1065,7 +1057,7 @@ static void test_invalid_args(void **state) {
   fp_error_clear(&err);
   assert_null(fp_executor_submit_url(ex, NULL, &err));
   assert_int_equal(err.code, FP_ERR_INVALID_ARG);
-  fp_request *req = new_request("/text/x");
+  fp_request *req = tu_request("%s", "/text/x");
   fp_error_clear(&err);
   assert_null(fp_executor_submit(NULL, req, &err));
   assert_int_equal(err.code, FP_ERR_INVALID_ARG);
