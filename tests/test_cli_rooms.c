@@ -118,7 +118,7 @@ static void test_stats_summary(void **state) {
   (void)state;
   cli_stats *s = sample_stats();
   cli_stats_set_skipped(s, 7);
-  cli_stats_set_interrupted(s, SIGTERM);
+  cli_stats_set_interrupted(s, SIGTERM, "jobs not started are left for --resume");
   cli_stats_stop(s);
   char *text = summary_of(s);
   assert_non_null(strstr(text, "6 jobs: 2 ok, 4 failed in "));
@@ -129,7 +129,7 @@ static void test_stats_summary(void **state) {
   assert_non_null(strstr(text, " timeout 1"));
   assert_non_null(strstr(text, " invalid_url 1"));
   assert_non_null(strstr(text, "  resumed: 7 jobs done by an earlier run skipped\n"));
-  assert_non_null(strstr(text, "  interrupted by SIGTERM:"));
+  assert_non_null(strstr(text, "  interrupted by SIGTERM: jobs not started are left for --resume\n"));
   assert_non_null(strstr(text, "  latency: min "));
   free(text);
   cli_stats_free(s);
@@ -156,7 +156,7 @@ static void test_stats_summary_quiet_parts(void **state) {
 static void test_stats_json(void **state) {
   (void)state;
   cli_stats *s = sample_stats();
-  cli_stats_set_interrupted(s, SIGINT);
+  cli_stats_set_interrupted(s, SIGINT, "left");
   cli_stats_stop(s);
   json_t *obj = cli_stats_json(s);
   assert_non_null(obj);

@@ -864,6 +864,9 @@ static void test_sigterm_hands_jobs_back(void **state) {
   assert_true(tu_now() - sent < 2 * tu_time_scale());
   char *log = child_log(&w);
   assert_true(contains(log, "handed back 10 unfinished jobs"));
+  /* a worker has no --resume: its summary says where the jobs went */
+  assert_true(contains(log, "interrupted by SIGTERM: jobs not finished stay in the group"));
+  assert_false(contains(log, "--resume"));
   free(log);
   child_free(&w);
   assert_int_equal(rint_cmd("XLEN %s", "term:results", NULL), 0);
@@ -1290,6 +1293,9 @@ static void test_sighup_hands_jobs_back(void **state) {
   char *log = child_log(&w);
   assert_true(contains(log, "interrupted by SIGHUP"));
   assert_true(contains(log, "handed back 10 unfinished jobs"));
+  /* a worker has no --resume: its summary says where the jobs went */
+  assert_true(contains(log, "interrupted by SIGHUP: jobs not finished stay in the group"));
+  assert_false(contains(log, "--resume"));
   free(log);
   child_free(&w);
   assert_int_equal(rint_cmd("XLEN %s", "hup:results", NULL), 0);

@@ -162,8 +162,9 @@ cli_counts cli_stats_counts(cli_stats *s);
 void cli_stats_stop(cli_stats *s);
 /* This run resumed an earlier one and skipped that many jobs done there. */
 void cli_stats_set_skipped(cli_stats *s, uint64_t skipped);
-/* The run was interrupted by signal sig. */
-void cli_stats_set_interrupted(cli_stats *s, int sig);
+/* The run was interrupted by signal sig; jobs_left (a static string) says
+ * in the summary what became of the jobs it did not run. */
+void cli_stats_set_interrupted(cli_stats *s, int sig, const char *jobs_left);
 /* The summary, several lines of text. */
 void cli_stats_print(cli_stats *s, FILE *out);
 /* The same as a JSON object (schema in fetchpool(1)). NEW or NULL. */

@@ -540,7 +540,7 @@ static int run_jobs(const cli_options *o) {
   if (o->resume)
     cli_stats_set_skipped(r.stats, skipped);
   if (sig)
-    cli_stats_set_interrupted(r.stats, sig);
+    cli_stats_set_interrupted(r.stats, sig, "jobs not started are left for --resume");
   if (werr)
     fprintf(stderr, "fetchpool: cannot write records to %s: %s; stopped the run\n",
             o->resume ? o->resume : o->output ? o->output : "standard output",

@@ -79,8 +79,8 @@ static const char usage_text[] =
     "                           time limit per attempt (default 0: none)\n"
     "      --stall-timeout SEC  fail a transfer (stall_timeout) when under 1\n"
     "                           byte/s moves for SEC seconds (default 0: off)\n"
-    "      --grace SEC          on SIGINT or SIGTERM, wait up to SEC for the\n"
-    "                           transfers in flight before stopping them\n"
+    "      --grace SEC          on SIGINT, SIGTERM or SIGHUP, wait up to SEC for\n"
+    "                           the transfers in flight before stopping them\n"
     "                           (default 5); a second signal stops them at once\n"
     "      --resume FILE        skip the jobs FILE (an earlier output) finished\n"
     "                           and append the new records to FILE\n"
@@ -116,7 +116,7 @@ static const char usage_text[] =
     "\n"
     "Exit status: 0 when every job run is ok, 1 when any job failed, 2 for a\n"
     "usage error or an input or output file that cannot be read or written,\n"
-    "130 or 143 when interrupted by SIGINT or SIGTERM.\n"
+    "130, 143 or 129 when interrupted by SIGINT, SIGTERM or SIGHUP.\n"
     "See fetchpool(1) for what each record field and error code means.\n";
 
 static const char enqueue_text[] =
@@ -160,13 +160,13 @@ static const char worker_text[] =
     "The request, reliability and limit options of fetchpool apply as well\n"
     "(-t, --engine, -X, -H, -d, --timeout, --retries, --rate, --per-host, --body,\n"
     "...; see fetchpool --help). --rate and --per-host hold per worker.\n"
-    "On SIGINT or SIGTERM the worker takes no more jobs, gives those in flight\n"
-    "--grace seconds, and hands back unfinished ones for others to take.\n"
+    "On SIGINT, SIGTERM or SIGHUP the worker takes no more jobs, gives those in\n"
+    "flight --grace seconds, and hands back unfinished ones for others to take.\n"
     "\n"
     "Exit status: 0 when the group is done (--until-empty; failed jobs are\n"
     "records like any other), 2 for a usage error or a Redis error that will\n"
-    "not heal (a key of the wrong type), 130 or 143 when stopped by SIGINT or\n"
-    "SIGTERM.\n";
+    "not heal (a key of the wrong type), 130, 143 or 129 when stopped by\n"
+    "SIGINT, SIGTERM or SIGHUP.\n";
 
 static const char status_text[] =
     "Usage: fetchpool status [--redis URL] [--stream NAME] [--group G] [--json]\n"

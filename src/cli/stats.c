@@ -21,6 +21,7 @@ struct cli_stats {
   bool resumed;              /* --resume: skipped is meaningful */
   uint64_t skipped;          /* jobs done by an earlier run */
   int signal;                /* the interrupting signal, or 0 */
+  const char *after_signal;  /* what became of the jobs not run, for the summary */
 };
 
 cli_stats *cli_stats_new(void) {
@@ -83,9 +84,10 @@ void cli_stats_set_skipped(cli_stats *s, uint64_t skipped) {
   pthread_mutex_unlock(&s->mu);
 }
 
-void cli_stats_set_interrupted(cli_stats *s, int sig) {
+void cli_stats_set_interrupted(cli_stats *s, int sig, const char *jobs_left) {
   pthread_mutex_lock(&s->mu);
   s->signal = sig;
+  s->after_signal = jobs_left;
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -149,8 +151,7 @@ void cli_stats_print(cli_stats *s, FILE *out) {
     fprintf(out, "  resumed: %llu jobs done by an earlier run skipped\n",
             (unsigned long long)s->skipped);
   if (s->signal)
-    fprintf(out, "  interrupted by %s: jobs not started are left for --resume\n",
-            signal_name(s->signal));
+    fprintf(out, "  interrupted by %s: %s\n", signal_name(s->signal), s->after_signal);
   if (s->unwritten)
     fprintf(out, "  not written: %llu records lost to a write error (not counted above)\n",
             (unsigned long long)s->unwritten);

@@ -329,7 +329,8 @@ int cli_worker(const cli_options *o) {
   int sig = cli_signals_finish();
   cli_stats_stop(w.stats);
   if (sig)
-    cli_stats_set_interrupted(w.stats, sig);
+    cli_stats_set_interrupted(w.stats, sig,
+                              "jobs not finished stay in the group for another worker");
   if (!o->quiet) {
     cli_stats_print(w.stats, stderr);
     if (w.stream.released)
