@@ -101,14 +101,11 @@ static void child_signal_attr(posix_spawnattr_t *attr, bool default_sigpipe) {
   posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
 }
 
-static inline void run_cli_wrapped(run *r, const char *const *wrapper, const char *input,
-                                   size_t input_len, const char *const *args,
-                                   const cli_event *events, size_t nevents, bool keep_stdin) {
-  const char *argv[64];
+/* The child's argv (room for 64): the wrapper's words, the program, then
+ * args; and r emptied for its output. */
+static void start_run(run *r, const char **argv, const char *const *wrapper,
+                      const char *const *args) {
   size_t argc = 0;
-  unsigned closed_fds = cli_child_closed_fds;
-  cli_child_closed_fds = 0;
-  assert_true(nevents <= CLI_MAX_EVENTS);
   for (; wrapper && *wrapper; wrapper++) {
     assert_true(argc < 16);
     argv[argc++] = *wrapper;
@@ -122,6 +119,16 @@ static inline void run_cli_wrapped(run *r, const char *const *wrapper, const cha
   memset(r, 0, sizeof *r);
   r->out = calloc(1, 1);
   r->err = calloc(1, 1);
+}
+
+static inline void run_cli_wrapped(run *r, const char *const *wrapper, const char *input,
+                                   size_t input_len, const char *const *args,
+                                   const cli_event *events, size_t nevents, bool keep_stdin) {
+  const char *argv[64];
+  unsigned closed_fds = cli_child_closed_fds;
+  cli_child_closed_fds = 0;
+  assert_true(nevents <= CLI_MAX_EVENTS);
+  start_run(r, argv, wrapper, args);
 
   int in[2], out[2], err[2];
   assert_int_equal(pipe2(in, O_CLOEXEC), 0);
@@ -518,16 +525,7 @@ typedef struct cli_stdout {
  * of standard error. Bounded and reaped as run_cli. */
 static inline void run_cli_stdout(run *r, const cli_stdout *so, const char *const *args) {
   const char *argv[64];
-  size_t argc = 0;
-  argv[argc++] = program();
-  for (; args && *args; args++) {
-    assert_true(argc < 63);
-    argv[argc++] = *args;
-  }
-  argv[argc] = NULL;
-  memset(r, 0, sizeof *r);
-  r->out = calloc(1, 1);
-  r->err = calloc(1, 1);
+  start_run(r, argv, NULL, args);
   int out[2], err[2];
   assert_int_equal(pipe2(out, O_CLOEXEC), 0);
   assert_int_equal(pipe2(err, O_CLOEXEC), 0);
