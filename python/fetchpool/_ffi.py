@@ -34,6 +34,7 @@ int fp_request_set_keep_headers(fp_request *req, bool keep);
 int fp_request_set_user_agent(fp_request *req, const char *ua);
 int fp_request_set_insecure(fp_request *req, bool insecure);
 int fp_request_set_stall_timeout(fp_request *req, double seconds);
+int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 int fp_request_set_cacert(fp_request *req, const char *path);
 int fp_request_set_retries(fp_request *req, unsigned max_retries, double base, double max_wait);
 int fp_request_set_retry_statuses(fp_request *req, const int *statuses, size_t n);

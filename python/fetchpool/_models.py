@@ -85,7 +85,8 @@ class Request:
     replace, by name) the pool's; ``body`` is bytes, or str sent as UTF-8;
     ``json`` is serialized as the body with ``Content-Type:
     application/json`` unless the headers set one; ``timeout`` (total),
-    ``connect_timeout``, ``stall_timeout`` (seconds) and ``max_redirs``
+    ``attempt_timeout`` (per attempt), ``connect_timeout``,
+    ``stall_timeout`` (seconds) and ``max_redirs``
     replace the pool's for this job; ``id`` is any value, handed back as
     ``Response.id``."""
 
@@ -95,6 +96,7 @@ class Request:
         "headers": "Headers added to the pool's, replacing those of the same name.",
         "body": "The request body as bytes, or None.",
         "timeout": "Total seconds for this job (None: the pool's).",
+        "attempt_timeout": "Seconds for each attempt of this job (None: the pool's).",
         "connect_timeout": "Seconds to connect for this job (None: the pool's).",
         "stall_timeout": "Seconds under 1 byte/s before giving up (None: the pool's).",
         "max_redirs": "Redirects followed at most for this job (None: the pool's).",
@@ -106,6 +108,7 @@ class Request:
     headers: Dict[str, str]
     body: Optional[bytes]
     timeout: Optional[float]
+    attempt_timeout: Optional[float]
     connect_timeout: Optional[float]
     stall_timeout: Optional[float]
     max_redirs: Optional[int]
@@ -115,7 +118,7 @@ class Request:
                  body: Body = None, json: Any = _MISSING, timeout: Optional[float] = None,
                  connect_timeout: Optional[float] = None,
                  stall_timeout: Optional[float] = None, max_redirs: Optional[int] = None,
-                 id: Any = None) -> None:
+                 id: Any = None, attempt_timeout: Optional[float] = None) -> None:
         if not isinstance(url, str):
             raise TypeError(f"url must be a str, not {type(url).__name__}")
         if not isinstance(method, str):
@@ -140,6 +143,7 @@ class Request:
             raise TypeError(f"body must be bytes or str, not {type(body).__name__}")
         self.body = body
         self.timeout = _seconds("timeout", timeout)
+        self.attempt_timeout = _seconds("attempt_timeout", attempt_timeout)
         self.connect_timeout = _seconds("connect_timeout", connect_timeout)
         self.stall_timeout = _seconds("stall_timeout", stall_timeout)
         if max_redirs is not None:

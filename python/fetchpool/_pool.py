@@ -367,7 +367,9 @@ class Pool(cf.Executor):
       or the server's Retry-After;
     - ``rate`` (attempts a second in all), ``per_host`` (transfers at once
       to one host:port);
-    - ``timeout``, ``connect_timeout``, ``stall_timeout`` (seconds),
+    - ``timeout`` (a job's whole time, retries included),
+      ``attempt_timeout`` (each attempt), ``connect_timeout``,
+      ``stall_timeout`` (seconds),
       ``max_body`` (bytes), ``max_redirs``, ``headers`` (sent with every
       request), ``user_agent``, ``insecure``, ``cacert`` (a PEM file).
 
@@ -386,12 +388,13 @@ class Pool(cf.Executor):
                  stall_timeout: Optional[float] = None, max_body: Optional[int] = None,
                  max_redirs: Optional[int] = None, headers: Optional[Dict[str, str]] = None,
                  user_agent: Optional[str] = None, insecure: bool = False,
-                 cacert: Optional[str] = None) -> None:
+                 cacert: Optional[str] = None,
+                 attempt_timeout: Optional[float] = None) -> None:
         self._timeout = _seconds("timeout", timeout)
         self._connect_timeout = _seconds("connect_timeout", connect_timeout)
         self._template = self._make_template(
             retries, retry_on, retry_base, retry_max_wait, stall_timeout, max_body,
-            max_redirs, headers, user_agent, insecure, cacert)
+            max_redirs, headers, user_agent, insecure, cacert, attempt_timeout)
         opts = ffi.new("fp_executor_options *")
         lib.fp_executor_options_init(opts)
         for name, value in (("threads", threads), ("loops", loops),
@@ -423,7 +426,8 @@ class Pool(cf.Executor):
                        retry_base: Optional[float], retry_max_wait: Optional[float],
                        stall_timeout: Optional[float], max_body: Optional[int],
                        max_redirs: Optional[int], headers: Optional[Dict[str, str]],
-                       user_agent: Optional[str], insecure: bool, cacert: Optional[str]) -> Any:
+                       user_agent: Optional[str], insecure: bool, cacert: Optional[str],
+                       attempt_timeout: Optional[float]) -> Any:
         t = ffi.gc(lib.fp_request_new(b"http://127.0.0.1/"), lib.fp_request_decref)
         if t == ffi.NULL:
             raise MemoryError("fetchpool: out of memory")
@@ -441,6 +445,9 @@ class Pool(cf.Executor):
         if stall_timeout is not None:
             _check("stall_timeout", lib.fp_request_set_stall_timeout(
                 t, _seconds("stall_timeout", stall_timeout)))
+        if attempt_timeout is not None:
+            _check("attempt_timeout", lib.fp_request_set_attempt_timeout(
+                t, _seconds("attempt_timeout", attempt_timeout)))
         if max_body is not None:
             _check_int("max_body", max_body)
             _check("max_body", lib.fp_request_set_max_body(t, max_body))
@@ -503,6 +510,9 @@ class Pool(cf.Executor):
             _check("timeout", lib.fp_request_set_timeouts(r, total or 0.0, conn or 0.0))
         if job.stall_timeout is not None:
             _check("stall_timeout", lib.fp_request_set_stall_timeout(r, job.stall_timeout))
+        if job.attempt_timeout is not None:
+            _check("attempt_timeout", lib.fp_request_set_attempt_timeout(
+                r, job.attempt_timeout))
         if job.max_redirs is not None:
             _check("max_redirs", lib.fp_request_set_redirects(r, True, job.max_redirs))
         return r

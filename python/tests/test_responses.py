@@ -165,3 +165,22 @@ def test_engines(server):
         with fetchpool.Pool(threads=4, engine=engine) as p:
             rs = p.fetch_all([server.url(f"/text/{engine}{i}") for i in range(20)])
         assert [r.text for r in rs] == [f"{engine}{i}" for i in range(20)]
+
+
+@pytest.mark.parametrize("where", ["pool", "request"])
+def test_attempt_timeout_limits_each_attempt(server, where):
+    url = server.url("/delay/3000")
+    pool_kw = {"attempt_timeout": 0.3} if where == "pool" else {}
+    with fetchpool.Pool(threads=1, retries=1, retry_base=0.01, **pool_kw) as p:
+        job = url if where == "pool" else fetchpool.Request(url, attempt_timeout=0.3)
+        r = p.submit(job).result(timeout=30)
+    assert r.error is not None and r.error.code == "timeout", r.error
+    assert r.attempts == 2
+    assert r.elapsed < 2.5  # two attempts of 0.3 s, not one of 3 s
+
+
+def test_attempt_timeout_is_checked():
+    with pytest.raises(ValueError, match="attempt_timeout"):
+        fetchpool.Pool(attempt_timeout=-1)
+    with pytest.raises(TypeError, match="attempt_timeout"):
+        fetchpool.Request("http://127.0.0.1/", attempt_timeout="1")
