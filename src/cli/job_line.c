@@ -264,7 +264,7 @@ static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const ch
       goto done;
     }
     /* with --body the body is kept for the record, and written at the end */
-    if (!(jobs->record_flags & FP_RECORD_BODY))
+    if (!(jobs->record_flags & (FP_RECORD_BODY | FP_RECORD_JSON)))
       fp_request_set_sink(req, save_chunk, j);
   }
   *out = req;
