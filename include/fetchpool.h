@@ -213,12 +213,14 @@ FP_EXTERN int fp_request_set_timeouts(fp_request *req, double total_s,
  * means none. The total timeout still bounds the whole job. */
 FP_EXTERN int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 /* Abort with FP_ERR_BODY_TOO_LARGE as soon as more than max_bytes of
- * decoded body arrived; 0 means FP_DEFAULT_MAX_BODY. */
+ * decoded body arrived and is kept in memory (not with a sink: see
+ * fp_request_set_max_filesize); 0 means FP_DEFAULT_MAX_BODY. */
 FP_EXTERN int fp_request_set_max_body(fp_request *req, size_t max_bytes);
 /* (batch-out) Abort with FP_ERR_BODY_TOO_LARGE as soon as more than
  * max_bytes of decoded body arrived, whether it is kept in memory or sent
  * to a sink (fp_request_set_sink), on every engine; 0 (the default) means
- * no limit. It bounds what a sink writes (a file on disk) as curl's
+ * no limit. Unlike fp_request_set_max_body, which bounds only a body kept
+ * in memory, this bounds what a sink writes (a file on disk), as curl's
  * --max-filesize does. */
 FP_EXTERN int fp_request_set_max_filesize(fp_request *req, uint64_t max_bytes);
 /* Follow redirects (at most max_redirs, FP_ERR_TOO_MANY_REDIRECTS past it)

@@ -217,8 +217,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
   fp__transfer *t = userp;
   size_t len = size * nmemb;
   fp_response *resp = t->resp;
+  /* max_filesize bounds every body; max_body only one kept in memory (a
+   * sink streams it elsewhere, as --save does to disk) */
   if ((t->req->max_filesize && resp->bytes + len > t->req->max_filesize) ||
-      resp->bytes + len > t->req->max_body) {
+      (!t->req->sink && resp->bytes + len > t->req->max_body)) {
     t->abort_code = FP_ERR_BODY_TOO_LARGE;
     return CURL_WRITEFUNC_ERROR;
   }

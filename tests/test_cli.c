@@ -763,16 +763,16 @@ static void test_save(void **state) {
     run r;
     dir = dirs[with_body];
     if (with_body)
-      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K", "--body");
+      RUN(&r, input, "-q", "--save", dir, "--save-all", "--max-filesize", "8K", "--body");
     else
-      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K");
+      RUN(&r, input, "-q", "--save", dir, "--save-all", "--max-filesize", "8K");
     assert_int_equal(r.status, 1);
     json_t *recs = records(&r);
     assert_int_equal(json_array_size(recs), 6);
     check_saved(by_index(recs, 0), dir, "abc", 3);
-    check_saved(by_index(recs, 2), dir, "status 404", 10); /* a body, whatever the status */
+    check_saved(by_index(recs, 2), dir, "status 404", 10); /* any status with --save-all */
     check_saved(by_index(recs, 5), dir, "", 0);
-    /* --max-body 8K applies: a 70000-byte body is not saved, nor a bad line */
+    /* --max-filesize 8K applies: a 70000-byte body is not saved, nor a bad line */
     for (int i = 1; i <= 4; i += (i == 1 ? 2 : 1)) {
       json_t *rec = by_index(recs, i);
       assert_null(json_object_get(rec, "saved"));
@@ -789,8 +789,8 @@ static void test_save(void **state) {
     json_decref(recs);
     run_free(&r);
   }
-  /* a body whose name is taken (here by a directory) fails its job as
-   * "aborted" */
+  /* a body whose name is taken (here by a directory) takes the next free
+   * name, 0.1.body, and the directory is left as it was (rmdir below) */
   snprintf(input, sizeof input, "%s\n%s\n", text, text);
   for (int with_body = 0; with_body < 2; with_body++) {
     run r;
@@ -803,13 +803,18 @@ static void test_save(void **state) {
       RUN(&r, input, "-q", "--save", dir, "--ordered", "--body");
     else
       RUN(&r, input, "-q", "--save", dir, "--ordered");
-    assert_int_equal(r.status, 1);
+    assert_int_equal(r.status, 0);
     json_t *recs = records(&r);
     json_t *rec = by_index(recs, 0);
-    assert_string_equal(error_code(rec), "aborted");
-    assert_true(contains(str(json_object_get(rec, "error"), "message"), "0.body: the name is taken"));
-    assert_true(json_is_false(json_object_get(rec, "ok")));
-    assert_null(json_object_get(rec, "saved"));
+    char want[600];
+    size_t len;
+    snprintf(want, sizeof want, "%s/0.1.body", dir);
+    assert_string_equal(str(rec, "saved"), want);
+    char *got = read_file(want, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 3);
+    assert_memory_equal(got, "abc", 3);
+    free(got);
     check_saved(by_index(recs, 1), dir, "abc", 3);
     json_decref(recs);
     run_free(&r);

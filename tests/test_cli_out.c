@@ -1,8 +1,11 @@
 /* test_cli_out.c: what the fetchpool program writes (issue 14, "Out"):
  * JSON bodies as values (--body), record filters (--only-failed,
  * --match-status, --filter-status, --match-error) with --resume across a
- * kill -9, --format csv/tsv and -w/--write-out, run as a child process
+ * kill -9, --format csv/tsv, -w/--write-out, and saved files with real
+ * names (--save-name, --save-all, --max-filesize), run as a child process
  * against the in-process loopback server. */
+#include <dirent.h>
+
 #include "testutil.h"
 #include "cli_harness.h"
 
@@ -16,6 +19,35 @@ static json_t *file_records(const char *path) {
   json_t *recs = records_of(text, len, true, NULL);
   free(text);
   return recs;
+}
+
+/* Entries of dir other than . and .., and how many of them are hidden
+ * (a leading '.': the private files bodies are written to). */
+static size_t dir_entries(const char *dir, size_t *hidden) {
+  DIR *d = opendir(dir);
+  assert_non_null(d);
+  size_t n = 0;
+  if (hidden)
+    *hidden = 0;
+  for (struct dirent *e; (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+      continue;
+    n++;
+    if (hidden && e->d_name[0] == '.')
+      (*hidden)++;
+  }
+  closedir(d);
+  return n;
+}
+
+static void assert_file(const char *path, const char *want) {
+  size_t len;
+  char *got = read_file(path, &len);
+  if (!got)
+    fail_msg("no file %s", path);
+  if (len != strlen(want) || memcmp(got, want, len))
+    fail_msg("%s holds '%.*s', not '%s'", path, (int)len, got, want);
+  free(got);
 }
 
 /* ------------------------------------------------------------ JSON values */
@@ -272,6 +304,187 @@ static void test_write_out(void **state) {
   free(js), free(nf), free(res);
 }
 
+/* ------------------------------------------------------------ saved names */
+
+static void test_save_names(void **state) {
+  char *dir = tmp_path("names"), *outside = tmp_path("passwd");
+  assert_int_equal(mkdir(dir, 0700), 0);
+  /* planted: a file under a name a body wants, and a symlink to outside */
+  char planted[600], link_path[600], target[600];
+  snprintf(planted, sizeof planted, "%s/report.csv", dir);
+  free(write_tmp("names/report.csv", "mine", 4));
+  snprintf(target, sizeof target, "%s/names-target", tmpdir);
+  free(write_tmp("names-target", "precious", 8));
+  snprintf(link_path, sizeof link_path, "%s/linked.txt", dir);
+  assert_int_equal(symlink(target, link_path), 0);
+  char *u[] = {
+      tu_url("/typed/dir/report.csv?body=r1"),
+      tu_url("/typed/dir/report.csv?body=r2"),
+      tu_url("/typed/x?body=cd&disposition=attachment;%%20filename=%%22..%%2F..%%2Fpasswd%%22"),
+      tu_url("/typed/x?body=st&disposition=attachment;%%20filename*=UTF-8''na%%25C3%%25AFve%%2520f.txt"),
+      tu_url("/typed/%%2E%%2E%%2F%%2E%%2E%%2Fup?body=dots"),
+      tu_url("/typed/linked.txt?body=new"),
+      tu_url("/typed/gone.txt?body=nf&status=404"),
+      tu_url("/typed/?body=noname"),
+  };
+  size_t nu = sizeof u / sizeof u[0];
+  char input[8192];
+  size_t len = 0;
+  for (size_t i = 0; i < nu; i++)
+    len += (size_t)snprintf(input + len, sizeof input - len, "%s\n", u[i]);
+  run r;
+  RUN(&r, input, "-q", "--ordered", "--save", dir, "--save-name", "{name}");
+  assert_int_equal(r.status, 1); /* the 404 */
+  json_t *recs = records(&r);
+  static const char *const want[][2] = {
+      {"report.1.csv", "r1"}, {"report.2.csv", "r2"}, {"passwd", "cd"},
+      {"na\xc3\xafve f.txt", "st"}, {"_._.._up", "dots"}, {"linked.1.txt", "new"},
+      {NULL, NULL}, {"7.body", "noname"},
+  };
+  /* two jobs want report.csv: which gets .1 and which .2 depends on
+   * which finished first, so both names are accepted in either order */
+  for (size_t i = 0; i < nu; i++) {
+    json_t *rec = by_index(recs, (json_int_t)i);
+    const char *saved = json_string_value(json_object_get(rec, "saved"));
+    if (!want[i][0]) {
+      assert_null(saved); /* a 404 body is not saved without --save-all */
+      continue;
+    }
+    char path[700];
+    if (i < 2) {
+      assert_true(contains(saved, "/report.1.csv") || contains(saved, "/report.2.csv"));
+      snprintf(path, sizeof path, "%s", saved);
+    } else {
+      snprintf(path, sizeof path, "%s/%s", dir, want[i][0]);
+      if (!saved || strcmp(saved, path))
+        fail_msg("job %zu saved as %s, want %s", i, saved ? saved : "(none)", path);
+    }
+    assert_file(path, want[i][1]);
+  }
+  assert_file(planted, "mine");   /* never replaced */
+  assert_file(target, "precious"); /* never written through a symlink */
+  assert_int_equal(access(outside, F_OK), -1); /* nothing outside DIR */
+  size_t hidden;
+  assert_int_equal(dir_entries(dir, &hidden), 9); /* 7 bodies, 2 planted */
+  assert_int_equal(hidden, 0);
+  json_decref(recs);
+  run_free(&r);
+
+  /* a rerun never replaces: every body takes a new suffix */
+  RUN(&r, u[2], "-q", "--save", dir, "--save-name", "{name}");
+  assert_int_equal(r.status, 0);
+  recs = records(&r);
+  char path[700];
+  snprintf(path, sizeof path, "%s/passwd.1", dir);
+  assert_string_equal(str(by_index(recs, 0), "saved"), path);
+  assert_file(path, "cd");
+  json_decref(recs);
+  run_free(&r);
+
+  /* --save-all keeps a 404's body; {host}, {index}, {ext}, {id} */
+  char line[2048];
+  snprintf(line, sizeof line, "{\"url\":\"%s\",\"id\":\"../i/d\"}\n", u[6]);
+  RUN(&r, line, "-q", "--save", dir, "--save-all", "--save-name", "{host}-{index}-{id}{ext}");
+  recs = records(&r);
+  snprintf(path, sizeof path, "%s/127.0.0.1-0-.._i_d.txt", dir);
+  assert_string_equal(str(by_index(recs, 0), "saved"), path);
+  assert_file(path, "nf");
+  json_decref(recs);
+  run_free(&r);
+
+  /* {id} without an id, and #1 without a glob value, are error records
+   * for their job, which does not run; a template with '/' is refused */
+  unsigned long before = ts_requests(tu_server);
+  RUN(&r, u[0], "-q", "--save", dir, "--save-name", "{id}.txt");
+  recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "invalid_request");
+  assert_true(contains(str(json_object_get(by_index(recs, 0), "error"), "message"), "{id}"));
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, u[0], "-q", "--save", dir, "--save-name", "page-#1.html");
+  recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "invalid_request");
+  assert_true(contains(str(json_object_get(by_index(recs, 0), "error"), "message"), "#1"));
+  json_decref(recs);
+  run_free(&r);
+  assert_int_equal(ts_requests(tu_server), before);
+  static const char *const bad[] = {"a/{name}", "../{name}", "{nope}", "{name", ""};
+  for (size_t c = 0; c < sizeof bad / sizeof bad[0]; c++) {
+    RUN(&r, u[0], "-q", "--save", dir, "--save-name", bad[c]);
+    if (r.status != 2 || !contains(r.err, "--save-name"))
+      fail_msg("--save-name '%s': exit %d, %s", bad[c], r.status, r.err);
+    run_free(&r);
+  }
+  RUN(&r, u[0], "-q", "--save-name", "{name}");
+  assert_int_equal(r.status, 2);
+  assert_true(contains(r.err, "needs --save"));
+  run_free(&r);
+  for (size_t i = 0; i < nu; i++)
+    free(u[i]);
+  free(dir), free(outside);
+}
+
+static void test_save_kill9_mid_download(void **state) {
+  /* a kill -9 in the middle of a download leaves no file under its final
+   * name: only the private, hidden file it was being written to */
+  char *dir = tmp_path("kill-save");
+  char *slow = tu_url("/drip?bytes=40&interval_ms=100");
+  const cli_event ev[] = {{1.0, SIGKILL}};
+  run r;
+  char input[1024];
+  snprintf(input, sizeof input, "%s\n", slow);
+  RUN_EVENTS(&r, input, ev, 1, "-q", "--save", dir, "--save-name", "slow.txt");
+  assert_int_equal(r.status, 128 + SIGKILL);
+  run_free(&r);
+  size_t hidden;
+  size_t n = dir_entries(dir, &hidden);
+  assert_int_equal(n, hidden); /* nothing but the hidden partial file */
+  char path[600];
+  snprintf(path, sizeof path, "%s/slow.txt", dir);
+  assert_int_equal(access(path, F_OK), -1);
+  free(dir), free(slow);
+}
+
+static void test_max_filesize(void **state) {
+  /* --max-filesize fails a body past it on every engine, saved or kept;
+   * --max-body bounds only a body kept in memory, not a saved one */
+  char *big = tu_url("/bytes/5000"), *chunked = tu_url("/bytes/5000?chunked=1");
+  char input[2048];
+  snprintf(input, sizeof input, "%s\n%s\n", big, chunked);
+  static const char *const engines[] = {"threads", "multi", "hybrid"};
+  for (size_t e = 0; e < 3; e++) {
+    for (int save = 0; save < 2; save++) {
+      char *dir = tmp_path(save ? "mf-save" : "mf-none");
+      run r;
+      if (save)
+        RUN(&r, input, "-q", "--engine", engines[e], "--max-filesize", "1K", "--save", dir);
+      else
+        RUN(&r, input, "-q", "--engine", engines[e], "--max-filesize", "1K");
+      assert_int_equal(r.status, 1);
+      json_t *recs = records(&r);
+      for (json_int_t i = 0; i < 2; i++)
+        if (strcmp(error_code(by_index(recs, i)), "body_too_large"))
+          fail_msg("%s save=%d job %lld: %s", engines[e], save, (long long)i,
+                   error_code(by_index(recs, i)));
+      json_decref(recs);
+      run_free(&r);
+      free(dir);
+    }
+  }
+  char *dir = tmp_path("mf-body");
+  run r;
+  RUN(&r, input, "-q", "--max-body", "1K", "--save", dir, "--save-name", "b{index}");
+  assert_int_equal(r.status, 0);
+  json_t *recs = records(&r);
+  assert_non_null(str(by_index(recs, 1), "saved"));
+  json_decref(recs);
+  run_free(&r);
+  RUN(&r, input, "-q", "--max-filesize", "0");
+  assert_int_equal(r.status, 2);
+  run_free(&r);
+  free(dir), free(big), free(chunked);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_body_json_values),
@@ -279,6 +492,9 @@ int main(void) {
       TU_TEST(test_only_failed_resume_kill9),
       TU_TEST(test_csv_tsv),
       TU_TEST(test_write_out),
+      TU_TEST(test_save_names),
+      TU_TEST(test_save_kill9_mid_download),
+      TU_TEST(test_max_filesize),
   };
   return cmocka_run_group_tests(tests, setup_suite, teardown_suite);
 }

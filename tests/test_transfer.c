@@ -880,7 +880,8 @@ static void test_sink(void **state) {
 }
 
 /* batch-out: fp_request_set_max_filesize bounds a body sent to a sink as
- * well as one kept, of known length or chunked */
+ * well as one kept, of known length or chunked; max_body bounds only a
+ * kept one */
 static void test_max_filesize(void **state) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
@@ -900,6 +901,18 @@ static void test_max_filesize(void **state) {
       free(s.buf);
     }
   }
+  /* at the limit is fine; max_body does not bound a sink */
+  sink_state s = {.cap = 10000};
+  s.buf = malloc(s.cap);
+  fp_request *req = tu_request("/bytes/5000");
+  assert_int_equal(fp_request_set_max_filesize(req, 5000), FP_OK);
+  assert_int_equal(fp_request_set_max_body(req, 100), FP_OK);
+  assert_int_equal(fp_request_set_sink(req, collect_sink, &s), FP_OK);
+  fp_future *f = tu_run(ex, req, &resp);
+  assert_int_equal(fp_response_error(resp), FP_OK);
+  assert_int_equal(s.len, 5000);
+  fp_future_decref(f);
+  free(s.buf);
   assert_int_equal(fp_request_set_max_filesize(NULL, 1), FP_ERR_INVALID_ARG);
   fp_executor_free(ex);
 }

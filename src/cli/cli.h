@@ -83,10 +83,12 @@ typedef struct cli_options {
   double claim_idle;          /* seconds before another's job is taken over */
   bool until_empty;
   bool json;                  /* status as JSON */
-  /* (batch-out) what the output holds */
+  /* (batch-out) what the output holds, and the names of saved bodies */
   cli_filter filter;
   int format;                 /* cli_format_kind */
   cli_template *write_out;    /* -w TEMPLATE (NEW: cli_template_free), or NULL */
+  const char *save_name;      /* --save-name TEMPLATE, or NULL */
+  bool save_all;              /* --save-all: save non-2xx bodies too */
 } cli_options;
 
 
@@ -310,6 +312,29 @@ typedef struct cli_render {
 } cli_render;
 int cli_render_record(void *arg, json_t *rec, const cli_result *r, char **line, size_t *len);
 
+/* ---- save_name.c: (batch-out) --save-name TEMPLATE ---- */
+
+/* What a saved body's name may come from. */
+typedef struct cli_save_info {
+  uint64_t index;
+  const json_t *id;          /* the job's "id", or NULL */
+  const char *url;           /* the job's URL */
+  const char *disposition;   /* the response's Content-Disposition, or NULL */
+  const json_t *vars;        /* glob and row values {"1": ..., "col": ...}, or NULL */
+} cli_save_info;
+
+/* Check a template once, at start-up: known {fields} only, no '/' or
+ * control bytes. 0, or -1 with why filled. */
+int cli_save_name_check(const char *tpl, char *why, size_t whysize);
+/* Whether it needs the response ({name}, {ext}: Content-Disposition). */
+bool cli_save_name_uses_response(const char *tpl);
+/* The sanitised name (NEW, malloc'd; never empty, never starting with
+ * '.', no '/'), or NULL with why filled: {id} or #N without a value. */
+char *cli_save_name(const char *tpl, const cli_save_info *in, char *why, size_t whysize);
+/* name with ".n" before its extension ("a.json" -> "a.1.json", "a" ->
+ * "a.1"). NEW, or NULL out of memory. */
+char *cli_save_name_suffixed(const char *name, unsigned n);
+
 /* ---- progress.c: a progress line on a terminal ---- */
 
 typedef struct cli_progress cli_progress;
@@ -335,6 +360,9 @@ typedef struct cli_jobs {
   const fp_request *base; /* the request the command-line options built */
   unsigned record_flags;  /* FP_RECORD_* */
   const char *save_dir;   /* --save DIR, or NULL */
+  /* batch-out: saved names */
+  const char *save_name;  /* --save-name TEMPLATE, or NULL: INDEX.body */
+  bool save_all;          /* save non-2xx bodies too */
 } cli_jobs;
 
 /* Start job index from line (len bytes): submit it, with its record

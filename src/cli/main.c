@@ -561,7 +561,8 @@ static int run_jobs(const cli_options *o) {
   if (run_truncate(&r, o) || write_header(&r, o))
     goto done;
   cli_jobs jobs = {.ex = r.ex, .deliver = to_output, .deliver_arg = r.out, .base = o->base,
-                   .record_flags = o->record_flags, .save_dir = o->save_dir};
+                   .record_flags = o->record_flags, .save_dir = o->save_dir,
+                   .save_name = o->save_name, .save_all = o->save_all};
   bool read_error = false;
   uint64_t skipped;
   uint64_t count = read_jobs(&r, &jobs, &read_error, &skipped);

@@ -239,7 +239,8 @@ enum {
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
   OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
   /* batch-out: filters, formats, saved names */
-  OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT
+  OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT,
+  OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE
 };
 
 #define IN(c) (1u << (c))
@@ -279,6 +280,8 @@ static unsigned commands_of(int opt) {
   case OPT_MATCH_ERROR:
   case OPT_FORMAT:
   case 'w':
+  case OPT_SAVE_NAME:
+  case OPT_SAVE_ALL:
     return IN(CLI_RUN);
   case 'q':
   case 'h':
@@ -345,6 +348,9 @@ static const struct option long_options[] = {
     {"match-error", required_argument, NULL, OPT_MATCH_ERROR},
     {"format", required_argument, NULL, OPT_FORMAT},
     {"write-out", required_argument, NULL, 'w'},
+    {"save-name", required_argument, NULL, OPT_SAVE_NAME},
+    {"save-all", no_argument, NULL, OPT_SAVE_ALL},
+    {"max-filesize", required_argument, NULL, OPT_MAX_FILESIZE},
     {NULL, 0, NULL, 0},
 };
 
@@ -782,6 +788,28 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       }
       break;
     }
+    case OPT_SAVE_NAME: {
+      char why[128];
+      if (cli_save_name_check(arg, why, sizeof why)) {
+        usage_error("invalid --save-name '%s': %s", shown_arg, why);
+        goto fail;
+      }
+      o->save_name = arg;
+      break;
+    }
+    case OPT_SAVE_ALL:
+      o->save_all = true;
+      break;
+    case OPT_MAX_FILESIZE: {
+      uint64_t size;
+      if (cli_parse_size(arg, &size) || size == 0) {
+        usage_error("invalid --max-filesize '%s': expected a size such as 65536, 512K, "
+                    "64M or 1G", shown_arg);
+        goto fail;
+      }
+      fp_request_set_max_filesize(base, size);
+      break;
+    }
     case 'h':
       fputs(help_texts[cmd], stdout);
       rc = ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
@@ -820,6 +848,12 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
                 "--write-out): it reads the records back to know which jobs are done");
     goto fail;
   }
+  if ((o->save_name || o->save_all) && !o->save_dir) {
+    usage_error("--%s needs --save DIR", o->save_name ? "save-name" : "save-all");
+    goto fail;
+  }
+  if (cli_save_name_uses_response(o->save_name))
+    fp_request_set_keep_headers(base, true); /* Content-Disposition */
   o->record_flags |= cli_template_needs(o->write_out);
   if (o->record_flags & FP_RECORD_HEADERS)
     fp_request_set_keep_headers(base, true);
