@@ -55,7 +55,7 @@ int cli_parse_status_ranges(const char *s, uint64_t bits[10]) {
 static int code_named(const char *name, size_t n) {
   for (int code = -1; code > -64; code--) {
     const char *known = fp_code_name(code);
-    if (strcmp(known, "unknown") && strlen(known) == n && !strncmp(known, name, n))
+    if (strcmp(known, "unknown") != 0 && strlen(known) == n && !strncmp(known, name, n))
       return code;
   }
   return 1;
@@ -124,6 +124,8 @@ static void put(buf *b, const char *s, size_t n) {
     b->p = grown;
     b->cap = cap;
   }
+  if (!b->p) /* cannot happen once cap > 0; says so to the analyzer */
+    return;
   memcpy(b->p + b->len, s, n);
   b->len += n;
   b->p[b->len] = '\0';
@@ -327,7 +329,7 @@ cli_template *cli_template_parse(const char *s, char *msg, size_t msgsize) {
       } else {
         size_t i = 0;
         while (i < sizeof fields / sizeof fields[0] &&
-               (strlen(fields[i]) != n || strncmp(fields[i], name, n)))
+               (strlen(fields[i]) != n || strncmp(fields[i], name, n) != 0))
           i++;
         if (i == sizeof fields / sizeof fields[0]) {
           snprintf(msg, msgsize, "unknown field '%%{%.*s}'", (int)(n < 60 ? n : 60), name);
@@ -363,7 +365,7 @@ static void put_header(buf *b, const json_t *rec, const char *name) {
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)json_object_get(rec, "headers"), key, v) {
-    if (strcasecmp(key, name))
+    if (strcasecmp(key, name) != 0)
       continue;
     if (json_is_array(v)) {
       for (size_t i = 0; i < json_array_size(v); i++) {
