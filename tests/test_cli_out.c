@@ -485,8 +485,23 @@ static void test_max_filesize(void **state) {
   free(dir), free(big), free(chunked);
 }
 
+static void test_help_lists_output_options(void **state) {
+  run r;
+  RUN(&r, NULL, "--help");
+  assert_int_equal(r.status, 0);
+  static const char *const opts[] = {"--only-failed", "--match-status", "--filter-status",
+                                     "--match-error", "--format", "-w, --write-out",
+                                     "--save-name", "--save-all", "--max-filesize",
+                                     "%{json.PATH}", "%{header.NAME}", "{name}"};
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (!contains(r.out, opts[i]))
+      fail_msg("--help does not mention %s", opts[i]);
+  run_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      TU_TEST(test_help_lists_output_options),
       TU_TEST(test_body_json_values),
       TU_TEST(test_filters),
       TU_TEST(test_only_failed_resume_kill9),
