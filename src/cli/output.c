@@ -21,7 +21,12 @@
  * every later record would be lost too, so the writer refuses further
  * reservations, tells the owner once (on_fail: stop the reader and the
  * jobs, no grace), and from then on only counts the records it drops as
- * not written, never as done. */
+ * not written, never as done.
+ *
+ * A render function (format.c) may turn each record into CSV, TSV or a
+ * --write-out line, or drop it (a filter): a dropped record is counted as
+ * filtered and its side line, if any, goes to the side file (--resume),
+ * with one write() as well. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
