@@ -22,7 +22,8 @@ int main(int argc, char **argv) {
   if (!out || !ex || !req)
     return 2;
   fp_request_set_sink(req, to_file, out);
-  fp_request_set_max_body(req, (size_t)1 << 40); /* streamed: memory is no limit */
+  /* streamed: --max-body's memory cap does not apply, this bounds the file */
+  fp_request_set_max_filesize(req, (uint64_t)1 << 40);
   fp_future *f = fp_executor_submit(ex, req, NULL);
   fp_error why;
   int rc = fp_future_outcome(f, FP_FOREVER, &why);

@@ -213,8 +213,16 @@ FP_EXTERN int fp_request_set_timeouts(fp_request *req, double total_s,
  * means none. The total timeout still bounds the whole job. */
 FP_EXTERN int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 /* Abort with FP_ERR_BODY_TOO_LARGE as soon as more than max_bytes of
- * decoded body arrived; 0 means FP_DEFAULT_MAX_BODY. */
+ * decoded body arrived and is kept in memory (not with a sink: see
+ * fp_request_set_max_filesize); 0 means FP_DEFAULT_MAX_BODY. */
 FP_EXTERN int fp_request_set_max_body(fp_request *req, size_t max_bytes);
+/* (batch-out) Abort with FP_ERR_BODY_TOO_LARGE as soon as more than
+ * max_bytes of decoded body arrived, whether it is kept in memory or sent
+ * to a sink (fp_request_set_sink), on every engine; 0 (the default) means
+ * no limit. Unlike fp_request_set_max_body, which bounds only a body kept
+ * in memory, this bounds what a sink writes (a file on disk), as curl's
+ * --max-filesize does. */
+FP_EXTERN int fp_request_set_max_filesize(fp_request *req, uint64_t max_bytes);
 /* Follow redirects (at most max_redirs, FP_ERR_TOO_MANY_REDIRECTS past it)
  * or not (follow false: the 3xx response is the result). */
 FP_EXTERN int fp_request_set_redirects(fp_request *req, bool follow,
@@ -302,6 +310,10 @@ FP_EXTERN const char *fp_response_effective_url(const fp_response *resp);
 /* Body kept in memory (NUL-terminated for convenience; *len excludes the
  * NUL). NULL with *len 0 when a sink was used or nothing arrived. */
 FP_EXTERN const char *fp_response_body(const fp_response *resp, size_t *len);
+/* (batch-out) The final response's Content-Type as sent ("application/json;
+ * charset=utf-8"), whether or not headers are kept; NULL when it sent none.
+ * BORROWED. */
+FP_EXTERN const char *fp_response_content_type(const fp_response *resp);
 /* Decoded body bytes received (also counted when a sink was used). */
 FP_EXTERN uint64_t fp_response_bytes(const fp_response *resp);
 /* Number of response headers kept (0 unless fp_request_set_keep_headers),
@@ -328,7 +340,15 @@ enum {
   FP_RECORD_BODY = 1 << 0,    /* add "body" (valid UTF-8) or "body_base64" */
   FP_RECORD_HEADERS = 1 << 1, /* add "headers": {name: value}; a repeated name
                                * joined with ", ", Set-Cookie an array */
-  FP_RECORD_TIMINGS = 1 << 2  /* add "timings": {dns_ms, connect_ms, ...} */
+  FP_RECORD_TIMINGS = 1 << 2, /* add "timings": {dns_ms, connect_ms, ...} */
+  /* (batch-out) the body as a JSON value: with a Content-Type of
+   * application/json or any type ending in +json (parameters ignored),
+   * a body that parses as JSON (any value, not only objects) is added as
+   * "json": <value> instead of "body"; a JSON-typed body that does not
+   * parse is added as FP_RECORD_BODY adds it ("body" or "body_base64")
+   * plus "json_error": "<why, with line and column>"; any other body as
+   * FP_RECORD_BODY adds it. Implies FP_RECORD_BODY. */
+  FP_RECORD_JSON = 1 << 3
 };
 
 /* The record of one job: {"index" (if set), "url", "id" (if set), "status"

@@ -34,6 +34,7 @@ struct fp_request {
   double attempt_timeout; /* seconds for one attempt, 0 = none */
   double connect_timeout; /* seconds, 0 = default */
   size_t max_body;
+  uint64_t max_filesize; /* body bytes, kept or sunk; 0 = no limit */
   bool follow_redirects;
   long max_redirs;
   bool keep_headers;
@@ -58,6 +59,7 @@ struct fp_response {
   char *error_message;
   long status;
   char *effective_url;
+  char *content_type; /* the final response's Content-Type, NULL if none */
   char *body; /* NUL-terminated, body_len bytes */
   size_t body_len;
   size_t body_cap;

@@ -1,5 +1,6 @@
 /* record.c: a finished job as the JSON object the CLI prints, one per line. */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,38 @@ static int add_body(json_t *rec, const fp_response *resp) {
   int rc = json_object_set_new(rec, "body_base64", json_string(b64));
   free(b64);
   return rc ? FP_ERR_NOMEM : FP_OK;
+}
+
+/* Whether a Content-Type names JSON: application/json, or any type
+ * whose subtype ends in +json (application/problem+json), in any case,
+ * parameters (; charset=...) ignored. */
+static bool json_content_type(const char *ctype) {
+  if (!ctype)
+    return false;
+  while (*ctype == ' ' || *ctype == '\t')
+    ctype++;
+  size_t n = strcspn(ctype, "; \t");
+  if (n == 16 && !strncasecmp(ctype, "application/json", 16))
+    return true;
+  return n > 5 && memchr(ctype, '/', n) && !strncasecmp(ctype + n - 5, "+json", 5);
+}
+
+/* FP_RECORD_JSON: a JSON-typed body that parses becomes "json"; one that
+ * does not is added as text plus "json_error" saying why. */
+static int add_json_body(json_t *rec, const fp_response *resp) {
+  if (!json_content_type(resp->content_type))
+    return add_body(rec, resp);
+  json_error_t jerr;
+  json_t *v = json_loadb(resp->body ? resp->body : "", resp->body ? resp->body_len : 0,
+                         JSON_DECODE_ANY, &jerr);
+  if (v)
+    return json_object_set_new(rec, "json", v) ? FP_ERR_NOMEM : FP_OK;
+  int rc = add_body(rec, resp);
+  if (rc)
+    return rc;
+  char why[256];
+  snprintf(why, sizeof why, "line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+  return json_object_set_new(rec, "json_error", json_text(why)) ? FP_ERR_NOMEM : FP_OK;
 }
 
 /* s in ASCII lower case (NEW, free), or NULL out of memory. */
@@ -219,7 +252,8 @@ json_t *fp_record_new(const fp_request *req, const fp_response *resp,
   if (flags & FP_RECORD_TIMINGS)
     add_timings(rec, resp);
   if (((flags & FP_RECORD_HEADERS) && add_headers(rec, resp)) ||
-      ((flags & FP_RECORD_BODY) && add_body(rec, resp))) {
+      ((flags & FP_RECORD_JSON) && add_json_body(rec, resp)) ||
+      ((flags & (FP_RECORD_BODY | FP_RECORD_JSON)) == FP_RECORD_BODY && add_body(rec, resp))) {
     json_decref(rec);
     return NULL;
   }

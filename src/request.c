@@ -106,6 +106,7 @@ fp_request *fp_request_copy(const fp_request *src) {
   req->attempt_timeout = src->attempt_timeout;
   req->connect_timeout = src->connect_timeout;
   req->max_body = src->max_body;
+  req->max_filesize = src->max_filesize;
   req->follow_redirects = src->follow_redirects;
   req->max_redirs = src->max_redirs;
   req->keep_headers = src->keep_headers;
@@ -292,6 +293,13 @@ int fp_request_set_max_body(fp_request *req, size_t max_bytes) {
   if (!req)
     return FP_ERR_INVALID_ARG;
   req->max_body = max_bytes ? max_bytes : FP_DEFAULT_MAX_BODY;
+  return FP_OK;
+}
+
+int fp_request_set_max_filesize(fp_request *req, uint64_t max_bytes) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->max_filesize = max_bytes;
   return FP_OK;
 }
 

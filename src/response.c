@@ -31,6 +31,7 @@ void fp__response_free(fp_response *resp) {
   free(resp->headers);
   free(resp->error_message);
   free(resp->effective_url);
+  free(resp->content_type);
   free(resp->body);
   free(resp);
 }
@@ -113,6 +114,10 @@ bool fp_response_ok(const fp_response *resp) {
 
 const char *fp_response_effective_url(const fp_response *resp) {
   return resp && resp->effective_url ? resp->effective_url : "";
+}
+
+const char *fp_response_content_type(const fp_response *resp) {
+  return resp ? resp->content_type : NULL;
 }
 
 const char *fp_response_body(const fp_response *resp, size_t *len) {

@@ -217,7 +217,10 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userp) {
   fp__transfer *t = userp;
   size_t len = size * nmemb;
   fp_response *resp = t->resp;
-  if (resp->bytes + len > t->req->max_body) {
+  /* max_filesize bounds every body; max_body only one kept in memory (a
+   * sink streams it elsewhere, as --save does to disk) */
+  if ((t->req->max_filesize && resp->bytes + len > t->req->max_filesize) ||
+      (!t->req->sink && resp->bytes + len > t->req->max_body)) {
     t->abort_code = FP_ERR_BODY_TOO_LARGE;
     return CURL_WRITEFUNC_ERROR;
   }
@@ -697,6 +700,10 @@ static void collect(fp__transfer *t, CURLcode rc) {
     free(resp->effective_url);
     resp->effective_url = strdup(eff);
   }
+  char *ctype = NULL; /* the record's "json" needs it, headers kept or not */
+  free(resp->content_type);
+  resp->content_type = curl_easy_getinfo(e, CURLINFO_CONTENT_TYPE, &ctype) == CURLE_OK && ctype
+                           ? strdup(ctype) : NULL;
   resp->timings.dns = seconds_info(e, CURLINFO_NAMELOOKUP_TIME_T);
   resp->timings.connect = seconds_info(e, CURLINFO_CONNECT_TIME_T);
   resp->timings.tls = seconds_info(e, CURLINFO_APPCONNECT_TIME_T);

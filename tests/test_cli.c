@@ -455,14 +455,14 @@ static void test_json_jobs(void **state) {
 
   json_t *rec = by_index(recs, 0);
   assert_string_equal(str(rec, "id"), "first");
-  json_t *seen = json_loads(str(rec, "body"), 0, NULL);
+  json_t *seen = json_incref(json_object_get(rec, "json"));
   assert_string_equal(str(seen, "method"), "PATCH");
   assert_string_equal(str(seen, "body"), "b\xc3\xa9");
   assert_string_equal(str(json_object_get(seen, "headers"), "X-One"), "1");
   json_decref(seen);
 
   rec = by_index(recs, 1);
-  seen = json_loads(str(rec, "body"), 0, NULL);
+  seen = json_incref(json_object_get(rec, "json"));
   assert_string_equal(str(seen, "method"), "GET");
   assert_string_equal(str(json_object_get(seen, "headers"), "X-Two"), "2");
   assert_string_equal(str(json_object_get(seen, "headers"), "X-Three"), "three");
@@ -686,7 +686,7 @@ static void test_line_of_one_mib(void **state) {
   assert_string_equal(error_code(rec), "http");
   rec = by_index(recs, 2);
   assert_int_equal(num(rec, "status"), 200);
-  json_t *seen = json_loads(str(rec, "body"), 0, NULL);
+  json_t *seen = json_incref(json_object_get(rec, "json"));
   assert_int_equal(num(seen, "body_length"), (json_int_t)body_len);
   json_decref(seen);
   json_decref(recs);
@@ -763,16 +763,16 @@ static void test_save(void **state) {
     run r;
     dir = dirs[with_body];
     if (with_body)
-      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K", "--body");
+      RUN(&r, input, "-q", "--save", dir, "--save-all", "--max-filesize", "8K", "--body");
     else
-      RUN(&r, input, "-q", "--save", dir, "--max-body", "8K");
+      RUN(&r, input, "-q", "--save", dir, "--save-all", "--max-filesize", "8K");
     assert_int_equal(r.status, 1);
     json_t *recs = records(&r);
     assert_int_equal(json_array_size(recs), 6);
     check_saved(by_index(recs, 0), dir, "abc", 3);
-    check_saved(by_index(recs, 2), dir, "status 404", 10); /* a body, whatever the status */
+    check_saved(by_index(recs, 2), dir, "status 404", 10); /* any status with --save-all */
     check_saved(by_index(recs, 5), dir, "", 0);
-    /* --max-body 8K applies: a 70000-byte body is not saved, nor a bad line */
+    /* --max-filesize 8K applies: a 70000-byte body is not saved, nor a bad line */
     for (int i = 1; i <= 4; i += (i == 1 ? 2 : 1)) {
       json_t *rec = by_index(recs, i);
       assert_null(json_object_get(rec, "saved"));
@@ -789,8 +789,8 @@ static void test_save(void **state) {
     json_decref(recs);
     run_free(&r);
   }
-  /* a body whose name is taken (here by a directory) fails its job as
-   * "aborted" */
+  /* a body whose name is taken (here by a directory) takes the next free
+   * name, 0.1.body, and the directory is left as it was (rmdir below) */
   snprintf(input, sizeof input, "%s\n%s\n", text, text);
   for (int with_body = 0; with_body < 2; with_body++) {
     run r;
@@ -803,13 +803,18 @@ static void test_save(void **state) {
       RUN(&r, input, "-q", "--save", dir, "--ordered", "--body");
     else
       RUN(&r, input, "-q", "--save", dir, "--ordered");
-    assert_int_equal(r.status, 1);
+    assert_int_equal(r.status, 0);
     json_t *recs = records(&r);
     json_t *rec = by_index(recs, 0);
-    assert_string_equal(error_code(rec), "aborted");
-    assert_true(contains(str(json_object_get(rec, "error"), "message"), "0.body: the name is taken"));
-    assert_true(json_is_false(json_object_get(rec, "ok")));
-    assert_null(json_object_get(rec, "saved"));
+    char want[600];
+    size_t len;
+    snprintf(want, sizeof want, "%s/0.1.body", dir);
+    assert_string_equal(str(rec, "saved"), want);
+    char *got = read_file(want, &len);
+    assert_non_null(got);
+    assert_int_equal(len, 3);
+    assert_memory_equal(got, "abc", 3);
+    free(got);
     check_saved(by_index(recs, 1), dir, "abc", 3);
     json_decref(recs);
     run_free(&r);
@@ -842,7 +847,7 @@ static void test_method_headers_data(void **state) {
       "-d", "payload", "-A", "agent/1.0", "--insecure");
   assert_int_equal(r.status, 0);
   json_t *recs = records(&r);
-  json_t *seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  json_t *seen = json_incref(json_object_get(by_index(recs, 0), "json"));
   assert_string_equal(str(seen, "method"), "PUT");
   assert_string_equal(str(seen, "body"), "payload");
   json_t *h = json_object_get(seen, "headers");
@@ -851,7 +856,7 @@ static void test_method_headers_data(void **state) {
   assert_string_equal(str(h, "User-Agent"), "agent/1.0");
   json_decref(seen);
   /* a JSON job's header replaces the option's of the same name */
-  seen = json_loads(str(by_index(recs, 1), "body"), 0, NULL);
+  seen = json_incref(json_object_get(by_index(recs, 1), "json"));
   h = json_object_get(seen, "headers");
   assert_string_equal(str(h, "x-a"), "json");
   assert_null(json_object_get(h, "X-A"));
@@ -864,7 +869,7 @@ static void test_method_headers_data(void **state) {
   snprintf(input, sizeof input, "%s\n", echo);
   RUN(&r, input, "-q", "--body", "--data", "k=v");
   recs = records(&r);
-  seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  seen = json_incref(json_object_get(by_index(recs, 0), "json"));
   assert_string_equal(str(seen, "method"), "POST");
   assert_string_equal(str(seen, "body"), "k=v");
   json_decref(seen);
@@ -872,7 +877,7 @@ static void test_method_headers_data(void **state) {
   run_free(&r);
   RUN(&r, input, "-q", "--body");
   recs = records(&r);
-  seen = json_loads(str(by_index(recs, 0), "body"), 0, NULL);
+  seen = json_incref(json_object_get(by_index(recs, 0), "json"));
   assert_string_equal(str(seen, "method"), "GET");
   assert_string_equal(str(json_object_get(seen, "headers"), "User-Agent"), "fetchpool/" FP_VERSION);
   json_decref(seen);
@@ -1084,7 +1089,7 @@ static void test_stats_json(void **state) {
   json_t *s = json_loads(text, 0, NULL);
   assert_non_null(s);
   assert_keys(s, "jobs,ok,failed,errors,status,wall_s,requests_per_s,bytes,latency_ms,"
-                 "skipped,interrupted,not_written");
+                 "skipped,interrupted,not_written,filtered");
   assert_int_equal(num(s, "not_written"), 0);
   assert_int_equal(num(s, "skipped"), 0);
   assert_true(json_is_null(json_object_get(s, "interrupted")));

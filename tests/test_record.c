@@ -461,6 +461,48 @@ static void test_repeated_header_joined_linear(void **state) {
   fp_executor_free(ex);
 }
 
+/* ---- FP_RECORD_JSON (batch-out) ---- */
+
+static void test_record_json(void **state) {
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  /* application/json that parses: "json", no "body"; the content type is
+   * known without keeping headers */
+  fp_request *req = tu_request("/json/2");
+  fp_future *f = run(ex, req);
+  assert_string_equal(fp_response_content_type(fp_future_response(f)), "application/json");
+  fp_future_decref(f);
+  json_t *rec = record_of(ex, req, FP_RECORD_JSON);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(rec, "json"), "id")), 2);
+  assert_null(json_object_get(rec, "body"));
+  json_decref(rec);
+  /* FP_RECORD_BODY alone keeps the text, as before */
+  rec = record_of(ex, tu_request("/json/2"), FP_RECORD_BODY);
+  assert_null(json_object_get(rec, "json"));
+  assert_non_null(json_object_get(rec, "body"));
+  json_decref(rec);
+  /* +json, with parameters, in any case; a scalar value */
+  rec = record_of(ex, tu_request("/typed?type=Application/Vnd.X%%2BJSON;%%20q=1&body=true"),
+                  FP_RECORD_JSON | FP_RECORD_BODY);
+  assert_true(json_is_true(json_object_get(rec, "json")));
+  json_decref(rec);
+  /* JSON-typed but not JSON: the text and why */
+  rec = record_of(ex, tu_request("/typed?type=application/json&body=%%5B1,"), FP_RECORD_JSON);
+  assert_string_equal(str_of(rec, "body"), "[1,");
+  assert_non_null(strstr(str_of(rec, "json_error"), "column"));
+  json_decref(rec);
+  /* an empty JSON body does not parse either */
+  rec = record_of(ex, tu_request("/typed?type=application/json"), FP_RECORD_JSON);
+  assert_string_equal(str_of(rec, "body"), "");
+  assert_non_null(json_object_get(rec, "json_error"));
+  json_decref(rec);
+  /* not JSON-typed ("application/jsonx", text): the text only */
+  rec = record_of(ex, tu_request("/typed?type=application/jsonx&body=1"), FP_RECORD_JSON);
+  assert_string_equal(str_of(rec, "body"), "1");
+  assert_null(json_object_get(rec, "json_error"));
+  json_decref(rec);
+  fp_executor_free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_schema_200),
@@ -473,6 +515,7 @@ int main(void) {
       TU_TEST(test_invalid_utf8_serializes),
       TU_TEST(test_repeated_headers_kept),
       TU_TEST(test_repeated_header_joined_linear),
+      TU_TEST(test_record_json),
   };
   return cmocka_run_group_tests_name("record", tests, tu_setup_server, tu_teardown_server);
 }

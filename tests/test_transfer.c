@@ -879,6 +879,44 @@ static void test_sink(void **state) {
   fp_executor_free(ex);
 }
 
+/* batch-out: fp_request_set_max_filesize bounds a body sent to a sink as
+ * well as one kept, of known length or chunked; max_body bounds only a
+ * kept one */
+static void test_max_filesize(void **state) {
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  const fp_response *resp;
+  static const char *const paths[] = {"/bytes/5000", "/bytes/5000?chunked=1"};
+  for (int sink = 0; sink < 2; sink++) {
+    for (size_t p = 0; p < 2; p++) {
+      sink_state s = {.cap = 10000};
+      s.buf = malloc(s.cap);
+      fp_request *req = tu_request("%s", paths[p]);
+      assert_int_equal(fp_request_set_max_filesize(req, 1000), FP_OK);
+      if (sink)
+        assert_int_equal(fp_request_set_sink(req, collect_sink, &s), FP_OK);
+      fp_future *f = tu_run(ex, req, &resp);
+      assert_int_equal(fp_response_error(resp), FP_ERR_BODY_TOO_LARGE);
+      assert_true(fp_response_bytes(resp) <= 1000);
+      fp_future_decref(f);
+      free(s.buf);
+    }
+  }
+  /* at the limit is fine; max_body does not bound a sink */
+  sink_state s = {.cap = 10000};
+  s.buf = malloc(s.cap);
+  fp_request *req = tu_request("/bytes/5000");
+  assert_int_equal(fp_request_set_max_filesize(req, 5000), FP_OK);
+  assert_int_equal(fp_request_set_max_body(req, 100), FP_OK);
+  assert_int_equal(fp_request_set_sink(req, collect_sink, &s), FP_OK);
+  fp_future *f = tu_run(ex, req, &resp);
+  assert_int_equal(fp_response_error(resp), FP_OK);
+  assert_int_equal(s.len, 5000);
+  fp_future_decref(f);
+  free(s.buf);
+  assert_int_equal(fp_request_set_max_filesize(NULL, 1), FP_ERR_INVALID_ARG);
+  fp_executor_free(ex);
+}
+
 /* ---- timings, attempts ---- */
 
 static void test_timings(void **state) {
@@ -1103,6 +1141,7 @@ int main(void) {
       TU_TEST(test_keep_headers),
       TU_TEST(test_headers_too_large),
       TU_TEST(test_sink),
+      TU_TEST(test_max_filesize),
       TU_TEST(test_timings),
       TU_TEST(test_options_do_not_leak),
       TU_TEST(test_keep_alive),

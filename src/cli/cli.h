@@ -39,6 +39,20 @@ typedef enum cli_command {
 
 #define CLI_DEFAULT_REDIS "redis://127.0.0.1:6379"
 
+/* (batch-out) see format.c */
+/* Which records are written (the others are counted, not written). */
+typedef struct cli_filter {
+  bool only_failed;    /* --only-failed: code != FP_OK */
+  bool match_status;   /* --match-status: keep only statuses in match */
+  bool filter_status;  /* --filter-status: drop statuses in drop */
+  uint64_t match[10];  /* bit s: status s (100..599) */
+  uint64_t drop[10];
+  int codes[64];       /* --match-error: keep only these codes */
+  size_t ncodes;
+} cli_filter;
+/* A compiled --write-out template. */
+typedef struct cli_template cli_template;
+
 typedef struct cli_options {
   cli_command command;
   size_t threads;
@@ -69,6 +83,12 @@ typedef struct cli_options {
   double claim_idle;          /* seconds before another's job is taken over */
   bool until_empty;
   bool json;                  /* status as JSON */
+  /* (batch-out) what the output holds, and the names of saved bodies */
+  cli_filter filter;
+  int format;                 /* cli_format_kind */
+  cli_template *write_out;    /* -w TEMPLATE (NEW: cli_template_free), or NULL */
+  const char *save_name;      /* --save-name TEMPLATE, or NULL */
+  bool save_all;              /* --save-all: save non-2xx bodies too */
 } cli_options;
 
 
@@ -156,6 +176,9 @@ void cli_stats_add(cli_stats *s, const cli_result *r);
 /* Count one finished job whose record was lost to a write error: it is
  * not counted as done, ok or failed. Thread-safe. */
 void cli_stats_add_unwritten(cli_stats *s);
+/* (batch-out) Count one finished job whose record a filter dropped: it
+ * counts as done, ok or failed like any, and as filtered. Thread-safe. */
+void cli_stats_add_filtered(cli_stats *s, const cli_result *r);
 /* Counters so far. Thread-safe. */
 cli_counts cli_stats_counts(cli_stats *s);
 /* Stop the wall clock (the run is over). */
@@ -234,11 +257,83 @@ void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
  * is written and stop the writer. Returns 0 or the errno of the first
  * failed write (later records were dropped). */
 int cli_output_finish(cli_output *o, uint64_t count);
+/* (batch-out) How a record becomes output, called by cli_output_put on
+ * the putting thread with rec BORROWED: 0 with *line (NEW, malloc'd) and
+ * *len to write it; 1 when a filter drops it, with *line NULL or (NEW) a
+ * line for the side file; -1 out of memory. */
+typedef int (*cli_render_fn)(void *arg, json_t *rec, const cli_result *r, char **line,
+                             size_t *len);
+/* Before the first put: render records with fn (NULL: compact JSON lines)
+ * and write the side lines of filtered ones to side_fd (-1: none). A
+ * failed write there stops the run as one to fd does. */
+void cli_output_set_render(cli_output *o, cli_render_fn fn, void *arg, int side_fd);
 void cli_output_free(cli_output *o);
 /* Any thread: write all of p[0..len) to fd, in one write() unless the
  * kernel takes less, a signal interrupts it or a non-blocking fd is full
  * (then it waits in poll() and goes on). Returns 0 or the errno. */
 int cli_write_all(int fd, const char *p, size_t len);
+
+/* ---- format.c: (batch-out) record filters, output formats, --write-out ---- */
+
+
+/* "200-299,404": statuses and ranges of them, 100..599, comma-separated,
+ * no spaces; bits gets their bitmap. 0, or -1 (bits untouched). */
+int cli_parse_status_ranges(const char *s, uint64_t bits[10]);
+/* "timeout,http": error code names (error.code), comma-separated; at
+ * most max. 0, or -1 with the offending name in bad. */
+int cli_parse_error_codes(const char *s, int *codes, size_t max, size_t *n, char *bad,
+                          size_t badsize);
+/* Whether a record that came to r is written. */
+bool cli_filter_keeps(const cli_filter *f, const cli_result *r);
+/* Whether any filter is set. */
+bool cli_filter_active(const cli_filter *f);
+
+typedef enum cli_format_kind {
+  CLI_FORMAT_JSONL, CLI_FORMAT_CSV, CLI_FORMAT_TSV
+} cli_format_kind;
+
+/* NEW, or NULL with msg filled (an unknown %{field}, a '%{' without '}'). */
+cli_template *cli_template_parse(const char *s, char *msg, size_t msgsize);
+void cli_template_free(cli_template *t);
+/* The FP_RECORD_* flags the template's fields need (header.NAME: the
+ * headers; json.PATH: the body as JSON). */
+unsigned cli_template_needs(const cli_template *t);
+/* The CSV or TSV header line (NEW, malloc'd), or NULL for other kinds or
+ * out of memory. */
+char *cli_format_header(cli_format_kind kind, size_t *len);
+
+/* How records become output: cli_render_record is a cli_render_fn whose
+ * arg is a cli_render. */
+typedef struct cli_render {
+  cli_filter filter;
+  cli_format_kind kind;
+  const cli_template *tpl; /* --write-out, or NULL */
+  bool side;               /* filtered records get a side line (--resume) */
+} cli_render;
+int cli_render_record(void *arg, json_t *rec, const cli_result *r, char **line, size_t *len);
+
+/* ---- save_name.c: (batch-out) --save-name TEMPLATE ---- */
+
+/* What a saved body's name may come from. */
+typedef struct cli_save_info {
+  uint64_t index;
+  const json_t *id;          /* the job's "id", or NULL */
+  const char *url;           /* the job's URL */
+  const char *disposition;   /* the response's Content-Disposition, or NULL */
+  const json_t *vars;        /* glob and row values {"1": ..., "col": ...}, or NULL */
+} cli_save_info;
+
+/* Check a template once, at start-up: known {fields} only, no '/' or
+ * control bytes. 0, or -1 with why filled. */
+int cli_save_name_check(const char *tpl, char *why, size_t whysize);
+/* Whether it needs the response ({name}, {ext}: Content-Disposition). */
+bool cli_save_name_uses_response(const char *tpl);
+/* The sanitised name (NEW, malloc'd; never empty, never starting with
+ * '.', no '/'), or NULL with why filled: {id} or #N without a value. */
+char *cli_save_name(const char *tpl, const cli_save_info *in, char *why, size_t whysize);
+/* name with ".n" before its extension ("a.json" -> "a.1.json", "a" ->
+ * "a.1"). NEW, or NULL out of memory. */
+char *cli_save_name_suffixed(const char *name, unsigned n);
 
 /* ---- progress.c: a progress line on a terminal ---- */
 
@@ -265,6 +360,9 @@ typedef struct cli_jobs {
   const fp_request *base; /* the request the command-line options built */
   unsigned record_flags;  /* FP_RECORD_* */
   const char *save_dir;   /* --save DIR, or NULL */
+  /* batch-out: saved names */
+  const char *save_name;  /* --save-name TEMPLATE, or NULL: INDEX.body */
+  bool save_all;          /* save non-2xx bodies too */
 } cli_jobs;
 
 /* Start job index from line (len bytes): submit it, with its record
@@ -318,6 +416,15 @@ typedef struct cli_resume_info {
 } cli_resume_info;
 cli_done *cli_resume_open(const char *path, bool retry_failed, int *fd,
                           cli_resume_info *info, char *msg, size_t msgsize);
+/* (batch-out) --resume with filters: a filtered record is not written to
+ * the resume file, so its side line ({"index", "ok", "error"}) goes to
+ * path (the resume file's name + ".filtered") instead; read it into d as
+ * cli_resume_open reads its file (a torn last line cut off). A missing
+ * file is no error; with create it is made, and *fd gets it opened for
+ * appending (else *fd is -1). Locked by the resume file's lock. 0, or -1
+ * with msg filled. */
+int cli_resume_side(cli_done *d, const char *path, bool retry_failed, bool create, int *fd,
+                    char *msg, size_t msgsize);
 /* Whether job index is done. */
 bool cli_done_has(const cli_done *d, uint64_t index);
 /* Mark index done (index <= CLI_MAX_INDEX). 0, or -1 out of memory. */

@@ -11,9 +11,10 @@
  * existing file and never through a symlink), and only a complete body is
  * given its final name, by a rename that refuses to replace anything
  * (RENAME_NOREPLACE). A name already taken (a file, a directory, a
- * symlink) fails the job with "aborted" and is left as it was; a job
- * whose name is taken when it starts is not run at all. A failed or
- * killed transfer never leaves a half body under the final name. */
+ * symlink, an earlier run's body) is left as it was and the body takes
+ * the next free NAME.1.EXT, NAME.2.EXT, ... (save_name.c makes NAME;
+ * --save-name). A failed or killed transfer never leaves a half body under
+ * the final name. Only a 2xx response's body is kept, unless --save-all. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdatomic.h>
@@ -29,7 +30,9 @@ typedef struct job {
   const cli_jobs *jobs; /* lives as long as the run */
   uint64_t seq;   /* the output's number for it */
   uint64_t index;
-  char *path;     /* --save: where the body goes, else NULL */
+  char *path;     /* --save: where the body went (or was to go), else NULL */
+  bool save;      /* --save applies to this job */
+  json_t *vars;   /* glob and row values for --save-name (batch-in), or NULL */
   char *tmp;      /* --save: the private file it is written to, once created */
   int fd;         /* the open private file, -1 until the first byte */
   uint64_t written; /* bytes the sink wrote in this attempt */
@@ -62,29 +65,76 @@ static int open_body_file(job *j) {
   return -1;
 }
 
-/* Give the complete body its final name, unless that name is taken:
+/* Give the complete body the name path, unless that name is taken:
  * 0 or an errno (EEXIST when it is). */
-static int publish(const job *j) {
-  if (!j->tmp)
-    return EIO; /* no file was made; save_errno says why */
-  if (renameat2(AT_FDCWD, j->tmp, AT_FDCWD, j->path, RENAME_NOREPLACE) == 0)
+static int publish_as(const char *tmp, const char *path) {
+  if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
     return 0;
   if (errno != EINVAL && errno != ENOSYS)
     return errno;
   /* a file system without RENAME_NOREPLACE: link() refuses a taken name
    * too, and does not follow a symlink there */
-  if (link(j->tmp, j->path))
+  if (link(tmp, path))
     return errno;
-  unlink(j->tmp);
+  unlink(tmp);
   return 0;
+}
+
+/* Most collision suffixes tried (NAME.1.EXT ... NAME.999.EXT). */
+#define MAX_SUFFIX 999
+
+/* The body's name in DIR: INDEX.body, or --save-name's (NEW), or NULL
+ * with why filled. resp is NULL before the transfer (a check). */
+static char *body_name(const job *j, fp_request *req, const fp_response *resp, char *why,
+                       size_t whysize) {
+  char *name = NULL;
+  if (!j->jobs->save_name) {
+    if (asprintf(&name, "%llu.body", (unsigned long long)j->index) < 0)
+      name = NULL;
+    if (!name)
+      snprintf(why, whysize, "out of memory");
+    return name;
+  }
+  cli_save_info info = {.index = j->index, .id = fp_request_id(req), .url = fp_request_url(req),
+                        .disposition = resp ? fp_response_header(resp, "Content-Disposition")
+                                            : NULL,
+                        .vars = j->vars};
+  return cli_save_name(j->jobs->save_name, &info, why, whysize);
+}
+
+/* Give the complete body its name in DIR, or the first free one with a
+ * suffix when it is taken (never replacing anything): 0 or an errno.
+ * j->path gets the name used (or last tried). */
+static int publish(job *j, fp_request *req, const fp_response *resp) {
+  char why[256];
+  if (!j->tmp)
+    return EIO; /* no file was made; save_errno says why */
+  char *name = body_name(j, req, resp, why, sizeof why);
+  if (!name)
+    return ENOMEM; /* checked before the job ran: only memory can fail now */
+  int err = EEXIST;
+  for (unsigned n = 0; n <= MAX_SUFFIX && err == EEXIST; n++) {
+    char *file = n ? cli_save_name_suffixed(name, n) : strdup(name);
+    free(j->path);
+    j->path = NULL;
+    if (!file || asprintf(&j->path, "%s/%s", j->jobs->save_dir, file) < 0) {
+      j->path = NULL;
+      err = ENOMEM;
+    } else {
+      err = publish_as(j->tmp, j->path);
+    }
+    free(file);
+  }
+  free(name);
+  return err;
 }
 
 /* The message of a body that could not be saved under path. */
 static void save_message(char *msg, size_t size, const char *path, int err) {
   char text[128];
   if (err == EEXIST)
-    snprintf(msg, size, "cannot save the body to %s: the name is taken (fetchpool never "
-             "replaces a file it did not create)", path);
+    snprintf(msg, size, "cannot save the body to %s: it and its %d suffixed names are "
+             "taken (fetchpool never replaces a file it did not create)", path, MAX_SUFFIX);
   else
     snprintf(msg, size, "cannot save the body to %s: %s", path,
              strerror_r(err, text, sizeof text)); /* GNU: returns the text */
@@ -140,8 +190,12 @@ static void set_error(json_t *rec, int code, const char *message) {
 /* Finish --save for a done job: keep the file of a completed transfer
  * (creating it for an empty body) and name it in the record as "saved";
  * drop a partial one. A body kept in memory (--body) is written here. */
-static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result *r) {
-  bool complete = resp && fp_response_error(resp) == FP_OK;
+static void finish_save(job *j, fp_request *req, const fp_response *resp, json_t *rec,
+                        cli_result *r) {
+  long status = resp ? fp_response_status(resp) : 0;
+  /* a complete body, and one wanted: 2xx, or any with --save-all */
+  bool complete = resp && fp_response_error(resp) == FP_OK &&
+                  (j->jobs->save_all || (status >= 200 && status < 300));
   if (complete && !j->save_errno) {
     size_t len = 0;
     const char *body = fp_response_body(resp, &len);
@@ -153,15 +207,21 @@ static void finish_save(job *j, const fp_response *resp, json_t *rec, cli_result
   if (j->fd >= 0 && close(j->fd) && !j->save_errno)
     j->save_errno = errno;
   j->fd = -1;
-  if (complete && !j->save_errno && !(j->save_errno = publish(j))) {
+  if (complete && !j->save_errno && !(j->save_errno = publish(j, req, resp))) {
     json_object_set_new(rec, "saved", json_string(j->path));
     return;
   }
   if (j->tmp)
     unlink(j->tmp); /* ours; the final name is never removed */
   if (j->save_errno) {
-    char msg[512];
-    save_message(msg, sizeof msg, j->path, j->save_errno);
+    char msg[512], why[256];
+    if (!j->path) { /* failed before publish: name the file it was to be */
+      char *name = body_name(j, req, resp, why, sizeof why);
+      if (name && asprintf(&j->path, "%s/%s", j->jobs->save_dir, name) < 0)
+        j->path = NULL;
+      free(name);
+    }
+    save_message(msg, sizeof msg, j->path ? j->path : j->jobs->save_dir, j->save_errno);
     set_error(rec, FP_ERR_SINK_ABORTED, msg);
     r->code = FP_ERR_SINK_ABORTED;
   }
@@ -175,8 +235,8 @@ static void on_done(fp_future *f, void *userdata) {
   const fp_response *resp = fp_future_response(f);
   json_t *rec = fp_future_record(f, j->jobs->record_flags);
   cli_result r = result_of(f, resp);
-  if (j->path && rec) {
-    finish_save(j, resp, rec, &r);
+  if (j->save && rec) {
+    finish_save(j, fp_future_request(f), resp, rec, &r);
   } else {
     if (j->fd >= 0)
       close(j->fd);
@@ -184,6 +244,7 @@ static void on_done(fp_future *f, void *userdata) {
       unlink(j->tmp);
   }
   j->jobs->deliver(j->jobs->deliver_arg, j->seq, j->index, rec, &r);
+  json_decref(j->vars);
   free(j->path);
   free(j->tmp);
   free(j);
@@ -249,22 +310,22 @@ static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const ch
   j->fd = -1;
   fp_request_set_index(req, index);
   if (jobs->save_dir) {
-    if (asprintf(&j->path, "%s/%llu.body", jobs->save_dir, (unsigned long long)index) < 0) {
-      j->path = NULL;
-      goto nomem;
-    }
-    /* a taken name would make the transfer a waste: the body could not be
-     * kept (publish checks again, for a name taken meanwhile) */
-    struct stat st;
-    if (fstatat(AT_FDCWD, j->path, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-      char msg[512];
-      save_message(msg, sizeof msg, j->path, EEXIST);
-      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_SINK_ABORTED,
-                msg);
+    j->save = true;
+    /* batch-in's glob and row values go here (j->vars, a NEW reference)
+     * once job lines carry them; until then #N has no value */
+    j->vars = NULL;
+    /* a name that cannot be made ({id} or #N without a value) is known
+     * now: the job does not run */
+    char why[256];
+    char *name = body_name(j, req, NULL, why, sizeof why);
+    if (!name) {
+      put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req),
+                FP_ERR_INVALID_REQUEST, why);
       goto done;
     }
+    free(name);
     /* with --body the body is kept for the record, and written at the end */
-    if (!(jobs->record_flags & FP_RECORD_BODY))
+    if (!(jobs->record_flags & (FP_RECORD_BODY | FP_RECORD_JSON)))
       fp_request_set_sink(req, save_chunk, j);
   }
   *out = req;
@@ -273,6 +334,7 @@ nomem:
   put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
 done:
   if (j) {
+    json_decref(j->vars);
     free(j->path);
     free(j->tmp);
   }
@@ -291,6 +353,7 @@ static void refused(job *j, fp_request *req, const fp_error *err) {
   else
     put_error(j->jobs, j->seq, j->index, fp_request_url(req), fp_request_id(req), err->code,
               err->text);
+  json_decref(j->vars);
   free(j->path);
   free(j->tmp);
   free(j);

@@ -299,6 +299,9 @@ typedef struct run {
   fp_executor *ex;
   cli_output *out;
   cli_done *done; /* --resume: jobs to skip */
+  /* batch-out: filters and formats */
+  int side_fd;       /* --resume with filters: FILE.filtered, else -1 */
+  cli_render render; /* how records become output */
 } run;
 
 static void run_close(run *r) {
@@ -311,6 +314,8 @@ static void run_close(run *r) {
     fclose(r->stats_file);
   if (r->out_fd > STDERR_FILENO)
     close(r->out_fd);
+  if (r->side_fd >= 0)
+    close(r->side_fd);
   cli_input_close(r->in);
 }
 
@@ -322,6 +327,16 @@ static int open_resume(run *r, const cli_options *o) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     return CLI_EXIT_USAGE;
   }
+  /* batch-out: the jobs an earlier run filtered out are done too */
+  char *side = NULL;
+  if (asprintf(&side, "%s.filtered", o->resume) < 0 ||
+      cli_resume_side(r->done, side, o->resume_failed, cli_filter_active(&o->filter),
+                      &r->side_fd, msg, sizeof msg)) {
+    fprintf(stderr, "fetchpool: %s\n", side ? msg : "out of memory");
+    free(side);
+    return CLI_EXIT_USAGE;
+  }
+  free(side);
   if (!o->quiet && info.torn_bytes)
     fprintf(stderr, "fetchpool: %s: cut a torn last line of %llu bytes\n", o->resume,
             (unsigned long long)info.torn_bytes);
@@ -391,6 +406,19 @@ static int run_truncate(const run *r, const cli_options *o) {
     return CLI_EXIT_USAGE;
   }
   return 0;
+}
+
+/* batch-out: the header line of --format csv and tsv, before any record.
+ * 0, or 2 with the error reported. */
+static int write_header(const run *r, const cli_options *o) {
+  size_t len;
+  char *header = cli_format_header((cli_format_kind)o->format, &len);
+  int err = header ? cli_write_all(r->out_fd, header, len) : 0;
+  free(header);
+  if (err)
+    fprintf(stderr, "fetchpool: cannot write the header line to %s: %s\n",
+            o->output ? o->output : "standard output", strerror(err));
+  return err ? CLI_EXIT_USAGE : 0;
 }
 
 static bool want_progress(const cli_options *o) {
@@ -476,7 +504,7 @@ static void to_output(void *out, uint64_t seq, uint64_t index, json_t *rec,
 }
 
 static int run_jobs(const cli_options *o) {
-  run r = {.out_fd = STDOUT_FILENO};
+  run r = {.out_fd = STDOUT_FILENO, .side_fd = -1};
   char msg[256];
   if (cli_signals_install()) {
     fprintf(stderr, "fetchpool: cannot set up signal handling: %s\n", strerror(errno));
@@ -517,6 +545,11 @@ static int run_jobs(const cli_options *o) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     goto done;
   }
+  /* batch-out: filters and formats (plain JSON Lines need no renderer) */
+  r.render = (cli_render){.filter = o->filter, .kind = (cli_format_kind)o->format,
+                          .tpl = o->write_out, .side = r.side_fd >= 0};
+  if (cli_filter_active(&o->filter) || o->format != CLI_FORMAT_JSONL || o->write_out)
+    cli_output_set_render(r.out, cli_render_record, &r.render, r.side_fd);
   cli_interrupt ops = {.stop = interrupt_stop, .abort = interrupt_abort, .arg = &r,
                        .grace = o->grace, .quiet = o->quiet};
   int rc = cli_signals_start(&ops);
@@ -525,10 +558,11 @@ static int run_jobs(const cli_options *o) {
     goto done;
   }
 
-  if (run_truncate(&r, o))
+  if (run_truncate(&r, o) || write_header(&r, o))
     goto done;
   cli_jobs jobs = {.ex = r.ex, .deliver = to_output, .deliver_arg = r.out, .base = o->base,
-                   .record_flags = o->record_flags, .save_dir = o->save_dir};
+                   .record_flags = o->record_flags, .save_dir = o->save_dir,
+                   .save_name = o->save_name, .save_all = o->save_all};
   bool read_error = false;
   uint64_t skipped;
   uint64_t count = read_jobs(&r, &jobs, &read_error, &skipped);
@@ -583,6 +617,7 @@ int main(int argc, char **argv) {
     return status;
   if ((status = check_std_fds(&o)) >= 0) {
     fp_request_decref(o.base);
+    cli_template_free(o.write_out);
     return status;
   }
   switch (cmd) {
@@ -604,5 +639,6 @@ int main(int argc, char **argv) {
     status = run_jobs(&o);
   }
   fp_request_decref(o.base);
+  cli_template_free(o.write_out);
   return status;
 }

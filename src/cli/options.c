@@ -55,11 +55,35 @@ static const char usage_text[] =
     "  -A, --user-agent UA      User-Agent header (default fetchpool/" FP_VERSION ")\n"
     "  -k, --insecure           do not verify TLS certificates and host names\n"
     "      --body               add the body to each record (\"body\", or\n"
-    "                           \"body_base64\" when it is not UTF-8)\n"
+    "                           \"body_base64\" when it is not UTF-8; a JSON\n"
+    "                           body as its value, \"json\")\n"
     "      --headers            add the response headers to each record\n"
     "      --timings            add phase timings to each record\n"
-    "      --save DIR           save each body to DIR/INDEX.body (\"saved\" field)\n"
+    "      --save DIR           save each 2xx body to DIR/INDEX.body (\"saved\"\n"
+    "                           field); a taken name gets a suffix, INDEX.1.body\n"
     "      --cacert FILE        verify TLS servers with the CA certificates in FILE\n"
+    "\n"
+    "Output (filters, formats, saved names):\n"
+    "      --only-failed        write only the records of failed jobs\n"
+    "      --match-status LIST  write only records with these statuses\n"
+    "                           (200-299,404)\n"
+    "      --filter-status LIST do not write records with these statuses\n"
+    "      --match-error CODES  write only records with these error codes\n"
+    "                           (connect,timeout); filtered records are counted\n"
+    "                           in the summary, not written\n"
+    "      --format F           jsonl (default), csv or tsv (fixed columns and a\n"
+    "                           header line; see fetchpool(1))\n"
+    "  -w, --write-out TEMPLATE write TEMPLATE per job instead: %{index} %{url}\n"
+    "                           %{id} %{status} %{ok} %{error} %{error_message}\n"
+    "                           %{effective_url} %{elapsed_ms} %{bytes}\n"
+    "                           %{attempts} %{saved} %{header.NAME}\n"
+    "                           %{json.PATH} (a.b.0), \\n \\t, %% as curl\n"
+    "      --save-name TEMPLATE with --save, name files from {index} {id} {name}\n"
+    "                           {ext} {host} #1 ... ({name}: Content-Disposition\n"
+    "                           or the URL's last segment; '/' becomes '_')\n"
+    "      --save-all           with --save, save non-2xx bodies too\n"
+    "      --max-filesize SIZE  fail a transfer whose body exceeds SIZE (saved\n"
+    "                           bodies are not bound by --max-body)\n"
     "\n"
     "Reliability:\n"
     "      --retries N          retry a failed attempt up to N times (default 0):\n"
@@ -106,7 +130,8 @@ static const char usage_text[] =
     "Record fields:\n"
     "  index, url, id (when the job gives one), status, ok, error (null or\n"
     "  {\"code\", \"message\"}), effective_url, elapsed_ms, bytes, attempts; and\n"
-    "  with their options timings, headers, body or body_base64, saved\n"
+    "  with their options timings, headers, body or body_base64 (json and\n"
+    "  json_error for JSON bodies), saved\n"
     "\n"
     "Error codes (error.code):\n"
     "  invalid_json invalid_url invalid_header invalid_request\n"
@@ -237,7 +262,10 @@ enum {
   OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
   OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_ATTEMPT_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
-  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON
+  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
+  /* batch-out: filters, formats, saved names */
+  OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT,
+  OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE
 };
 
 #define IN(c) (1u << (c))
@@ -270,6 +298,15 @@ static unsigned commands_of(int opt) {
   case OPT_RESUME_FAILED:
   case OPT_PROGRESS:
   case OPT_NO_PROGRESS:
+  /* batch-out: what a local run writes */
+  case OPT_ONLY_FAILED:
+  case OPT_MATCH_STATUS:
+  case OPT_FILTER_STATUS:
+  case OPT_MATCH_ERROR:
+  case OPT_FORMAT:
+  case 'w':
+  case OPT_SAVE_NAME:
+  case OPT_SAVE_ALL:
     return IN(CLI_RUN);
   case 'q':
   case 'h':
@@ -282,7 +319,7 @@ static unsigned commands_of(int opt) {
   }
 }
 
-static const char short_options[] = ":t:o:X:H:d:A:kqhV";
+static const char short_options[] = ":t:o:X:H:d:A:kqhVw:";
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -329,6 +366,16 @@ static const struct option long_options[] = {
     {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
     {"until-empty", no_argument, NULL, OPT_UNTIL_EMPTY},
     {"json", no_argument, NULL, OPT_JSON},
+    /* batch-out: filters, formats, saved names */
+    {"only-failed", no_argument, NULL, OPT_ONLY_FAILED},
+    {"match-status", required_argument, NULL, OPT_MATCH_STATUS},
+    {"filter-status", required_argument, NULL, OPT_FILTER_STATUS},
+    {"match-error", required_argument, NULL, OPT_MATCH_ERROR},
+    {"format", required_argument, NULL, OPT_FORMAT},
+    {"write-out", required_argument, NULL, 'w'},
+    {"save-name", required_argument, NULL, OPT_SAVE_NAME},
+    {"save-all", no_argument, NULL, OPT_SAVE_ALL},
+    {"max-filesize", required_argument, NULL, OPT_MAX_FILESIZE},
     {NULL, 0, NULL, 0},
 };
 
@@ -432,7 +479,7 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   double retry_base = FP_DEFAULT_RETRY_BASE, retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
   int statuses[MAX_RETRY_STATUSES];
   size_t nstatuses = 0;
-  bool retry_on = false;
+  bool retry_on = false, format_given = false;
   uint64_t n, retries = 0;
   char shown_buf[128];
   fp_request *base = fp_request_new("");
@@ -597,8 +644,8 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
     case 'k':
       fp_request_set_insecure(base, true);
       break;
-    case OPT_BODY:
-      o->record_flags |= FP_RECORD_BODY;
+    case OPT_BODY: /* batch-out: a JSON body as a JSON value */
+      o->record_flags |= FP_RECORD_BODY | FP_RECORD_JSON;
       break;
     case OPT_HEADERS:
       o->record_flags |= FP_RECORD_HEADERS;
@@ -717,6 +764,77 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
     case OPT_STATS_JSON:
       o->stats_json = arg;
       break;
+    /* batch-out: filters, formats, saved names */
+    case OPT_ONLY_FAILED:
+      o->filter.only_failed = true;
+      break;
+    case OPT_MATCH_STATUS:
+    case OPT_FILTER_STATUS: {
+      bool match = opt == OPT_MATCH_STATUS;
+      if (cli_parse_status_ranges(arg, match ? o->filter.match : o->filter.drop)) {
+        usage_error("invalid --%s '%s': expected statuses and ranges from 100 to 599 "
+                    "separated by commas, such as 200-299,404", match ? "match-status"
+                    : "filter-status", shown_arg);
+        goto fail;
+      }
+      *(match ? &o->filter.match_status : &o->filter.filter_status) = true;
+      break;
+    }
+    case OPT_MATCH_ERROR: {
+      char bad[64];
+      if (cli_parse_error_codes(arg, o->filter.codes, sizeof o->filter.codes /
+                                sizeof o->filter.codes[0], &o->filter.ncodes, bad,
+                                sizeof bad)) {
+        usage_error("invalid --match-error '%s': '%s' is no error code (see 'Error codes' "
+                    "in --help)", shown_arg, shown(bad, name_buf, sizeof name_buf));
+        goto fail;
+      }
+      break;
+    }
+    case OPT_FORMAT:
+      if (!strcmp(arg, "jsonl")) {
+        o->format = CLI_FORMAT_JSONL;
+      } else if (!strcmp(arg, "csv")) {
+        o->format = CLI_FORMAT_CSV;
+      } else if (!strcmp(arg, "tsv")) {
+        o->format = CLI_FORMAT_TSV;
+      } else {
+        usage_error("invalid --format '%s': expected jsonl, csv or tsv", shown_arg);
+        goto fail;
+      }
+      format_given = true;
+      break;
+    case 'w': {
+      char why[128];
+      cli_template_free(o->write_out);
+      if (!(o->write_out = cli_template_parse(arg, why, sizeof why))) {
+        usage_error("invalid --write-out '%s': %s", shown_arg, why);
+        goto fail;
+      }
+      break;
+    }
+    case OPT_SAVE_NAME: {
+      char why[128];
+      if (cli_save_name_check(arg, why, sizeof why)) {
+        usage_error("invalid --save-name '%s': %s", shown_arg, why);
+        goto fail;
+      }
+      o->save_name = arg;
+      break;
+    }
+    case OPT_SAVE_ALL:
+      o->save_all = true;
+      break;
+    case OPT_MAX_FILESIZE: {
+      uint64_t size;
+      if (cli_parse_size(arg, &size) || size == 0) {
+        usage_error("invalid --max-filesize '%s': expected a size such as 65536, 512K, "
+                    "64M or 1G", shown_arg);
+        goto fail;
+      }
+      fp_request_set_max_filesize(base, size);
+      break;
+    }
     case 'h':
       fputs(help_texts[cmd], stdout);
       rc = ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
@@ -745,6 +863,25 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
   }
+  /* batch-out: formats and saved names */
+  if (o->write_out && format_given) {
+    usage_error("--write-out and --format exclude each other: the template is the format");
+    goto fail;
+  }
+  if (o->resume && (o->write_out || o->format != CLI_FORMAT_JSONL)) {
+    usage_error("--resume works with JSON Lines output only (--format jsonl, no "
+                "--write-out): it reads the records back to know which jobs are done");
+    goto fail;
+  }
+  if ((o->save_name || o->save_all) && !o->save_dir) {
+    usage_error("--%s needs --save DIR", o->save_name ? "save-name" : "save-all");
+    goto fail;
+  }
+  if (cli_save_name_uses_response(o->save_name))
+    fp_request_set_keep_headers(base, true); /* Content-Disposition */
+  o->record_flags |= cli_template_needs(o->write_out);
+  if (o->record_flags & FP_RECORD_HEADERS)
+    fp_request_set_keep_headers(base, true);
   /* the library reads 0 as "its default": a tiny wait is "at once" */
   if (fp_request_set_retries(base, (unsigned)retries, retry_base > 0 ? retry_base : 1e-9,
                              retry_max_wait > 0 ? retry_max_wait : 1e-9))
@@ -762,6 +899,8 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   return -1;
 fail:
   fp_request_decref(base);
+  cli_template_free(o->write_out);
+  o->write_out = NULL;
   return rc;
 }
 

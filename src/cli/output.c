@@ -21,7 +21,12 @@
  * every later record would be lost too, so the writer refuses further
  * reservations, tells the owner once (on_fail: stop the reader and the
  * jobs, no grace), and from then on only counts the records it drops as
- * not written, never as done. */
+ * not written, never as done.
+ *
+ * A render function (format.c) may turn each record into CSV, TSV or a
+ * --write-out line, or drop it (a filter): a dropped record is counted as
+ * filtered and its side line, if any, goes to the side file (--resume),
+ * with one write() as well. */
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -41,6 +46,7 @@ typedef struct item {
   char *line; /* the record and '\n'; malloc'd, or oom below */
   size_t len;
   bool filled;
+  bool filtered; /* dropped by a filter: line (if any) goes to side_fd */
   cli_result r;
   char oom[224]; /* the record when memory for the real one ran out */
 } item;
@@ -65,6 +71,9 @@ struct cli_output {
   bool closed;
   bool stopped;         /* reserve refuses: the run was interrupted */
   int error;            /* errno of the first failed write */
+  cli_render_fn render; /* NULL: compact JSON lines */
+  void *render_arg;
+  int side_fd;          /* filtered records' side lines, -1: none */
 };
 
 /* Write p[0..len) to fd, looping on a partial write, EINTR, and EAGAIN (a
@@ -162,15 +171,17 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&o->mu);
     bool failed_now = false;
     for (item *it = batch; it; it = it->next) {
-      if (!error) {
-        error = write_record(o->fd, it->line, it->len);
+      if (!error && (!it->filtered || (it->line && o->side_fd >= 0))) {
+        error = write_record(it->filtered ? o->side_fd : o->fd, it->line, it->len);
         failed_now = error != 0;
       }
       if (error)
         cli_stats_add_unwritten(o->stats);
+      else if (it->filtered)
+        cli_stats_add_filtered(o->stats, &it->r);
       else
         cli_stats_add(o->stats, &it->r);
-      if (it->line != it->oom)
+      if (it->line && it->line != it->oom)
         free(it->line);
       it->line = NULL;
     }
@@ -218,6 +229,7 @@ cli_output *cli_output_new(int fd, bool ordered, size_t window, cli_stats *stats
   o->stats = stats;
   o->on_fail = on_fail;
   o->fail_arg = fail_arg;
+  o->side_fd = -1;
   for (size_t i = window; i-- > 0;) {
     o->items[i].next = o->free_list;
     o->free_list = &o->items[i];
@@ -293,10 +305,27 @@ static void oom_line(item *it, uint64_t index) {
   it->r.code = FP_ERR_NOMEM;
 }
 
+void cli_output_set_render(cli_output *o, cli_render_fn fn, void *arg, int side_fd) {
+  o->render = fn;
+  o->render_arg = arg;
+  o->side_fd = side_fd;
+}
+
 void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
                     const cli_result *r) {
   size_t len = 0;
-  char *line = to_line(rec, &len); /* serialise outside the lock */
+  char *line = NULL;
+  int filtered = 0;
+  if (o->render && rec) { /* serialise outside the lock */
+    filtered = o->render(o->render_arg, rec, r, &line, &len);
+    json_decref(rec);
+    if (filtered < 0) {
+      filtered = 0;
+      line = NULL;
+    }
+  } else {
+    line = to_line(rec, &len);
+  }
   pthread_mutex_lock(&o->mu);
   item *it;
   if (o->ordered) {
@@ -312,7 +341,8 @@ void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
     o->tail = it;
   }
   it->r = *r;
-  if (line) {
+  it->filtered = filtered == 1;
+  if (line || it->filtered) {
     it->line = line;
     it->len = len;
   } else {

@@ -244,3 +244,48 @@ fail:
   close(fd);
   return NULL;
 }
+
+int cli_resume_side(cli_done *d, const char *path, bool retry_failed, bool create, int *fdp,
+                    char *msg, size_t msgsize) {
+  cli_resume_info info;
+  scan s = {.retry_failed = retry_failed, .info = &info, .done = d};
+  struct stat st;
+  off_t end_of_lines;
+  int err;
+  memset(&info, 0, sizeof info);
+  *fdp = -1;
+  /* O_NOFOLLOW and O_NONBLOCK: a symlink planted there, or a FIFO, is
+   * refused rather than followed or waited on */
+  int fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK |
+                      (create ? O_CREAT : 0), 0666);
+  if (fd < 0 && errno == ENOENT && !create)
+    return 0;
+  if (fd < 0) {
+    snprintf(msg, msgsize, "cannot open the filtered-jobs file '%s': %s", path,
+             strerror(errno));
+    return -1;
+  }
+  if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+    snprintf(msg, msgsize, "cannot use the filtered-jobs file '%s': not a regular file", path);
+    goto fail;
+  }
+  fcntl(fd, F_SETFL, O_APPEND);
+  if ((err = scan_file(fd, &s, &end_of_lines))) {
+    snprintf(msg, msgsize, "cannot read the filtered-jobs file '%s': %s", path, strerror(err));
+    goto fail;
+  }
+  if (st.st_size > end_of_lines && ftruncate(fd, end_of_lines)) {
+    snprintf(msg, msgsize, "cannot cut the torn last line of '%s': %s", path, strerror(errno));
+    goto fail;
+  }
+  free(s.line);
+  if (create)
+    *fdp = fd;
+  else
+    close(fd);
+  return 0;
+fail:
+  free(s.line);
+  close(fd);
+  return -1;
+}

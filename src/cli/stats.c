@@ -14,6 +14,7 @@ struct cli_stats {
   pthread_mutex_t mu; /* the writer adds while the progress thread reads */
   uint64_t done, ok, failed, bytes;
   uint64_t unwritten;        /* records lost to a write error */
+  uint64_t filtered;         /* (batch-out) counted, but dropped by a filter */
   uint64_t by_code[NCODES];  /* failed jobs per -code */
   uint64_t by_class[4];      /* 2xx, 3xx, 4xx, 5xx */
   cli_histogram *latency;    /* microseconds, jobs that ran */
@@ -61,6 +62,13 @@ void cli_stats_add(cli_stats *s, const cli_result *r) {
   s->bytes += r->bytes;
   if (r->ran)
     cli_histogram_add(s->latency, (uint64_t)(r->elapsed_s * 1e6 + 0.5));
+  pthread_mutex_unlock(&s->mu);
+}
+
+void cli_stats_add_filtered(cli_stats *s, const cli_result *r) {
+  cli_stats_add(s, r);
+  pthread_mutex_lock(&s->mu);
+  s->filtered++;
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -152,6 +160,9 @@ void cli_stats_print(cli_stats *s, FILE *out) {
             (unsigned long long)s->skipped);
   if (s->signal)
     fprintf(out, "  interrupted by %s: %s\n", signal_name(s->signal), s->after_signal);
+  if (s->filtered)
+    fprintf(out, "  filtered: %llu records not written (counted above)\n",
+            (unsigned long long)s->filtered);
   if (s->unwritten)
     fprintf(out, "  not written: %llu records lost to a write error (not counted above)\n",
             (unsigned long long)s->unwritten);
@@ -193,6 +204,7 @@ json_t *cli_stats_json(cli_stats *s) {
   const char *sig = signal_name(s->signal);
   json_object_set_new(obj, "interrupted", sig ? json_string(sig) : json_null());
   json_object_set_new(obj, "not_written", json_integer((json_int_t)s->unwritten));
+  json_object_set_new(obj, "filtered", json_integer((json_int_t)s->filtered));
   pthread_mutex_unlock(&s->mu);
   return obj;
 }

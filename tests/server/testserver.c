@@ -670,6 +670,30 @@ static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char 
     return route_concurrency_get(s, c, rest, false);
   if ((rest = after(url, "/concurrency-reset/")))
     return route_concurrency_get(s, c, rest, true);
+  /* batch-out: typed bodies (JSON values, saved names) */
+  if ((rest = after(url, "/json/"))) {
+    char body[192];
+    if (!parse_u64(rest, &n))
+      return replyf(c, MHD_HTTP_BAD_REQUEST, "bad number");
+    int len = snprintf(body, sizeof body,
+                       "{\"id\":%llu,\"name\":\"item %llu\",\"tags\":[\"a\",\"b\"],"
+                       "\"price\":{\"amount\":%llu.5,\"currency\":\"EUR\"}}",
+                       (unsigned long long)n, (unsigned long long)n, (unsigned long long)n);
+    return reply(c, n % 7 == 6 ? MHD_HTTP_NOT_FOUND : MHD_HTTP_OK, "application/json", body,
+                 (size_t)len);
+  }
+  if (!strcmp(url, "/typed") || (rest = after(url, "/typed/"))) {
+    const char *type = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "type");
+    const char *body = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "body");
+    const char *disp = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "disposition");
+    struct MHD_Response *r = MHD_create_response_from_buffer(
+        body ? strlen(body) : 0, (void *)(body ? body : ""), MHD_RESPMEM_MUST_COPY);
+    if (r && type)
+      MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (r && disp)
+      MHD_add_response_header(r, "Content-Disposition", disp);
+    return queue(c, (unsigned)qnum(c, "status", 200, 599), r);
+  }
   return reply(c, MHD_HTTP_NOT_FOUND, "text/plain", "not found", 9);
 }
 

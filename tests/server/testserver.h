@@ -28,6 +28,14 @@
  *   /concurrency-reset/NAME  forget that maximum (it restarts from the
  *                            number in flight now, 0 when idle); returns it
  *
+ * Typed bodies (batch-out: JSON records, saved names):
+ *   /json/N   application/json {"id":N,"name":"item N","tags":["a","b"],
+ *             "price":{"amount":N.5,"currency":"EUR"}}; status 404 when
+ *             N % 7 == 6, else 200
+ *   /typed[/ANY]?type=T&body=B&disposition=D&status=S
+ *             body B (default empty) with Content-Type T and
+ *             Content-Disposition D when given, status S (default 200)
+ *
  * Raw fault port (always plain TCP): /reset /close /garbage /hang
  * /slow-headers /one-name-repeated (30,000 "X-A: v" lines) (else 404). */
 
