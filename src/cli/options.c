@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -237,7 +238,9 @@ enum {
   OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
   OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_ATTEMPT_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
-  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON
+  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
+  /* batch-in: URL arguments, globbing, templates, dry runs */
+  OPT_URL, OPT_TEMPLATE, OPT_BODY_TEMPLATE, OPT_CSV, OPT_TSV, OPT_DRY_RUN
 };
 
 #define IN(c) (1u << (c))
@@ -270,7 +273,17 @@ static unsigned commands_of(int opt) {
   case OPT_RESUME_FAILED:
   case OPT_PROGRESS:
   case OPT_NO_PROGRESS:
+  /* batch-in */
+  case OPT_URL:
+  case 'g':
+  case OPT_TEMPLATE:
+  case OPT_BODY_TEMPLATE:
+  case OPT_CSV:
+  case OPT_TSV:
+  case OPT_DRY_RUN:
     return IN(CLI_RUN);
+  case 1: /* a FILE or URL argument: the run and enqueue take them */
+    return IN(CLI_RUN) | IN(CLI_ENQUEUE) | IN(CLI_WORKER) | IN(CLI_STATUS) | IN(CLI_RESULTS);
   case 'q':
   case 'h':
   case 'V':
@@ -282,7 +295,9 @@ static unsigned commands_of(int opt) {
   }
 }
 
-static const char short_options[] = ":t:o:X:H:d:A:kqhV";
+/* "-": arguments that are no option come back in order (as option 1), so
+ * URL arguments and FILEs keep their order (batch-in) */
+static const char short_options[] = "-:t:o:X:H:d:A:kqhVg";
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -329,6 +344,14 @@ static const struct option long_options[] = {
     {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
     {"until-empty", no_argument, NULL, OPT_UNTIL_EMPTY},
     {"json", no_argument, NULL, OPT_JSON},
+    /* batch-in */
+    {"url", required_argument, NULL, OPT_URL},
+    {"globoff", no_argument, NULL, 'g'},
+    {"template", required_argument, NULL, OPT_TEMPLATE},
+    {"body-template", required_argument, NULL, OPT_BODY_TEMPLATE},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"tsv", no_argument, NULL, OPT_TSV},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {NULL, 0, NULL, 0},
 };
 
@@ -426,6 +449,91 @@ static bool valid_name(const char *s) {
   return true;
 }
 
+/* Add -H line to base: 0, or -1 with the usage error reported. */
+static int add_header(cli_command cmd, fp_request *base, const char *line) {
+  char buf[128];
+  int hrc = fp_request_add_header_line(base, line);
+  if (hrc == FP_ERR_INVALID_REQUEST) {
+    usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+    return -1;
+  } else if (hrc) {
+    usage_error("invalid --header '%s': expected 'Name: value' with a token name "
+                "and no CR or LF", shown(line, buf, sizeof buf));
+    return -1;
+  }
+  return 0;
+}
+
+/* batch-in: whether arg names a URL rather than a FILE. */
+static bool is_url_arg(const char *arg) {
+  return strncasecmp(arg, "http://", 7) == 0 || strncasecmp(arg, "https://", 8) == 0;
+}
+
+/* batch-in: the checks of URL arguments, templates and --dry-run once
+ * every option is read; the -H lines held back as templates go to base
+ * when no --template uses them. 0, or -1 with the usage error reported. */
+static int check_batch_in(cli_command cmd, cli_options *o, fp_request *base, bool data,
+                          char *const *held, size_t nheld) {
+  char buf[128], msg[256];
+  bool has_url = false;
+  for (size_t i = 0; i < o->nitems; i++) {
+    if (!o->items[i].url)
+      continue;
+    has_url = true;
+    cli_glob *g = cli_glob_new(o->items[i].arg, o->globoff, msg, sizeof msg);
+    if (!g) {
+      usage_error("invalid URL '%s': %s", shown(o->items[i].arg, buf, sizeof buf), msg);
+      return -1;
+    }
+    cli_glob_free(g);
+  }
+  if (has_url && cmd != CLI_RUN) {
+    usage_error("fetchpool %s takes FILEs, not URL arguments (put the URLs in a file, "
+                "or name it ./FILE)", command_names[cmd]);
+    return -1;
+  }
+  if (o->rows != CLI_ROWS_LINES && !o->url_template) {
+    usage_error("--%s needs --template: each row fills the template",
+                o->rows == CLI_ROWS_CSV ? "csv" : "tsv");
+    return -1;
+  }
+  if (o->body_template && !o->url_template) {
+    usage_error("--body-template needs --template");
+    return -1;
+  }
+  if (o->url_template && has_url) {
+    usage_error("--template makes each input row a job: URL arguments do not go with it "
+                "(name a file of rows, or ./FILE for a file that starts with http)");
+    return -1;
+  }
+  if (o->body_template && data) {
+    usage_error("--body-template and --data both give the body: use one");
+    return -1;
+  }
+  if (o->dry_run && o->resume) {
+    usage_error("--dry-run sends nothing, so there is nothing to --resume");
+    return -1;
+  }
+  if (o->dry_run)
+    o->save_dir = NULL; /* nothing is fetched, so nothing is saved */
+  for (size_t i = 0; i < nheld; i++) {
+    if (o->url_template) {
+      o->header_templates[o->nheader_templates++] = held[i];
+      /* a bad name shows now; values are checked per row */
+      const char *colon = strchr(held[i], ':');
+      if (!colon || colon == held[i]) {
+        usage_error("invalid --header '%s': expected 'Name: value'",
+                    shown(held[i], buf, sizeof buf));
+        return -1;
+      }
+    } else if (add_header(cmd, base, held[i])) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   const char *method = NULL, *data = NULL;
   double timeout = 0, connect_timeout = 0;
@@ -437,7 +545,15 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   char shown_buf[128];
   fp_request *base = fp_request_new("");
   int opt, rc = CLI_EXIT_USAGE;
-  if (!base) {
+  /* batch-in: the arguments in order, and the -H templates held back */
+  cli_item *items = calloc((size_t)argc + 1, sizeof *items);
+  char **files = calloc((size_t)argc + 1, sizeof *files);
+  char *held[64];
+  size_t nitems = 0, nfiles = 0, nheld = 0;
+  if (!base || !items || !files) {
+    free(items);
+    free(files);
+    fp_request_decref(base);
     fprintf(stderr, "fetchpool: out of memory\n");
     return CLI_EXIT_USAGE;
   }
@@ -544,19 +660,55 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         goto fail;
       }
       break;
-    case 'H': {
-      int hrc = fp_request_add_header_line(base, arg);
-      if (hrc == FP_ERR_INVALID_REQUEST) {
-        usage_error("too many --header: at most %d headers and %zu bytes of names and "
-                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
-        goto fail;
-      } else if (hrc) {
-        usage_error("invalid --header '%s': expected 'Name: value' with a token name "
-                    "and no CR or LF", shown_arg);
+    case 'H':
+      /* batch-in: one with a brace waits: with --template it is a
+       * template, filled per row ("{{" a literal brace); else it is
+       * added as it is */
+      if (strchr(arg, '{')) {
+        if (nheld == sizeof held / sizeof *held) {
+          usage_error("too many --header with braces: at most %zu",
+                      sizeof held / sizeof *held);
+          goto fail;
+        }
+        held[nheld++] = optarg;
+      } else if (add_header(cmd, base, arg)) {
         goto fail;
       }
       break;
-    }
+    /* batch-in */
+    case 1:
+      items[nitems].arg = optarg;
+      if (!(items[nitems++].url = is_url_arg(optarg)))
+        files[nfiles++] = optarg;
+      break;
+    case OPT_URL:
+      if (!is_url_arg(arg)) {
+        usage_error("invalid --url '%s': expected an http:// or https:// URL", shown_arg);
+        goto fail;
+      }
+      items[nitems].arg = arg;
+      items[nitems++].url = true;
+      break;
+    case 'g':
+      o->globoff = true;
+      break;
+    case OPT_TEMPLATE:
+      o->url_template = arg;
+      break;
+    case OPT_BODY_TEMPLATE:
+      o->body_template = arg;
+      break;
+    case OPT_CSV:
+    case OPT_TSV:
+      if (o->rows != CLI_ROWS_LINES && o->rows != (opt == OPT_CSV ? CLI_ROWS_CSV : CLI_ROWS_TSV)) {
+        usage_error("--csv and --tsv exclude each other");
+        goto fail;
+      }
+      o->rows = opt == OPT_CSV ? CLI_ROWS_CSV : CLI_ROWS_TSV;
+      break;
+    case OPT_DRY_RUN:
+      o->dry_run = true;
+      break;
     case 'd':
       data = arg;
       fp_request_set_body(base, data, strlen(data));
@@ -736,11 +888,24 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       goto fail;
     }
   }
-  if (optind < argc && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
+  /* batch-in: after "--" every argument is a FILE */
+  for (; optind < argc; optind++) {
+    items[nitems].arg = argv[optind];
+    items[nitems++].url = false;
+    files[nfiles++] = argv[optind];
+  }
+  if (nitems && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
     usage_error("fetchpool %s takes no FILE ('%s'): jobs come from the stream",
-                command_names[cmd], shown(argv[optind], shown_buf, sizeof shown_buf));
+                command_names[cmd], shown(items[0].arg, shown_buf, sizeof shown_buf));
     goto fail;
   }
+  o->items = items;
+  o->nitems = nitems;
+  if (check_batch_in(cmd, o, base, data != NULL, held, nheld))
+    goto fail;
+  /* --body-template alone means POST, as --data does */
+  if (o->body_template && !method)
+    fp_request_set_method(base, "POST");
   if (o->resume_failed && !o->resume) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
@@ -757,11 +922,15 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   if (fp_request_set_timeouts(base, timeout, connect_timeout))
     goto fail;
   o->base = base;
-  o->files = argv + optind;
-  o->nfiles = (size_t)(argc - optind);
+  o->files = files;
+  o->nfiles = nfiles;
   return -1;
 fail:
   fp_request_decref(base);
+  free(items);
+  free(files);
+  o->items = NULL;
+  o->files = NULL;
   return rc;
 }
 
