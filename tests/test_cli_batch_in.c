@@ -249,6 +249,15 @@ static void test_template_missing_field(void **state) {
   json_decref(seen);
   json_decref(recs);
   run_free(&r);
+  /* a NUL byte can be percent-encoded in the URL, not put in a header */
+  RUN(&r, "{\"lang\": \"a\\u0000b\"}\n", "-q", "--body", "--template", ok_tmpl, "-H",
+      "X-L: {lang}");
+  assert_int_equal(r.status, 1);
+  recs = records(&r);
+  assert_string_equal(error_code(by_index(recs, 0)), "invalid_request");
+  assert_true(strstr(str(json_object_get(by_index(recs, 0), "error"), "message"), "NUL"));
+  json_decref(recs);
+  run_free(&r);
   free(path), free(ok_tmpl), free(bad_tmpl);
 }
 

@@ -358,10 +358,11 @@ bool cli_template_has_fields(const char *t);
 /* t with each {NAME} replaced by field NAME of vars (a string's text; null
  * as nothing; other values as their JSON text), escaped as esc says:
  * percent-encoded (all but A-Z a-z 0-9 - . _ ~), or as inside a JSON
- * string. NEW, or NULL: missing holds the name of a missing field, or is
- * empty when memory ran out. */
-char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *missing,
-                        size_t missize);
+ * string. NEW, or NULL: why says what is wrong with the row (a missing
+ * field, a NUL byte where it cannot be escaped), or is empty when memory
+ * ran out. */
+char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *why,
+                        size_t whysize);
 /* Split one CSV (RFC 4180) or TSV record, rec[0..len) (newlines inside
  * quotes included, no line end), appending each field to the array
  * fields. 0, or -1 with *error saying why. */

@@ -228,9 +228,11 @@ cli_glob *cli_glob_new(const char *pattern, bool literal, char *msg, size_t msgs
         }
         if (*p == ',' || *p == '}') {
           char **grown = realloc(s->items, (s->nitems + 1) * sizeof *grown);
-          if (!grown || (!item && !(item = strdup(""))))
+          if (!grown)
             goto nomem_item;
           s->items = grown;
+          if (!item && !(item = strdup("")))
+            goto nomem_item;
           s->items[s->nitems++] = item;
           item = NULL;
           in = 0;
@@ -286,8 +288,11 @@ static const char *value_of(const segment *s, char *buf, size_t size) {
     buf[1] = '\0';
     return buf;
   default:
-    snprintf(buf, size, "%0*llu", s->width, (unsigned long long)(s->lo + s->at * s->step));
-    return buf;
+    {
+      uint64_t v = s->lo + s->at * s->step;
+      snprintf(buf, size, "%0*llu", s->width, (unsigned long long)v);
+      return buf;
+    }
   }
 }
 

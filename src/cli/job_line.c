@@ -259,15 +259,15 @@ static bool is_json_type(const char *type) {
  * delivering the row's error record. */
 static char *fill(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *t,
                   const json_t *row, cli_escape esc, const char *what) {
-  char missing[128], msg[256];
-  char *out = cli_template_fill(t, row, esc, missing, sizeof missing);
+  char why[160], msg[256];
+  char *out = cli_template_fill(t, row, esc, why, sizeof why);
   if (out)
     return out;
-  if (!missing[0]) {
+  if (!why[0]) {
     put_error(jobs, seq, index, NULL, json_object_get(row, "id"), FP_ERR_NOMEM, NULL);
     return NULL;
   }
-  snprintf(msg, sizeof msg, "the row has no field '%s' (used by %s)", missing, what);
+  snprintf(msg, sizeof msg, "%s (used by %s)", why, what);
   put_error(jobs, seq, index, NULL, json_object_get(row, "id"), FP_ERR_INVALID_REQUEST, msg);
   return NULL;
 }
@@ -310,8 +310,7 @@ static fp_request *from_template(const cli_jobs *jobs, uint64_t seq, uint64_t in
     if (!(text = fill(jobs, seq, index, jobs->header_templates[i], obj, CLI_ESCAPE_NONE,
                       "--header")))
       goto fail;
-    int rc = memchr(text, '\0', strlen(text)) ? FP_ERR_INVALID_HEADER
-                                              : fp_request_add_header_line(req, text);
+    int rc = fp_request_add_header_line(req, text);
     if (rc) {
       char msg[256];
       snprintf(msg, sizeof msg, "--header '%.60s' filled from this row is no valid header "

@@ -22,12 +22,14 @@
 
 
 static const char usage_text[] =
-    "Usage: fetchpool [OPTIONS] [FILE ...]\n"
+    "Usage: fetchpool [OPTIONS] [FILE | URL ...]\n"
     "Fetch many HTTP(S) URLs in parallel on a fixed pool of threads.\n"
     "\n"
     "Each input line is a job: a URL, or a JSON object {\"url\", \"method\",\n"
-    "\"headers\", \"body\", \"timeout\", \"id\"}. Blank lines and lines starting\n"
-    "with # are skipped. With no FILE, or when FILE is -, read standard input.\n"
+    "\"headers\", \"body\", \"json\", \"timeout\", \"id\"}. Blank lines and lines\n"
+    "starting with # are skipped. With no FILE or URL, or when FILE is -, read\n"
+    "standard input. An argument starting with http:// or https:// is a job\n"
+    "itself (after -- every argument is a FILE).\n"
     "Each job gives one JSON record on one line of the output.\n"
     "\n"
     "Options:\n"
@@ -61,6 +63,25 @@ static const char usage_text[] =
     "      --timings            add phase timings to each record\n"
     "      --save DIR           save each body to DIR/INDEX.body (\"saved\" field)\n"
     "      --cacert FILE        verify TLS servers with the CA certificates in FILE\n"
+    "\n"
+    "Batch input:\n"
+    "      --url URL            a URL job (repeatable), as a URL argument is\n"
+    "  -g, --globoff            take URLs as they are: no {a,b} sets or [1-9]\n"
+    "                           ranges (by default [1-100], [001-100], [a-z],\n"
+    "                           [0-100:5] and {json,xml} in a URL argument expand,\n"
+    "                           lazily, as curl's; #1, #2 name their values)\n"
+    "      --template URL       make each input row a job: {NAME} is the row's\n"
+    "                           field NAME, percent-encoded ({{ is a literal {);\n"
+    "                           rows are JSON lines, or --csv/--tsv rows, and -H\n"
+    "                           values are templates too\n"
+    "      --body-template TEXT the body of each row's job (POST unless -X);\n"
+    "                           fields are JSON-escaped when the body is JSON\n"
+    "      --csv                the FILEs are CSV (RFC 4180), first line the\n"
+    "                           column names\n"
+    "      --tsv                the FILEs are tab-separated, first line the names\n"
+    "      --dry-run            print each request that would be sent (method,\n"
+    "                           URL, headers, body size; secrets masked), one JSON\n"
+    "                           line each, and send nothing\n"
     "\n"
     "Reliability:\n"
     "      --retries N          retry a failed attempt up to N times (default 0):\n"
@@ -677,8 +698,8 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       break;
     /* batch-in */
     case 1:
-      items[nitems].arg = optarg;
-      if (!(items[nitems++].url = is_url_arg(optarg)))
+      items[nitems].arg = arg;
+      if (!(items[nitems++].url = is_url_arg(arg)))
         files[nfiles++] = optarg;
       break;
     case OPT_URL:

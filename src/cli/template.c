@@ -80,10 +80,10 @@ static void add_value(sbuf *b, const char *v, size_t n, cli_escape esc) {
   }
 }
 
-char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *missing,
-                        size_t missize) {
+char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *why,
+                        size_t whysize) {
   sbuf b = {0};
-  missing[0] = '\0';
+  why[0] = '\0';
   add(&b, "", 0);
   for (const char *p = t; *p;) {
     const char *brace = strchr(p, '{');
@@ -106,9 +106,14 @@ char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char 
     char *name = strndup(brace + 1, n);
     json_t *v = name ? json_object_get(vars, name) : NULL;
     if (name && !v)
-      snprintf(missing, missize, "%s", name);
+      snprintf(why, whysize, "the row has no field '%s'", name);
+    /* unescaped, a NUL byte would cut the text short */
+    bool nul = v && json_is_string(v) && esc == CLI_ESCAPE_NONE &&
+               memchr(json_string_value(v), '\0', json_string_length(v));
+    if (nul)
+      snprintf(why, whysize, "the row's field '%s' holds a NUL byte", name);
     free(name);
-    if (!v) {
+    if (!v || nul) {
       free(b.s);
       return NULL;
     }
