@@ -233,6 +233,14 @@ cli_glob *cli_glob_new(const char *pattern, bool literal, char *msg, size_t msgs
           s->items = grown;
           if (!item && !(item = strdup("")))
             goto nomem_item;
+          /* its value becomes a JSON string (the job's #N) */
+          json_t *probe = json_string(item);
+          if (!probe) {
+            free(item);
+            snprintf(msg, msgsize, "a {set} item of the URL is not valid UTF-8");
+            goto fail;
+          }
+          json_decref(probe);
           s->items[s->nitems++] = item;
           item = NULL;
           in = 0;
