@@ -324,11 +324,16 @@ static void test_template_usage_errors(void **state) {
 static void test_plain_header_braces(void **state) {
   char *echo = tu_url("/echo");
   run r;
-  RUN(&r, NULL, "-q", "--body", "-H", "X-Json: {\"a\": {b}}", echo);
+  RUN(&r, NULL, "-q", "--body", "-H", "X-Json: {\"a\": {b}}", "-H", "X-Late: {x}", "-H",
+      "X-Late: plain", "-H", "X-Early: plain", "-H", "X-Early: {y}", echo);
   assert_int_equal(r.status, 0);
   json_t *recs = records(&r);
   json_t *seen = echo_of(by_index(recs, 0));
-  assert_string_equal(str(json_object_get(seen, "headers"), "X-Json"), "{\"a\": {b}}");
+  json_t *headers = json_object_get(seen, "headers");
+  assert_string_equal(str(headers, "X-Json"), "{\"a\": {b}}");
+  /* the last -H of a name wins, braces or not */
+  assert_string_equal(str(headers, "X-Late"), "plain");
+  assert_string_equal(str(headers, "X-Early"), "{y}");
   json_decref(seen);
   json_decref(recs);
   run_free(&r);

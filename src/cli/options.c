@@ -694,6 +694,13 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         held[nheld++] = optarg;
       } else if (add_header(cmd, base, arg)) {
         goto fail;
+      } else {
+        /* a later header replaces an earlier one of its name, held or not */
+        size_t name_len = strcspn(arg, ":"), kept = 0;
+        for (size_t i = 0; i < nheld; i++)
+          if (strcspn(held[i], ":") != name_len || strncasecmp(held[i], arg, name_len) != 0)
+            held[kept++] = held[i];
+        nheld = kept;
       }
       break;
     /* batch-in */
