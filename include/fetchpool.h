@@ -161,7 +161,10 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
  * "attempt_timeout": seconds, "connect_timeout": seconds,
  * "stall_timeout": seconds, "max_redirs": int,
- * "id": any}. Starts from a copy of base when base is not NULL (headers of
+ * "id": any}. A "json" value of any type, or a "body" that is an object
+ * or an array, is sent serialized (compact) with Content-Type:
+ * application/json unless the headers (of obj or base) set one; "json"
+ * and "body" together are FP_ERR_INVALID_REQUEST. Starts from a copy of base when base is not NULL (headers of
  * obj replace base's headers of the same name, case-insensitively; the
  * timeouts given replace base's). Unknown keys are ignored. More than
  * FP_MAX_REQUEST_HEADERS headers, or FP_MAX_REQUEST_HEADER_BYTES of them,
@@ -279,6 +282,19 @@ FP_EXTERN json_t *fp_request_id(const fp_request *req); /* BORROWED or NULL */
 /* True and *index set when an index was given. */
 FP_EXTERN bool fp_request_index(const fp_request *req, uint64_t *index);
 FP_EXTERN void *fp_request_userdata(const fp_request *req);
+
+/* batch-in: reading a request's headers and body back (fetchpool
+ * --dry-run shows what a job would send). Number of headers set. */
+FP_EXTERN size_t fp_request_header_count(const fp_request *req);
+/* Header i (0 <= i < count), in the order first set: 0 with *name and
+ * *value BORROWED, or FP_ERR_INVALID_ARG when i is out of range. */
+FP_EXTERN int fp_request_header_at(const fp_request *req, size_t i,
+                                   const char **name, const char **value);
+/* The value of header name (case-insensitive), BORROWED, or NULL. */
+FP_EXTERN const char *fp_request_header(const fp_request *req,
+                                        const char *name);
+/* The body (BORROWED, *len its size), or NULL with *len 0 when none. */
+FP_EXTERN const void *fp_request_body(const fp_request *req, size_t *len);
 
 /* ------------------------------------------------------------------------
  * Responses (read-only; owned by their future)

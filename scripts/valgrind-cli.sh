@@ -359,6 +359,22 @@ case_sigint2() {
   fi
 }
 
+# batch-in: URL arguments with ranges among a FILE with a JSON body; CSV
+# rows through templates, one missing a field; a dry run
+case_batch_in() {
+  echo "{\"url\":\"$H/echo\",\"method\":\"POST\",\"json\":{\"a\":[1]}}" >"$dir/bi.in"
+  vg bi_urls -q --ordered "$H/text/[1-2]" "$dir/bi.in" "$H/status/{200,204}" || return 1
+  want_rc 0 && records "$dir/bi_urls.out" 5 && has "$dir/bi_urls.out" 2 '/echo' &&
+    has "$dir/bi_urls.out" 4 '"status":204' || return 1
+  printf 'id,q\n1,"a,b"\n2,"x\ny"\n3\n' >"$dir/bi.csv"
+  vg bi_csv -q --ordered --csv --template "$H/echo?q={q}" --body-template '{"q": "{q}"}' \
+    -H 'X-Id: {id}' "$dir/bi.csv" || return 1
+  want_rc 1 && records "$dir/bi_csv.out" 3 && has "$dir/bi_csv.out" 1 '"ok":true' &&
+    has "$dir/bi_csv.out" 2 '"invalid_request"' || return 1
+  vg bi_dry -q --dry-run -H 'Cookie: c=1' "http://u:p@127.0.0.1:1/[a-c]{x,y}" || return 1
+  want_rc 0 && records "$dir/bi_dry.out" 6 && has "$dir/bi_dry.out" 5 '***@' 'Cookie: ***'
+}
+
 run_case retries "threads engine, --retries on flaky, 429, 503 and reset routes"
 run_case ordered "--ordered --body --headers --timings --progress"
 run_case multi   "--engine multi: gzip, redirects, retry, drip, 404, per-job timeout"
@@ -368,6 +384,8 @@ run_case resume  "--resume --resume-failed of a cut output with a torn line"
 run_case invalid "bad lines on stdin: bad URLs, bad JSON, bad header"
 run_case sigint  "SIGINT mid-run: cancelled records, grace, exit 130"
 run_case sigint2 "SIGINT twice: transfers stopped at once, exit 130"
+# batch-in
+run_case batch_in "URL arguments with ranges, JSON bodies, CSV templates, --dry-run"
 
 echo "valgrind-cli: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -419,7 +419,35 @@ bool fp_request_index(const fp_request *req, uint64_t *index) {
   return true;
 }
 
+size_t fp_request_header_count(const fp_request *req) { return req ? req->nheaders : 0; }
+
+int fp_request_header_at(const fp_request *req, size_t i, const char **name,
+                         const char **value) {
+  if (!req || i >= req->nheaders)
+    return FP_ERR_INVALID_ARG;
+  if (name)
+    *name = req->headers[i].name;
+  if (value)
+    *value = req->headers[i].value;
+  return FP_OK;
+}
+
+const char *fp_request_header(const fp_request *req, const char *name) {
+  if (!req || !name || !req->hindex_cap)
+    return NULL;
+  size_t b = find_bucket(req, name, strlen(name));
+  return req->hindex[b] ? req->headers[req->hindex[b] - 1].value : NULL;
+}
+
+const void *fp_request_body(const fp_request *req, size_t *len) {
+  bool has = req && req->has_body;
+  if (len)
+    *len = has ? req->body_len : 0;
+  return has ? req->body : NULL;
+}
+
 /* ---- JSON job objects ---- */
+
 
 /* A JSON string may hold NUL bytes, which a C string would silently cut:
  * refuse them as the header rules say. */
@@ -480,6 +508,21 @@ static int json_headers(fp_request *req, const json_t *headers, fp_error *err) {
                   "field 'headers': must be an object or an array of strings");
 }
 
+/* A "json" value, or a "body" object or array: sent serialized, and
+ * labelled JSON unless the job (or base) already says what it is. */
+static int json_body(fp_request *req, const json_t *value, fp_error *err) {
+  char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+  if (!text)
+    return fp__fail(err, FP_ERR_NOMEM, "out of memory");
+  int rc = fp_request_set_body(req, text, strlen(text));
+  free(text);
+  if (!rc && !fp_request_header(req, "Content-Type"))
+    rc = fp_request_add_header(req, "Content-Type", "application/json");
+  if (rc == FP_ERR_INVALID_REQUEST)
+    return cap_error(req, err);
+  return rc ? fp__fail(err, rc, "%s", fp_strerror(rc)) : FP_OK;
+}
+
 static int json_seconds(const json_t *obj, const char *key, double *out, fp_error *err) {
   json_t *v = json_object_get(obj, key);
   if (!v || json_is_null(v))
@@ -522,12 +565,22 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
   if ((v = json_object_get(obj, "headers")) && !json_is_null(v) &&
       json_headers(req, v, err))
     goto fail;
+  json_t *js = json_object_get(obj, "json");
+  if (js && (v = json_object_get(obj, "body")) && !json_is_null(v)) {
+    fp__fail(err, FP_ERR_INVALID_REQUEST, "fields 'json' and 'body': give only one");
+    goto fail;
+  }
+  if (js && json_body(req, js, err))
+    goto fail;
   if ((v = json_object_get(obj, "body")) && !json_is_null(v)) {
-    if (!json_is_string(v)) {
-      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'body': must be a string");
+    if (json_is_object(v) || json_is_array(v)) {
+      if (json_body(req, v, err))
+        goto fail;
+    } else if (!json_is_string(v)) {
+      fp__fail(err, FP_ERR_INVALID_REQUEST,
+               "field 'body': must be a string, an object or an array");
       goto fail;
-    }
-    if (fp_request_set_body(req, json_string_value(v), json_string_length(v))) {
+    } else if (fp_request_set_body(req, json_string_value(v), json_string_length(v))) {
       fp__fail(err, FP_ERR_NOMEM, "out of memory");
       goto fail;
     }

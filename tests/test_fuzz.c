@@ -24,6 +24,7 @@ int fuzz_host_key(const uint8_t *data, size_t size);
 #ifdef FUZZ_HAVE_CLI
 int fuzz_cli_parse(const uint8_t *data, size_t size);
 int fuzz_resume_line(const uint8_t *data, size_t size);
+int fuzz_batch_in(const uint8_t *data, size_t size);
 #endif
 
 /* The input being replayed, for the failure report. */
@@ -131,6 +132,7 @@ static void test_host_key(void **state) { replay("host_key", fuzz_host_key); }
 #ifdef FUZZ_HAVE_CLI
 static void test_cli_parse(void **state) { replay("cli_parse", fuzz_cli_parse); }
 static void test_resume_line(void **state) { replay("resume_line", fuzz_resume_line); }
+static void test_batch_in(void **state) { replay("batch_in", fuzz_batch_in); }
 #endif
 
 int main(void) {
@@ -145,6 +147,7 @@ int main(void) {
 #ifdef FUZZ_HAVE_CLI
       TU_TEST(test_cli_parse),
       TU_TEST(test_resume_line),
+      TU_TEST(test_batch_in),
 #endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

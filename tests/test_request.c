@@ -568,8 +568,9 @@ static void test_from_json_errors(void **state) {
                    FP_ERR_INVALID_REQUEST, "'headers'");
   /* body */
   assert_job_error("{\"url\": \"http://x/\", \"body\": 5}", FP_ERR_INVALID_REQUEST, "'body'");
-  assert_job_error("{\"url\": \"http://x/\", \"body\": {\"a\": 1}}", FP_ERR_INVALID_REQUEST,
-                   "'body'");
+  /* an object or array body is JSON now (test_from_json_json_bodies); a number is not */
+  assert_job_error("{\"url\": \"http://x/\", \"body\": 1}", FP_ERR_INVALID_REQUEST,
+                   "body");
   /* timeouts */
   assert_job_error("{\"url\": \"http://x/\", \"timeout\": -1}", FP_ERR_INVALID_REQUEST,
                    "'timeout'");
@@ -825,6 +826,95 @@ static void test_header_caps(void **state) {
   fp_request_decref(req);
 }
 
+/* ---- batch-in: JSON bodies and reading a request back ---- */
+
+/* The body of req as a NUL-terminated string (NEW). */
+static char *body_of(const fp_request *req) {
+  size_t len;
+  const char *b = fp_request_body(req, &len);
+  assert_non_null(b);
+  return strndup(b, len);
+}
+
+static void test_from_json_json_bodies(void **state) {
+  fp_error err;
+  /* "json": any value is sent serialized, labelled JSON */
+  fp_request *req = from_text("{\"url\":\"http://h/\",\"json\":{\"a\":[1,\"x\"]}}", NULL, &err);
+  assert_non_null(req);
+  char *b = body_of(req);
+  assert_string_equal(b, "{\"a\":[1,\"x\"]}");
+  assert_string_equal(fp_request_header(req, "content-type"), "application/json");
+  free(b);
+  fp_request_decref(req);
+  req = from_text("{\"url\":\"http://h/\",\"json\":42}", NULL, &err);
+  assert_non_null(req);
+  b = body_of(req);
+  assert_string_equal(b, "42");
+  free(b);
+  fp_request_decref(req);
+  /* a "body" object or array is the same */
+  req = from_text("{\"url\":\"http://h/\",\"body\":[true,null]}", NULL, &err);
+  assert_non_null(req);
+  b = body_of(req);
+  assert_string_equal(b, "[true,null]");
+  assert_string_equal(fp_request_header(req, "Content-Type"), "application/json");
+  free(b);
+  fp_request_decref(req);
+  /* the job's own Content-Type stays */
+  req = from_text("{\"url\":\"http://h/\",\"headers\":{\"content-type\":\"application/x+json\"},"
+                  "\"json\":{}}", NULL, &err);
+  assert_non_null(req);
+  assert_string_equal(fp_request_header(req, "Content-Type"), "application/x+json");
+  assert_int_equal(fp_request_header_count(req), 1);
+  fp_request_decref(req);
+  /* so does base's */
+  fp_request *base = fp_request_new("");
+  assert_int_equal(fp_request_add_header(base, "Content-Type", "text/plain"), FP_OK);
+  req = from_text("{\"url\":\"http://h/\",\"json\":\"s\"}", base, &err);
+  assert_non_null(req);
+  assert_string_equal(fp_request_header(req, "content-TYPE"), "text/plain");
+  b = body_of(req);
+  assert_string_equal(b, "\"s\"");
+  free(b);
+  fp_request_decref(req);
+  fp_request_decref(base);
+  /* a string body is sent as it is, with no Content-Type added */
+  req = from_text("{\"url\":\"http://h/\",\"body\":\"{}\"}", NULL, &err);
+  assert_non_null(req);
+  assert_null(fp_request_header(req, "Content-Type"));
+  fp_request_decref(req);
+  assert_job_error("{\"url\":\"http://h/\",\"json\":1,\"body\":\"x\"}", FP_ERR_INVALID_REQUEST,
+                   "json");
+  assert_job_error("{\"url\":\"http://h/\",\"body\":5}", FP_ERR_INVALID_REQUEST, "body");
+}
+
+static void test_header_and_body_getters(void **state) {
+  fp_request *req = fp_request_new("http://h/");
+  size_t len = 99;
+  const char *name, *value;
+  assert_null(fp_request_body(req, &len));
+  assert_int_equal(len, 0);
+  assert_int_equal(fp_request_header_count(req), 0);
+  assert_null(fp_request_header(req, "X"));
+  assert_int_equal(fp_request_header_at(req, 0, &name, &value), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_add_header(req, "A", "1"), FP_OK);
+  assert_int_equal(fp_request_add_header_line(req, "B: 2"), FP_OK);
+  assert_int_equal(fp_request_add_header(req, "a", "3"), FP_OK); /* replaces A */
+  assert_int_equal(fp_request_header_count(req), 2);
+  assert_int_equal(fp_request_header_at(req, 0, &name, &value), FP_OK);
+  assert_string_equal(name, "a");
+  assert_string_equal(value, "3");
+  assert_int_equal(fp_request_header_at(req, 1, &name, &value), FP_OK);
+  assert_string_equal(name, "B");
+  assert_string_equal(fp_request_header(req, "b"), "2");
+  assert_int_equal(fp_request_set_body(req, "a\0b", 3), FP_OK);
+  assert_memory_equal(fp_request_body(req, &len), "a\0b", 3);
+  assert_int_equal(len, 3);
+  assert_int_equal(fp_request_header_count(NULL), 0);
+  assert_null(fp_request_body(NULL, &len));
+  fp_request_decref(req);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_defaults_and_getters),
@@ -841,6 +931,8 @@ int main(void) {
       TU_TEST(test_code_names),
       TU_TEST(test_error_first_wins),
       TU_TEST(test_header_caps),
+      TU_TEST(test_from_json_json_bodies),
+      TU_TEST(test_header_and_body_getters),
   };
   return cmocka_run_group_tests_name("request", tests, tu_setup_server, tu_teardown_server);
 }

@@ -89,7 +89,28 @@ typedef struct cli_options {
   cli_template *write_out;    /* -w TEMPLATE (NEW: cli_template_free), or NULL */
   const char *save_name;      /* --save-name TEMPLATE, or NULL */
   bool save_all;              /* --save-all: save non-2xx bodies too */
+  /* batch-in: URL arguments, globbing, templates, dry runs */
+  const struct cli_item *items; /* FILE and URL arguments and --url, in order */
+  size_t nitems;
+  bool globoff;                 /* -g: URLs are taken as they are */
+  const char *url_template;     /* --template */
+  const char *body_template;    /* --body-template */
+  const char *header_templates[64]; /* -H lines with placeholders, with --template */
+  size_t nheader_templates;
+  int rows;                     /* CLI_ROWS_*: what the inputs hold */
+  bool dry_run;
 } cli_options;
+
+/* batch-in: one input of a run: a FILE, or a URL (an argument starting
+ * with http:// or https://, or --url). */
+typedef struct cli_item {
+  const char *arg;
+  bool url;
+} cli_item;
+/* What the input FILEs hold: job lines, or CSV or TSV rows (--csv, --tsv). */
+enum { CLI_ROWS_LINES, CLI_ROWS_CSV, CLI_ROWS_TSV };
+/* The longest CSV or TSV row, in bytes. */
+#define CLI_MAX_ROW (1024 * 1024)
 
 
 /* Fill *o from argv (argv[0] is the program or the command name) for
@@ -219,6 +240,12 @@ bool cli_input_buffered(const cli_input *in);
  * waiting for a pipe or terminal to give more. */
 void cli_input_stop(cli_input *in);
 void cli_input_close(cli_input *in);
+/* batch-in: return every line as it is (no trimming, no skipped blank or
+ * # lines; only a byte order mark is skipped), for CSV and TSV rows; a
+ * line over max_line bytes is a read error of its input. */
+void cli_input_set_raw(cli_input *in, size_t max_line);
+/* batch-in: which of the names (0, 1, ...) the last line came from. */
+size_t cli_input_source(const cli_input *in);
 
 /* ---- output.c: writer thread, one write() per line, reorder window ---- */
 
@@ -363,6 +390,12 @@ typedef struct cli_jobs {
   /* batch-out: saved names */
   const char *save_name;  /* --save-name TEMPLATE, or NULL: INDEX.body */
   bool save_all;          /* save non-2xx bodies too */
+  /* batch-in: templates and dry runs (all NULL, 0 or false: none) */
+  const char *url_template;
+  const char *body_template;
+  const char *const *header_templates;
+  size_t nheader_templates;
+  bool dry_run;           /* records say what would be sent; nothing is */
 } cli_jobs;
 
 /* Start job index from line (len bytes): submit it, with its record
@@ -371,7 +404,14 @@ typedef struct cli_jobs {
  * job, handed back to deliver. A job refused because the executor is shut
  * down (an interruption) gets a "cancelled" record. */
 void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
-                   size_t len);
+                   size_t len, const json_t *vars);
+/* batch-in: vars (BORROWED; may be NULL) is a JSON object of the job's
+ * variables: the values of its URL's ranges and sets under "1", "2", ...,
+ * or a template row's fields by name (a row from --csv or --tsv has line
+ * NULL). The job keeps a reference (struct job's vars) while it lives. */
+/* Deliver an error record for job index at once (a row that is no job). */
+void cli_job_error(const cli_jobs *jobs, uint64_t seq, uint64_t index, int code,
+                   const char *message);
 
 /* Jobs prepared and not yet submitted: the reader hands them to the
  * executor together (fp_executor_submit_many, one lock round trip), which
@@ -389,9 +429,66 @@ typedef struct cli_batch {
  * input, waiting for room in the output), since the batch's jobs do not
  * run until then. */
 void cli_job_add(const cli_jobs *jobs, cli_batch *b, uint64_t seq, uint64_t index,
-                 const char *line, size_t len);
+                 const char *line, size_t len, const json_t *vars);
 /* Submit every job in b, in order; b is empty after. */
 void cli_batch_flush(const cli_jobs *jobs, cli_batch *b);
+
+/* ---- batch-in: glob.c: curl-style URL ranges and sets, expanded lazily ---- */
+
+typedef struct cli_glob cli_glob;
+/* Parse pattern ({a,b}, [1-10], [001-100], [a-z], [0-100:5]; \[ and the
+ * like for the characters); with literal, the pattern is one plain URL.
+ * NEW, or NULL with msg saying what is wrong. */
+cli_glob *cli_glob_new(const char *pattern, bool literal, char *msg, size_t msgsize);
+/* How many URLs the pattern makes (at least 1). */
+uint64_t cli_glob_count(const cli_glob *g);
+/* The next URL (BORROWED until the next call) and *vars, NEW: the values
+ * of the ranges and sets under "1", "2", ..., or NULL when there are none.
+ * 1, 0 when all were made, -1 out of memory. */
+int cli_glob_next(cli_glob *g, const char **url, json_t **vars);
+void cli_glob_free(cli_glob *g);
+
+/* ---- batch-in: template.c: templates filled from a row's fields ---- */
+
+typedef enum cli_escape { CLI_ESCAPE_NONE, CLI_ESCAPE_URL, CLI_ESCAPE_JSON } cli_escape;
+/* Whether t holds a {NAME} placeholder ("{{" is a literal '{'). */
+bool cli_template_has_fields(const char *t);
+/* t with each {NAME} replaced by field NAME of vars (a string's text; null
+ * as nothing; other values as their JSON text), escaped as esc says:
+ * percent-encoded (all but A-Z a-z 0-9 - . _ ~), or as inside a JSON
+ * string. NEW, or NULL: why says what is wrong with the row (a missing
+ * field, a NUL byte where it cannot be escaped), or is empty when memory
+ * ran out. */
+char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *why,
+                        size_t whysize);
+/* Split one CSV (RFC 4180) or TSV record, rec[0..len) (newlines inside
+ * quotes included, no line end), appending each field to the array
+ * fields. 0, or -1 with *error saying why. */
+int cli_split_row(const char *rec, size_t len, bool tsv, json_t *fields, const char **error);
+
+/* ---- batch-in: source.c: the jobs of a run's inputs, in order ---- */
+
+typedef struct cli_source cli_source;
+/* One job the inputs give. */
+typedef struct cli_job_in {
+  const char *line; /* a job line or URL (len bytes); NULL for a row */
+  size_t len;
+  json_t *vars;     /* BORROWED: range values or a row's fields, or NULL */
+  const char *error; /* not NULL: this row is no job, and why */
+} cli_job_in;
+/* Open every input of o now (as cli_input_open). NEW, or NULL with msg. */
+cli_source *cli_source_open(const cli_options *o, char *msg, size_t msgsize);
+/* The next job, valid until the next call: 1, or 0 at the end (as
+ * cli_input_next, read errors included). */
+int cli_source_next(cli_source *s, cli_job_in *job, bool *read_error, char *msg,
+                    size_t msgsize);
+/* Whether the next job is at hand without waiting for a read. */
+bool cli_source_buffered(const cli_source *s);
+/* Jobs in all inputs, or -1 when that cannot be told cheaply. */
+int64_t cli_source_count(const cli_source *s);
+/* Any thread: as cli_input_stop. */
+void cli_source_stop(cli_source *s);
+void cli_source_close(cli_source *s);
 
 /* ---- resume.c: --resume: which jobs an earlier run already did ---- */
 

@@ -45,6 +45,8 @@ struct cli_input {
   bool stdin_eof;   /* a second "-" reads nothing */
   int wake[2];      /* cli_input_stop writes to wake[1] */
   atomic_bool stopped;
+  bool raw;         /* batch-in: CSV/TSV rows: lines as they are */
+  size_t max_line;  /* batch-in: 0, or the longest line read (raw) */
 };
 
 static const char *display(const source *s) {
@@ -152,6 +154,11 @@ static int fill(cli_input *in, char *msg, size_t msgsize) {
     in->tail -= in->head;
     in->head = 0;
   }
+  if (in->max_line && in->tail > in->max_line) {
+    snprintf(msg, msgsize, "error reading '%s': a line over %zu bytes (the limit)",
+             display(s), in->max_line);
+    return -2;
+  }
   if (in->cap - in->tail < READ_CHUNK / 4) {
     size_t cap = in->cap ? in->cap * 2 : READ_CHUNK;
     char *grown = realloc(in->buf, cap);
@@ -245,6 +252,11 @@ int cli_input_next(cli_input *in, const char **line, size_t *len, bool *read_err
     if (in->first_line && n >= BOM_LEN && memcmp(p, BOM, BOM_LEN) == 0)
       p += BOM_LEN;
     in->first_line = false;
+    if (in->raw) {
+      *line = p;
+      *len = (size_t)(end - p);
+      return 1;
+    }
     while (p < end && is_space(*p))
       p++;
     while (end > p && is_space(end[-1]))
@@ -303,3 +315,10 @@ int64_t cli_input_count(const cli_input *in) {
   }
   return total;
 }
+
+void cli_input_set_raw(cli_input *in, size_t max_line) {
+  in->raw = true;
+  in->max_line = max_line;
+}
+
+size_t cli_input_source(const cli_input *in) { return in->cur; }

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -32,12 +33,23 @@ typedef struct job {
   uint64_t index;
   char *path;     /* --save: where the body went (or was to go), else NULL */
   bool save;      /* --save applies to this job */
-  json_t *vars;   /* glob and row values for --save-name (batch-in), or NULL */
   char *tmp;      /* --save: the private file it is written to, once created */
   int fd;         /* the open private file, -1 until the first byte */
   uint64_t written; /* bytes the sink wrote in this attempt */
   int save_errno; /* why saving failed, 0 if it did not */
+  json_t *vars;   /* range values ("1", "2"...) or a row's fields, for
+                   * --save-name's #N and {field}; or NULL */
 } job;
+
+/* Free j (its request and future are not its). */
+static void free_job(job *j) {
+  if (!j)
+    return;
+  free(j->path);
+  free(j->tmp);
+  json_decref(j->vars);
+  free(j);
+}
 
 /* Create the body's private file, DIR/.INDEX.body.PID-N.part: a new
  * name each time (O_EXCL), so a leftover of a killed run or a name planted
@@ -244,10 +256,7 @@ static void on_done(fp_future *f, void *userdata) {
       unlink(j->tmp);
   }
   j->jobs->deliver(j->jobs->deliver_arg, j->seq, j->index, rec, &r);
-  json_decref(j->vars);
-  free(j->path);
-  free(j->tmp);
-  free(j);
+  free_job(j);
 }
 
 static void put_error(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *url,
@@ -293,17 +302,187 @@ static fp_request *from_url_line(const cli_jobs *jobs, uint64_t seq, uint64_t in
   return req;
 }
 
+/* ---- batch-in: templates ---- */
+
+/* Whether a Content-Type says JSON: application/json or any +json type. */
+static bool is_json_type(const char *type) {
+  size_t n = strcspn(type, ";");
+  if (strncasecmp(type, "application/json", 16) == 0 && (n == 16 || type[16] == ' '))
+    return true;
+  for (size_t i = 0; i + 5 <= n; i++)
+    if (strncasecmp(type + i, "+json", 5) == 0)
+      return true;
+  return false;
+}
+
+/* Fill one template of a job (what names it in messages); NULL after
+ * delivering the row's error record. */
+static char *fill(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *t,
+                  const json_t *row, cli_escape esc, const char *what) {
+  char why[160], msg[256];
+  char *out = cli_template_fill(t, row, esc, why, sizeof why);
+  if (out)
+    return out;
+  if (!why[0]) {
+    put_error(jobs, seq, index, NULL, json_object_get(row, "id"), FP_ERR_NOMEM, NULL);
+    return NULL;
+  }
+  snprintf(msg, sizeof msg, "%s (used by %s)", why, what);
+  put_error(jobs, seq, index, NULL, json_object_get(row, "id"), FP_ERR_INVALID_REQUEST, msg);
+  return NULL;
+}
+
+/* A request from the templates filled with a row's fields: vars (a CSV or
+ * TSV row), or the fields of the JSON object on line. *row gets the fields
+ * (NEW). NULL after an error record. */
+static fp_request *from_template(const cli_jobs *jobs, uint64_t seq, uint64_t index,
+                                 const char *line, size_t len, const json_t *vars,
+                                 json_t **row) {
+  json_t *obj;
+  if (vars) {
+    obj = json_incref((json_t *)vars);
+  } else {
+    json_error_t jerr;
+    if (!(obj = json_loadb(line, len, JSON_ALLOW_NUL, &jerr))) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+      put_error(jobs, seq, index, NULL, NULL, FP_ERR_INVALID_JSON, msg);
+      return NULL;
+    }
+    if (!json_is_object(obj)) {
+      put_error(jobs, seq, index, NULL, NULL, FP_ERR_INVALID_REQUEST,
+                "with --template each line must be a JSON object of fields");
+      json_decref(obj);
+      return NULL;
+    }
+  }
+  json_t *id = json_object_get(obj, "id");
+  char *text = fill(jobs, seq, index, jobs->url_template, obj, CLI_ESCAPE_URL, "--template");
+  fp_request *req = text ? fp_request_copy(jobs->base) : NULL;
+  if (!text)
+    goto fail;
+  if (!req || fp_request_set_url(req, text) || (id && fp_request_set_id(req, id))) {
+    put_error(jobs, seq, index, text, id, FP_ERR_NOMEM, NULL);
+    goto fail;
+  }
+  for (size_t i = 0; i < jobs->nheader_templates; i++) {
+    free(text);
+    if (!(text = fill(jobs, seq, index, jobs->header_templates[i], obj, CLI_ESCAPE_NONE,
+                      "--header")))
+      goto fail;
+    int rc = fp_request_add_header_line(req, text);
+    if (rc) {
+      char msg[256];
+      snprintf(msg, sizeof msg, "--header '%.60s' filled from this row is no valid header "
+               "(a CR or LF in a value, or too many headers)", jobs->header_templates[i]);
+      put_error(jobs, seq, index, fp_request_url(req), id,
+                rc == FP_ERR_NOMEM ? FP_ERR_NOMEM : FP_ERR_INVALID_HEADER, msg);
+      goto fail;
+    }
+  }
+  if (jobs->body_template) {
+    /* a JSON body: labelled so, or unlabelled and starting as JSON does */
+    const char *type = fp_request_header(req, "Content-Type");
+    const char *t = jobs->body_template + strspn(jobs->body_template, " \t\r\n");
+    bool json = type ? is_json_type(type) : (*t == '{' || *t == '[');
+    free(text);
+    if (!(text = fill(jobs, seq, index, jobs->body_template, obj,
+                      json ? CLI_ESCAPE_JSON : CLI_ESCAPE_NONE, "--body-template")))
+      goto fail;
+    if (fp_request_set_body(req, text, strlen(text)) ||
+        (json && !type && fp_request_add_header(req, "Content-Type", "application/json"))) {
+      put_error(jobs, seq, index, fp_request_url(req), id, FP_ERR_NOMEM, NULL);
+      goto fail;
+    }
+  }
+  free(text);
+  *row = obj;
+  return req;
+fail:
+  free(text);
+  fp_request_decref(req);
+  json_decref(obj);
+  return NULL;
+}
+
+/* ---- batch-in: --dry-run ---- */
+
+/* Whether a header's value is a secret a dry run must not show. */
+static bool secret_header(const char *name) {
+  return strcasecmp(name, "Authorization") == 0 ||
+         strcasecmp(name, "Proxy-Authorization") == 0 || strcasecmp(name, "Cookie") == 0;
+}
+
+/* url with its user information (user:password@) masked. NEW or NULL. */
+static char *masked_url(const char *url) {
+  const char *scheme = strstr(url, "://");
+  const char *host = scheme ? scheme + 3 : url;
+  size_t authority = strcspn(host, "/?#");
+  const char *at = NULL;
+  for (const char *p = host; p < host + authority; p++)
+    if (*p == '@')
+      at = p;
+  char *out;
+  if (!at)
+    return strdup(url);
+  if (asprintf(&out, "%.*s***%s", (int)(host - url), url, at) < 0)
+    return NULL;
+  return out;
+}
+
+/* What req would send, as one record. NEW or NULL. */
+static json_t *dry_record(uint64_t index, const fp_request *req) {
+  size_t body_len;
+  fp_request_body(req, &body_len);
+  char *url = masked_url(fp_request_url(req));
+  json_t *headers = json_array();
+  json_t *rec = json_object();
+  if (!url || !headers || !rec)
+    goto fail;
+  for (size_t i = 0; i < fp_request_header_count(req); i++) {
+    const char *name, *value;
+    char *line;
+    fp_request_header_at(req, i, &name, &value);
+    if (asprintf(&line, "%s: %s", name, secret_header(name) ? "***" : value) < 0)
+      goto fail;
+    json_array_append_new(headers, json_string(line));
+    free(line);
+  }
+  json_t *id = fp_request_id(req);
+  if (json_object_set_new(rec, "index", json_integer((json_int_t)index)) ||
+      json_object_set_new(rec, "url", json_string(url)) ||
+      (id && json_object_set(rec, "id", id)) ||
+      json_object_set_new(rec, "dry_run", json_true()) ||
+      json_object_set_new(rec, "method", json_string(fp_request_method(req))) ||
+      json_object_set_new(rec, "headers", headers) ||
+      json_object_set_new(rec, "body_bytes", json_integer((json_int_t)body_len)))
+    goto fail_rec;
+  free(url);
+  return rec;
+fail:
+  json_decref(headers);
+fail_rec:
+  json_decref(rec);
+  free(url);
+  return NULL;
+}
+
 /* Prepare job index from line: its request and per-job state, or NULL
  * after delivering the line's error record. */
 static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
-                    size_t len, fp_request **out) {
-  fp_request *req = line[0] == '{' ? from_json_line(jobs, seq, index, line, len)
-                                   : from_url_line(jobs, seq, index, line, len);
+                    size_t len, const json_t *vars, fp_request **out) {
+  json_t *row = NULL;
+  fp_request *req = jobs->url_template ? from_template(jobs, seq, index, line, len, vars, &row)
+                    : line[0] == '{'   ? from_json_line(jobs, seq, index, line, len)
+                                       : from_url_line(jobs, seq, index, line, len);
   if (!req)
     return NULL;
   job *j = calloc(1, sizeof *j);
-  if (!j)
+  if (!j) {
+    json_decref(row);
     goto nomem;
+  }
+  j->vars = row ? row : vars ? json_incref((json_t *)vars) : NULL;
   j->jobs = jobs;
   j->seq = seq;
   j->index = index;
@@ -311,9 +490,6 @@ static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const ch
   fp_request_set_index(req, index);
   if (jobs->save_dir) {
     j->save = true;
-    /* batch-in's glob and row values go here (j->vars, a NEW reference)
-     * once job lines carry them; until then #N has no value */
-    j->vars = NULL;
     /* a name that cannot be made ({id} or #N without a value) is known
      * now: the job does not run */
     char why[256];
@@ -333,12 +509,7 @@ static job *prepare(const cli_jobs *jobs, uint64_t seq, uint64_t index, const ch
 nomem:
   put_error(jobs, seq, index, fp_request_url(req), fp_request_id(req), FP_ERR_NOMEM, NULL);
 done:
-  if (j) {
-    json_decref(j->vars);
-    free(j->path);
-    free(j->tmp);
-  }
-  free(j);
+  free_job(j);
   fp_request_decref(req);
   return NULL;
 }
@@ -353,10 +524,7 @@ static void refused(job *j, fp_request *req, const fp_error *err) {
   else
     put_error(j->jobs, j->seq, j->index, fp_request_url(req), fp_request_id(req), err->code,
               err->text);
-  json_decref(j->vars);
-  free(j->path);
-  free(j->tmp);
-  free(j);
+  free_job(j);
 }
 
 void cli_batch_flush(const cli_jobs *jobs, cli_batch *b) {
@@ -380,11 +548,19 @@ void cli_batch_flush(const cli_jobs *jobs, cli_batch *b) {
 }
 
 void cli_job_add(const cli_jobs *jobs, cli_batch *b, uint64_t seq, uint64_t index,
-                 const char *line, size_t len) {
+                 const char *line, size_t len, const json_t *vars) {
   fp_request *req;
-  job *j = prepare(jobs, seq, index, line, len, &req);
+  job *j = prepare(jobs, seq, index, line, len, vars, &req);
   if (!j)
     return;
+  if (jobs->dry_run) { /* the record says what would be sent; nothing is */
+    cli_result r = {.code = FP_OK};
+    fp_request_set_index(req, index);
+    jobs->deliver(jobs->deliver_arg, seq, index, dry_record(index, req), &r);
+    fp_request_decref(req);
+    free_job(j);
+    return;
+  }
   if (b->n == CLI_BATCH)
     cli_batch_flush(jobs, b);
   b->reqs[b->n] = req;
@@ -392,8 +568,13 @@ void cli_job_add(const cli_jobs *jobs, cli_batch *b, uint64_t seq, uint64_t inde
 }
 
 void cli_job_start(const cli_jobs *jobs, uint64_t seq, uint64_t index, const char *line,
-                   size_t len) {
+                   size_t len, const json_t *vars) {
   cli_batch b = {.n = 0};
-  cli_job_add(jobs, &b, seq, index, line, len);
+  cli_job_add(jobs, &b, seq, index, line, len, vars);
   cli_batch_flush(jobs, &b);
+}
+
+void cli_job_error(const cli_jobs *jobs, uint64_t seq, uint64_t index, int code,
+                   const char *message) {
+  put_error(jobs, seq, index, NULL, NULL, code, message);
 }

@@ -95,7 +95,7 @@ static bool reads_stdin(const cli_options *o) {
   for (size_t i = 0; i < o->nfiles; i++)
     if (strcmp(o->files[i], "-") == 0)
       return true;
-  return o->nfiles == 0;
+  return o->nitems == 0; /* no FILE and no URL argument */
 }
 
 /* A command whose input or whose product is a standard descriptor that
@@ -291,7 +291,7 @@ done:
 
 /* Everything the run opened, so one place closes it. */
 typedef struct run {
-  cli_input *in;
+  cli_source *in; /* batch-in: FILEs and URL arguments */
   int out_fd;
   FILE *stats_file;
   cli_stats *stats;
@@ -316,7 +316,7 @@ static void run_close(run *r) {
     close(r->out_fd);
   if (r->side_fd >= 0)
     close(r->side_fd);
-  cli_input_close(r->in);
+  cli_source_close(r->in);
 }
 
 static int open_resume(run *r, const cli_options *o) {
@@ -355,7 +355,7 @@ static int run_open(run *r, const cli_options *o) {
   int err, fd;
   if ((err = check_paths(o)) >= 0)
     return err;
-  if (!(r->in = cli_input_open(o->files, o->nfiles, msg, sizeof msg))) {
+  if (!(r->in = cli_source_open(o, msg, sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
     return CLI_EXIT_USAGE;
   }
@@ -434,13 +434,12 @@ static bool want_progress(const cli_options *o) {
  * reader. Returns the number of jobs started; *skipped gets the number
  * skipped. */
 static uint64_t read_jobs(run *r, const cli_jobs *jobs, bool *read_error, uint64_t *skipped) {
-  const char *line;
-  size_t len;
+  cli_job_in job;
   uint64_t index = 0, seq = 0;
   char msg[512];
   cli_batch batch = {.n = 0};
   *skipped = 0;
-  while (cli_input_next(r->in, &line, &len, read_error, msg, sizeof msg)) {
+  while (cli_source_next(r->in, &job, read_error, msg, sizeof msg)) {
     if (cli_done_has(r->done, index)) {
       (*skipped)++;
     } else {
@@ -450,8 +449,11 @@ static uint64_t read_jobs(run *r, const cli_jobs *jobs, bool *read_error, uint64
         if (!cli_output_reserve(r->out, seq))
           break; /* interrupted: this job never started */
       }
-      cli_job_add(jobs, &batch, seq++, index, line, len);
-      if (!cli_input_buffered(r->in)) /* the next read may wait: run these first */
+      if (job.error)
+        cli_job_error(jobs, seq++, index, FP_ERR_INVALID_REQUEST, job.error);
+      else
+        cli_job_add(jobs, &batch, seq++, index, job.line, job.len, job.vars);
+      if (!cli_source_buffered(r->in)) /* the next read may wait: run these first */
         cli_batch_flush(jobs, &batch);
     }
     index++;
@@ -476,7 +478,7 @@ static int write_stats_json(FILE *f, const char *path, cli_stats *stats) {
  * thread; everything it touches outlives cli_signals_finish. */
 static void interrupt_stop(void *arg) {
   run *r = arg;
-  cli_input_stop(r->in);
+  cli_source_stop(r->in);
   cli_output_stop(r->out);
   fp_executor_shutdown(r->ex, false, true);
 }
@@ -493,7 +495,7 @@ static void interrupt_abort(void *arg) {
 static void output_failed(void *arg, int err) {
   (void)err; /* reported once the run is over */
   run *r = arg;
-  cli_input_stop(r->in);
+  cli_source_stop(r->in);
   fp_executor_shutdown(r->ex, false, true);
   fp_executor_abort(r->ex);
 }
@@ -515,7 +517,7 @@ static int run_jobs(const cli_options *o) {
     goto done;
   status = CLI_EXIT_USAGE;
   if (want_progress(o)) {
-    int64_t total = cli_input_count(r.in);
+    int64_t total = cli_source_count(r.in);
     if (total > 0 && r.done)
       total -= (int64_t)cli_done_count_below(r.done, (uint64_t)total);
     r.progress = cli_progress_start(r.stats, total, STDERR_FILENO);
@@ -538,7 +540,9 @@ static int run_jobs(const cli_options *o) {
   /* room for every job a worker runs or the queue holds, and as many
    * again finished; ordered, also for slow jobs at the head of the line */
   size_t window = 4 * o->threads;
-  if (o->ordered && window < ORDERED_MIN_WINDOW)
+  /* batch-in: a dry run's records are made on the reader at once; a wide
+   * window lets the writer take them in long runs, not one by one */
+  if ((o->ordered || o->dry_run) && window < ORDERED_MIN_WINDOW)
     window = ORDERED_MIN_WINDOW;
   if (!(r.out = cli_output_new(r.out_fd, o->ordered, window, r.stats, output_failed, &r, msg,
                                sizeof msg))) {
@@ -562,7 +566,11 @@ static int run_jobs(const cli_options *o) {
     goto done;
   cli_jobs jobs = {.ex = r.ex, .deliver = to_output, .deliver_arg = r.out, .base = o->base,
                    .record_flags = o->record_flags, .save_dir = o->save_dir,
-                   .save_name = o->save_name, .save_all = o->save_all};
+                   .save_name = o->save_name, .save_all = o->save_all,
+                   /* batch-in */
+                   .url_template = o->url_template, .body_template = o->body_template,
+                   .header_templates = o->header_templates,
+                   .nheader_templates = o->nheader_templates, .dry_run = o->dry_run};
   bool read_error = false;
   uint64_t skipped;
   uint64_t count = read_jobs(&r, &jobs, &read_error, &skipped);
@@ -618,6 +626,8 @@ int main(int argc, char **argv) {
   if ((status = check_std_fds(&o)) >= 0) {
     fp_request_decref(o.base);
     cli_template_free(o.write_out);
+    free((void *)o.items);
+    free((void *)o.files);
     return status;
   }
   switch (cmd) {
@@ -640,5 +650,7 @@ int main(int argc, char **argv) {
   }
   fp_request_decref(o.base);
   cli_template_free(o.write_out);
+  free((void *)o.items);
+  free((void *)o.files);
   return status;
 }

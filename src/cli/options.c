@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 
@@ -21,12 +22,14 @@
 
 
 static const char usage_text[] =
-    "Usage: fetchpool [OPTIONS] [FILE ...]\n"
+    "Usage: fetchpool [OPTIONS] [FILE | URL ...]\n"
     "Fetch many HTTP(S) URLs in parallel on a fixed pool of threads.\n"
     "\n"
     "Each input line is a job: a URL, or a JSON object {\"url\", \"method\",\n"
-    "\"headers\", \"body\", \"timeout\", \"id\"}. Blank lines and lines starting\n"
-    "with # are skipped. With no FILE, or when FILE is -, read standard input.\n"
+    "\"headers\", \"body\", \"json\", \"timeout\", \"id\"}. Blank lines and lines\n"
+    "starting with # are skipped. With no FILE or URL, or when FILE is -, read\n"
+    "standard input. An argument starting with http:// or https:// is a job\n"
+    "itself (after -- every argument is a FILE).\n"
     "Each job gives one JSON record on one line of the output.\n"
     "\n"
     "Options:\n"
@@ -84,6 +87,24 @@ static const char usage_text[] =
     "      --save-all           with --save, save non-2xx bodies too\n"
     "      --max-filesize SIZE  fail a transfer whose body exceeds SIZE (saved\n"
     "                           bodies are not bound by --max-body)\n"
+    "Batch input:\n"
+    "      --url URL            a URL job (repeatable), as a URL argument is\n"
+    "  -g, --globoff            take URLs as they are: no {a,b} sets or [1-9]\n"
+    "                           ranges (by default [1-100], [001-100], [a-z],\n"
+    "                           [0-100:5] and {json,xml} in a URL argument expand,\n"
+    "                           lazily, as curl's; #1, #2 name their values)\n"
+    "      --template URL       make each input row a job: {NAME} is the row's\n"
+    "                           field NAME, percent-encoded ({{ is a literal {);\n"
+    "                           rows are JSON lines, or --csv/--tsv rows, and -H\n"
+    "                           values are templates too\n"
+    "      --body-template TEXT the body of each row's job (POST unless -X);\n"
+    "                           fields are JSON-escaped when the body is JSON\n"
+    "      --csv                the FILEs are CSV (RFC 4180), first line the\n"
+    "                           column names\n"
+    "      --tsv                the FILEs are tab-separated, first line the names\n"
+    "      --dry-run            print each request that would be sent (method,\n"
+    "                           URL, headers, body size; secrets masked), one JSON\n"
+    "                           line each, and send nothing\n"
     "\n"
     "Reliability:\n"
     "      --retries N          retry a failed attempt up to N times (default 0):\n"
@@ -265,7 +286,9 @@ enum {
   OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
   /* batch-out: filters, formats, saved names */
   OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT,
-  OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE
+  OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE,
+  /* batch-in: URL arguments, globbing, templates, dry runs */
+  OPT_URL, OPT_TEMPLATE, OPT_BODY_TEMPLATE, OPT_CSV, OPT_TSV, OPT_DRY_RUN
 };
 
 #define IN(c) (1u << (c))
@@ -307,7 +330,17 @@ static unsigned commands_of(int opt) {
   case 'w':
   case OPT_SAVE_NAME:
   case OPT_SAVE_ALL:
+  /* batch-in */
+  case OPT_URL:
+  case 'g':
+  case OPT_TEMPLATE:
+  case OPT_BODY_TEMPLATE:
+  case OPT_CSV:
+  case OPT_TSV:
+  case OPT_DRY_RUN:
     return IN(CLI_RUN);
+  case 1: /* a FILE or URL argument: the run and enqueue take them */
+    return IN(CLI_RUN) | IN(CLI_ENQUEUE) | IN(CLI_WORKER) | IN(CLI_STATUS) | IN(CLI_RESULTS);
   case 'q':
   case 'h':
   case 'V':
@@ -319,7 +352,9 @@ static unsigned commands_of(int opt) {
   }
 }
 
-static const char short_options[] = ":t:o:X:H:d:A:kqhVw:";
+/* "-": arguments that are no option come back in order (as option 1), so
+ * URL arguments and FILEs keep their order (batch-in) */
+static const char short_options[] = "-:t:o:X:H:d:A:kqhVw:g";
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -376,6 +411,14 @@ static const struct option long_options[] = {
     {"save-name", required_argument, NULL, OPT_SAVE_NAME},
     {"save-all", no_argument, NULL, OPT_SAVE_ALL},
     {"max-filesize", required_argument, NULL, OPT_MAX_FILESIZE},
+    /* batch-in */
+    {"url", required_argument, NULL, OPT_URL},
+    {"globoff", no_argument, NULL, 'g'},
+    {"template", required_argument, NULL, OPT_TEMPLATE},
+    {"body-template", required_argument, NULL, OPT_BODY_TEMPLATE},
+    {"csv", no_argument, NULL, OPT_CSV},
+    {"tsv", no_argument, NULL, OPT_TSV},
+    {"dry-run", no_argument, NULL, OPT_DRY_RUN},
     {NULL, 0, NULL, 0},
 };
 
@@ -473,6 +516,91 @@ static bool valid_name(const char *s) {
   return true;
 }
 
+/* Add -H line to base: 0, or -1 with the usage error reported. */
+static int add_header(cli_command cmd, fp_request *base, const char *line) {
+  char buf[128];
+  int hrc = fp_request_add_header_line(base, line);
+  if (hrc == FP_ERR_INVALID_REQUEST) {
+    usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+    return -1;
+  } else if (hrc) {
+    usage_error("invalid --header '%s': expected 'Name: value' with a token name "
+                "and no CR or LF", shown(line, buf, sizeof buf));
+    return -1;
+  }
+  return 0;
+}
+
+/* batch-in: whether arg names a URL rather than a FILE. */
+static bool is_url_arg(const char *arg) {
+  return strncasecmp(arg, "http://", 7) == 0 || strncasecmp(arg, "https://", 8) == 0;
+}
+
+/* batch-in: the checks of URL arguments, templates and --dry-run once
+ * every option is read; the -H lines held back as templates go to base
+ * when no --template uses them. 0, or -1 with the usage error reported. */
+static int check_batch_in(cli_command cmd, cli_options *o, fp_request *base, bool data,
+                          char *const *held, size_t nheld) {
+  char buf[128], msg[256];
+  bool has_url = false;
+  for (size_t i = 0; i < o->nitems; i++) {
+    if (!o->items[i].url)
+      continue;
+    has_url = true;
+    cli_glob *g = cli_glob_new(o->items[i].arg, o->globoff, msg, sizeof msg);
+    if (!g) {
+      usage_error("invalid URL '%s': %s", shown(o->items[i].arg, buf, sizeof buf), msg);
+      return -1;
+    }
+    cli_glob_free(g);
+  }
+  if (has_url && cmd != CLI_RUN) {
+    usage_error("fetchpool %s takes FILEs, not URL arguments (put the URLs in a file, "
+                "or name it ./FILE)", command_names[cmd]);
+    return -1;
+  }
+  if (o->rows != CLI_ROWS_LINES && !o->url_template) {
+    usage_error("--%s needs --template: each row fills the template",
+                o->rows == CLI_ROWS_CSV ? "csv" : "tsv");
+    return -1;
+  }
+  if (o->body_template && !o->url_template) {
+    usage_error("--body-template needs --template");
+    return -1;
+  }
+  if (o->url_template && has_url) {
+    usage_error("--template makes each input row a job: URL arguments do not go with it "
+                "(name a file of rows, or ./FILE for a file that starts with http)");
+    return -1;
+  }
+  if (o->body_template && data) {
+    usage_error("--body-template and --data both give the body: use one");
+    return -1;
+  }
+  if (o->dry_run && o->resume) {
+    usage_error("--dry-run sends nothing, so there is nothing to --resume");
+    return -1;
+  }
+  if (o->dry_run)
+    o->save_dir = NULL; /* nothing is fetched, so nothing is saved */
+  for (size_t i = 0; i < nheld; i++) {
+    if (o->url_template) {
+      o->header_templates[o->nheader_templates++] = held[i];
+      /* a bad name shows now; values are checked per row */
+      const char *colon = strchr(held[i], ':');
+      if (!colon || colon == held[i]) {
+        usage_error("invalid --header '%s': expected 'Name: value'",
+                    shown(held[i], buf, sizeof buf));
+        return -1;
+      }
+    } else if (add_header(cmd, base, held[i])) {
+      return -1;
+    }
+  }
+  return 0;
+}
+
 int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   const char *method = NULL, *data = NULL;
   double timeout = 0, connect_timeout = 0;
@@ -484,7 +612,15 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   char shown_buf[128];
   fp_request *base = fp_request_new("");
   int opt, rc = CLI_EXIT_USAGE;
-  if (!base) {
+  /* batch-in: the arguments in order, and the -H templates held back */
+  cli_item *items = calloc((size_t)argc + 1, sizeof *items);
+  char **files = calloc((size_t)argc + 1, sizeof *files);
+  char *held[64];
+  size_t nitems = 0, nfiles = 0, nheld = 0;
+  if (!base || !items || !files) {
+    free(items);
+    free(files);
+    fp_request_decref(base);
     fprintf(stderr, "fetchpool: out of memory\n");
     return CLI_EXIT_USAGE;
   }
@@ -591,19 +727,62 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         goto fail;
       }
       break;
-    case 'H': {
-      int hrc = fp_request_add_header_line(base, arg);
-      if (hrc == FP_ERR_INVALID_REQUEST) {
-        usage_error("too many --header: at most %d headers and %zu bytes of names and "
-                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+    case 'H':
+      /* batch-in: one with a brace waits: with --template it is a
+       * template, filled per row ("{{" a literal brace); else it is
+       * added as it is */
+      if (strchr(arg, '{')) {
+        if (nheld == sizeof held / sizeof *held) {
+          usage_error("too many --header with braces: at most %zu",
+                      sizeof held / sizeof *held);
+          goto fail;
+        }
+        held[nheld++] = optarg;
+      } else if (add_header(cmd, base, arg)) {
         goto fail;
-      } else if (hrc) {
-        usage_error("invalid --header '%s': expected 'Name: value' with a token name "
-                    "and no CR or LF", shown_arg);
-        goto fail;
+      } else {
+        /* a later header replaces an earlier one of its name, held or not */
+        size_t name_len = strcspn(arg, ":"), kept = 0;
+        for (size_t i = 0; i < nheld; i++)
+          if (strcspn(held[i], ":") != name_len || strncasecmp(held[i], arg, name_len) != 0)
+            held[kept++] = held[i];
+        nheld = kept;
       }
       break;
-    }
+    /* batch-in */
+    case 1:
+      items[nitems].arg = arg;
+      if (!(items[nitems++].url = is_url_arg(arg)))
+        files[nfiles++] = optarg;
+      break;
+    case OPT_URL:
+      if (!is_url_arg(arg)) {
+        usage_error("invalid --url '%s': expected an http:// or https:// URL", shown_arg);
+        goto fail;
+      }
+      items[nitems].arg = arg;
+      items[nitems++].url = true;
+      break;
+    case 'g':
+      o->globoff = true;
+      break;
+    case OPT_TEMPLATE:
+      o->url_template = arg;
+      break;
+    case OPT_BODY_TEMPLATE:
+      o->body_template = arg;
+      break;
+    case OPT_CSV:
+    case OPT_TSV:
+      if (o->rows != CLI_ROWS_LINES && o->rows != (opt == OPT_CSV ? CLI_ROWS_CSV : CLI_ROWS_TSV)) {
+        usage_error("--csv and --tsv exclude each other");
+        goto fail;
+      }
+      o->rows = opt == OPT_CSV ? CLI_ROWS_CSV : CLI_ROWS_TSV;
+      break;
+    case OPT_DRY_RUN:
+      o->dry_run = true;
+      break;
     case 'd':
       data = arg;
       fp_request_set_body(base, data, strlen(data));
@@ -854,11 +1033,24 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       goto fail;
     }
   }
-  if (optind < argc && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
+  /* batch-in: after "--" every argument is a FILE */
+  for (; optind < argc; optind++) {
+    items[nitems].arg = argv[optind];
+    items[nitems++].url = false;
+    files[nfiles++] = argv[optind];
+  }
+  if (nitems && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
     usage_error("fetchpool %s takes no FILE ('%s'): jobs come from the stream",
-                command_names[cmd], shown(argv[optind], shown_buf, sizeof shown_buf));
+                command_names[cmd], shown(items[0].arg, shown_buf, sizeof shown_buf));
     goto fail;
   }
+  o->items = items;
+  o->nitems = nitems;
+  if (check_batch_in(cmd, o, base, data != NULL, held, nheld))
+    goto fail;
+  /* --body-template alone means POST, as --data does */
+  if (o->body_template && !method)
+    fp_request_set_method(base, "POST");
   if (o->resume_failed && !o->resume) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
@@ -894,13 +1086,17 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   if (fp_request_set_timeouts(base, timeout, connect_timeout))
     goto fail;
   o->base = base;
-  o->files = argv + optind;
-  o->nfiles = (size_t)(argc - optind);
+  o->files = files;
+  o->nfiles = nfiles;
   return -1;
 fail:
   fp_request_decref(base);
   cli_template_free(o->write_out);
   o->write_out = NULL;
+  free(items);
+  free(files);
+  o->items = NULL;
+  o->files = NULL;
   return rc;
 }
 

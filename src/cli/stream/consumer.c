@@ -92,7 +92,7 @@ static void start(void *arg, size_t job, uint64_t index, const char *line, size_
             &r);
     return;
   }
-  cli_job_start(&w->jobs, job, index, line, len);
+  cli_job_start(&w->jobs, job, index, line, len, NULL);
 }
 
 /* Signal thread, first signal: take no more jobs, cancel the queued. */
