@@ -1451,6 +1451,25 @@ static void test_paths_naming_one_file_refused(void **state) {
     run_free(&r);
   }
 
+  /* --resume's side file of filtered jobs (FILE.filtered), written with
+   * filters: named by --stats-json or given as an input */
+  char *side, *side_link = tmp_path("same-side-link");
+  assert_true(asprintf(&side, "%s.filtered", records) > 0);
+  char *side_orig = write_tmp("same-records.jsonl.filtered", input, strlen(input));
+  assert_string_equal(side_orig, side);
+  assert_int_equal(symlink(side, side_link), 0);
+  RUN(&r, input, "--only-failed", "--resume", records, "--stats-json", side_link);
+  assert_refused(&r, before, "same file");
+  assert_file_is(side, input, strlen(input));
+  run_free(&r);
+  RUN(&r, NULL, "--only-failed", "--resume", records, side_link);
+  assert_refused(&r, before, "same file");
+  assert_file_is(side, input, strlen(input));
+  assert_file_is(records, orig, len);
+  run_free(&r);
+  assert_int_equal(unlink(side), 0);
+  free(side), free(side_orig), free(side_link);
+
   /* an input that is the output or the stats file */
   char *in_path = write_tmp("same-input.txt", input, strlen(input));
   RUN(&r, NULL, "-o", in_path, in_path);

@@ -227,8 +227,10 @@ static int check_paths(const cli_options *o) {
   char a[PATH_MAX + 32], b[PATH_MAX + 32];
   size_t n = 0;
   int status = CLI_EXIT_USAGE;
-  named_file *f = calloc(o->nfiles + 4, sizeof *f);
-  if (!f) {
+  named_file *f = calloc(o->nfiles + 5, sizeof *f);
+  char *side = NULL; /* --resume's FILE.filtered: read, and written with filters */
+  if (!f || (o->resume && asprintf(&side, "%s.filtered", o->resume) < 0)) {
+    free(f);
     fprintf(stderr, "fetchpool: out of memory\n");
     return CLI_EXIT_USAGE;
   }
@@ -248,6 +250,8 @@ static int check_paths(const cli_options *o) {
   } else {
     name_fd(&f[n++], STDOUT_FILENO, "standard output", true);
   }
+  if (side)
+    name_path(&f[n++], "--resume's side file", side, true);
   if (o->stats_json)
     name_path(&f[n++], "--stats-json", o->stats_json, true);
   size_t save = o->save_dir ? n : SIZE_MAX; /* its index, if any */
@@ -286,6 +290,7 @@ static int check_paths(const cli_options *o) {
   status = -1;
 done:
   free(f);
+  free(side);
   return status;
 }
 
