@@ -279,6 +279,7 @@ static void test_open_files_warning(void **state) {
   assert_int_equal(r.status, 0);
   assert_int_equal(count_lines(r.err), 1);
   nofile_warning_fit(r.err, "fetchpool", 300, 1, 200);
+  assert_false(contains(r.err, "--engine multi")); /* it is on multi */
   json_t *three = records(&r);
   assert_int_equal(json_array_size(three), 3);
   json_decref(three);

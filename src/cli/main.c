@@ -97,10 +97,10 @@ static void fit_nofile(cli_options *o, const char *prog) {
   fprintf(stderr,
           "%s: warning: -t %zu needs %llu open files (%llu per transfer at once + %llu for "
           "the run's own), but the limit is %llu; running %zu transfers at once instead "
-          "(raise the hard limit: ulimit -Hn, LimitNOFILE=; or use --engine multi: 1 file "
-          "per transfer)\n",
+          "(raise the hard limit: ulimit -Hn, LimitNOFILE=%s)\n",
           prog, o->threads, (unsigned long long)need, (unsigned long long)each,
-          (unsigned long long)own, (unsigned long long)rl.rlim_cur, fit);
+          (unsigned long long)own, (unsigned long long)rl.rlim_cur, fit,
+          o->engine == FP_ENGINE_THREADS ? "; or use --engine multi: 1 file per transfer" : "");
   o->threads = fit;
 }
 
