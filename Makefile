@@ -6,7 +6,8 @@
 #   make test SAN=address,undefined ... under AddressSanitizer + UBSan
 #   make valgrind        the test suite under valgrind memcheck
 #   make demo            the main job on the bundled loopback server
-#   make bench           benchmark lab on a loopback nginx, ~25 min (QUICK=1: < 2 min);
+#   make bench           benchmark lab on a loopback nginx, plain HTTP then HTTPS and
+#                        HTTP/2, ~50 min (QUICK=1: ~4 min; TLS=0: plain only);
 #                        results in bench/results/, see BENCHMARKS.md
 #   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
 #   make python          the Python package: library copied into python/fetchpool/,

@@ -142,7 +142,10 @@ size_t fp__queue_push_many(fp__queue *q, fp_future *const *fs, size_t n,
         *rc = deadline_is_now(deadline) ? FP_ERR_WOULD_BLOCK : FP_ERR_WORKER_THREAD;
         break;
       }
-      /* the workers must hear of what is queued before we sleep on them */
+      /* the workers and event loops must hear of what is queued before we
+       * sleep on them: a loop sits in curl_multi_poll until its timeout */
+      if (unsignalled)
+        wake_loops(q);
       for (; unsignalled; unsignalled--)
         pthread_cond_signal(&q->not_empty);
       if (fp__cond_wait(&q->not_full, &q->mu, deadline) == ETIMEDOUT && full(q) &&
@@ -155,7 +158,7 @@ size_t fp__queue_push_many(fp__queue *q, fp_future *const *fs, size_t n,
     link_tail(q, fs[pushed++]);
     unsignalled++;
   }
-  if (pushed)
+  if (unsignalled)
     wake_loops(q);
   pthread_mutex_unlock(&q->mu);
   /* one worker per job, as single pushes do: no thundering herd */

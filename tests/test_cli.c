@@ -206,35 +206,91 @@ static void test_limits_accepted(void **state) {
     assert_int_equal(r.status, 0);
     /* where the hard open-files limit is below 3 per thread, a warning */
     if (r.err_len)
-      assert_true(!strncmp(r.err, "fetchpool: warning: 10000 transfers", 35) &&
+      assert_true(!strncmp(r.err, "fetchpool: warning: -t 10000 needs", 34) &&
                   count_lines(r.err) == 1);
     run_free(&r);
   }
   free(url);
 }
 
+/* The numbers of a descriptor warning: "PROG: warning: -t T needs NEED
+ * open files (EACH per transfer at once + OWN for the run's own), but the
+ * limit is LIMIT; running FIT transfers at once instead"; checks that
+ * they add up and returns FIT. */
+static size_t nofile_warning_fit(const char *err, const char *prog, size_t threads, size_t each,
+                                 size_t limit) {
+  char want[96];
+  snprintf(want, sizeof want, "%s: warning: -t %zu needs ", prog, threads);
+  const char *at = strstr(err, want);
+  if (!at)
+    fail_msg("no warning '%s' in: %s", want, err);
+  unsigned long long need, per, own, lim;
+  size_t fit;
+  if (sscanf(at + strlen(want),
+             "%llu open files (%llu per transfer at once + %llu for the run's own), but the "
+             "limit is %llu; running %zu transfers at once instead",
+             &need, &per, &own, &lim, &fit) != 5)
+    fail_msg("warning not as expected: %s", err);
+  assert_int_equal(per, each);
+  assert_int_equal(lim, limit);
+  assert_int_equal(need, threads * each + own);
+  /* own: the open descriptors (3 or a few more) + 64 kept for the run */
+  assert_true(own >= 67 && own < 100);
+  assert_int_equal(fit, (limit - own) / each);
+  return fit;
+}
+
 static void test_open_files_warning(void **state) {
   /* a hard limit of 200 open files: 100 thread-engine workers need 3 each
-   * (a connection and libcurl's socket pair), 100 multi transfers need 1 */
+   * (a connection and libcurl's socket pair), about 370 in all; fetchpool
+   * says so once and runs the 44 or so that fit, so that every job still
+   * gets through rather than the ones past the limit failing to connect */
   static const char *const limited[] = {"/usr/bin/prlimit", "--nofile=200:200", "--", NULL};
-  char *input = url_lines("/hello", 3);
+  char path[64];
+  snprintf(path, sizeof path, "/concurrency/cli-fit?ms=%u", (unsigned)(200 * tu_time_scale()));
+  char *input = url_lines(path, 100);
   run r;
   run_cli_wrapped(&r, limited, input, strlen(input), ARGS("-q", "-t", "100"), NULL, 0, false);
   assert_int_equal(r.status, 0);
   assert_int_equal(count_lines(r.err), 1);
-  assert_true(contains(r.err, "fetchpool: warning: 100 transfers at once need about 364 open "
-                              "files, but the limit is 200; transfers past about 45 at once"));
+  size_t fit = nofile_warning_fit(r.err, "fetchpool", 100, 3, 200);
   assert_true(contains(r.err, "--engine multi"));
   json_t *recs = records(&r);
-  assert_int_equal(json_array_size(recs), 3);
+  assert_int_equal(json_array_size(recs), 100);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    if (!json_is_true(json_object_get(json_array_get(recs, i), "ok")))
+      fail_msg("job %zu failed: %s", i, json_dumps(json_array_get(recs, i), 0));
   json_decref(recs);
   run_free(&r);
+  assert_true(tu_server_number("/concurrency-max/cli-fit") <= (long)fit);
 
+  /* 100 multi transfers need 1 each: they fit, nothing said */
   run_cli_wrapped(&r, limited, input, strlen(input), ARGS("-q", "-t", "100", "--engine", "multi"),
                   NULL, 0, false);
   assert_int_equal(r.status, 0);
   assert_int_equal(r.err_len, 0);
   run_free(&r);
+  free(input);
+
+  /* 300 do not, nor 150 with --save (a file each) */
+  input = url_lines("/hello", 3);
+  run_cli_wrapped(&r, limited, input, strlen(input), ARGS("-q", "-t", "300", "--engine", "multi"),
+                  NULL, 0, false);
+  assert_int_equal(r.status, 0);
+  assert_int_equal(count_lines(r.err), 1);
+  nofile_warning_fit(r.err, "fetchpool", 300, 1, 200);
+  assert_false(contains(r.err, "--engine multi")); /* it is on multi */
+  json_t *three = records(&r);
+  assert_int_equal(json_array_size(three), 3);
+  json_decref(three);
+  run_free(&r);
+  char *dir = tmp_path("fit-save");
+  run_cli_wrapped(&r, limited, input, strlen(input),
+                  ARGS("-q", "-t", "150", "--engine", "multi", "--save", dir), NULL, 0, false);
+  assert_int_equal(r.status, 0);
+  nofile_warning_fit(r.err, "fetchpool", 150, 2, 200);
+  run_free(&r);
+  free(dir);
   free(input);
 }
 

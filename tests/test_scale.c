@@ -1276,6 +1276,44 @@ static void test_worker_limits(void **state) {
   run_free(&r);
 }
 
+static void test_worker_fits_open_files(void **state) {
+  /* a hard limit of 200 open files: 100 thread-engine workers need 3 each,
+   * so the worker says so once and runs as many as fit; every job gets
+   * an ok record, none fails to connect */
+  static const char *const limited[] = {"/usr/bin/prlimit", "--nofile=200:200", "--", NULL};
+  char path[64];
+  snprintf(path, sizeof path, "/concurrency/wfit?ms=%u", (unsigned)(200 * tu_time_scale()));
+  enqueue_jobs("fit", path, 100);
+  run r;
+  run_cli_wrapped(&r, limited, NULL, 0,
+                  ARGS("worker", "--redis", redis_url, "--stream", "fit", "-t", "100",
+                       "--until-empty"),
+                  NULL, 0, false);
+  if (r.status != 0)
+    fail_msg("worker exited %d: %s", r.status, r.err);
+  if (!contains(r.err, "100 jobs: 100 ok"))
+    fail_msg("not every job ok: %s", r.err);
+  const char *w = strstr(r.err, "fetchpool worker: warning: -t 100 needs ");
+  assert_non_null(w);
+  assert_null(strstr(w + 27, "warning")); /* once */
+  unsigned long long need, own;
+  size_t fit;
+  assert_int_equal(sscanf(w, "fetchpool worker: warning: -t 100 needs %llu open files (3 per "
+                             "transfer at once + %llu for the run's own), but the limit is 200; "
+                             "running %zu transfers at once instead",
+                          &need, &own, &fit),
+                   3);
+  assert_int_equal(need, 300 + own);
+  assert_int_equal(fit, (200 - own) / 3);
+  run_free(&r);
+  assert_true(tu_server_number("/concurrency-max/wfit") <= (long)fit);
+  json_t *recs = results_of("fit");
+  assert_one_record_per_job(recs, "fit", 100);
+  for (size_t i = 0; i < json_array_size(recs); i++)
+    assert_true(json_is_true(json_object_get(json_array_get(recs, i), "ok")));
+  json_decref(recs);
+}
+
 static void test_sighup_hands_jobs_back(void **state) {
   /* SIGHUP (the session went away) stops a worker as SIGTERM does: its
    * summary, the jobs it held handed back, exit 129 */
@@ -1325,6 +1363,7 @@ int main(void) {
       SCALE_TEST(test_status_mid_run),
       SCALE_TEST(test_group_and_results_stream),
       SCALE_TEST(test_worker_limits),
+      SCALE_TEST(test_worker_fits_open_files),
       SCALE_TEST(test_sighup_hands_jobs_back),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

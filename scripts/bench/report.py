@@ -14,6 +14,12 @@ the list's delays. wrk runs for a fixed time, so its ideal is the
 time an ideal client would take for the requests wrk completed:
 completed x mean delay / N (the ratio is then ideal rate / wrk's rate).
 Throughput workloads (tiny, 100k) are compared with wrk at the same N.
+
+HTTPS workloads (tls-*, with tls.csv): per run what nginx saw, TCP
+connections accepted, those that carried requests, full TLS handshakes and
+resumed ones, the protocols; and the client's context switches (GNU time's
+%w + %c) per request. Medians per cell as above; protocols: all seen.
+A cell whose client lacks an option in this build has status n/a.
 """
 import csv
 import heapq
@@ -37,7 +43,8 @@ mp = os.path.join(out, "lists", "mixed.txt")
 if os.path.exists(mp):
     mixed_delays = [float(u.rsplit("/", 1)[1]) for u in open(mp).read().split()]
 
-WL_ORDER = ["tiny", "100ms", "mixed", "100k", "mem", "1m"]
+TLS_WLS = ["tls-tiny-h1", "tls-tiny-h2", "tls-100ms-h1", "tls-100ms-h2"]
+WL_ORDER = ["tiny", "100ms", "mixed", "100k", "mem", "1m"] + TLS_WLS
 WL_TITLE = {
     "tiny": "tiny responses (3-byte body), throughput",
     "100ms": "100 ms per request, latency-bound",
@@ -45,13 +52,17 @@ WL_TITLE = {
     "100k": "100 KiB bodies, bandwidth",
     "mem": "memory sweep: /sleep/1, R = 2 x N, every thread busy",
     "1m": "1,000,000 URLs at 64 threads (rss-1m.sh)",
+    "tls-tiny-h1": "HTTPS, tiny responses, server speaks HTTP/1.1 only",
+    "tls-tiny-h2": "HTTPS, tiny responses, server offers HTTP/2",
+    "tls-100ms-h1": "HTTPS, 100 ms per request, server speaks HTTP/1.1 only",
+    "tls-100ms-h2": "HTTPS, 100 ms per request, server offers HTTP/2",
 }
-LATENCY = {"100ms", "mixed", "mem"}
-THROUGHPUT = {"tiny", "100k"}
+LATENCY = {"100ms", "mixed", "mem", "tls-100ms-h1", "tls-100ms-h2"}
+THROUGHPUT = {"tiny", "100k", "tls-tiny-h1", "tls-tiny-h2"}
 
 
 def client_order(c):
-    base = ["curl-parallel", "py-threads", "py-aiohttp", "py-aiohttp-chunked", "py-fetchpool-submit",
+    base = ["curl-parallel", "curl-parallel-mux", "py-threads", "py-aiohttp", "py-aiohttp-chunked", "py-fetchpool-submit",
             "py-fetchpool-all", "py-fetchpool-async", "xargs-curl", "wrk"]
     if c.startswith("fetchpool-"):
         return (0, ["threads", "multi", "hybrid"].index(c[10:]) if c[10:] in ("threads", "multi", "hybrid") else 9, c)
@@ -79,7 +90,7 @@ def pool_wall(d, n):
 def delays(wl, r):
     if wl == "mem":
         return [1.0] * r
-    if wl == "100ms":
+    if wl == "100ms" or wl.startswith("tls-100ms"):
         return [0.1] * r
     d = mixed_delays[:r]
     return d if len(d) == r else None
@@ -171,6 +182,31 @@ for (wl, c, n), xs in cells.items():
         s["chunk_bound_s"] = chunk_bound(int(s["r"]), n)
     summary.append(s)
 
+# what the server saw in the TLS runs (tls.csv), per cell
+tls_rows = []
+tp = os.path.join(out, "tls.csv")
+if os.path.exists(tp):
+    tls_rows = list(csv.DictReader(open(tp)))
+tls_runs = {}
+for t in tls_rows:
+    tls_runs.setdefault((t["workload"], t["client"], int(t["n"])), {})[t["run"]] = t
+for s in summary:
+    runs_seen = tls_runs.get((s["workload"], s["client"], s["n"]))
+    if not runs_seen:
+        continue
+    ok_runs = {x["run"] for x in cells[(s["workload"], s["client"], s["n"])] if x["status"] == "ok"}
+    use = [t for r, t in runs_seen.items() if r in ok_runs] or list(runs_seen.values())
+    for k in ("accepted", "conns", "full_hs", "resumed_hs", "requests"):
+        s[k] = med([fnum(t[k]) for t in use])
+    s["idle_conns"] = med([fnum(t["accepted"]) - fnum(t["conns"]) for t in use
+                           if fnum(t["accepted"]) is not None and fnum(t["conns"]) is not None])
+    s["protocols"] = "+".join(sorted({p for t in use for p in t["protocols"].split("+") if p}))
+    s["tls_versions"] = "+".join(sorted({p for t in use for p in t.get("tls_versions", "").split("+") if p}))
+    done = {x["run"]: fnum(x["done"]) for x in cells[(s["workload"], s["client"], s["n"])]}
+    s["csw_per_req"] = med([(fnum(t["csw_v"]) + fnum(t["csw_i"])) / done[t["run"]] for t in use
+                            if fnum(t["csw_v"]) is not None and fnum(t["csw_i"]) is not None
+                            and done.get(t["run"])])
+
 wrk_rps = {(s["workload"], s["n"]): s["rps"] for s in summary if s["client"] == "wrk" and s["rps"]}
 for s in summary:
     w = wrk_rps.get((s["workload"], s["n"]))
@@ -179,7 +215,8 @@ summary.sort(key=lambda s: (WL_ORDER.index(s["workload"]) if s["workload"] in WL
                             client_order(s["client"]), s["n"]))
 
 fields = ["workload", "client", "n", "eff_n", "r", "runs", "runs_ok", "wall_s", "rps", "cpu_us_per_req",
-          "rss_kb", "ideal_s", "wall_over_ideal", "vs_wrk", "chunk_bound_s", "load1", "status", "note"]
+          "rss_kb", "ideal_s", "wall_over_ideal", "vs_wrk", "chunk_bound_s", "accepted", "conns", "idle_conns",
+          "full_hs", "resumed_hs", "protocols", "tls_versions", "csw_per_req", "load1", "status", "note"]
 with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
     w = csv.DictWriter(f, fieldnames=fields, extrasaction="ignore")
     w.writeheader()
@@ -188,7 +225,7 @@ with open(os.path.join(out, "summary.csv"), "w", newline="") as f:
                     for k in fields})
 runs_json = [{k: x[k] for k in ("workload", "client", "n", "eff_n", "run", "r", "done", "ok", "wall_s", "user_s",
                                 "sys_s", "rss_kb", "rc", "load1", "status", "note")} for x in rows]
-json.dump({"meta": meta, "runs": runs_json, "medians": summary}, open(os.path.join(out, "results.json"), "w"),
+json.dump({"meta": meta, "runs": runs_json, "tls_runs": tls_rows, "medians": summary}, open(os.path.join(out, "results.json"), "w"),
           indent=1, default=lambda o: None)
 
 # ---------------------------------------------------------------- markdown
@@ -236,7 +273,7 @@ def mark(s, text):
         return "—"
     if s["status"] in ("ok", "partial") and text:
         flag = ""
-        if s["eff_n"] < s["n"] and s["client"] == "curl-parallel":
+        if s["eff_n"] < s["n"] and s["client"].startswith("curl-parallel"):
             flag = " †"
         if s["status"] == "partial":
             flag += " ‡"
@@ -385,6 +422,37 @@ if one:
                 s["client"], f_int(s["rss_kb"]), f_s(s["wall_s"]), f_int(s["rps"]), f_s(s["cpu_us_per_req"])))
     md.append("")
 
+tls_present = [wl for wl in TLS_WLS if any(s["workload"] == wl for s in summary)]
+if tls_present:
+    md += ["### HTTPS", "",
+           "HTTPS to the same nginx (TLS 1.2 and 1.3 offered; key %s, %s); every client verifies the server against the bench's CA "
+           "(`--cacert`). *h1*: a port that speaks HTTP/1.1 only; *h2*: a port that offers HTTP/2 by ALPN "
+           "(fetchpool with `--http2`, curl with `--http2`; requests and aiohttp speak HTTP/1.1 only and use "
+           "it there). Server side, per run: TCP connections accepted, how many of them did a full TLS "
+           "handshake and how many resumed a session (the rest carried no request), and the protocols of "
+           "the requests. Context switches: the client's voluntary + involuntary (GNU time) per request. "
+           "n/a: the client lacks an option the cell needs in this build (see the notes)." % (
+               meta.get("tls_key", "?"), meta.get("openssl", "?")), ""]
+    for wl in tls_present:
+        lat = wl in LATENCY
+        md += ["**%s** (%s)" % (wl, WL_TITLE[wl]), "",
+               "| client | N | R | %s | CPU µs/req | peak RSS MiB | ctx sw/req | connections | full handshakes "
+               "| resumed | idle conns | protocol | TLS |" % ("wall s (wall / ideal)" if lat else "requests/s"),
+               "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|"]
+        for s in [x for x in summary if x["workload"] == wl]:
+            if s["status"] not in ("ok", "partial"):
+                md.append("| %s | %d | %s | %s | | | | | | | | | |" % (
+                    s["client"], s["n"], f_int(s["r"]),
+                    s["note"] if s["status"] == "n/a" else s["status"]))
+                continue
+            head = ("%s (%s)" % (f_s(s["wall_s"]), f_x(s["wall_over_ideal"]))) if lat else f_int(s["rps"])
+            md.append("| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                s["client"], s["n"], f_int(s["r"]), mark(s, head), f_cpu(s), f_mib(s["rss_kb"]),
+                "" if s.get("csw_per_req") is None else "%.2f" % s["csw_per_req"],
+                f_int(s.get("accepted")), f_int(s.get("full_hs")), f_int(s.get("resumed_hs")),
+                f_int(s.get("idle_conns")), s.get("protocols", ""), s.get("tls_versions", "")))
+        md.append("")
+
 md += ["**Notes per cell** (caps, failures, skips)", ""]
 for s in summary:
     note = s["note"]
@@ -420,7 +488,7 @@ def series(wl, key, scale=1.0):
     """{client: path of a 'n value' data file} for one workload."""
     res = {}
     for c in sorted({s["client"] for s in summary if s["workload"] == wl}, key=client_order):
-        pts = [(s["n"], s[key]) for s in summary if s["workload"] == wl and s["client"] == c and s[key]]
+        pts = [(s["n"], s[key]) for s in summary if s["workload"] == wl and s["client"] == c and s.get(key)]
         if not pts:
             continue
         p = os.path.join(pd, "%s-%s-%s.dat" % (wl, key, c))
@@ -468,6 +536,22 @@ gp += ['set terminal pngcairo size 1000,560 font "sans,10"', "set key inside lef
 gp += ['set output "%s"' % os.path.join(out, "cpu.png"), "set logscale y",
        'set ylabel "client CPU us per request"', 'set title "tiny responses: client CPU (user+sys) per request"',
        plot_cmd(series("tiny", "cpu_us_per_req"))]
+if tls_present:
+    gp += ['set terminal pngcairo size 1400,1000 font "sans,10"', "set key outside right top",
+           'set output "%s"' % os.path.join(out, "tls.png"), "set multiplot layout 2,2"]
+    for wl in ("tls-tiny-h1", "tls-tiny-h2"):
+        gp += ["set logscale y", 'set ylabel "requests/s"', 'set title "%s: requests/s"' % wl,
+               plot_cmd(series(wl, "rps"))]
+    for wl in ("tls-tiny-h1", "tls-tiny-h2"):
+        gp += ["set logscale y", 'set ylabel "full TLS handshakes the server saw"',
+               'set title "%s: full TLS handshakes per run"' % wl,
+               plot_cmd(series(wl, "full_hs"), "x with lines lc rgb 'black' dt 2 title 'one per slot (N)'")]
+    gp += ["unset multiplot", 'set terminal pngcairo size 1400,560 font "sans,10"',
+           'set output "%s"' % os.path.join(out, "tls_100ms.png"), "set multiplot layout 1,2"]
+    for wl in ("tls-100ms-h1", "tls-100ms-h2"):
+        gp += ["set logscale y", 'set ylabel "wall / ideal (1 = ideal)"', 'set title "%s: wall / ideal"' % wl,
+               plot_cmd(series(wl, "wall_over_ideal"), "1 with lines lc rgb 'black' dt 2 title 'ideal'")]
+    gp += ["unset multiplot"]
 gp.append("unset output")
 gpf = os.path.join(out, "plots.gp")
 open(gpf, "w").write("\n".join(gp) + "\n")

@@ -14,6 +14,7 @@
  * run the same way but with no grace: the records of the transfers in
  * flight could not be written either. The summary counts only the records
  * written, and the exit status is 2. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -30,32 +31,77 @@
 #define ORDERED_MIN_WINDOW 1024
 
 /* Open files one transfer holds: its connection, a file with --save, and on
- * the thread engine the socket pair that libcurl (7.88) keeps in every easy
- * handle's private multi handle for curl_multi_wakeup. Measured: 100 busy
- * workers hold 300 sockets on threads, 100 + 2 on multi. */
+ * the thread engine the socket pair that libcurl (7.88, Debian 12) keeps in
+ * every easy handle's private multi handle for curl_multi_wakeup. Measured
+ * on 100 busy transfers (ls /proc/PID/fd): 300 sockets on threads (100 TCP
+ * connections + 100 socket pairs), 102 on multi (100 + the loop's pair),
+ * 104 on hybrid with two loops. */
 static rlim_t files_per_transfer(fp_engine engine, bool save) {
   return (engine == FP_ENGINE_THREADS ? 3 : 1) + (save ? 1 : 0);
 }
 
-/* Make room for every transfer as far as the hard limit allows, and say
- * so when it does not: the transfers past it would fail to connect. */
-static void raise_nofile(const cli_options *o) {
+/* Room kept for the run's own files beyond those already open: input and
+ * output files, --stats-json, the signal pipe, the writer's and the
+ * engine's wake-ups, the Redis connection, name resolution in flight. */
+#define RUN_FILES 64
+
+/* Descriptors open now (standard streams and anything inherited). */
+static rlim_t open_files(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d)
+    return 3;
+  rlim_t n = 0;
+  const struct dirent *e;
+  while ((e = readdir(d)))
+    if (e->d_name[0] != '.')
+      n++;
+  closedir(d);
+  return n > 0 ? n - 1 : 3; /* not the directory's own */
+}
+
+/* Fit the run into the open-files limit before anything starts: the files
+ * -t transfers at once need (workers x files each + the run's own),
+ * against RLIMIT_NOFILE, raising the soft limit up to the hard one when
+ * that suffices. When even the hard limit is too low, say so once with
+ * both numbers and lower o->threads to what fits (at least 1): fewer
+ * transfers at once is slower, but transfers past the limit would fail
+ * to connect (EMFILE), every one an error record. prog names the command
+ * in the warning. */
+static void fit_nofile(cli_options *o, const char *prog) {
   struct rlimit rl;
-  rlim_t need = (rlim_t)o->threads * files_per_transfer(o->engine, o->save_dir != NULL) + 64;
+  rlim_t each = files_per_transfer(o->engine, o->save_dir != NULL);
+  /* the event loops' wake-up socket pairs: one loop on multi, --loops (or
+   * one per CPU) on hybrid */
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  rlim_t loops = o->engine == FP_ENGINE_MULTI    ? 1
+                 : o->engine == FP_ENGINE_HYBRID ? (o->loops ? o->loops : cpus > 0 ? (rlim_t)cpus : 1)
+                                                 : 0;
+  if (loops > o->threads)
+    loops = o->threads;
+  rlim_t own = open_files() + 2 * loops + RUN_FILES;
+  rlim_t need = (rlim_t)o->threads * each + own;
   if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
     return;
+  rlim_t had = rl.rlim_cur;
   bool capped = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need;
   rl.rlim_cur = capped ? rl.rlim_max : need;
   if (setrlimit(RLIMIT_NOFILE, &rl) == 0 && !capped)
     return;
-  getrlimit(RLIMIT_NOFILE, &rl);
+  if (getrlimit(RLIMIT_NOFILE, &rl))
+    rl.rlim_cur = had;
+  size_t fit = rl.rlim_cur > own ? (size_t)((rl.rlim_cur - own) / each) : 0;
+  if (fit < 1)
+    fit = 1;
+  if (fit >= o->threads)
+    return;
   fprintf(stderr,
-          "fetchpool: warning: %zu transfers at once need about %llu open files, but the "
-          "limit is %llu; transfers past about %llu at once will fail to connect (raise "
-          "the hard limit, or use --engine multi: one file per transfer)\n",
-          o->threads, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
-          (unsigned long long)((rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 0) /
-                               files_per_transfer(o->engine, o->save_dir != NULL)));
+          "%s: warning: -t %zu needs %llu open files (%llu per transfer at once + %llu for "
+          "the run's own), but the limit is %llu; running %zu transfers at once instead "
+          "(raise the hard limit: ulimit -Hn, LimitNOFILE=%s)\n",
+          prog, o->threads, (unsigned long long)need, (unsigned long long)each,
+          (unsigned long long)own, (unsigned long long)rl.rlim_cur, fit,
+          o->engine == FP_ENGINE_THREADS ? "; or use --engine multi: 1 file per transfer" : "");
+  o->threads = fit;
 }
 
 /* Which of the standard descriptors were closed when the program started:
@@ -640,7 +686,7 @@ int main(int argc, char **argv) {
     status = cli_enqueue(&o);
     break;
   case CLI_WORKER:
-    raise_nofile(&o);
+    fit_nofile(&o, "fetchpool worker");
     status = cli_worker(&o);
     break;
   case CLI_STATUS:
@@ -650,7 +696,7 @@ int main(int argc, char **argv) {
     status = cli_results(&o);
     break;
   default:
-    raise_nofile(&o);
+    fit_nofile(&o, "fetchpool");
     status = run_jobs(&o);
   }
   fp_request_decref(o.base);
