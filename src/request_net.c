@@ -1,0 +1,134 @@
+/* request_net.c: a request's network options (curl's proxies, TLS, names
+ * and addresses, HTTP versions): their setters, copy and free. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "fetchpool.h"
+#include "model.h"
+#include "transfer.h"
+
+/* CR or LF would let a value end a header or a config line early. */
+static bool has_crlf(const char *s) { return strpbrk(s, "\r\n") != NULL; }
+
+/* A proxy URL's scheme is one libcurl takes (none means http): checked
+ * here, since libcurl's own message for a bad one quotes the whole URL,
+ * password and all. */
+static bool proxy_scheme_ok(const char *url) {
+  static const char *const schemes[] = {"http://", "https://", "socks4://", "socks4a://",
+                                        "socks5://", "socks5h://"};
+  if (!strstr(url, "://"))
+    return true;
+  for (size_t i = 0; i < sizeof schemes / sizeof *schemes; i++)
+    if (strncasecmp(url, schemes[i], strlen(schemes[i])) == 0)
+      return true;
+  return false;
+}
+
+int fp_request_set_net(fp_request *req, fp_net_option opt, const char *value) {
+  if (!req || (unsigned)opt >= FP_NET__COUNT || (value && has_crlf(value)))
+    return FP_ERR_INVALID_ARG;
+  if (opt == FP_NET_PROXY && value && !proxy_scheme_ok(value))
+    return FP_ERR_INVALID_ARG;
+  if (opt == FP_NET_DNS_SERVERS && value && !fp_net_supported(opt))
+    return FP_ERR_INVALID_ARG;
+  char *copy = NULL;
+  if (value && !(copy = strdup(value)))
+    return FP_ERR_NOMEM;
+  free(req->net.str[opt]);
+  req->net.str[opt] = copy;
+  return FP_OK;
+}
+
+const char *fp_request_net(const fp_request *req, fp_net_option opt) {
+  return req && (unsigned)opt < FP_NET__COUNT ? req->net.str[opt] : NULL;
+}
+
+bool fp_net_supported(fp_net_option opt) {
+  if (opt == FP_NET_DNS_SERVERS)
+    return fp__transfer_can_set_dns_servers();
+  return (unsigned)opt < FP_NET__COUNT;
+}
+
+/* HOST:PORT:... with at least two colons and no CR/LF. */
+static int add_entry(char **list, size_t *n, const char *entry) {
+  const char *c1 = entry ? strchr(entry, ':') : NULL;
+  if (!c1 || !strchr(c1 + 1, ':') || has_crlf(entry) || *n >= FP__NET_MAX_ENTRIES)
+    return FP_ERR_INVALID_ARG;
+  if (!(list[*n] = strdup(entry)))
+    return FP_ERR_NOMEM;
+  (*n)++;
+  return FP_OK;
+}
+
+int fp_request_add_resolve(fp_request *req, const char *entry) {
+  return req ? add_entry(req->net.resolve, &req->net.nresolve, entry) : FP_ERR_INVALID_ARG;
+}
+
+int fp_request_add_connect_to(fp_request *req, const char *entry) {
+  return req ? add_entry(req->net.connect_to, &req->net.nconnect_to, entry)
+             : FP_ERR_INVALID_ARG;
+}
+
+int fp_request_set_proxy_insecure(fp_request *req, bool insecure) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->net.proxy_insecure = insecure;
+  return FP_OK;
+}
+
+int fp_request_set_ip_version(fp_request *req, int version) {
+  if (!req || (version != 0 && version != 4 && version != 6))
+    return FP_ERR_INVALID_ARG;
+  req->net.ip_version = version;
+  return FP_OK;
+}
+
+int fp_request_set_local_port(fp_request *req, unsigned port, unsigned last) {
+  if (!req || port > 65535 || last > 65535 || (last && (!port || last < port)))
+    return FP_ERR_INVALID_ARG;
+  req->net.local_port = port;
+  req->net.local_port_last = last;
+  return FP_OK;
+}
+
+int fp_request_set_http_version(fp_request *req, fp_http_version v) {
+  if (!req || v < FP_HTTP_DEFAULT || v > FP_HTTP_2_PRIOR_KNOWLEDGE)
+    return FP_ERR_INVALID_ARG;
+  req->net.http_version = v;
+  return FP_OK;
+}
+
+int fp_request_set_tls_versions(fp_request *req, fp_tls_version min, fp_tls_version max) {
+  if (!req || min < FP_TLS_DEFAULT || min > FP_TLS_1_3 || max < FP_TLS_DEFAULT ||
+      max > FP_TLS_1_3 || (min && max && min > max))
+    return FP_ERR_INVALID_ARG;
+  req->net.tls_min = min;
+  req->net.tls_max = max;
+  return FP_OK;
+}
+
+int fp__net_copy(fp__net *dst, const fp__net *src) {
+  *dst = *src; /* the scalars; every pointer is replaced below */
+  memset(dst->str, 0, sizeof dst->str);
+  dst->nresolve = dst->nconnect_to = 0;
+  int rc = FP_OK;
+  for (int i = 0; !rc && i < FP_NET__COUNT; i++)
+    if (src->str[i] && !(dst->str[i] = strdup(src->str[i])))
+      rc = FP_ERR_NOMEM;
+  for (size_t i = 0; !rc && i < src->nresolve; i++)
+    rc = add_entry(dst->resolve, &dst->nresolve, src->resolve[i]);
+  for (size_t i = 0; !rc && i < src->nconnect_to; i++)
+    rc = add_entry(dst->connect_to, &dst->nconnect_to, src->connect_to[i]);
+  return rc;
+}
+
+void fp__net_free(fp__net *net) {
+  for (int i = 0; i < FP_NET__COUNT; i++)
+    free(net->str[i]);
+  for (size_t i = 0; i < net->nresolve; i++)
+    free(net->resolve[i]);
+  for (size_t i = 0; i < net->nconnect_to; i++)
+    free(net->connect_to[i]);
+  memset(net, 0, sizeof *net);
+}
