@@ -825,6 +825,7 @@ static int map_code(CURLcode rc, fp__transfer *t) {
   case CURLE_COULDNT_RESOLVE_PROXY:
     return FP_ERR_DNS;
   case CURLE_COULDNT_CONNECT:
+  case CURLE_INTERFACE_FAILED: /* --interface or --local-port cannot bind */
   case CURLE_PROXY: /* a proxy from the environment refused the tunnel */
     return FP_ERR_CONNECT;
   case CURLE_OPERATION_TIMEDOUT:
