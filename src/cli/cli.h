@@ -45,6 +45,7 @@ typedef struct cli_net {
   const char *cookie_file; /* -b FILE: loaded at start */
   const char *cookie_jar;  /* -c FILE: written at the end */
   bool junk_session;       /* -j */
+  int tls_min, tls_max;    /* fp_tls_version of --tlsv1.x, --tls-max (either order) */
 } cli_net;
 
 typedef struct cli_options {

@@ -69,8 +69,6 @@ static fp_tls_version tls_version_of(const char *s) {
                                  : (fp_tls_version)-1;
 }
 
-static fp_tls_version tls_min, tls_max; /* --tlsv1.x and --tls-max, in either order */
-
 int cli_net_option(cli_command cmd, int opt, const char *arg, fp_request *base,
                    cli_options *o) {
   char buf[64];
@@ -150,7 +148,8 @@ int cli_net_option(cli_command cmd, int opt, const char *arg, fp_request *base,
   case CLI_NET_CERT_TYPE:
   case CLI_NET_KEY_TYPE: {
     bool cert = opt == CLI_NET_CERT_TYPE;
-    if (strcasecmp(arg, "PEM") && strcasecmp(arg, "DER") && !(cert && !strcasecmp(arg, "P12"))) {
+    if (strcasecmp(arg, "PEM") != 0 && strcasecmp(arg, "DER") != 0 &&
+        !(cert && strcasecmp(arg, "P12") == 0)) {
       usage_error("invalid --%s '%s': expected PEM, DER%s", cert ? "cert-type" : "key-type",
                   shown(arg, buf, sizeof buf), cert ? " or P12" : "");
       return -1;
@@ -195,11 +194,11 @@ int cli_net_option(cli_command cmd, int opt, const char *arg, fp_request *base,
                     shown(arg, buf, sizeof buf));
         return -1;
       }
-      tls_max = v;
+      o->net.tls_max = v;
     } else {
-      tls_min = opt == CLI_NET_TLSV1_2 ? FP_TLS_1_2 : FP_TLS_1_3;
+      o->net.tls_min = opt == CLI_NET_TLSV1_2 ? FP_TLS_1_2 : FP_TLS_1_3;
     }
-    if (fp_request_set_tls_versions(base, tls_min, tls_max)) {
+    if (fp_request_set_tls_versions(base, o->net.tls_min, o->net.tls_max)) {
       usage_error("--tls-max is below the least TLS version asked (--tlsv1.x)");
       return -1;
     }
