@@ -695,8 +695,10 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
     SET(CURLOPT_TIMEOUT_MS, to_ms(t->limit) > 0 ? to_ms(t->limit) : 1L);
   if (t->share) {
     SET(CURLOPT_SHARE, t->share->handle);
+    /* the cookie engine on, reading no file (fp__transfer_end drops
+     * the file list again) */
     if (t->share->cookies)
-      SET(CURLOPT_COOKIEFILE, ""); /* the engine on, reading no file */
+      SET(CURLOPT_COOKIEFILE, "");
   }
   SET(CURLOPT_NOPROGRESS, 0L);
   SET(CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -1010,6 +1012,11 @@ fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
   curl_slist_free_all(t->resolve);
   curl_slist_free_all(t->connect_to);
   t->resolve = t->connect_to = NULL;
+  /* libcurl 7.88 keeps CURLOPT_COOKIEFILE's list after loading it, and
+   * curl_easy_reset forgets it unfreed (ASan saw the leak): free it now.
+   * With a shared store this leaves the store's cookies alone. */
+  if (t->share && t->share->cookies)
+    curl_easy_setopt(t->easy, CURLOPT_COOKIEFILE, NULL);
   t->req = NULL;
   t->resp = NULL;
   return resp;
