@@ -297,6 +297,11 @@ typedef enum fp_net_option {
   FP_NET__COUNT
 } fp_net_option;
 
+/* Set string option opt to value (copied), or unset it with NULL.
+ * Returns FP_OK, FP_ERR_NOMEM, or FP_ERR_INVALID_ARG for an unknown opt,
+ * a value holding CR or LF, a proxy scheme libcurl does not take, or
+ * FP_NET_DNS_SERVERS on a libcurl that cannot set them. The value is
+ * never quoted in an error. Not thread-safe on one request. */
 FP_EXTERN int fp_request_set_net(fp_request *req, fp_net_option opt,
                                  const char *value);
 /* The string option opt (BORROWED), or NULL when unset. */
