@@ -15,13 +15,14 @@ typedef struct fp__header {
 } fp__header;
 
 /* A request's network options (request_net.c): proxies, TLS, names and
- * addresses, HTTP version. All zero is libcurl's defaults. */
+ * addresses, HTTP version. All zero is libcurl's defaults; a request
+ * that sets none has none allocated (it costs a pointer). */
 #define FP__NET_MAX_ENTRIES 64
 typedef struct fp__net {
   char *str[FP_NET__COUNT]; /* fp_net_option -> value, NULL = unset */
-  char *resolve[FP__NET_MAX_ENTRIES];
+  char **resolve;           /* at most FP__NET_MAX_ENTRIES */
   size_t nresolve;
-  char *connect_to[FP__NET_MAX_ENTRIES];
+  char **connect_to;
   size_t nconnect_to;
   bool proxy_insecure;
   int ip_version;      /* 0, 4 or 6 */
@@ -30,9 +31,10 @@ typedef struct fp__net {
   fp_tls_version tls_min, tls_max;
 } fp__net;
 
-/* Copy src's network options into dst (empty); FP_OK or FP_ERR_NOMEM. */
-int fp__net_copy(fp__net *dst, const fp__net *src);
-void fp__net_free(fp__net *net);
+/* A NEW deep copy of src (NULL gives NULL with FP_OK), in *out; FP_OK
+ * or FP_ERR_NOMEM. */
+int fp__net_copy(fp__net **out, const fp__net *src);
+void fp__net_free(fp__net *net); /* NULL is ignored */
 
 struct fp_request {
   atomic_long refcount;
@@ -71,7 +73,7 @@ struct fp_request {
   bool has_index;
   uint64_t index;
   void *userdata;
-  fp__net net; /* curl-net options */
+  fp__net *net; /* curl-net options, NULL = none set */
 };
 
 struct fp_response {

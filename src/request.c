@@ -84,7 +84,7 @@ void fp_request_decref(fp_request *req) {
   free(req->body);
   free(req->user_agent);
   free(req->cacert);
-  fp__net_free(&req->net);
+  fp__net_free(req->net);
   json_decref(req->id);
   free(req);
 }
@@ -122,7 +122,7 @@ fp_request *fp_request_copy(const fp_request *src) {
   req->has_index = src->has_index;
   req->index = src->index;
   req->userdata = src->userdata;
-  if (fp__net_copy(&req->net, &src->net))
+  if (fp__net_copy(&req->net, src->net))
     goto fail;
   return req;
 fail:

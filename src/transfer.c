@@ -594,8 +594,10 @@ static CURLcode slist_of(char *const *v, size_t n, struct curl_slist **out) {
  * t until the transfer ends (curl keeps pointers to them). */
 static CURLcode configure_net(fp__transfer *t, const fp_request *req) {
   CURL *e = t->easy;
-  const fp__net *net = &req->net;
+  const fp__net *net = req->net;
   CURLcode rc = CURLE_OK;
+  if (!net)
+    return CURLE_OK; /* libcurl's defaults: HTTP/2 over TLS, any IP version */
   static const CURLoption str_opt[FP_NET__COUNT] = {
       [FP_NET_PROXY] = CURLOPT_PROXY,
       [FP_NET_PROXY_USER] = CURLOPT_PROXYUSERPWD,
@@ -888,7 +890,9 @@ static double seconds_info(CURL *e, CURLINFO info) {
  * proxy it cannot parse quote the proxy URL whole, user:password and all,
  * and records must never show one. */
 static bool quotes_secret(const char *msg, const fp_request *req) {
-  const char *proxy = req->net.str[FP_NET_PROXY];
+  if (!req->net)
+    return false;
+  const char *proxy = req->net->str[FP_NET_PROXY];
   if (proxy) {
     const char *start = strstr(proxy, "://");
     start = start ? start + 3 : proxy;
@@ -896,7 +900,8 @@ static bool quotes_secret(const char *msg, const fp_request *req) {
     if (at && at > start && memmem(msg, strlen(msg), start, (size_t)(at - start)))
       return true;
   }
-  const char *user = req->net.str[FP_NET_PROXY_USER], *pass = req->net.str[FP_NET_KEY_PASSWORD];
+  const char *user = req->net->str[FP_NET_PROXY_USER];
+  const char *pass = req->net->str[FP_NET_KEY_PASSWORD];
   return (user && *user && strstr(msg, user)) || (pass && *pass && strstr(msg, pass));
 }
 

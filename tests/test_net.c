@@ -126,7 +126,7 @@ static const char nginx_conf[] =
     "    }\n"
     "    location /slow-cookie {\n"
     "      add_header X-Seen-Cookie \"[$http_cookie]\" always;\n"
-    "      proxy_pass http://127.0.0.1:%9$u/delay/500;\n"
+    "      proxy_pass http://127.0.0.1:%9$u/delay/600;\n"
     "    }\n"
     "  }\n"
     "  server {\n"
@@ -138,7 +138,7 @@ static const char nginx_conf[] =
     "  server {\n"
     "    listen 127.0.0.1:%4$u ssl http2;\n"
     "    access_log %1$s/h2.log conn;\n"
-    "    location /slow { proxy_pass http://127.0.0.1:%9$u/delay/500; }\n"
+    "    location /slow { proxy_pass http://127.0.0.1:%9$u/delay/600; }\n"
     "    location / { return 200 \"proto=$server_protocol\"; }\n"
     "  }\n"
     "  server {\n"
@@ -146,7 +146,7 @@ static const char nginx_conf[] =
     "    ssl_protocols TLSv1.2;\n"
     "    keepalive_timeout 0;\n"
     "    access_log %1$s/tls12.log conn;\n"
-    "    location /slow { proxy_pass http://127.0.0.1:%9$u/delay/500; }\n"
+    "    location /slow { proxy_pass http://127.0.0.1:%9$u/delay/600; }\n"
     "    location / { return 200 \"tls=$ssl_protocol cipher=$ssl_cipher\"; }\n"
     "  }\n"
     "  server {\n"
@@ -581,7 +581,7 @@ static void test_proxy_socks(void **state) {
 /* ------------------------------------------------------------ cookies */
 
 /* A cookie set by one job is sent by jobs on other workers (they run at
- * once, after it: --rate spaces their starts), and -c writes the store in
+ * once, after it: --rate spaces their starts 200 ms apart, and each holds 600 ms), and -c writes the store in
  * Netscape format at the end. */
 static void test_cookie_shared_and_jar(void **state) {
   (void)state;
@@ -592,7 +592,7 @@ static void test_cookie_shared_and_jar(void **state) {
     char jar[256];
     snprintf(jar, sizeof jar, "%s/jar-%zu.txt", tmpdir, e);
     run r;
-    RUN_E(&r, e, input, "-t", "4", "--rate", "10", "--headers", "-c", jar);
+    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--headers", "-c", jar);
     assert_int_equal(r.status, 0);
     json_t *recs = records(&r);
     for (json_int_t i = 1; i <= 3; i++) {
@@ -608,7 +608,7 @@ static void test_cookie_shared_and_jar(void **state) {
     free(text);
     run_free(&r);
     /* without a cookie option there is no cookie engine */
-    RUN_E(&r, e, input, "-t", "4", "--rate", "10", "--headers");
+    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--headers");
     recs = records(&r);
     json_t *h = json_object_get(by_index(recs, 3), "headers");
     assert_string_equal(json_string_value(json_object_get(h, "X-Seen-Cookie")), "[]");
@@ -801,7 +801,7 @@ static void test_tls_session_shared(void **state) {
   FOR_ENGINES(e) {
     size_t from = log_size("tls12.log");
     run r;
-    RUN_E(&r, e, input, "-t", "4", "--rate", "10", "--cacert", path_in("ca.pem"));
+    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--cacert", path_in("ca.pem"));
     assert_int_equal(r.status, 0);
     char *log = log_lines("tls12.log", from, 5);
     assert_int_equal(count_lines(log), 5);
