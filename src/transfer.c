@@ -1011,9 +1011,12 @@ fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
   curl_slist_free_all(t->headers);
   t->headers = NULL;
   /* the handle must not point at freed lists (resolve's entries stay in
-   * the DNS cache, as fetchpool.h says) */
-  curl_easy_setopt(t->easy, CURLOPT_RESOLVE, NULL);
-  curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, NULL);
+   * the DNS cache, as fetchpool.h says); only when set: these setopts on
+   * every job grew the Python 200k-URL test's RSS by 10 MiB */
+  if (t->resolve)
+    curl_easy_setopt(t->easy, CURLOPT_RESOLVE, NULL);
+  if (t->connect_to)
+    curl_easy_setopt(t->easy, CURLOPT_CONNECT_TO, NULL);
   curl_slist_free_all(t->resolve);
   curl_slist_free_all(t->connect_to);
   t->resolve = t->connect_to = NULL;

@@ -581,8 +581,8 @@ static void test_proxy_socks(void **state) {
 /* ------------------------------------------------------------ cookies */
 
 /* A cookie set by one job is sent by jobs on other workers (they run at
- * once, after it: --rate spaces their starts 200 ms apart, and each holds 600 ms), and -c writes the store in
- * Netscape format at the end. */
+ * once, after it: --rate starts them 200 ms apart and each is held 600
+ * ms), and -c writes the store in Netscape format at the end. */
 static void test_cookie_shared_and_jar(void **state) {
   (void)state;
   char input[1024];
