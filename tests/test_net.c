@@ -125,8 +125,9 @@ static const char nginx_conf[] =
     " local=$server_addr\";\n"
     "    }\n"
     "    location /slow-cookie {\n"
+    "      if ($http_cookie = \"\") { return 503; }\n"
     "      add_header X-Seen-Cookie \"[$http_cookie]\" always;\n"
-    "      proxy_pass http://127.0.0.1:%9$u/delay/600;\n"
+    "      proxy_pass http://127.0.0.1:%9$u/concurrency/$arg_n?ms=600;\n"
     "    }\n"
     "  }\n"
     "  server {\n"
@@ -580,19 +581,25 @@ static void test_proxy_socks(void **state) {
 
 /* ------------------------------------------------------------ cookies */
 
-/* A cookie set by one job is sent by jobs on other workers (they run at
- * once, after it: --rate starts them 200 ms apart and each is held 600
- * ms), and -c writes the store in Netscape format at the end. */
+/* A cookie set by one job is sent by jobs on other workers, and -c
+ * writes the store in Netscape format at the end. /slow-cookie answers
+ * 503 without a cookie (retried, so a job that started before the first
+ * one ended on a loaded machine tries again), else the test server holds
+ * the request 600 ms and counts those held at once: more than one means
+ * requests from more than one worker carried the cookie (unshared, only
+ * the first job's handle would have it). */
 static void test_cookie_shared_and_jar(void **state) {
   (void)state;
-  char input[1024];
-  snprintf(input, sizeof input, "%s\n%s\n%s\n%s\n", url(P_HTTP, "/cookie/set?v=shared1"),
-           url(P_HTTP, "/slow-cookie"), url(P_HTTP, "/slow-cookie"), url(P_HTTP, "/slow-cookie"));
   FOR_ENGINES(e) {
+    char input[1024], held[64];
+    snprintf(held, sizeof held, "/slow-cookie?n=ck-%s", engines[e]);
+    snprintf(input, sizeof input, "%s\n%s\n%s\n%s\n", url(P_HTTP, "/cookie/set?v=shared1"),
+             url(P_HTTP, held), url(P_HTTP, held), url(P_HTTP, held));
     char jar[256];
     snprintf(jar, sizeof jar, "%s/jar-%zu.txt", tmpdir, e);
     run r;
-    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--headers", "-c", jar);
+    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--headers", "-c", jar, "--retries", "20",
+          "--retry-base", "0.05", "--retry-max-wait", "0.1");
     assert_int_equal(r.status, 0);
     json_t *recs = records(&r);
     for (json_int_t i = 1; i <= 3; i++) {
@@ -600,6 +607,9 @@ static void test_cookie_shared_and_jar(void **state) {
       assert_string_equal(json_string_value(json_object_get(h, "X-Seen-Cookie")), "[s=shared1]");
     }
     json_decref(recs);
+    long at_once = tu_server_number("/concurrency-max/ck-%s", engines[e]);
+    if (at_once < 2)
+      fail_msg("engine %s: at most %ld request with the cookie at once", engines[e], at_once);
     size_t len;
     char *text = read_file(jar, &len);
     assert_non_null(text);
@@ -608,10 +618,9 @@ static void test_cookie_shared_and_jar(void **state) {
     free(text);
     run_free(&r);
     /* without a cookie option there is no cookie engine */
-    RUN_E(&r, e, input, "-t", "4", "--rate", "5", "--headers");
+    RUN_E(&r, e, input, "-t", "4", "--headers");
     recs = records(&r);
-    json_t *h = json_object_get(by_index(recs, 3), "headers");
-    assert_string_equal(json_string_value(json_object_get(h, "X-Seen-Cookie")), "[]");
+    assert_int_equal(num(by_index(recs, 3), "status"), 503);
     json_decref(recs);
     run_free(&r);
   }
@@ -805,8 +814,12 @@ static void test_tls_session_shared(void **state) {
     assert_int_equal(r.status, 0);
     char *log = log_lines("tls12.log", from, 5);
     assert_int_equal(count_lines(log), 5);
-    if (count_of(log, " . ") != 1 || count_of(log, " r ") != 4)
-      fail_msg("engine %s: expected 1 full handshake and 4 resumed:\n%s", engines[e], log);
+    /* 1 full handshake, or 2 when a loaded machine started the second
+     * job before the first one's ended; without sharing, the three jobs
+     * held at once make at least 3 */
+    if (count_of(log, " . ") > 2 || count_of(log, " r ") < 3)
+      fail_msg("engine %s: expected 1 (or 2) full handshakes, the rest resumed:\n%s",
+               engines[e], log);
     free(log);
     run_free(&r);
   }
