@@ -161,10 +161,12 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
  * "attempt_timeout": seconds, "connect_timeout": seconds,
  * "stall_timeout": seconds, "max_redirs": int,
- * "id": any}. A "json" value of any type, or a "body" that is an object
- * or an array, is sent serialized (compact) with Content-Type:
- * application/json unless the headers (of obj or base) set one; "json"
- * and "body" together are FP_ERR_INVALID_REQUEST. Starts from a copy of base when base is not NULL (headers of
+ * "id": any, "proxy": str (as fp_request_set_net FP_NET_PROXY)}. A
+ * "json" value of any type, or a "body" that is an object or an array,
+ * is sent serialized (compact) with Content-Type: application/json unless
+ * the headers (of obj or base) set one; "json" and "body" together are
+ * FP_ERR_INVALID_REQUEST. Starts from a copy of base when base is not NULL
+ * (headers of
  * obj replace base's headers of the same name, case-insensitively; the
  * timeouts given replace base's). Unknown keys are ignored. More than
  * FP_MAX_REQUEST_HEADERS headers, or FP_MAX_REQUEST_HEADER_BYTES of them,
@@ -275,6 +277,87 @@ FP_EXTERN int fp_request_set_index(fp_request *req, uint64_t index);
 /* Opaque pointer for the caller; fetchpool never touches it. */
 FP_EXTERN void fp_request_set_userdata(fp_request *req, void *userdata);
 
+/* ---- network options (curl's names and meanings): proxies, TLS, names
+ * and addresses, HTTP versions ---- */
+
+/* String options, set with fp_request_set_net. Each is copied; NULL
+ * unsets it (libcurl's default). */
+typedef enum fp_net_option {
+  /* curl -x: scheme://[user:password@]host[:port], scheme http, https,
+   * socks4, socks4a, socks5 or socks5h (the proxy resolves the name);
+   * no scheme means http. "" means no proxy at all, the environment
+   * ignored. Unset, libcurl reads http_proxy, https_proxy, all_proxy
+   * and no_proxy (lower case; HTTPS_PROXY and ALL_PROXY too), as curl
+   * does, on every engine. Never copied into records or errors. */
+  FP_NET_PROXY = 0,
+  FP_NET_PROXY_USER,   /* curl -U: user:password for the proxy */
+  FP_NET_NOPROXY,      /* curl --noproxy: hosts, comma-separated, or "*" */
+  FP_NET_PROXY_CACERT, /* curl --proxy-cacert: PEM CAs for an https proxy */
+  FP_NET_CERT,         /* curl -E: client certificate file */
+  FP_NET_CERT_TYPE,    /* curl --cert-type: PEM (default), DER or P12 */
+  FP_NET_KEY,          /* curl --key: private key file */
+  FP_NET_KEY_TYPE,     /* curl --key-type: PEM (default) or DER */
+  FP_NET_KEY_PASSWORD, /* curl --pass: pass phrase of the key */
+  FP_NET_CAPATH,       /* curl --capath: directory of hashed CA certificates */
+  FP_NET_CIPHERS,      /* curl --ciphers: OpenSSL cipher list (TLS 1.2) */
+  FP_NET_PINNED_PUBKEY, /* curl --pinnedpubkey: file or sha256//BASE64;... */
+  FP_NET_CRLFILE,      /* curl --crlfile: PEM certificate revocation list */
+  FP_NET_INTERFACE,    /* curl --interface: interface name, address or host */
+  FP_NET_COOKIE,       /* curl -b STRING: a Cookie header "n=v; n2=v2" */
+  FP_NET_DNS_SERVERS,  /* curl --dns-servers: only with a c-ares libcurl;
+                        * FP_ERR_INVALID_ARG otherwise (Debian's) */
+  FP_NET__COUNT
+} fp_net_option;
+
+/* Set string option opt to value (copied), or unset it with NULL.
+ * Returns FP_OK, FP_ERR_NOMEM, or FP_ERR_INVALID_ARG for an unknown opt,
+ * a value holding CR or LF, a proxy scheme libcurl does not take, or
+ * FP_NET_DNS_SERVERS on a libcurl that cannot set them. The value is
+ * never quoted in an error. Not thread-safe on one request. */
+FP_EXTERN int fp_request_set_net(fp_request *req, fp_net_option opt,
+                                 const char *value);
+/* The string option opt (BORROWED), or NULL when unset. */
+FP_EXTERN const char *fp_request_net(const fp_request *req, fp_net_option opt);
+/* True when libcurl can do opt (false only for FP_NET_DNS_SERVERS on a
+ * libcurl built without c-ares). Thread-safe. */
+FP_EXTERN bool fp_net_supported(fp_net_option opt);
+/* Add a curl --resolve entry, HOST:PORT:ADDR[,ADDR]... (copied; at most
+ * 64): connections to HOST:PORT go to ADDR without asking DNS.
+ * FP_ERR_INVALID_ARG when it has no two colons or holds CR/LF. As with
+ * libcurl, an entry goes into the DNS cache, which the executor's
+ * transfers share (share_dns): later jobs to HOST:PORT see it too. */
+FP_EXTERN int fp_request_add_resolve(fp_request *req, const char *entry);
+/* Add a curl --connect-to entry, HOST1:PORT1:HOST2:PORT2 (empty parts
+ * match any): a request for HOST1:PORT1 connects to HOST2:PORT2 while the
+ * URL, Host header and TLS name stay HOST1's. Same limits as above. */
+FP_EXTERN int fp_request_add_connect_to(fp_request *req, const char *entry);
+/* curl --proxy-insecure: do not verify an https proxy's certificate. */
+FP_EXTERN int fp_request_set_proxy_insecure(fp_request *req, bool insecure);
+/* curl -4 / -6: 4 or 6 uses only that IP version; 0 (default) either. */
+FP_EXTERN int fp_request_set_ip_version(fp_request *req, int version);
+/* curl --local-port PORT[-LAST]: bind the local end to a port in
+ * [port, last] (last 0: just port); port 0 (default) lets the system pick. */
+FP_EXTERN int fp_request_set_local_port(fp_request *req, unsigned port,
+                                        unsigned last);
+
+typedef enum fp_http_version {
+  FP_HTTP_DEFAULT = 0, /* HTTP/2 over TLS when the server offers it, else 1.1 */
+  FP_HTTP_1_0 = 1,     /* curl --http1.0 */
+  FP_HTTP_1_1 = 2,     /* curl --http1.1 */
+  FP_HTTP_2 = 3,       /* curl --http2: also asks cleartext servers to upgrade */
+  FP_HTTP_2_PRIOR_KNOWLEDGE = 4 /* curl --http2-prior-knowledge: h2c at once */
+} fp_http_version;
+FP_EXTERN int fp_request_set_http_version(fp_request *req, fp_http_version v);
+
+typedef enum fp_tls_version {
+  FP_TLS_DEFAULT = 0, FP_TLS_1_0 = 1, FP_TLS_1_1 = 2, FP_TLS_1_2 = 3,
+  FP_TLS_1_3 = 4
+} fp_tls_version;
+/* curl --tlsv1.2 / --tlsv1.3 (min) and --tls-max (max); FP_TLS_DEFAULT
+ * leaves either to libcurl. min above max is FP_ERR_INVALID_ARG. */
+FP_EXTERN int fp_request_set_tls_versions(fp_request *req, fp_tls_version min,
+                                          fp_tls_version max);
+
 /* Getters: BORROWED strings valid while the request lives. */
 FP_EXTERN const char *fp_request_url(const fp_request *req);
 FP_EXTERN const char *fp_request_method(const fp_request *req);
@@ -347,6 +430,9 @@ FP_EXTERN fp_timings fp_response_timings(const fp_response *resp);
 FP_EXTERN double fp_response_elapsed(const fp_response *resp);
 /* Attempts made (1 unless retries ran; 0 for a cancelled job). */
 FP_EXTERN unsigned fp_response_attempts(const fp_response *resp);
+/* HTTP version of the final response: "1.0", "1.1", "2" or "3"; NULL
+ * when no response arrived. Static storage. */
+FP_EXTERN const char *fp_response_http_version(const fp_response *resp);
 
 /* ------------------------------------------------------------------------
  * Records: a finished job as a JSON object
@@ -369,7 +455,8 @@ enum {
 
 /* The record of one job: {"index" (if set), "url", "id" (if set), "status"
  * (int or null), "ok", "error" (null or {"code", "message"}),
- * "effective_url", "elapsed_ms", "bytes", "attempts"} plus what flags ask.
+ * "effective_url", "elapsed_ms", "bytes", "attempts", "http_version" ("1.0",
+ * "1.1", "2", or null when no response arrived)} plus what flags ask.
  * An HTTP status >= 400 with no transfer error gives error code "http".
  * req and resp are BORROWED. Returns NEW, or NULL on out of memory. */
 FP_EXTERN json_t *fp_record_new(const fp_request *req,
@@ -431,6 +518,21 @@ typedef struct fp_executor_options {
    * means no limit. A job whose host is saturated waits aside, holding no
    * worker, so jobs for other hosts go on (no head-of-line blocking). */
   size_t per_host;
+  /* ---- cookies and TLS sessions (curl-net) ----
+   * TLS sessions are always shared between the transfers of every
+   * engine (libcurl's share interface), so a new connection to a host
+   * another transfer already met resumes its session instead of a full
+   * handshake. */
+  /* One cookie store for every transfer of the executor (curl's cookie
+   * engine, shared under a lock): cookies a response sets are sent by any
+   * later request they match. Off by default. */
+  bool cookies;
+  /* Load this Netscape-format (or Set-Cookie header) file into the store
+   * at start; implies cookies. A file that cannot be read makes
+   * fp_executor_new fail with FP_ERR_SYSTEM. */
+  const char *cookie_file;
+  /* curl -j: skip session cookies (no expiry) when loading cookie_file. */
+  bool junk_session_cookies;
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */
@@ -513,6 +615,14 @@ FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
  * or a second Ctrl-C after a graceful shutdown. Does not shut the
  * executor down. Async-signal-unsafe; thread-safe. */
 FP_EXTERN void fp_executor_abort(fp_executor *ex);
+
+/* Write the cookie store to path in Netscape format (curl -c), through a
+ * temporary file renamed over path, so path is never half-written.
+ * Session cookies are written too. Returns FP_OK, FP_ERR_INVALID_ARG
+ * (cookies off, or a NULL argument) or FP_ERR_SYSTEM (err says why).
+ * Thread-safe; call it after the jobs whose cookies it must hold. */
+FP_EXTERN int fp_executor_save_cookies(fp_executor *ex, const char *path,
+                                       fp_error *err);
 
 /* Shut down (wait, without cancelling), join every worker and free the
  * executor. Futures stay valid while references to them remain. Returns

@@ -9,7 +9,8 @@ set -euo pipefail
 pkgs=(build-essential pkg-config libcurl4-openssl-dev libjansson-dev
       libcmocka-dev libmicrohttpd-dev zlib1g-dev libhiredis-dev redis-server
       valgrind curl openssl python3 man-db locales
-      python3-cffi python3-pytest python3-venv)
+      python3-cffi python3-pytest python3-venv
+      nginx tinyproxy microsocks)  # test_net's servers (it starts its own)
 if [ "${1:-}" = fuzz ]; then pkgs+=(clang libclang-rt-14-dev); fi
 if [ "${1:-}" = python ]; then
   pkgs+=(python3-setuptools python3-wheel python3-requests python3-aiohttp)

@@ -56,6 +56,10 @@ static void start(loop *l, fp_future *f) {
   l->running_job[n] = f;
   /* Its entry in running_job identifies the transfer when it ends. */
   curl_easy_setopt(easy, CURLOPT_PRIVATE, (void *)&l->running_job[n]);
+  /* Transfers to one host wait for its HTTP/2 connection and multiplex
+   * on it rather than each opening its own (the thread engine cannot:
+   * each worker's handle owns its connection). */
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);
   if (curl_multi_add_handle(l->multi, easy) != CURLM_OK) {
     l->running_job[n] = NULL;
     l->idle[l->nidle++] = n;

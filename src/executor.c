@@ -201,8 +201,15 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
   }
   /* From here on fp_executor_free can undo whatever was set up. */
   atomic_init(&ex->abort, false);
-  if (ex->opts.share_dns && !(ex->share = fp__share_new(err)))
+  /* always a share: TLS sessions are shared whatever share_dns says */
+  bool cookies = ex->opts.cookies || ex->opts.cookie_file;
+  if (!(ex->share = fp__share_new(ex->opts.share_dns, cookies, err)))
     goto fail;
+  if (ex->opts.cookie_file &&
+      fp__share_load_cookies(ex->share, ex->opts.cookie_file, ex->opts.junk_session_cookies,
+                             err))
+    goto fail;
+  ex->opts.cookie_file = NULL; /* the caller's string: not kept */
   if (!(ex->opts.rate >= 0) || isinf(ex->opts.rate)) {
     fp__fail(err, FP_ERR_INVALID_ARG, "rate must be a finite number >= 0");
     goto fail;
@@ -396,4 +403,10 @@ int fp_executor_free(fp_executor *ex) {
   pthread_mutex_destroy(&ex->mu);
   free(ex);
   return FP_OK;
+}
+
+int fp_executor_save_cookies(fp_executor *ex, const char *path, fp_error *err) {
+  if (!ex)
+    return fp__fail(err, FP_ERR_INVALID_ARG, "executor is NULL");
+  return fp__share_save_cookies(ex->share, path, err);
 }

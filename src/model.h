@@ -14,6 +14,28 @@ typedef struct fp__header {
   char *value;
 } fp__header;
 
+/* A request's network options (request_net.c): proxies, TLS, names and
+ * addresses, HTTP version. All zero is libcurl's defaults; a request
+ * that sets none has none allocated (it costs a pointer). */
+#define FP__NET_MAX_ENTRIES 64
+typedef struct fp__net {
+  char *str[FP_NET__COUNT]; /* fp_net_option -> value, NULL = unset */
+  char **resolve;           /* at most FP__NET_MAX_ENTRIES */
+  size_t nresolve;
+  char **connect_to;
+  size_t nconnect_to;
+  bool proxy_insecure;
+  int ip_version;      /* 0, 4 or 6 */
+  unsigned local_port, local_port_last;
+  fp_http_version http_version;
+  fp_tls_version tls_min, tls_max;
+} fp__net;
+
+/* A NEW deep copy of src (NULL gives NULL with FP_OK), in *out; FP_OK
+ * or FP_ERR_NOMEM. */
+int fp__net_copy(fp__net **out, const fp__net *src);
+void fp__net_free(fp__net *net); /* NULL is ignored */
+
 struct fp_request {
   atomic_long refcount;
   char *url;
@@ -52,6 +74,7 @@ struct fp_request {
   bool has_index;
   uint64_t index;
   void *userdata;
+  fp__net *net; /* curl-net options, NULL = none set */
 };
 
 struct fp_response {
@@ -71,6 +94,7 @@ struct fp_response {
   double elapsed; /* wall seconds of the whole job */
   double retry_after; /* the server's Retry-After in seconds, < 0 if none */
   unsigned attempts;
+  const char *http_version; /* static "1.1", "2"...; NULL = no response */
 };
 
 fp_response *fp__response_new(void);

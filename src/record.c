@@ -249,6 +249,8 @@ json_t *fp_record_new(const fp_request *req, const fp_response *resp,
   json_object_set_new(rec, "elapsed_ms", json_real(ms(resp->elapsed)));
   json_object_set_new(rec, "bytes", json_integer((json_int_t)resp->bytes));
   json_object_set_new(rec, "attempts", json_integer(resp->attempts));
+  json_object_set_new(rec, "http_version",
+                      resp->http_version ? json_string(resp->http_version) : json_null());
   if (flags & FP_RECORD_TIMINGS)
     add_timings(rec, resp);
   if (((flags & FP_RECORD_HEADERS) && add_headers(rec, resp)) ||
@@ -272,6 +274,7 @@ json_t *fp_record_error(uint64_t index, const char *url, json_t *id, int code,
   json_object_set_new(rec, "elapsed_ms", json_real(0));
   json_object_set_new(rec, "bytes", json_integer(0));
   json_object_set_new(rec, "attempts", json_integer(0));
+  json_object_set_new(rec, "http_version", json_null());
   return rec;
 }
 

@@ -84,6 +84,7 @@ void fp_request_decref(fp_request *req) {
   free(req->body);
   free(req->user_agent);
   free(req->cacert);
+  fp__net_free(req->net);
   json_decref(req->id);
   free(req);
 }
@@ -122,6 +123,8 @@ fp_request *fp_request_copy(const fp_request *src) {
   req->has_index = src->has_index;
   req->index = src->index;
   req->userdata = src->userdata;
+  if (fp__net_copy(&req->net, src->net))
+    goto fail;
   return req;
 fail:
   fp_request_decref(req);
@@ -600,6 +603,17 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
   }
   if ((v = json_object_get(obj, "id")))
     fp_request_set_id(req, v);
+  if ((v = json_object_get(obj, "proxy")) && !json_is_null(v)) {
+    if (!json_is_string(v) || has_nul(v)) {
+      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'proxy': must be a proxy URL string");
+      goto fail;
+    }
+    if (fp_request_set_net(req, FP_NET_PROXY, json_string_value(v))) {
+      /* the value is not quoted: it may hold the proxy's password */
+      fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'proxy': must not hold CR or LF");
+      goto fail;
+    }
+  }
   return req;
 fail:
   fp_request_decref(req);

@@ -162,3 +162,7 @@ double fp_response_elapsed(const fp_response *resp) { return resp ? resp->elapse
 unsigned fp_response_attempts(const fp_response *resp) {
   return resp ? resp->attempts : 0;
 }
+
+const char *fp_response_http_version(const fp_response *resp) {
+  return resp ? resp->http_version : NULL;
+}

@@ -14,8 +14,17 @@ typedef struct fp__transfer fp__transfer;
 /* curl_global_init exactly once per process, thread-safely. FP_OK or
  * FP_ERR_INTERNAL. */
 int fp__transfer_global_init(void);
-/* A share handle for the DNS cache, one mutex per shared data kind. */
-fp__share *fp__share_new(fp_error *err);
+/* A share handle, one mutex per shared data kind: TLS sessions always,
+ * the DNS cache with dns, one cookie store with cookies. */
+fp__share *fp__share_new(bool dns, bool cookies, fp_error *err);
+/* Load a cookie file into the share's store (junk: skip session
+ * cookies). FP_OK, or FP_ERR_INVALID_ARG without a cookie store. */
+int fp__share_load_cookies(fp__share *share, const char *path, bool junk, fp_error *err);
+/* Write the store to path in Netscape format, through path.tmp renamed
+ * over it. FP_OK, FP_ERR_INVALID_ARG, FP_ERR_NOMEM or FP_ERR_SYSTEM. */
+int fp__share_save_cookies(fp__share *share, const char *path, fp_error *err);
+/* True when libcurl can set DNS servers (built with c-ares). */
+bool fp__transfer_can_set_dns_servers(void);
 void fp__share_free(fp__share *share);
 /* One easy handle, reused for every job of one worker. share may be NULL.
  * When *abort becomes true, the transfer in flight stops with

@@ -369,7 +369,7 @@ static inline void assert_keys(json_t *obj, const char *expected) {
   free(copy);
 }
 
-#define RECORD_KEYS "index,url,status,ok,error,effective_url,elapsed_ms,bytes,attempts"
+#define RECORD_KEYS "index,url,status,ok,error,effective_url,elapsed_ms,bytes,attempts,http_version"
 
 /* ------------------------------------------------------------ files */
 

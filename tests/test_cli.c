@@ -42,7 +42,7 @@ static char *section(const char *text, const char *heading) {
 /* Every record field and error code a record can hold. */
 static const char *const record_fields[] = {
     "index", "url", "id", "status", "ok", "error", "code", "message", "effective_url",
-    "elapsed_ms", "bytes", "attempts", "timings", "headers", "body", "body_base64", "saved"};
+    "elapsed_ms", "bytes", "attempts", "http_version", "timings", "headers", "body", "body_base64", "saved"};
 static const char *const error_codes[] = {
     "invalid_json", "invalid_url", "invalid_header", "invalid_request", "unsupported_protocol",
     "dns", "connect", "connect_timeout", "timeout", "stall_timeout", "tls",

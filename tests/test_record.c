@@ -80,7 +80,7 @@ static void assert_error_obj(const json_t *rec, const char *code) {
 }
 
 static const char *const base_keys[] = {"url",          "status",     "ok",    "error",
-                                        "effective_url", "elapsed_ms", "bytes", "attempts",
+                                        "effective_url", "elapsed_ms", "bytes", "attempts", "http_version",
                                         NULL};
 
 /* ---- schema ---- */
@@ -105,7 +105,7 @@ static void test_schema_200(void **state) {
   /* index and id, every flag: the full key order */
   static const char *const full_keys[] = {
       "index",      "url",   "id",       "status",  "ok",      "error", "effective_url",
-      "elapsed_ms", "bytes", "attempts", "timings", "headers", "body",  NULL};
+      "elapsed_ms", "bytes", "attempts", "http_version", "timings", "headers", "body",  NULL};
   static const char *const timing_keys[] = {"dns_ms", "connect_ms", "tls_ms", "first_byte_ms",
                                             "total_ms", NULL};
   fp_request *req = fp_request_new(url);
@@ -142,14 +142,14 @@ static void test_schema_200(void **state) {
 
   /* one flag at a time adds only its key */
   static const char *const body_keys[] = {"url",          "status",     "ok",    "error",
-                                          "effective_url", "elapsed_ms", "bytes", "attempts",
+                                          "effective_url", "elapsed_ms", "bytes", "attempts", "http_version",
                                           "body",          NULL};
   rec = record_of(ex, fp_request_new(url), FP_RECORD_BODY);
   assert_keys(rec, body_keys);
   json_decref(rec);
   /* headers not kept by the request: an empty object */
   static const char *const hdr_keys[] = {"url",          "status",     "ok",    "error",
-                                         "effective_url", "elapsed_ms", "bytes", "attempts",
+                                         "effective_url", "elapsed_ms", "bytes", "attempts", "http_version",
                                          "headers",       NULL};
   rec = record_of(ex, fp_request_new(url), FP_RECORD_HEADERS);
   assert_keys(rec, hdr_keys);
@@ -278,7 +278,7 @@ static void test_body_utf8_and_base64(void **state) {
       {"/binary/21", "AwoRGB8mLTQ7QklQV15lbHN6gYiP"},
   };
   static const char *const b64_keys[] = {"url",          "status",     "ok",    "error",
-                                         "effective_url", "elapsed_ms", "bytes", "attempts",
+                                         "effective_url", "elapsed_ms", "bytes", "attempts", "http_version",
                                          "body_base64",   NULL};
   for (size_t i = 0; i < sizeof bins / sizeof bins[0]; i++) {
     rec = record_of(ex, tu_request("%s", bins[i].path), FP_RECORD_BODY);
@@ -307,7 +307,7 @@ static void test_record_error(void **state) {
   assert_string_equal(text, "{\"index\":7,\"url\":\"http://x/\",\"id\":\"job-9\",\"status\":null,"
                             "\"ok\":false,\"error\":{\"code\":\"invalid_json\",\"message\":"
                             "\"bad line\"},\"effective_url\":null,\"elapsed_ms\":0.0,"
-                            "\"bytes\":0,\"attempts\":0}");
+                            "\"bytes\":0,\"attempts\":0,\"http_version\":null}");
   free(text);
   json_decref(rec);
 
@@ -315,7 +315,7 @@ static void test_record_error(void **state) {
   rec = fp_record_error(0, NULL, NULL, FP_ERR_INVALID_REQUEST, NULL);
   assert_non_null(rec);
   static const char *const keys[] = {"index",         "url",        "status", "ok",       "error",
-                                     "effective_url", "elapsed_ms", "bytes",  "attempts", NULL};
+                                     "effective_url", "elapsed_ms", "bytes",  "attempts", "http_version", NULL};
   assert_keys(rec, keys);
   assert_int_equal(int_of(rec, "index"), 0);
   assert_true(json_is_null(json_object_get(rec, "url")));

@@ -68,6 +68,9 @@ typedef struct fp_executor_options {
   bool share_dns;
   double rate;
   size_t per_host;
+  bool cookies;
+  const char *cookie_file;
+  bool junk_session_cookies;
 } fp_executor_options;
 void fp_executor_options_init(fp_executor_options *opts);
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err);

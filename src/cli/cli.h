@@ -52,6 +52,14 @@ typedef struct cli_filter {
 } cli_filter;
 /* A compiled --write-out template. */
 typedef struct cli_template cli_template;
+/* The run's cookie store (net_options.c): executor-wide, unlike the
+ * request options, which go into cli_options.base. */
+typedef struct cli_net {
+  const char *cookie_file; /* -b FILE: loaded at start */
+  const char *cookie_jar;  /* -c FILE: written at the end */
+  bool junk_session;       /* -j */
+  int tls_min, tls_max;    /* fp_tls_version of --tlsv1.x, --tls-max (either order) */
+} cli_net;
 
 typedef struct cli_options {
   cli_command command;
@@ -99,6 +107,7 @@ typedef struct cli_options {
   size_t nheader_templates;
   int rows;                     /* CLI_ROWS_*: what the inputs hold */
   bool dry_run;
+  cli_net net;                /* cookies (net_options.c) */
 } cli_options;
 
 /* batch-in: one input of a run: a FILE, or a URL (an argument starting
@@ -127,6 +136,28 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o);
     cli_usage_hint(cmd);                                                       \
   } while (0)
 void cli_usage_hint(cli_command cmd);
+
+/* ---- net_options.c: proxies, cookies, TLS, names and addresses, HTTP
+ * versions: curl's options of those names ---- */
+
+/* Option values of the net group, in getopt_long's val space above the
+ * other long options. */
+enum {
+  CLI_NET_NOPROXY = 0x1000, CLI_NET_PROXY_INSECURE, CLI_NET_PROXY_CACERT,
+  CLI_NET_CERT_TYPE, CLI_NET_KEY, CLI_NET_KEY_TYPE, CLI_NET_PASS, CLI_NET_CAPATH,
+  CLI_NET_CIPHERS, CLI_NET_TLSV1_2, CLI_NET_TLSV1_3, CLI_NET_TLS_MAX,
+  CLI_NET_PINNEDPUBKEY, CLI_NET_CRLFILE, CLI_NET_RESOLVE, CLI_NET_CONNECT_TO,
+  CLI_NET_INTERFACE, CLI_NET_LOCAL_PORT, CLI_NET_DNS_SERVERS, CLI_NET_HTTP1_0,
+  CLI_NET_HTTP1_1, CLI_NET_HTTP2, CLI_NET_HTTP2_PRIOR, CLI_NET_LAST
+};
+/* The short options of the group, for getopt's string. */
+#define CLI_NET_SHORT "x:U:b:c:jE:46"
+/* True when opt (getopt's value) is one of the group's. */
+bool cli_net_is_option(int opt);
+/* Apply option opt with value arg (never echoed when it may hold a
+ * secret) to base and o. Returns 0, or -1 after a usage error on stderr. */
+int cli_net_option(cli_command cmd, int opt, const char *arg, fp_request *base,
+                   cli_options *o);
 
 /* ---- parse.c: pure parsers (no I/O, no state; fuzzed in tests/fuzz/) ----
  * Each returns 0 on success and -1 on error, and writes its outputs only

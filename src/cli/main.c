@@ -583,9 +583,16 @@ static int run_jobs(const cli_options *o) {
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
   eo.per_host = o->per_host;
+  /* one cookie store for the run (curl-net) */
+  eo.cookies = o->net.cookie_file || o->net.cookie_jar;
+  eo.cookie_file = o->net.cookie_file;
+  eo.junk_session_cookies = o->net.junk_session;
   fp_error err = {0};
   if (!(r.ex = fp_executor_new(&eo, &err))) {
-    fprintf(stderr, "fetchpool: cannot start %zu threads: %s\n", o->threads, err.text);
+    if (o->net.cookie_file && err.code == FP_ERR_SYSTEM && strstr(err.text, "cookie"))
+      fprintf(stderr, "fetchpool: --cookie: %s\n", err.text);
+    else
+      fprintf(stderr, "fetchpool: cannot start %zu threads: %s\n", o->threads, err.text);
     goto done;
   }
   /* room for every job a worker runs or the queue holds, and as many
@@ -641,12 +648,21 @@ static int run_jobs(const cli_options *o) {
   if (!o->quiet)
     cli_stats_print(r.stats, stderr);
   bool stats_bad = r.stats_file && write_stats_json(r.stats_file, o->stats_json, r.stats);
+  /* -c: once, when no transfer runs any more (after an interruption
+   * too: the aborted transfers have ended by now) */
+  bool jar_bad = false;
+  if (o->net.cookie_jar) {
+    fp_error jerr = {0};
+    fp_executor_shutdown(r.ex, true, false);
+    if ((jar_bad = fp_executor_save_cookies(r.ex, o->net.cookie_jar, &jerr) != FP_OK))
+      fprintf(stderr, "fetchpool: --cookie-jar %s: %s\n", o->net.cookie_jar, jerr.text);
+  }
   /* lost records outweigh an interruption: the output is not complete */
   if (werr)
     status = CLI_EXIT_USAGE;
   else if (sig)
     status = 128 + sig;
-  else if (read_error || stats_bad)
+  else if (read_error || stats_bad || jar_bad)
     status = CLI_EXIT_USAGE;
   else
     status = cli_stats_counts(r.stats).failed ? CLI_EXIT_FAILED : CLI_EXIT_OK;

@@ -137,6 +137,44 @@ static const char usage_text[] =
     "      --resume-failed      with --resume, also run again the jobs that\n"
     "                           failed\n"
     "\n"
+    "Proxies, cookies, TLS, names and HTTP versions (curl's options):\n"
+    "  -x, --proxy URL          [SCHEME://][USER:PASSWORD@]HOST[:PORT]; SCHEME http\n"
+    "                           (default), https, socks4, socks4a, socks5 or\n"
+    "                           socks5h; '' for none. Without it the http_proxy,\n"
+    "                           https_proxy, all_proxy and no_proxy variables hold\n"
+    "  -U, --proxy-user U:P     proxy credentials (never shown in any output)\n"
+    "      --noproxy LIST       hosts (comma-separated, or *) reached directly\n"
+    "      --proxy-insecure     do not verify an https proxy's certificate\n"
+    "      --proxy-cacert FILE  verify an https proxy with the CAs in FILE\n"
+    "  -b, --cookie DATA|FILE   send 'n=v; n2=v2', or load a cookie FILE into\n"
+    "                           the run's one cookie store (for every transfer)\n"
+    "  -c, --cookie-jar FILE    write the cookie store to FILE (Netscape format)\n"
+    "                           at the end, also after an interruption\n"
+    "  -j, --junk-session-cookies\n"
+    "                           load no session cookies from --cookie FILE\n"
+    "  -E, --cert FILE[:PASS]   client certificate (and its key's pass phrase)\n"
+    "      --cert-type T        PEM (default), DER or P12\n"
+    "      --key FILE           client private key; --key-type PEM or DER\n"
+    "      --pass PASS          pass phrase of the private key\n"
+    "      --capath DIR         verify servers with the hashed CAs in DIR\n"
+    "      --ciphers LIST       OpenSSL cipher list (TLS 1.2 and below)\n"
+    "      --tlsv1.2, --tlsv1.3 use at least this TLS version\n"
+    "      --tls-max V          use at most TLS V (1.0, 1.1, 1.2, 1.3)\n"
+    "      --pinnedpubkey K     server public key: a PEM/DER FILE or sha256//HASH\n"
+    "      --crlfile FILE       PEM certificate revocation list\n"
+    "      --resolve H:P:ADDR   connect to ADDR for host H, port P (repeatable)\n"
+    "      --connect-to H:P:H2:P2\n"
+    "                           connect to H2:P2 for requests to H:P (repeatable)\n"
+    "  -4, --ipv4 / -6, --ipv6  use only IPv4 / IPv6 addresses\n"
+    "      --interface NAME     send from this interface, address or host\n"
+    "      --local-port N[-M]   bind the local end to port N (to M)\n"
+    "      --dns-servers LIST   refused: Debian's libcurl cannot set them\n"
+    "      --http1.0, --http1.1 use this HTTP version\n"
+    "      --http2              HTTP/2, also asking cleartext servers to upgrade\n"
+    "                           (HTTP/2 over TLS is the default)\n"
+    "      --http2-prior-knowledge\n"
+    "                           HTTP/2 without TLS from the first byte\n"
+    "\n"
     "Progress and summary:\n"
     "      --progress           show the progress line on standard error\n"
     "      --no-progress        never show it (default: shown when standard\n"
@@ -155,9 +193,9 @@ static const char usage_text[] =
     "\n"
     "Record fields:\n"
     "  index, url, id (when the job gives one), status, ok, error (null or\n"
-    "  {\"code\", \"message\"}), effective_url, elapsed_ms, bytes, attempts; and\n"
-    "  with their options timings, headers, body or body_base64 (json and\n"
-    "  json_error for JSON bodies), saved\n"
+    "  {\"code\", \"message\"}), effective_url, elapsed_ms, bytes, attempts,\n"
+    "  http_version (null when no response came); and with their options timings,\n"
+    "  headers, body or body_base64 (json and json_error for JSON bodies), saved\n"
     "\n"
     "Error codes (error.code):\n"
     "  invalid_json invalid_url invalid_header invalid_request\n"
@@ -361,7 +399,8 @@ static unsigned commands_of(int opt) {
 
 /* "-": arguments that are no option come back in order (as option 1), so
  * URL arguments and FILEs keep their order (batch-in) */
-static const char short_options[] = "-:t:o:X:H:d:A:kqhVw:g";
+static const char short_options[] = "-:t:o:X:H:d:A:kqhVw:g"
+                                    CLI_NET_SHORT; /* curl-net's group */
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -426,6 +465,39 @@ static const struct option long_options[] = {
     {"csv", no_argument, NULL, OPT_CSV},
     {"tsv", no_argument, NULL, OPT_TSV},
     {"dry-run", no_argument, NULL, OPT_DRY_RUN},
+    /* proxies, cookies, TLS, names and addresses, HTTP versions
+     * (net_options.c) */
+    {"proxy", required_argument, NULL, 'x'},
+    {"proxy-user", required_argument, NULL, 'U'},
+    {"noproxy", required_argument, NULL, CLI_NET_NOPROXY},
+    {"proxy-insecure", no_argument, NULL, CLI_NET_PROXY_INSECURE},
+    {"proxy-cacert", required_argument, NULL, CLI_NET_PROXY_CACERT},
+    {"cookie", required_argument, NULL, 'b'},
+    {"cookie-jar", required_argument, NULL, 'c'},
+    {"junk-session-cookies", no_argument, NULL, 'j'},
+    {"cert", required_argument, NULL, 'E'},
+    {"cert-type", required_argument, NULL, CLI_NET_CERT_TYPE},
+    {"key", required_argument, NULL, CLI_NET_KEY},
+    {"key-type", required_argument, NULL, CLI_NET_KEY_TYPE},
+    {"pass", required_argument, NULL, CLI_NET_PASS},
+    {"capath", required_argument, NULL, CLI_NET_CAPATH},
+    {"ciphers", required_argument, NULL, CLI_NET_CIPHERS},
+    {"tlsv1.2", no_argument, NULL, CLI_NET_TLSV1_2},
+    {"tlsv1.3", no_argument, NULL, CLI_NET_TLSV1_3},
+    {"tls-max", required_argument, NULL, CLI_NET_TLS_MAX},
+    {"pinnedpubkey", required_argument, NULL, CLI_NET_PINNEDPUBKEY},
+    {"crlfile", required_argument, NULL, CLI_NET_CRLFILE},
+    {"resolve", required_argument, NULL, CLI_NET_RESOLVE},
+    {"connect-to", required_argument, NULL, CLI_NET_CONNECT_TO},
+    {"ipv4", no_argument, NULL, '4'},
+    {"ipv6", no_argument, NULL, '6'},
+    {"interface", required_argument, NULL, CLI_NET_INTERFACE},
+    {"local-port", required_argument, NULL, CLI_NET_LOCAL_PORT},
+    {"dns-servers", required_argument, NULL, CLI_NET_DNS_SERVERS},
+    {"http1.0", no_argument, NULL, CLI_NET_HTTP1_0},
+    {"http1.1", no_argument, NULL, CLI_NET_HTTP1_1},
+    {"http2", no_argument, NULL, CLI_NET_HTTP2},
+    {"http2-prior-knowledge", no_argument, NULL, CLI_NET_HTTP2_PRIOR},
     {NULL, 0, NULL, 0},
 };
 
@@ -680,6 +752,12 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       usage_error("option '%s' does not apply to fetchpool%s%s", name_buf,
                   command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
       goto fail;
+    }
+    /* proxies, cookies, TLS, names and addresses, HTTP versions */
+    if (cli_net_is_option(opt)) {
+      if (cli_net_option(cmd, opt, arg, base, o))
+        goto fail;
+      continue;
     }
     switch (opt) {
     case OPT_REDIS:
