@@ -161,6 +161,9 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
  * "attempt_timeout": seconds, "connect_timeout": seconds,
  * "stall_timeout": seconds, "max_redirs": int,
+ * "user": "USER[:PASSWORD]", "auth": "basic"|"digest"|"ntlm"|"any",
+ * "oauth2_bearer": str, "referer": str, "request_target": str,
+ * "path_as_is": bool, "limit_rate": bytes per second,
  * "id": any}. Starts from a copy of base when base is not NULL (headers of
  * obj replace base's headers of the same name, case-insensitively; the
  * timeouts given replace base's). Unknown keys are ignored. More than
@@ -263,6 +266,75 @@ FP_EXTERN int fp_request_set_id(fp_request *req, json_t *id);
 FP_EXTERN int fp_request_set_index(fp_request *req, uint64_t index);
 /* Opaque pointer for the caller; fetchpool never touches it. */
 FP_EXTERN void fp_request_set_userdata(fp_request *req, void *userdata);
+
+/* ---- curl-style request options (auth, data, misc), as curl's
+ * command line has them ---- */
+
+/* HTTP authentication methods for fp_request_set_auth (a bit set). With
+ * one method the credentials go with the first request (NTLM's first
+ * message included); with several, libcurl asks without credentials first
+ * and picks the safest method the server's 401 offers. FP_AUTH_ANY is
+ * every method libcurl has (curl --anyauth). */
+#define FP_AUTH_BASIC 1u
+#define FP_AUTH_DIGEST 2u
+#define FP_AUTH_NTLM 4u
+#define FP_AUTH_ANY 0xffu
+
+/* Credentials for HTTP authentication (curl -u USER:PASSWORD); password
+ * NULL means empty (never a prompt). user NULL clears both. Copied; the
+ * copies are wiped when the request is freed. Never written to records:
+ * records show a URL's userinfo as "***" (fp_record_new). */
+FP_EXTERN int fp_request_set_credentials(fp_request *req, const char *user,
+                                         const char *password);
+/* The methods the credentials may be sent with (FP_AUTH_*; 0 restores the
+ * default, FP_AUTH_BASIC). Bits outside FP_AUTH_ANY are
+ * FP_ERR_INVALID_ARG. */
+FP_EXTERN int fp_request_set_auth(fp_request *req, unsigned methods);
+/* An OAuth 2 bearer token sent as "Authorization: Bearer TOKEN" (curl
+ * --oauth2-bearer); NULL clears it. CR or LF is FP_ERR_INVALID_HEADER. */
+FP_EXTERN int fp_request_set_bearer(fp_request *req, const char *token);
+
+/* How ~/.netrc (or file) is used for credentials, as curl --netrc,
+ * --netrc-optional and --netrc-file: IGNORED (the default), OPTIONAL (the
+ * URL's or fp_request_set_credentials' win), REQUIRED (the file's win; a
+ * host missing from it is sent without). */
+typedef enum fp_netrc { FP_NETRC_IGNORED, FP_NETRC_OPTIONAL, FP_NETRC_REQUIRED } fp_netrc;
+/* file NULL: $HOME/.netrc. Copied. */
+FP_EXTERN int fp_request_set_netrc(fp_request *req, fp_netrc mode, const char *file);
+/* The Referer header (curl -e); with auto_referer, libcurl also sets it
+ * on each redirect it follows (curl's ";auto"). referer may then be NULL
+ * or "". NULL and false clear it. CR or LF is FP_ERR_INVALID_HEADER. */
+FP_EXTERN int fp_request_set_referer(fp_request *req, const char *referer,
+                                     bool auto_referer);
+/* Send the URL's path as given, "/../" and "/./" included (curl
+ * --path-as-is). Off by default (libcurl squashes them). */
+FP_EXTERN int fp_request_set_path_as_is(fp_request *req, bool as_is);
+/* Send target in the request line instead of the URL's path and query
+ * (curl --request-target, e.g. "*" for OPTIONS); NULL restores the URL's.
+ * Bytes below 0x21 and 0x7f are FP_ERR_INVALID_ARG. */
+FP_EXTERN int fp_request_set_request_target(fp_request *req, const char *target);
+/* Ask for every content encoding libcurl can decode, and decode it
+ * (curl --compressed): on by default; false sends no Accept-Encoding. */
+FP_EXTERN int fp_request_set_compressed(fp_request *req, bool compressed);
+/* At most bytes_per_s bytes a second in each direction for this
+ * transfer (curl --limit-rate); 0 (the default) means no limit. */
+FP_EXTERN int fp_request_set_limit_rate(fp_request *req, uint64_t bytes_per_s);
+/* Send the body as the URL's query instead (curl -G): appended after a
+ * '?', or after '&' when the URL has a query; no body is sent and the
+ * method stays what it was set to (GET by default). The body must hold
+ * no NUL byte then (one ends the query). */
+FP_EXTERN int fp_request_set_body_as_query(fp_request *req, bool as_query);
+/* Add a part to a multipart/form-data body (curl -F): name, and either
+ * len bytes of data, or the contents of the file at path (data NULL; read
+ * when the request runs; one that cannot be read fails the job with
+ * FP_ERR_INVALID_REQUEST), sent with its base name as file name. type
+ * (Content-Type) and filename may be NULL. A request with parts sends
+ * them as its body, in order, instead of any fp_request_set_body; its
+ * method is POST unless set to something other than GET. Copied. */
+FP_EXTERN int fp_request_add_form_part(fp_request *req, const char *name,
+                                       const void *data, size_t len,
+                                       const char *path, const char *type,
+                                       const char *filename);
 
 /* Getters: BORROWED strings valid while the request lives. */
 FP_EXTERN const char *fp_request_url(const fp_request *req);
