@@ -69,6 +69,9 @@ typedef struct cli_options {
   double claim_idle;          /* seconds before another's job is taken over */
   bool until_empty;
   bool json;                  /* status as JSON */
+  /* curl-req: the values of -K files, which fields above may point to */
+  char **owned;
+  size_t nowned;
 } cli_options;
 
 
@@ -77,6 +80,8 @@ typedef struct cli_options {
  * usage error, reported on stderr). o->base is set whenever -1 is
  * returned; the caller drops it (fp_request_decref). */
 int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o);
+/* Drop o->base and the -K values o holds (wiped: they may be secrets). */
+void cli_options_free(cli_options *o);
 /* Report a usage error of cmd on one line of stderr (printf format and
  * arguments), then where its help is (cli_usage_hint). */
 #define cli_usage_error(cmd, ...)                                              \

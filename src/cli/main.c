@@ -582,7 +582,7 @@ int main(int argc, char **argv) {
   if (status >= 0)
     return status;
   if ((status = check_std_fds(&o)) >= 0) {
-    fp_request_decref(o.base);
+    cli_options_free(&o);
     return status;
   }
   switch (cmd) {
@@ -603,6 +603,6 @@ int main(int argc, char **argv) {
     raise_nofile(&o);
     status = run_jobs(&o);
   }
-  fp_request_decref(o.base);
+  cli_options_free(&o);
   return status;
 }

@@ -1,9 +1,12 @@
 /* options.c: the command line of fetchpool and of its Redis commands
  * (enqueue, worker, status, results): help texts, and the options checked
  * into a cli_options, each refused by the commands it does not apply to. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -60,6 +63,34 @@ static const char usage_text[] =
     "      --timings            add phase timings to each record\n"
     "      --save DIR           save each body to DIR/INDEX.body (\"saved\" field)\n"
     "      --cacert FILE        verify TLS servers with the CA certificates in FILE\n"
+    "\n"
+    "Requests as with curl (same names and meaning; see fetchpool(1)):\n"
+    "  -u, --user USER[:PASS]   credentials (no PASS: empty, never a prompt)\n"
+    "      --basic, --digest, --ntlm, --anyauth\n"
+    "                           how to send them (default --basic)\n"
+    "      --oauth2-bearer TOKEN\n"
+    "                           send 'Authorization: Bearer TOKEN'\n"
+    "  -n, --netrc              credentials from ~/.netrc (--netrc-optional: the\n"
+    "      --netrc-file FILE    URL's and -u's win; --netrc-file: from FILE)\n"
+    "  -K, --config FILE        read options from FILE in curl's syntax (- for\n"
+    "                           standard input): keeps secrets out of ps\n"
+    "  -H, --header @FILE       the headers of FILE, one a line\n"
+    "  -d, --data DATA|@FILE    body (@FILE: without CR/LF; @-: standard input);\n"
+    "                           several -d join with &\n"
+    "      --data-binary DATA|@FILE, --data-raw DATA (no @),\n"
+    "      --data-urlencode [NAME]=DATA|[NAME]@FILE\n"
+    "      --json DATA|@FILE    JSON body, Content-Type and Accept application/json\n"
+    "  -G, --get                send the data as the URL's query, with GET\n"
+    "  -F, --form NAME=VALUE|NAME=@FILE|NAME=<FILE[;type=T]\n"
+    "                           multipart/form-data part (repeatable)\n"
+    "  -e, --referer URL[;auto] Referer header\n"
+    "  -I, --head               HEAD requests\n"
+    "      --no-compressed      ask for no encoding (--compressed: the default)\n"
+    "      --no-location        do not follow redirects (-L: the default)\n"
+    "      --path-as-is         send /../ and /./ in paths as they are\n"
+    "      --request-target T   send T in the request line instead of the path\n"
+    "      --limit-rate SIZE    bytes a second per transfer, K, M or G suffix\n"
+    "  -f, --fail               accepted: a status >= 400 already fails its job\n"
     "\n"
     "Reliability:\n"
     "      --retries N          retry a failed attempt up to N times (default 0):\n"
@@ -212,7 +243,20 @@ void cli_usage_hint(cli_command cmd) {
           command_names[cmd] ? command_names[cmd] : "", command_names[cmd] ? " " : "");
 }
 
-#define usage_error(...) cli_usage_error(cmd, __VA_ARGS__)
+/* As cli_usage_error, with the -K file and line being read, if any. */
+#define usage_error(...)                                                       \
+  do {                                                                         \
+    fputs("fetchpool: ", stderr);                                              \
+    if (config_at[0])                                                          \
+      fprintf(stderr, "%s: ", config_at);                                      \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    cli_usage_hint(cmd);                                                       \
+  } while (0)
+
+typedef struct parse_state parse_state;
+/* Where the -K line being applied is ("FILE:LINE"), for messages; "" for
+ * argv. The CLI parses its options on one thread, once. */
+static char config_at[160];
 
 /* s for a message: control bytes escaped (no CR or LF may split the
  * one-line report), cut at 80 bytes. */
@@ -237,7 +281,12 @@ enum {
   OPT_SAVE, OPT_RETRIES, OPT_RETRY_ON, OPT_RETRY_BASE, OPT_RETRY_MAX_WAIT, OPT_RATE,
   OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_ATTEMPT_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
-  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON
+  OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
+  /* curl-req: auth, data, misc request options */
+  OPT_BASIC, OPT_DIGEST, OPT_NTLM, OPT_ANYAUTH, OPT_OAUTH2_BEARER, OPT_NETRC_FILE,
+  OPT_NETRC_OPTIONAL, OPT_DATA_ASCII, OPT_DATA_BINARY, OPT_DATA_RAW, OPT_DATA_URLENCODE,
+  OPT_JSON_DATA, OPT_COMPRESSED, OPT_NO_COMPRESSED, OPT_NO_LOCATION, OPT_PATH_AS_IS,
+  OPT_REQUEST_TARGET, OPT_LIMIT_RATE
 };
 
 #define IN(c) (1u << (c))
@@ -274,6 +323,7 @@ static unsigned commands_of(int opt) {
   case 'q':
   case 'h':
   case 'V':
+  case 'K': /* curl-req: a -K file holds any command's options */
   case ':':
   case '?':
     return ~0u;
@@ -282,7 +332,8 @@ static unsigned commands_of(int opt) {
   }
 }
 
-static const char short_options[] = ":t:o:X:H:d:A:kqhV";
+static const char short_options[] = ":t:o:X:H:d:A:kqhV"
+                                    "u:K:e:F:GIfLn"; /* curl-req */
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -328,7 +379,34 @@ static const struct option long_options[] = {
     {"results-stream", required_argument, NULL, OPT_RESULTS_STREAM},
     {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
     {"until-empty", no_argument, NULL, OPT_UNTIL_EMPTY},
-    {"json", no_argument, NULL, OPT_JSON},
+    {"json", no_argument, NULL, OPT_JSON}, /* curl's --json DATA but in status */
+    /* curl-req: auth, data, config files, misc request options */
+    {"user", required_argument, NULL, 'u'},
+    {"basic", no_argument, NULL, OPT_BASIC},
+    {"digest", no_argument, NULL, OPT_DIGEST},
+    {"ntlm", no_argument, NULL, OPT_NTLM},
+    {"anyauth", no_argument, NULL, OPT_ANYAUTH},
+    {"oauth2-bearer", required_argument, NULL, OPT_OAUTH2_BEARER},
+    {"netrc", no_argument, NULL, 'n'},
+    {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
+    {"netrc-optional", no_argument, NULL, OPT_NETRC_OPTIONAL},
+    {"config", required_argument, NULL, 'K'},
+    {"data-ascii", required_argument, NULL, OPT_DATA_ASCII},
+    {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
+    {"data-raw", required_argument, NULL, OPT_DATA_RAW},
+    {"data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE},
+    {"get", no_argument, NULL, 'G'},
+    {"form", required_argument, NULL, 'F'},
+    {"referer", required_argument, NULL, 'e'},
+    {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"no-compressed", no_argument, NULL, OPT_NO_COMPRESSED},
+    {"location", no_argument, NULL, 'L'},
+    {"no-location", no_argument, NULL, OPT_NO_LOCATION},
+    {"path-as-is", no_argument, NULL, OPT_PATH_AS_IS},
+    {"request-target", required_argument, NULL, OPT_REQUEST_TARGET},
+    {"head", no_argument, NULL, 'I'},
+    {"fail", no_argument, NULL, 'f'},
+    {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -400,11 +478,68 @@ static const char *suggestion(cli_command cmd, const char *name, size_t len) {
   return best <= limit && at_best == 1 ? closest : NULL;
 }
 
+/* curl-req: curl options that make no sense here, each with what to use
+ * instead; found only when no option of the table has the name. */
+static const struct curl_only {
+  const char *name;
+  int letter; /* its short form, 0 when none */
+  const char *why;
+} curl_only[] = {
+    {"remote-name", 'O', "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
+    {"remote-name-all", 0, "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
+    {"progress-bar", '#', "use --progress for fetchpool's progress line"},
+    {"parallel", 'Z', "fetchpool is always parallel; use -t N"},
+    {"parallel-max", 0, "fetchpool is always parallel; use -t N"},
+    {"parallel-immediate", 0, "fetchpool is always parallel; use -t N"},
+    {"silent", 's', "use -q (no summary, no progress line); errors still show, in the records"},
+    {"show-error", 'S', "fetchpool always reports errors, in each record"},
+    {"verbose", 'v', "use --headers and --timings to see each response in its record"},
+    {"include", 'i', "use --headers: the response headers go in each record"},
+    {"trace", 0, "use --headers and --timings to see each response in its record"},
+    {"trace-ascii", 0, "use --headers and --timings to see each response in its record"},
+    {"upload-file", 'T', "use --data-binary @FILE with -X PUT"},
+    {"continue-at", 'C', "fetchpool does not resume transfers; --resume FILE skips finished jobs"},
+    {"next", 0, "each input line is its own job; a JSON job line sets its own method, headers "
+                "and body"},
+    {"max-time", 'm', "use --timeout SEC (it spans every attempt of a job)"},
+    {"retry", 0, "use --retries N"},
+    {"retry-delay", 0, "use --retry-base SEC"},
+    {"retry-max-time", 0, "use --timeout SEC (it spans every attempt of a job)"},
+    {"no-buffer", 'N', "each record is written as its job ends (--ordered: in input order)"},
+    {"libcurl", 0, "fetchpool's library is its C API, include/fetchpool.h"},
+    {"manual", 'M', "see man fetchpool"},
+};
+
+/* Report --name[0..len) when it is a curl option with no place here;
+ * false when it is not one. */
+static bool curl_only_long(cli_command cmd, const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof curl_only / sizeof curl_only[0]; i++) {
+    if (strlen(curl_only[i].name) == len && strncmp(curl_only[i].name, name, len) == 0) {
+      usage_error("--%s: %s", curl_only[i].name, curl_only[i].why);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The same for a short option -c. */
+static bool curl_only_short(cli_command cmd, int c) {
+  for (size_t i = 0; i < sizeof curl_only / sizeof curl_only[0]; i++) {
+    if (c && curl_only[i].letter == c) {
+      usage_error("-%c (--%s): %s", c, curl_only[i].name, curl_only[i].why);
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Report an unknown long option --name[0..len): its name only, never a
  * value given with it (--user=alice:secret), and a suggestion when one
  * option is close. */
 static void unknown_option(cli_command cmd, const char *name, size_t len) {
   char buf[128];
+  if (curl_only_long(cmd, name, len))
+    return;
   char *copy = strndup(name, len);
   const char *hint = suggestion(cmd, name, len);
   if (hint)
@@ -426,22 +561,983 @@ static bool valid_name(const char *s) {
   return true;
 }
 
-int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
-  const char *method = NULL, *data = NULL;
-  double timeout = 0, connect_timeout = 0;
-  double retry_base = FP_DEFAULT_RETRY_BASE, retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+static int apply_option(parse_state *ps, int opt, const char *arg, bool from_argv);
+
+/* ---- curl-req: auth, data, -K config files, misc request options and
+ * the curl options that make no sense here (issue 13) ---- */
+
+#define NOT_MINE (-2)       /* curl_req_option: not one of this block's */
+#define MAX_CONFIG_DEPTH 8  /* -K files reading -K files */
+
+/* What parsing gathers before it is checked and set on the base request
+ * (the options that combine: data, method, auth, netrc, redirects). */
+struct parse_state {
+  cli_command cmd;
+  cli_options *o;
+  fp_request *base;
+  char name[64]; /* the option being applied, as written, for messages */
+  const char *method;
+  double timeout, connect_timeout, retry_base, retry_max_wait;
   int statuses[MAX_RETRY_STATUSES];
-  size_t nstatuses = 0;
-  bool retry_on = false;
-  uint64_t n, retries = 0;
-  char shown_buf[128];
-  fp_request *base = fp_request_new("");
-  int opt, rc = CLI_EXIT_USAGE;
-  if (!base) {
-    fprintf(stderr, "fetchpool: out of memory\n");
+  size_t nstatuses;
+  bool retry_on;
+  uint64_t retries;
+  /* curl-req */
+  char *data; /* -d, --data-*, --json pieces, joined; wiped when freed */
+  size_t data_len, data_cap;
+  bool has_data, last_json, json, get, head, form;
+  bool user_ctype, user_accept; /* -H gave Content-Type, Accept */
+  bool netrc, netrc_optional;
+  const char *netrc_file;
+  int location; /* -1 as by default, 0 --no-location, 1 -L */
+  unsigned auth; /* FP_AUTH_* of --basic, --digest, --ntlm, --anyauth */
+  bool stdin_used; /* read by -K -, -d @-, -H @-, ... */
+  unsigned depth;  /* -K nesting */
+};
+
+/* Overwrite then free n bytes at s (a secret: data, a config file). */
+static void wipe_free(char *s, size_t n) {
+  if (s)
+    explicit_bzero(s, n);
+  free(s);
+}
+
+static void parse_state_free(parse_state *ps) {
+  wipe_free(ps->data, ps->data_cap);
+  free(ps);
+}
+
+void cli_options_free(cli_options *o) {
+  fp_request_decref(o->base);
+  o->base = NULL;
+  for (size_t i = 0; i < o->nowned; i++)
+    wipe_free(o->owned[i], strlen(o->owned[i]));
+  free(o->owned);
+  o->owned = NULL;
+  o->nowned = 0;
+}
+
+/* A copy of s that lives as long as o (a -K file's value, which o may
+ * point to); NULL when out of memory. */
+static char *keep_string(cli_options *o, const char *s) {
+  char **grown = realloc(o->owned, (o->nowned + 1) * sizeof *grown);
+  if (!grown)
+    return NULL;
+  o->owned = grown;
+  char *copy = strdup(s);
+  if (copy)
+    o->owned[o->nowned++] = copy;
+  return copy;
+}
+
+/* The option entry getopt_long and -K files use for lo under cmd: --json
+ * is a flag of status, and curl's --json DATA everywhere else. */
+static const struct option *resolve(cli_command cmd, const struct option *lo) {
+  static const struct option json_data = {"json", required_argument, NULL, OPT_JSON_DATA};
+  return lo->val == OPT_JSON && cmd != CLI_STATUS ? &json_data : lo;
+}
+
+/* True when opt applies to cmd; else reports it. */
+static bool applies(cli_command cmd, int opt, const char *name) {
+  if (commands_of(opt) & IN(cmd))
+    return true;
+  usage_error("option '%s' does not apply to fetchpool%s%s", name,
+              command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
+  return false;
+}
+
+/* All of path ("-": standard input) into *out (NUL-terminated, *len
+ * bytes, may hold NUL bytes; wipe_free it), or -1 after reporting it as
+ * what (the option it is for). */
+static int slurp(parse_state *ps, const char *path, const char *what, char **out,
+                 size_t *len) {
+  cli_command cmd = ps->cmd;
+  char buf[128];
+  bool is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  size_t n = 0, cap = 4096;
+  char *text = malloc(cap);
+  if (!f || !text) {
+    usage_error("cannot read %s file '%s': %s", what, shown(path, buf, sizeof buf),
+                text ? strerror(errno) : "out of memory");
+    free(text);
+    return -1;
+  }
+  if (is_stdin)
+    ps->stdin_used = true;
+  for (;;) {
+    if (cap - n < 2) {
+      char *grown = cap < SIZE_MAX / 2 ? malloc(cap * 2) : NULL;
+      if (grown)
+        memcpy(grown, text, n);
+      wipe_free(text, cap); /* realloc would leave the old copy unwiped */
+      text = grown;
+      cap *= 2;
+      if (!text)
+        break;
+    }
+    size_t got = fread(text + n, 1, cap - n - 1, f);
+    n += got;
+    if (got == 0)
+      break;
+  }
+  bool bad = !text || ferror(f);
+  int saved = errno;
+  if (!is_stdin)
+    fclose(f);
+  if (bad) {
+    usage_error("cannot read %s file '%s': %s", what, shown(path, buf, sizeof buf),
+                text ? strerror(saved) : "out of memory");
+    wipe_free(text, text ? cap : 0);
+    return -1;
+  }
+  text[n] = '\0';
+  *out = text;
+  *len = n;
+  return 0;
+}
+
+/* Note the headers a --json must not override. */
+static void note_header(parse_state *ps, const char *line) {
+  if (strncasecmp(line, "Content-Type:", 13) == 0)
+    ps->user_ctype = true;
+  else if (strncasecmp(line, "Accept:", 7) == 0)
+    ps->user_accept = true;
+}
+
+/* -H @FILE: one header per line, as curl reads it (CR LF or LF ends a
+ * line; empty lines skipped). A bad line is named by number only: the
+ * file is where secrets are kept out of argv. */
+static int header_file(parse_state *ps, const char *path) {
+  cli_command cmd = ps->cmd;
+  char *text, buf[128];
+  size_t len, lineno = 0;
+  if (slurp(ps, path, "--header", &text, &len))
+    return CLI_EXIT_USAGE;
+  int rc = -1;
+  for (char *line = text; line < text + len && rc == -1;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line)), *next;
+    next = nl ? nl + 1 : text + len;
+    if (nl)
+      *nl = '\0';
+    lineno++;
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\r')
+      line[--n] = '\0';
+    if (line + n != (nl ? nl : text + len)) {
+      usage_error("invalid header on line %zu of --header file '%s': it holds a NUL byte",
+                  lineno, shown(path, buf, sizeof buf));
+      rc = CLI_EXIT_USAGE;
+    } else if (n) {
+      note_header(ps, line);
+      int hrc = fp_request_add_header_line(ps->base, line);
+      if (hrc == FP_ERR_INVALID_REQUEST) {
+        usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+        rc = CLI_EXIT_USAGE;
+      } else if (hrc) {
+        usage_error("invalid header on line %zu of --header file '%s': expected 'Name: "
+                    "value' with a token name (the line is not shown)",
+                    lineno, shown(path, buf, sizeof buf));
+        rc = CLI_EXIT_USAGE;
+      }
+    }
+    line = next;
+  }
+  wipe_free(text, len);
+  return rc;
+}
+
+/* Append n bytes to the data, after '&' unless it is the first piece or
+ * one --json piece follows another (curl concatenates those). */
+static int append_data(parse_state *ps, const char *piece, size_t n, bool json) {
+  size_t need = ps->data_len + n + 2;
+  if (need > ps->data_cap) {
+    size_t cap = need * 2;
+    char *grown = malloc(cap);
+    if (!grown)
+      return -1;
+    if (ps->data)
+      memcpy(grown, ps->data, ps->data_len);
+    wipe_free(ps->data, ps->data_cap);
+    ps->data = grown;
+    ps->data_cap = cap;
+  }
+  if (ps->has_data && !(json && ps->last_json))
+    ps->data[ps->data_len++] = '&';
+  memcpy(ps->data + ps->data_len, piece, n);
+  ps->data_len += n;
+  ps->data[ps->data_len] = '\0';
+  ps->has_data = true;
+  ps->last_json = json;
+  return 0;
+}
+
+/* s[0..n) percent-encoded as curl --data-urlencode does (all but ALPHA,
+ * DIGIT and -._~), after prefix; a new string, or NULL. */
+static char *url_encode(const char *prefix, size_t plen, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  char *out = malloc(plen + 3 * n + 1), *p = out;
+  if (!out)
+    return NULL;
+  memcpy(p, prefix, plen);
+  p += plen;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        strchr("-._~", c)) {
+      *p++ = (char)c;
+    } else {
+      *p++ = '%';
+      *p++ = hex[c >> 4];
+      *p++ = hex[c & 15];
+    }
+  }
+  *p = '\0';
+  return out;
+}
+
+/* -d, --data-ascii, --data-binary, --data-raw, --data-urlencode, --json. */
+static int add_data(parse_state *ps, int opt, const char *arg) {
+  cli_command cmd = ps->cmd;
+  char *file = NULL, *encoded = NULL;
+  size_t flen = 0;
+  const char *piece = arg;
+  size_t n = strlen(arg);
+  int rc = -1;
+  if (opt == OPT_DATA_URLENCODE) {
+    /* curl's forms: content, =content, name=content, @file, name@file */
+    const char *sep = strchr(arg, '=');
+    if (!sep)
+      sep = strchr(arg, '@');
+    size_t nlen = sep ? (size_t)(sep - arg) : 0;
+    const char *content = sep ? sep + 1 : arg;
+    size_t clen = strlen(content);
+    if (sep && *sep == '@') {
+      if (slurp(ps, content, ps->name, &file, &flen))
+        return CLI_EXIT_USAGE;
+      content = file;
+      clen = flen;
+    }
+    char prefix[1024];
+    if (nlen + 1 >= sizeof prefix) {
+      usage_error("invalid --data-urlencode: the name is longer than %zu bytes",
+                  sizeof prefix - 2);
+      rc = CLI_EXIT_USAGE;
+      goto done;
+    }
+    memcpy(prefix, arg, nlen);
+    prefix[nlen] = '=';
+    encoded = url_encode(prefix, nlen ? nlen + 1 : 0, content, clen);
+    piece = encoded;
+    n = encoded ? strlen(encoded) : 0;
+  } else if (arg[0] == '@' && opt != OPT_DATA_RAW) {
+    if (slurp(ps, arg + 1, ps->name, &file, &flen))
+      return CLI_EXIT_USAGE;
+    n = flen;
+    if (opt == 'd' || opt == OPT_DATA_ASCII) { /* curl -d @FILE drops CR and LF */
+      size_t k = 0;
+      for (size_t i = 0; i < flen; i++)
+        if (file[i] != '\r' && file[i] != '\n')
+          file[k++] = file[i];
+      n = k;
+    }
+    piece = file;
+  }
+  if (opt == OPT_JSON_DATA)
+    ps->json = true;
+  if (!piece || append_data(ps, piece, n, opt == OPT_JSON_DATA)) {
+    usage_error("out of memory");
+    rc = CLI_EXIT_USAGE;
+  }
+done:
+  wipe_free(file, flen);
+  wipe_free(encoded, encoded ? strlen(encoded) : 0);
+  return rc;
+}
+
+/* -F NAME=CONTENT, NAME=@FILE (a file part) or NAME=<FILE (the file's
+ * text as the value), each with optional ;type=TYPE and, for files,
+ * ;filename=NAME, as curl -F. The value is never shown in messages. */
+static int add_form(parse_state *ps, const char *arg) {
+  cli_command cmd = ps->cmd;
+  char buf[128], *name = NULL, *value = NULL, *type = NULL, *filename = NULL, *text = NULL;
+  size_t tlen = 0;
+  int rc = CLI_EXIT_USAGE;
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) {
+    usage_error("invalid --form: expected NAME=CONTENT, NAME=@FILE or NAME=<FILE");
     return CLI_EXIT_USAGE;
   }
+  char kind = eq[1] == '@' || eq[1] == '<' ? eq[1] : 0;
+  const char *v = eq + 1 + (kind != 0);
+  /* where the ;key=value parameters start: a file name ends at the first
+   * ';', a text value only before a ;type= or ;filename= */
+  const char *params = kind ? strchr(v, ';') : NULL;
+  if (!kind) {
+    const char *t = strstr(v, ";type="), *f = strstr(v, ";filename=");
+    params = t && (!f || t < f) ? t : f;
+  }
+  name = strndup(arg, (size_t)(eq - arg));
+  value = strndup(v, params ? (size_t)(params - v) : strlen(v));
+  if (!name || !value)
+    goto nomem;
+  for (const char *p = params; p && *p == ';';) {
+    const char *end = strchr(p + 1, ';');
+    size_t plen = end ? (size_t)(end - p - 1) : strlen(p + 1);
+    char **field = strncmp(p + 1, "type=", 5) == 0 ? &type
+                   : strncmp(p + 1, "filename=", 9) == 0 ? &filename : NULL;
+    if (!field) {
+      usage_error("invalid --form parameter for '%s': only ;type= and ;filename= are known",
+                  shown(name, buf, sizeof buf));
+      goto done;
+    }
+    size_t skip = field == &type ? 5 : 9;
+    free(*field);
+    if (!(*field = strndup(p + 1 + skip, plen - skip)))
+      goto nomem;
+    p = end;
+  }
+  int frc;
+  if (kind == '@') {
+    if (access(value, R_OK) != 0) {
+      usage_error("cannot read --form file '%s': %s", shown(value, buf, sizeof buf),
+                  strerror(errno));
+      goto done;
+    }
+    frc = fp_request_add_form_part(ps->base, name, NULL, 0, value, type, filename);
+  } else if (kind == '<') {
+    if (slurp(ps, value, "--form", &text, &tlen))
+      goto done;
+    frc = fp_request_add_form_part(ps->base, name, text, tlen, NULL, type, filename);
+  } else {
+    frc = fp_request_add_form_part(ps->base, name, value, strlen(value), NULL, type, filename);
+  }
+  if (frc)
+    goto nomem;
+  ps->form = true;
+  rc = -1;
+  goto done;
+nomem:
+  usage_error("out of memory");
+done:
+  free(name);
+  wipe_free(value, value ? strlen(value) : 0);
+  free(type);
+  free(filename);
+  wipe_free(text, tlen);
+  return rc;
+}
+
+/* Blank a secret's bytes in argv, as curl does, so that ps and
+ * /proc/PID/cmdline show it no longer (they did until now: -K, --netrc
+ * and -H @FILE keep it out of argv altogether). */
+static void blank_arg(const char *arg, bool from_argv) {
+  if (from_argv)
+    memset((char *)arg, 0, strlen(arg));
+}
+
+/* The value of one line of a -K file: what follows the option and its
+ * separators at *p, unquoted as curl does ("..." with \\ \" \t \n \r \v;
+ * a backslash before another byte stands for that byte), or up to white
+ * space. Written over the line in place; *value NULL when there is none.
+ * Returns 0, or -1 for an unterminated quote or text after the value. */
+static int config_value(char *p, char **value) {
+  *value = NULL;
+  if (*p == '"') {
+    char *out = ++p, *start = out;
+    for (; *p && *p != '"'; p++) {
+      if (*p == '\\' && p[1]) {
+        p++;
+        *out++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 'v' ? '\v' : *p;
+      } else {
+        *out++ = *p;
+      }
+    }
+    if (*p != '"')
+      return -1;
+    p++;
+    *out = '\0';
+    *value = start;
+  } else if (*p) {
+    *value = p;
+    p += strcspn(p, " \t");
+    if (*p)
+      *p++ = '\0';
+  }
+  p += strspn(p, " \t");
+  return *p && *p != '#' ? -1 : 0;
+}
+
+/* Apply one line of a -K file; -1 to go on, or an exit status. */
+static int config_line(parse_state *ps, char *line) {
+  cli_command cmd = ps->cmd;
+  char buf[128];
+  line += strspn(line, " \t");
+  if (!*line || strchr("#/*", *line))
+    return -1; /* blank, or a comment as curl has them */
+  bool dashed = line[0] == '-';
+  char *opt_end = line + strcspn(line, dashed ? " \t" : " \t=:");
+  char *p = opt_end + strspn(opt_end, dashed ? " \t" : " \t=:");
+  char saved = *opt_end;
+  *opt_end = '\0';
+  char *value;
+  int opt;
+  bool takes_value;
+  if (dashed && line[1] != '-') { /* -X, or -XVALUE */
+    const char *spec = line[1] && line[1] != ':' ? strchr(short_options + 1, line[1]) : NULL;
+    if (!spec) {
+      if (!curl_only_short(cmd, (unsigned char)line[1]))
+        usage_error("unknown option '%s'", shown(line, buf, 3));
+      return CLI_EXIT_USAGE;
+    }
+    opt = line[1];
+    takes_value = spec[1] == ':';
+    snprintf(ps->name, sizeof ps->name, "-%c", line[1]);
+    if (line[2]) {
+      if (!takes_value) {
+        usage_error("unknown option '%s': one option a line", shown(line, buf, 3));
+        return CLI_EXIT_USAGE;
+      }
+      *opt_end = saved;
+      p = line + 2; /* the rest of the line is the value */
+    }
+  } else {
+    const char *lname = line + (dashed ? 2 : 0);
+    size_t len = strcspn(lname, "=");
+    const struct option *lo = exact_option(lname, len);
+    if (!lo) {
+      unknown_option(cmd, lname, len);
+      return CLI_EXIT_USAGE;
+    }
+    lo = resolve(cmd, lo);
+    if (lname[len]) { /* --name=value: '=' is no separator after dashes */
+      usage_error("option '--%s' and its value must be separated by white space in a "
+                  "config file", lo->name);
+      return CLI_EXIT_USAGE;
+    }
+    opt = lo->val;
+    takes_value = lo->has_arg == required_argument;
+    snprintf(ps->name, sizeof ps->name, "--%s", lo->name);
+  }
+  if (config_value(p, &value)) {
+    usage_error("the value of '%s' has text after it: quote a value with white space in "
+                "\"...\"", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (takes_value && !value) {
+    usage_error("option '%s' needs a value", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (!takes_value && value) {
+    usage_error("option '%s' takes no value", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (!applies(cmd, opt, ps->name))
+    return CLI_EXIT_USAGE;
+  const char *arg = value ? keep_string(ps->o, value) : "";
+  if (!arg) {
+    usage_error("out of memory");
+    return CLI_EXIT_USAGE;
+  }
+  return apply_option(ps, opt, arg, false);
+}
+
+/* -K FILE: curl's config file syntax, one option a line (see
+ * config_line), for every option of the table; "-" reads standard input.
+ * Messages say FILE:LINE. */
+static int config_file(parse_state *ps, const char *path) {
+  cli_command cmd = ps->cmd;
+  char *text, buf[128], outer[sizeof config_at];
+  size_t len;
+  if (ps->depth >= MAX_CONFIG_DEPTH) {
+    usage_error("-K files nested more than %d deep (one reads itself?)", MAX_CONFIG_DEPTH);
+    return CLI_EXIT_USAGE;
+  }
+  if (slurp(ps, path, "--config", &text, &len))
+    return CLI_EXIT_USAGE;
+  ps->depth++;
+  memcpy(outer, config_at, sizeof outer);
+  int rc = -1;
+  size_t lineno = 0;
+  for (char *line = text; line < text + len && rc == -1;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    char *next = nl ? nl + 1 : text + len;
+    if (nl)
+      *nl = '\0';
+    lineno++;
+    size_t n = strlen(line);
+    if (n && line[n - 1] == '\r')
+      line[--n] = '\0';
+    snprintf(config_at, sizeof config_at, "%s:%zu",
+             strcmp(path, "-") ? shown(path, buf, sizeof buf) : "<stdin>", lineno);
+    if (line + n != (nl ? nl : text + len)) {
+      usage_error("the line holds a NUL byte");
+      rc = CLI_EXIT_USAGE;
+    } else {
+      rc = config_line(ps, line);
+    }
+    line = next;
+  }
+  memcpy(config_at, outer, sizeof config_at);
+  ps->depth--;
+  wipe_free(text, len);
+  return rc;
+}
+
+/* This block's options; NOT_MINE for the others. */
+static int curl_req_option(parse_state *ps, int opt, const char *arg, bool from_argv) {
+  cli_command cmd = ps->cmd;
+  fp_request *base = ps->base;
+  char buf[128];
+  switch (opt) {
+  case 'H':
+    note_header(ps, arg);
+    return NOT_MINE; /* the header itself is added below */
+  case 'u': {
+    /* USER[:PASSWORD]; no password is an empty one (curl would prompt) */
+    const char *colon = strchr(arg, ':');
+    char *user = strndup(arg, colon ? (size_t)(colon - arg) : strlen(arg));
+    int rc = user ? fp_request_set_credentials(base, user, colon ? colon + 1 : "") : FP_ERR_NOMEM;
+    wipe_free(user, user ? strlen(user) : 0);
+    blank_arg(arg, from_argv);
+    if (rc) {
+      usage_error("out of memory");
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case OPT_BASIC:
+    ps->auth |= FP_AUTH_BASIC;
+    return -1;
+  case OPT_DIGEST:
+    ps->auth |= FP_AUTH_DIGEST;
+    return -1;
+  case OPT_NTLM:
+    ps->auth |= FP_AUTH_NTLM;
+    return -1;
+  case OPT_ANYAUTH:
+    ps->auth = FP_AUTH_ANY;
+    return -1;
+  case OPT_OAUTH2_BEARER: {
+    int rc = fp_request_set_bearer(base, arg);
+    blank_arg(arg, from_argv);
+    if (rc) {
+      usage_error("invalid --oauth2-bearer: CR or LF in the token (not shown)");
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case 'n':
+    ps->netrc = true;
+    return -1;
+  case OPT_NETRC_OPTIONAL:
+    ps->netrc_optional = true;
+    return -1;
+  case OPT_NETRC_FILE:
+    if (access(arg, R_OK) != 0) {
+      usage_error("cannot read --netrc-file '%s': %s", shown(arg, buf, sizeof buf),
+                  strerror(errno));
+      return CLI_EXIT_USAGE;
+    }
+    ps->netrc_file = arg;
+    return -1;
+  case 'K':
+    return config_file(ps, arg);
+  case 'd':
+  case OPT_DATA_ASCII:
+  case OPT_DATA_BINARY:
+  case OPT_DATA_RAW:
+  case OPT_DATA_URLENCODE:
+  case OPT_JSON_DATA:
+    return add_data(ps, opt, arg);
+  case 'F':
+    return add_form(ps, arg);
+  case 'G':
+    ps->get = true;
+    return -1;
+  case 'I':
+    ps->head = true;
+    return -1;
+  case 'e': {
+    /* URL, URL;auto or ;auto as curl -e */
+    size_t n = strlen(arg);
+    bool autoref = n >= 5 && strcmp(arg + n - 5, ";auto") == 0;
+    char *ref = strndup(arg, autoref ? n - 5 : n);
+    int rc = ref ? fp_request_set_referer(base, ref, autoref) : FP_ERR_NOMEM;
+    free(ref);
+    if (rc) {
+      usage_error("invalid --referer '%s': CR and LF are not allowed", shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case OPT_COMPRESSED:
+  case OPT_NO_COMPRESSED:
+    fp_request_set_compressed(base, opt == OPT_COMPRESSED);
+    return -1;
+  case 'L':
+  case OPT_NO_LOCATION:
+    ps->location = opt == 'L';
+    return -1;
+  case OPT_PATH_AS_IS:
+    fp_request_set_path_as_is(base, true);
+    return -1;
+  case OPT_REQUEST_TARGET:
+    if (fp_request_set_request_target(base, arg)) {
+      usage_error("invalid --request-target '%s': expected a target without spaces or "
+                  "control characters, such as * or /path?query", shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  case 'f': /* a status >= 400 is already a failed job (exit status 1) */
+    return -1;
+  case OPT_LIMIT_RATE: {
+    uint64_t rate;
+    if (cli_parse_size(arg, &rate) || rate == 0 || rate > (uint64_t)INT64_MAX) {
+      usage_error("invalid --limit-rate '%s': expected bytes a second such as 100K or 1M",
+                  shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    fp_request_set_limit_rate(base, rate);
+    return -1;
+  }
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* Set what this block's options gathered on the base request, once all
+ * are read: data and form, method, auth, netrc, redirects. Returns 0, or
+ * -1 after reporting a usage error. */
+static int curl_req_finish(parse_state *ps) {
+  cli_command cmd = ps->cmd;
+  cli_options *o = ps->o;
+  fp_request *base = ps->base;
+  if (ps->form && ps->has_data) {
+    usage_error("-F cannot be combined with -d, --data-* or --json (one body or the other)");
+    return -1;
+  }
+  if (ps->head && !ps->get && (ps->has_data || ps->form)) {
+    usage_error("-I sends no body: drop the data, or add -G to send it in the query");
+    return -1;
+  }
+  if (ps->get && ps->form) {
+    usage_error("-G cannot send -F parts in the query");
+    return -1;
+  }
+  if (ps->stdin_used && (cmd == CLI_RUN || cmd == CLI_ENQUEUE)) {
+    bool jobs_from_stdin = o->nfiles == 0;
+    for (size_t i = 0; i < o->nfiles; i++)
+      jobs_from_stdin |= strcmp(o->files[i], "-") == 0;
+    if (jobs_from_stdin) {
+      usage_error("standard input was read by an option (-K -, @-): give the jobs as FILE");
+      return -1;
+    }
+  }
+  if (ps->has_data &&
+      fp_request_set_body(base, ps->data ? ps->data : "", ps->data ? ps->data_len : 0))
+    goto nomem;
+  if (ps->get)
+    fp_request_set_body_as_query(base, true);
+  if (ps->json && ((!ps->user_ctype &&
+                    fp_request_add_header(base, "Content-Type", "application/json")) ||
+                   (!ps->user_accept && fp_request_add_header(base, "Accept", "application/json"))))
+    goto nomem;
+  /* -X wins; else -I is HEAD, -G GET, and a body POST, as with curl */
+  if (!ps->method && (ps->head || (!ps->get && (ps->has_data || ps->form))))
+    fp_request_set_method(base, ps->head ? "HEAD" : "POST");
+  if (ps->auth)
+    fp_request_set_auth(base, ps->auth);
+  if ((ps->netrc || ps->netrc_optional || ps->netrc_file) &&
+      fp_request_set_netrc(base, ps->netrc_optional ? FP_NETRC_OPTIONAL : FP_NETRC_REQUIRED,
+                           ps->netrc_file))
+    goto nomem;
+  if (ps->location == 0)
+    fp_request_set_redirects(base, false, FP_DEFAULT_MAX_REDIRS);
+  return 0;
+nomem:
+  usage_error("out of memory");
+  return -1;
+}
+
+/* Apply one option (opt, as getopt_long returns it, with its value arg,
+ * "" for a flag) whether it came from argv or from a -K file (from_argv
+ * false). Returns -1 to go on, or an exit status (a usage error, reported;
+ * help; version). */
+static int apply_option(parse_state *ps, int opt, const char *arg, bool from_argv) {
+  cli_command cmd = ps->cmd;
+  cli_options *o = ps->o;
+  fp_request *base = ps->base;
+  char shown_buf[128];
+  const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
+  uint64_t n;
+  int rc;
+  if ((rc = curl_req_option(ps, opt, arg, from_argv)) != NOT_MINE)
+    return rc;
+  switch (opt) {
+  case OPT_REDIS:
+    o->redis = arg;
+    break;
+  case OPT_STREAM:
+  case OPT_GROUP:
+  case OPT_CONSUMER:
+  case OPT_RESULTS_STREAM: {
+    const char *name = opt == OPT_STREAM ? "stream" : opt == OPT_GROUP ? "group"
+                       : opt == OPT_CONSUMER ? "consumer" : "results-stream";
+    if (!valid_name(arg)) {
+      usage_error("invalid --%s '%s': expected a name without control characters",
+                  name, shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    *(opt == OPT_STREAM ? &o->stream : opt == OPT_GROUP ? &o->group
+      : opt == OPT_CONSUMER ? &o->consumer : &o->results_stream) = arg;
+    break;
+  }
+  case OPT_CLAIM_IDLE:
+    if (cli_parse_seconds(arg, &o->claim_idle) || o->claim_idle < 0.01) {
+      usage_error("invalid --claim-idle '%s': expected seconds, at least 0.01", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case OPT_UNTIL_EMPTY:
+    o->until_empty = true;
+    break;
+  case OPT_JSON:
+    o->json = true;
+    break;
+  case 't':
+    if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+      usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
+                  shown_arg, MAX_THREADS);
+      return CLI_EXIT_USAGE;
+    }
+    o->threads = n;
+    break;
+  case 'o':
+    o->output = arg;
+    break;
+  case OPT_ORDERED:
+    o->ordered = true;
+    break;
+  case 'X':
+    ps->method = arg;
+    if (fp_request_set_method(base, ps->method)) {
+      usage_error("invalid --method '%s': expected an HTTP method token such as GET",
+                  shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case 'H': {
+    if (arg[0] == '@')
+      return header_file(ps, arg + 1);
+    int hrc = fp_request_add_header_line(base, arg);
+    if (hrc == FP_ERR_INVALID_REQUEST) {
+      usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                  "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+      return CLI_EXIT_USAGE;
+    } else if (hrc) {
+      usage_error("invalid --header '%s': expected 'Name: value' with a token name "
+                  "and no CR or LF", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  }
+  case OPT_TIMEOUT:
+  case OPT_CONNECT_TIMEOUT:
+    if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &ps->timeout : &ps->connect_timeout)) {
+      usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
+                  opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case OPT_MAX_REDIRS:
+    if (cli_parse_count(arg, 0, MAX_REDIRS_LIMIT, &n)) {
+      usage_error("invalid --max-redirs '%s': expected a whole number from 0 to %d",
+                  shown_arg, MAX_REDIRS_LIMIT);
+      return CLI_EXIT_USAGE;
+    }
+    fp_request_set_redirects(base, n > 0, (long)n);
+    break;
+  case OPT_MAX_BODY: {
+    uint64_t size;
+    if (cli_parse_size(arg, &size) || size == 0 || size > SIZE_MAX) {
+      usage_error("invalid --max-body '%s': expected a size such as 65536, 512K, 64M "
+                  "or 1G", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    fp_request_set_max_body(base, (size_t)size);
+    break;
+  }
+  case 'A':
+    if (fp_request_set_user_agent(base, arg)) {
+      usage_error("invalid --user-agent '%s': CR and LF are not allowed",
+                  shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case 'k':
+    fp_request_set_insecure(base, true);
+    break;
+  case OPT_BODY:
+    o->record_flags |= FP_RECORD_BODY;
+    break;
+  case OPT_HEADERS:
+    o->record_flags |= FP_RECORD_HEADERS;
+    fp_request_set_keep_headers(base, true);
+    break;
+  case OPT_TIMINGS:
+    o->record_flags |= FP_RECORD_TIMINGS;
+    break;
+  case OPT_SAVE:
+    o->save_dir = arg;
+    break;
+  case OPT_RETRIES:
+    if (cli_parse_count(arg, 0, MAX_RETRIES, &ps->retries)) {
+      usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
+                  shown_arg, MAX_RETRIES);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case OPT_RETRY_ON:
+    if (cli_parse_statuses(arg, ps->statuses, MAX_RETRY_STATUSES, &ps->nstatuses)) {
+      usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
+                  "separated by commas, such as 429,503", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    ps->retry_on = true;
+    break;
+  case OPT_RETRY_BASE:
+  case OPT_RETRY_MAX_WAIT:
+  case OPT_STALL_TIMEOUT:
+  case OPT_ATTEMPT_TIMEOUT:
+  case OPT_GRACE: {
+    double v;
+    const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
+                       : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
+                       : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
+                       : opt == OPT_ATTEMPT_TIMEOUT ? "attempt-timeout"
+                                                   : "grace";
+    if (cli_parse_seconds(arg, &v)) {
+      usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    if (opt == OPT_RETRY_BASE)
+      ps->retry_base = v;
+    else if (opt == OPT_RETRY_MAX_WAIT)
+      ps->retry_max_wait = v;
+    else if (opt == OPT_STALL_TIMEOUT)
+      fp_request_set_stall_timeout(base, v);
+    else if (opt == OPT_ATTEMPT_TIMEOUT)
+      fp_request_set_attempt_timeout(base, v);
+    else
+      o->grace = v;
+    break;
+  }
+  case OPT_RATE:
+    if (cli_parse_seconds(arg, &o->rate) || o->rate > MAX_RATE) {
+      usage_error("invalid --rate '%s': expected requests per second such as 20 or "
+                  "0.5, at most %g", shown_arg, MAX_RATE);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case OPT_ENGINE:
+    if (strcmp(arg, "threads") == 0) {
+      o->engine = FP_ENGINE_THREADS;
+    } else if (strcmp(arg, "multi") == 0) {
+      o->engine = FP_ENGINE_MULTI;
+    } else if (strcmp(arg, "hybrid") == 0) {
+      o->engine = FP_ENGINE_HYBRID;
+    } else {
+      usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
+      return CLI_EXIT_USAGE;
+    }
+    break;
+  case OPT_LOOPS:
+    if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+      usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
+                  MAX_THREADS);
+      return CLI_EXIT_USAGE;
+    }
+    o->loops = (size_t)n;
+    break;
+  case OPT_PER_HOST:
+    if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
+      usage_error("invalid --per-host '%s': expected a whole number from 0 to %d",
+                  shown_arg, MAX_PER_HOST);
+      return CLI_EXIT_USAGE;
+    }
+    o->per_host = (size_t)n;
+    break;
+  case OPT_CACERT:
+    if (!*arg) {
+      usage_error("invalid --cacert '': expected a file of PEM certificates");
+      return CLI_EXIT_USAGE;
+    }
+    o->cacert = arg;
+    fp_request_set_cacert(base, arg);
+    break;
+  case OPT_RESUME:
+    if (!*arg) {
+      usage_error("invalid --resume '': expected the output file of an earlier run");
+      return CLI_EXIT_USAGE;
+    }
+    o->resume = arg;
+    break;
+  case OPT_RESUME_FAILED:
+    o->resume_failed = true;
+    break;
+  case OPT_PROGRESS:
+    o->progress = 1;
+    break;
+  case OPT_NO_PROGRESS:
+    o->progress = 0;
+    break;
+  case 'q':
+    o->quiet = true;
+    break;
+  case OPT_STATS_JSON:
+    o->stats_json = arg;
+    break;
+  case 'h':
+    fputs(help_texts[cmd], stdout);
+    return ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+  case 'V':
+    printf("fetchpool %s\n", FP_VERSION);
+    return CLI_EXIT_OK;
+  case ':':
+    usage_error("option '%s' needs a value", ps->name);
+    return CLI_EXIT_USAGE;
+  default: /* an unknown short option (long ones were reported above) */
+    if (curl_only_short(cmd, optopt))
+      return CLI_EXIT_USAGE;
+    if (optopt > 0x20 && optopt < 0x7f)
+      usage_error("unknown option '-%c'", optopt);
+    else
+      usage_error("unknown option '-\\x%02X'", (unsigned)optopt & 0xff);
+    return CLI_EXIT_USAGE;
+  }
+  return -1;
+}
+
+int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
+  char shown_buf[128];
+  parse_state *ps = calloc(1, sizeof *ps);
+  fp_request *base = fp_request_new("");
+  int opt, rc = CLI_EXIT_USAGE;
   memset(o, 0, sizeof *o);
+  if (!base || !ps) {
+    fprintf(stderr, "fetchpool: out of memory\n");
+    free(ps);
+    fp_request_decref(base);
+    return CLI_EXIT_USAGE;
+  }
+  ps->cmd = cmd;
+  ps->o = o;
+  ps->base = base;
+  ps->retry_base = FP_DEFAULT_RETRY_BASE;
+  ps->retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+  ps->location = -1;
   o->command = cmd;
   o->redis = CLI_DEFAULT_REDIS;
   o->stream = "fetchpool";
@@ -450,10 +1546,15 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   o->threads = DEFAULT_THREADS;
   o->progress = -1;
   o->grace = DEFAULT_GRACE;
+  /* getopt_long's table for cmd: --json is a flag of status and takes
+   * DATA everywhere else (curl's --json) */
+  struct option table[sizeof long_options / sizeof long_options[0]];
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    table[i] = *resolve(cmd, &long_options[i]);
   opterr = 0; /* our own messages */
   for (;;) {
     int longindex = -1;
-    if ((opt = getopt_long(argc, argv, short_options, long_options, &longindex)) == -1)
+    if ((opt = getopt_long(argc, argv, short_options, table, &longindex)) == -1)
       break;
     /* The option as written, when it was a long one: --name or
      * --name=value. getopt_long sets longindex only when it accepted the
@@ -468,7 +1569,6 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
                                             strchr(short_options + 1, optopt)))) &&
              strncmp(argv[optind - 1], "--", 2) == 0)
       written = argv[optind - 1];
-    char name_buf[64];
     if (written) {
       size_t len = strcspn(written + 2, "=");
       const struct option *lo = exact_option(written + 2, len);
@@ -480,288 +1580,44 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         usage_error("option '--%s' takes no value", lo->name);
         goto fail;
       }
-      snprintf(name_buf, sizeof name_buf, "--%s", lo->name);
+      snprintf(ps->name, sizeof ps->name, "--%s", lo->name);
     } else {
-      snprintf(name_buf, sizeof name_buf, "-%c", opt == ':' ? optopt : opt);
+      snprintf(ps->name, sizeof ps->name, "-%c", opt == ':' ? optopt : opt);
     }
-    const char *arg = optarg ? optarg : "";
-    const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
-    if (!(commands_of(opt) & IN(cmd))) {
-      usage_error("option '%s' does not apply to fetchpool%s%s", name_buf,
-                  command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
+    if (!applies(cmd, opt, ps->name))
       goto fail;
-    }
-    switch (opt) {
-    case OPT_REDIS:
-      o->redis = arg;
-      break;
-    case OPT_STREAM:
-    case OPT_GROUP:
-    case OPT_CONSUMER:
-    case OPT_RESULTS_STREAM: {
-      const char *name = opt == OPT_STREAM ? "stream" : opt == OPT_GROUP ? "group"
-                         : opt == OPT_CONSUMER ? "consumer" : "results-stream";
-      if (!valid_name(arg)) {
-        usage_error("invalid --%s '%s': expected a name without control characters",
-                    name, shown_arg);
-        goto fail;
-      }
-      *(opt == OPT_STREAM ? &o->stream : opt == OPT_GROUP ? &o->group
-        : opt == OPT_CONSUMER ? &o->consumer : &o->results_stream) = arg;
-      break;
-    }
-    case OPT_CLAIM_IDLE:
-      if (cli_parse_seconds(arg, &o->claim_idle) || o->claim_idle < 0.01) {
-        usage_error("invalid --claim-idle '%s': expected seconds, at least 0.01", shown_arg);
-        goto fail;
-      }
-      break;
-    case OPT_UNTIL_EMPTY:
-      o->until_empty = true;
-      break;
-    case OPT_JSON:
-      o->json = true;
-      break;
-    case 't':
-      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
-        usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
-                    shown_arg, MAX_THREADS);
-        goto fail;
-      }
-      o->threads = n;
-      break;
-    case 'o':
-      o->output = arg;
-      break;
-    case OPT_ORDERED:
-      o->ordered = true;
-      break;
-    case 'X':
-      method = arg;
-      if (fp_request_set_method(base, method)) {
-        usage_error("invalid --method '%s': expected an HTTP method token such as GET",
-                    shown_arg);
-        goto fail;
-      }
-      break;
-    case 'H': {
-      int hrc = fp_request_add_header_line(base, arg);
-      if (hrc == FP_ERR_INVALID_REQUEST) {
-        usage_error("too many --header: at most %d headers and %zu bytes of names and "
-                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
-        goto fail;
-      } else if (hrc) {
-        usage_error("invalid --header '%s': expected 'Name: value' with a token name "
-                    "and no CR or LF", shown_arg);
-        goto fail;
-      }
-      break;
-    }
-    case 'd':
-      data = arg;
-      fp_request_set_body(base, data, strlen(data));
-      break;
-    case OPT_TIMEOUT:
-    case OPT_CONNECT_TIMEOUT:
-      if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &timeout : &connect_timeout)) {
-        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
-                    opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
-        goto fail;
-      }
-      break;
-    case OPT_MAX_REDIRS:
-      if (cli_parse_count(arg, 0, MAX_REDIRS_LIMIT, &n)) {
-        usage_error("invalid --max-redirs '%s': expected a whole number from 0 to %d",
-                    shown_arg, MAX_REDIRS_LIMIT);
-        goto fail;
-      }
-      fp_request_set_redirects(base, n > 0, (long)n);
-      break;
-    case OPT_MAX_BODY: {
-      uint64_t size;
-      if (cli_parse_size(arg, &size) || size == 0 || size > SIZE_MAX) {
-        usage_error("invalid --max-body '%s': expected a size such as 65536, 512K, 64M "
-                    "or 1G", shown_arg);
-        goto fail;
-      }
-      fp_request_set_max_body(base, (size_t)size);
-      break;
-    }
-    case 'A':
-      if (fp_request_set_user_agent(base, arg)) {
-        usage_error("invalid --user-agent '%s': CR and LF are not allowed",
-                    shown_arg);
-        goto fail;
-      }
-      break;
-    case 'k':
-      fp_request_set_insecure(base, true);
-      break;
-    case OPT_BODY:
-      o->record_flags |= FP_RECORD_BODY;
-      break;
-    case OPT_HEADERS:
-      o->record_flags |= FP_RECORD_HEADERS;
-      fp_request_set_keep_headers(base, true);
-      break;
-    case OPT_TIMINGS:
-      o->record_flags |= FP_RECORD_TIMINGS;
-      break;
-    case OPT_SAVE:
-      o->save_dir = arg;
-      break;
-    case OPT_RETRIES:
-      if (cli_parse_count(arg, 0, MAX_RETRIES, &retries)) {
-        usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
-                    shown_arg, MAX_RETRIES);
-        goto fail;
-      }
-      break;
-    case OPT_RETRY_ON:
-      if (cli_parse_statuses(arg, statuses, MAX_RETRY_STATUSES, &nstatuses)) {
-        usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
-                    "separated by commas, such as 429,503", shown_arg);
-        goto fail;
-      }
-      retry_on = true;
-      break;
-    case OPT_RETRY_BASE:
-    case OPT_RETRY_MAX_WAIT:
-    case OPT_STALL_TIMEOUT:
-    case OPT_ATTEMPT_TIMEOUT:
-    case OPT_GRACE: {
-      double v;
-      const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
-                         : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
-                         : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
-                         : opt == OPT_ATTEMPT_TIMEOUT ? "attempt-timeout"
-                                                     : "grace";
-      if (cli_parse_seconds(arg, &v)) {
-        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
-        goto fail;
-      }
-      if (opt == OPT_RETRY_BASE)
-        retry_base = v;
-      else if (opt == OPT_RETRY_MAX_WAIT)
-        retry_max_wait = v;
-      else if (opt == OPT_STALL_TIMEOUT)
-        fp_request_set_stall_timeout(base, v);
-      else if (opt == OPT_ATTEMPT_TIMEOUT)
-        fp_request_set_attempt_timeout(base, v);
-      else
-        o->grace = v;
-      break;
-    }
-    case OPT_RATE:
-      if (cli_parse_seconds(arg, &o->rate) || o->rate > MAX_RATE) {
-        usage_error("invalid --rate '%s': expected requests per second such as 20 or "
-                    "0.5, at most %g", shown_arg, MAX_RATE);
-        goto fail;
-      }
-      break;
-    case OPT_ENGINE:
-      if (strcmp(arg, "threads") == 0) {
-        o->engine = FP_ENGINE_THREADS;
-      } else if (strcmp(arg, "multi") == 0) {
-        o->engine = FP_ENGINE_MULTI;
-      } else if (strcmp(arg, "hybrid") == 0) {
-        o->engine = FP_ENGINE_HYBRID;
-      } else {
-        usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
-        goto fail;
-      }
-      break;
-    case OPT_LOOPS:
-      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
-        usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
-                    MAX_THREADS);
-        goto fail;
-      }
-      o->loops = (size_t)n;
-      break;
-    case OPT_PER_HOST:
-      if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
-        usage_error("invalid --per-host '%s': expected a whole number from 0 to %d",
-                    shown_arg, MAX_PER_HOST);
-        goto fail;
-      }
-      o->per_host = (size_t)n;
-      break;
-    case OPT_CACERT:
-      if (!*arg) {
-        usage_error("invalid --cacert '': expected a file of PEM certificates");
-        goto fail;
-      }
-      o->cacert = arg;
-      fp_request_set_cacert(base, arg);
-      break;
-    case OPT_RESUME:
-      if (!*arg) {
-        usage_error("invalid --resume '': expected the output file of an earlier run");
-        goto fail;
-      }
-      o->resume = arg;
-      break;
-    case OPT_RESUME_FAILED:
-      o->resume_failed = true;
-      break;
-    case OPT_PROGRESS:
-      o->progress = 1;
-      break;
-    case OPT_NO_PROGRESS:
-      o->progress = 0;
-      break;
-    case 'q':
-      o->quiet = true;
-      break;
-    case OPT_STATS_JSON:
-      o->stats_json = arg;
-      break;
-    case 'h':
-      fputs(help_texts[cmd], stdout);
-      rc = ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+    if ((rc = apply_option(ps, opt, optarg ? optarg : "", true)) != -1)
       goto fail;
-    case 'V':
-      printf("fetchpool %s\n", FP_VERSION);
-      rc = CLI_EXIT_OK;
-      goto fail;
-    case ':':
-      usage_error("option '%s' needs a value", name_buf);
-      goto fail;
-    default: /* an unknown short option (long ones were reported above) */
-      if (optopt > 0x20 && optopt < 0x7f)
-        usage_error("unknown option '-%c'", optopt);
-      else
-        usage_error("unknown option '-\\x%02X'", (unsigned)optopt & 0xff);
-      goto fail;
-    }
+    rc = CLI_EXIT_USAGE;
   }
   if (optind < argc && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
     usage_error("fetchpool %s takes no FILE ('%s'): jobs come from the stream",
                 command_names[cmd], shown(argv[optind], shown_buf, sizeof shown_buf));
     goto fail;
   }
+  o->files = argv + optind;
+  o->nfiles = (size_t)(argc - optind);
   if (o->resume_failed && !o->resume) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
   }
   /* the library reads 0 as "its default": a tiny wait is "at once" */
-  if (fp_request_set_retries(base, (unsigned)retries, retry_base > 0 ? retry_base : 1e-9,
-                             retry_max_wait > 0 ? retry_max_wait : 1e-9))
+  if (fp_request_set_retries(base, (unsigned)ps->retries,
+                             ps->retry_base > 0 ? ps->retry_base : 1e-9,
+                             ps->retry_max_wait > 0 ? ps->retry_max_wait : 1e-9))
     goto fail;
-  if (retry_on && fp_request_set_retry_statuses(base, statuses, nstatuses))
+  if (ps->retry_on && fp_request_set_retry_statuses(base, ps->statuses, ps->nstatuses))
     goto fail;
-  /* --data alone means POST, as with curl */
-  if (data && !method)
-    fp_request_set_method(base, "POST");
-  if (fp_request_set_timeouts(base, timeout, connect_timeout))
+  if (curl_req_finish(ps))
+    goto fail;
+  if (fp_request_set_timeouts(base, ps->timeout, ps->connect_timeout))
     goto fail;
   o->base = base;
-  o->files = argv + optind;
-  o->nfiles = (size_t)(argc - optind);
+  parse_state_free(ps);
   return -1;
 fail:
-  fp_request_decref(base);
+  parse_state_free(ps);
+  o->base = base; /* cli_options_free drops it, and any -K file's strings */
+  cli_options_free(o);
   return rc;
 }
-
