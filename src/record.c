@@ -76,13 +76,12 @@ static json_t *json_url(const char *url) {
       at = c;
   if (!at)
     return json_text(url);
-  size_t head = (size_t)(auth - url), tail = strlen(at);
-  char *shown = malloc(head + 3 + tail + 1);
+  int head = (int)(auth - url);
+  size_t size = (size_t)head + 3 + strlen(at) + 1;
+  char *shown = malloc(size);
   if (!shown)
     return NULL;
-  memcpy(shown, url, head);
-  memcpy(shown + head, "***", 3);
-  memcpy(shown + head + 3, at, tail + 1);
+  snprintf(shown, size, "%.*s***%s", head, url, at);
   json_t *v = json_text(shown);
   free(shown);
   return v;

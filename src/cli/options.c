@@ -722,9 +722,10 @@ static int header_file(parse_state *ps, const char *path) {
       *nl = '\0';
     lineno++;
     size_t n = strlen(line);
+    bool has_nul = line + n != (nl ? nl : text + len);
     if (n && line[n - 1] == '\r')
       line[--n] = '\0';
-    if (line + n != (nl ? nl : text + len)) {
+    if (has_nul) {
       usage_error("invalid header on line %zu of --header file '%s': it holds a NUL byte",
                   lineno, shown(path, buf, sizeof buf));
       rc = CLI_EXIT_USAGE;
@@ -991,7 +992,7 @@ static int config_line(parse_state *ps, char *line) {
         usage_error("unknown option '%s'", shown(line, buf, 3));
       return CLI_EXIT_USAGE;
     }
-    opt = line[1];
+    opt = (unsigned char)line[1];
     takes_value = spec[1] == ':';
     snprintf(ps->name, sizeof ps->name, "-%c", line[1]);
     if (line[2]) {
@@ -1067,11 +1068,12 @@ static int config_file(parse_state *ps, const char *path) {
       *nl = '\0';
     lineno++;
     size_t n = strlen(line);
+    bool has_nul = line + n != (nl ? nl : text + len);
     if (n && line[n - 1] == '\r')
       line[--n] = '\0';
     snprintf(config_at, sizeof config_at, "%s:%zu",
              strcmp(path, "-") ? shown(path, buf, sizeof buf) : "<stdin>", lineno);
-    if (line + n != (nl ? nl : text + len)) {
+    if (has_nul) {
       usage_error("the line holds a NUL byte");
       rc = CLI_EXIT_USAGE;
     } else {
