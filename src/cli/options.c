@@ -379,7 +379,7 @@ static const struct option long_options[] = {
     {"results-stream", required_argument, NULL, OPT_RESULTS_STREAM},
     {"claim-idle", required_argument, NULL, OPT_CLAIM_IDLE},
     {"until-empty", no_argument, NULL, OPT_UNTIL_EMPTY},
-    {"json", no_argument, NULL, OPT_JSON}, /* curl's --json DATA but in status */
+    {"json", no_argument, NULL, OPT_JSON},
     /* curl-req: auth, data, config files, misc request options */
     {"user", required_argument, NULL, 'u'},
     {"basic", no_argument, NULL, OPT_BASIC},
@@ -1271,255 +1271,263 @@ static int apply_option(parse_state *ps, int opt, const char *arg, bool from_arg
   cli_command cmd = ps->cmd;
   cli_options *o = ps->o;
   fp_request *base = ps->base;
+  const char *name_buf = ps->name;
   char shown_buf[128];
   const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
   uint64_t n;
-  int rc;
-  if ((rc = curl_req_option(ps, opt, arg, from_argv)) != NOT_MINE)
+  int rc = curl_req_option(ps, opt, arg, from_argv);
+  if (rc != NOT_MINE)
     return rc;
-  switch (opt) {
-  case OPT_REDIS:
-    o->redis = arg;
-    break;
-  case OPT_STREAM:
-  case OPT_GROUP:
-  case OPT_CONSUMER:
-  case OPT_RESULTS_STREAM: {
-    const char *name = opt == OPT_STREAM ? "stream" : opt == OPT_GROUP ? "group"
-                       : opt == OPT_CONSUMER ? "consumer" : "results-stream";
-    if (!valid_name(arg)) {
-      usage_error("invalid --%s '%s': expected a name without control characters",
-                  name, shown_arg);
-      return CLI_EXIT_USAGE;
+  rc = CLI_EXIT_USAGE;
+  { /* the body of the loop over argv this was, as it was */
+    switch (opt) {
+    case OPT_REDIS:
+      o->redis = arg;
+      break;
+    case OPT_STREAM:
+    case OPT_GROUP:
+    case OPT_CONSUMER:
+    case OPT_RESULTS_STREAM: {
+      const char *name = opt == OPT_STREAM ? "stream" : opt == OPT_GROUP ? "group"
+                         : opt == OPT_CONSUMER ? "consumer" : "results-stream";
+      if (!valid_name(arg)) {
+        usage_error("invalid --%s '%s': expected a name without control characters",
+                    name, shown_arg);
+        goto fail;
+      }
+      *(opt == OPT_STREAM ? &o->stream : opt == OPT_GROUP ? &o->group
+        : opt == OPT_CONSUMER ? &o->consumer : &o->results_stream) = arg;
+      break;
     }
-    *(opt == OPT_STREAM ? &o->stream : opt == OPT_GROUP ? &o->group
-      : opt == OPT_CONSUMER ? &o->consumer : &o->results_stream) = arg;
-    break;
-  }
-  case OPT_CLAIM_IDLE:
-    if (cli_parse_seconds(arg, &o->claim_idle) || o->claim_idle < 0.01) {
-      usage_error("invalid --claim-idle '%s': expected seconds, at least 0.01", shown_arg);
-      return CLI_EXIT_USAGE;
+    case OPT_CLAIM_IDLE:
+      if (cli_parse_seconds(arg, &o->claim_idle) || o->claim_idle < 0.01) {
+        usage_error("invalid --claim-idle '%s': expected seconds, at least 0.01", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_UNTIL_EMPTY:
+      o->until_empty = true;
+      break;
+    case OPT_JSON:
+      o->json = true;
+      break;
+    case 't':
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
+                    shown_arg, MAX_THREADS);
+        goto fail;
+      }
+      o->threads = n;
+      break;
+    case 'o':
+      o->output = arg;
+      break;
+    case OPT_ORDERED:
+      o->ordered = true;
+      break;
+    case 'X':
+      ps->method = arg;
+      if (fp_request_set_method(base, ps->method)) {
+        usage_error("invalid --method '%s': expected an HTTP method token such as GET",
+                    shown_arg);
+        goto fail;
+      }
+      break;
+    case 'H': {
+      if (arg[0] == '@') /* curl-req */
+        return header_file(ps, arg + 1);
+      int hrc = fp_request_add_header_line(base, arg);
+      if (hrc == FP_ERR_INVALID_REQUEST) {
+        usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+        goto fail;
+      } else if (hrc) {
+        usage_error("invalid --header '%s': expected 'Name: value' with a token name "
+                    "and no CR or LF", shown_arg);
+        goto fail;
+      }
+      break;
     }
-    break;
-  case OPT_UNTIL_EMPTY:
-    o->until_empty = true;
-    break;
-  case OPT_JSON:
-    o->json = true;
-    break;
-  case 't':
-    if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
-      usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
-                  shown_arg, MAX_THREADS);
-      return CLI_EXIT_USAGE;
+    case OPT_TIMEOUT:
+    case OPT_CONNECT_TIMEOUT:
+      if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &ps->timeout : &ps->connect_timeout)) {
+        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
+                    opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_MAX_REDIRS:
+      if (cli_parse_count(arg, 0, MAX_REDIRS_LIMIT, &n)) {
+        usage_error("invalid --max-redirs '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_REDIRS_LIMIT);
+        goto fail;
+      }
+      fp_request_set_redirects(base, n > 0, (long)n);
+      break;
+    case OPT_MAX_BODY: {
+      uint64_t size;
+      if (cli_parse_size(arg, &size) || size == 0 || size > SIZE_MAX) {
+        usage_error("invalid --max-body '%s': expected a size such as 65536, 512K, 64M "
+                    "or 1G", shown_arg);
+        goto fail;
+      }
+      fp_request_set_max_body(base, (size_t)size);
+      break;
     }
-    o->threads = n;
-    break;
-  case 'o':
-    o->output = arg;
-    break;
-  case OPT_ORDERED:
-    o->ordered = true;
-    break;
-  case 'X':
-    ps->method = arg;
-    if (fp_request_set_method(base, ps->method)) {
-      usage_error("invalid --method '%s': expected an HTTP method token such as GET",
-                  shown_arg);
-      return CLI_EXIT_USAGE;
+    case 'A':
+      if (fp_request_set_user_agent(base, arg)) {
+        usage_error("invalid --user-agent '%s': CR and LF are not allowed",
+                    shown_arg);
+        goto fail;
+      }
+      break;
+    case 'k':
+      fp_request_set_insecure(base, true);
+      break;
+    case OPT_BODY:
+      o->record_flags |= FP_RECORD_BODY;
+      break;
+    case OPT_HEADERS:
+      o->record_flags |= FP_RECORD_HEADERS;
+      fp_request_set_keep_headers(base, true);
+      break;
+    case OPT_TIMINGS:
+      o->record_flags |= FP_RECORD_TIMINGS;
+      break;
+    case OPT_SAVE:
+      o->save_dir = arg;
+      break;
+    case OPT_RETRIES:
+      if (cli_parse_count(arg, 0, MAX_RETRIES, &ps->retries)) {
+        usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_RETRIES);
+        goto fail;
+      }
+      break;
+    case OPT_RETRY_ON:
+      if (cli_parse_statuses(arg, ps->statuses, MAX_RETRY_STATUSES, &ps->nstatuses)) {
+        usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
+                    "separated by commas, such as 429,503", shown_arg);
+        goto fail;
+      }
+      ps->retry_on = true;
+      break;
+    case OPT_RETRY_BASE:
+    case OPT_RETRY_MAX_WAIT:
+    case OPT_STALL_TIMEOUT:
+    case OPT_ATTEMPT_TIMEOUT:
+    case OPT_GRACE: {
+      double v;
+      const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
+                         : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
+                         : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
+                         : opt == OPT_ATTEMPT_TIMEOUT ? "attempt-timeout"
+                                                     : "grace";
+      if (cli_parse_seconds(arg, &v)) {
+        usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
+        goto fail;
+      }
+      if (opt == OPT_RETRY_BASE)
+        ps->retry_base = v;
+      else if (opt == OPT_RETRY_MAX_WAIT)
+        ps->retry_max_wait = v;
+      else if (opt == OPT_STALL_TIMEOUT)
+        fp_request_set_stall_timeout(base, v);
+      else if (opt == OPT_ATTEMPT_TIMEOUT)
+        fp_request_set_attempt_timeout(base, v);
+      else
+        o->grace = v;
+      break;
     }
-    break;
-  case 'H': {
-    if (arg[0] == '@')
-      return header_file(ps, arg + 1);
-    int hrc = fp_request_add_header_line(base, arg);
-    if (hrc == FP_ERR_INVALID_REQUEST) {
-      usage_error("too many --header: at most %d headers and %zu bytes of names and "
-                  "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
-      return CLI_EXIT_USAGE;
-    } else if (hrc) {
-      usage_error("invalid --header '%s': expected 'Name: value' with a token name "
-                  "and no CR or LF", shown_arg);
-      return CLI_EXIT_USAGE;
+    case OPT_RATE:
+      if (cli_parse_seconds(arg, &o->rate) || o->rate > MAX_RATE) {
+        usage_error("invalid --rate '%s': expected requests per second such as 20 or "
+                    "0.5, at most %g", shown_arg, MAX_RATE);
+        goto fail;
+      }
+      break;
+    case OPT_ENGINE:
+      if (strcmp(arg, "threads") == 0) {
+        o->engine = FP_ENGINE_THREADS;
+      } else if (strcmp(arg, "multi") == 0) {
+        o->engine = FP_ENGINE_MULTI;
+      } else if (strcmp(arg, "hybrid") == 0) {
+        o->engine = FP_ENGINE_HYBRID;
+      } else {
+        usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
+        goto fail;
+      }
+      break;
+    case OPT_LOOPS:
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
+                    MAX_THREADS);
+        goto fail;
+      }
+      o->loops = (size_t)n;
+      break;
+    case OPT_PER_HOST:
+      if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
+        usage_error("invalid --per-host '%s': expected a whole number from 0 to %d",
+                    shown_arg, MAX_PER_HOST);
+        goto fail;
+      }
+      o->per_host = (size_t)n;
+      break;
+    case OPT_CACERT:
+      if (!*arg) {
+        usage_error("invalid --cacert '': expected a file of PEM certificates");
+        goto fail;
+      }
+      o->cacert = arg;
+      fp_request_set_cacert(base, arg);
+      break;
+    case OPT_RESUME:
+      if (!*arg) {
+        usage_error("invalid --resume '': expected the output file of an earlier run");
+        goto fail;
+      }
+      o->resume = arg;
+      break;
+    case OPT_RESUME_FAILED:
+      o->resume_failed = true;
+      break;
+    case OPT_PROGRESS:
+      o->progress = 1;
+      break;
+    case OPT_NO_PROGRESS:
+      o->progress = 0;
+      break;
+    case 'q':
+      o->quiet = true;
+      break;
+    case OPT_STATS_JSON:
+      o->stats_json = arg;
+      break;
+    case 'h':
+      fputs(help_texts[cmd], stdout);
+      rc = ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
+      goto fail;
+    case 'V':
+      printf("fetchpool %s\n", FP_VERSION);
+      rc = CLI_EXIT_OK;
+      goto fail;
+    case ':':
+      usage_error("option '%s' needs a value", name_buf);
+      goto fail;
+    default: /* an unknown short option (long ones were reported above) */
+      if (curl_only_short(cmd, optopt)) /* curl-req */
+        goto fail;
+      if (optopt > 0x20 && optopt < 0x7f)
+        usage_error("unknown option '-%c'", optopt);
+      else
+        usage_error("unknown option '-\\x%02X'", (unsigned)optopt & 0xff);
+      goto fail;
     }
-    break;
-  }
-  case OPT_TIMEOUT:
-  case OPT_CONNECT_TIMEOUT:
-    if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &ps->timeout : &ps->connect_timeout)) {
-      usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
-                  opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    break;
-  case OPT_MAX_REDIRS:
-    if (cli_parse_count(arg, 0, MAX_REDIRS_LIMIT, &n)) {
-      usage_error("invalid --max-redirs '%s': expected a whole number from 0 to %d",
-                  shown_arg, MAX_REDIRS_LIMIT);
-      return CLI_EXIT_USAGE;
-    }
-    fp_request_set_redirects(base, n > 0, (long)n);
-    break;
-  case OPT_MAX_BODY: {
-    uint64_t size;
-    if (cli_parse_size(arg, &size) || size == 0 || size > SIZE_MAX) {
-      usage_error("invalid --max-body '%s': expected a size such as 65536, 512K, 64M "
-                  "or 1G", shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    fp_request_set_max_body(base, (size_t)size);
-    break;
-  }
-  case 'A':
-    if (fp_request_set_user_agent(base, arg)) {
-      usage_error("invalid --user-agent '%s': CR and LF are not allowed",
-                  shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    break;
-  case 'k':
-    fp_request_set_insecure(base, true);
-    break;
-  case OPT_BODY:
-    o->record_flags |= FP_RECORD_BODY;
-    break;
-  case OPT_HEADERS:
-    o->record_flags |= FP_RECORD_HEADERS;
-    fp_request_set_keep_headers(base, true);
-    break;
-  case OPT_TIMINGS:
-    o->record_flags |= FP_RECORD_TIMINGS;
-    break;
-  case OPT_SAVE:
-    o->save_dir = arg;
-    break;
-  case OPT_RETRIES:
-    if (cli_parse_count(arg, 0, MAX_RETRIES, &ps->retries)) {
-      usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
-                  shown_arg, MAX_RETRIES);
-      return CLI_EXIT_USAGE;
-    }
-    break;
-  case OPT_RETRY_ON:
-    if (cli_parse_statuses(arg, ps->statuses, MAX_RETRY_STATUSES, &ps->nstatuses)) {
-      usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
-                  "separated by commas, such as 429,503", shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    ps->retry_on = true;
-    break;
-  case OPT_RETRY_BASE:
-  case OPT_RETRY_MAX_WAIT:
-  case OPT_STALL_TIMEOUT:
-  case OPT_ATTEMPT_TIMEOUT:
-  case OPT_GRACE: {
-    double v;
-    const char *name = opt == OPT_RETRY_BASE       ? "retry-base"
-                       : opt == OPT_RETRY_MAX_WAIT ? "retry-max-wait"
-                       : opt == OPT_STALL_TIMEOUT  ? "stall-timeout"
-                       : opt == OPT_ATTEMPT_TIMEOUT ? "attempt-timeout"
-                                                   : "grace";
-    if (cli_parse_seconds(arg, &v)) {
-      usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5", name, shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    if (opt == OPT_RETRY_BASE)
-      ps->retry_base = v;
-    else if (opt == OPT_RETRY_MAX_WAIT)
-      ps->retry_max_wait = v;
-    else if (opt == OPT_STALL_TIMEOUT)
-      fp_request_set_stall_timeout(base, v);
-    else if (opt == OPT_ATTEMPT_TIMEOUT)
-      fp_request_set_attempt_timeout(base, v);
-    else
-      o->grace = v;
-    break;
-  }
-  case OPT_RATE:
-    if (cli_parse_seconds(arg, &o->rate) || o->rate > MAX_RATE) {
-      usage_error("invalid --rate '%s': expected requests per second such as 20 or "
-                  "0.5, at most %g", shown_arg, MAX_RATE);
-      return CLI_EXIT_USAGE;
-    }
-    break;
-  case OPT_ENGINE:
-    if (strcmp(arg, "threads") == 0) {
-      o->engine = FP_ENGINE_THREADS;
-    } else if (strcmp(arg, "multi") == 0) {
-      o->engine = FP_ENGINE_MULTI;
-    } else if (strcmp(arg, "hybrid") == 0) {
-      o->engine = FP_ENGINE_HYBRID;
-    } else {
-      usage_error("invalid --engine '%s': expected threads, multi or hybrid", shown_arg);
-      return CLI_EXIT_USAGE;
-    }
-    break;
-  case OPT_LOOPS:
-    if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
-      usage_error("invalid --loops '%s': expected a whole number from 1 to %d", shown_arg,
-                  MAX_THREADS);
-      return CLI_EXIT_USAGE;
-    }
-    o->loops = (size_t)n;
-    break;
-  case OPT_PER_HOST:
-    if (cli_parse_count(arg, 0, MAX_PER_HOST, &n)) {
-      usage_error("invalid --per-host '%s': expected a whole number from 0 to %d",
-                  shown_arg, MAX_PER_HOST);
-      return CLI_EXIT_USAGE;
-    }
-    o->per_host = (size_t)n;
-    break;
-  case OPT_CACERT:
-    if (!*arg) {
-      usage_error("invalid --cacert '': expected a file of PEM certificates");
-      return CLI_EXIT_USAGE;
-    }
-    o->cacert = arg;
-    fp_request_set_cacert(base, arg);
-    break;
-  case OPT_RESUME:
-    if (!*arg) {
-      usage_error("invalid --resume '': expected the output file of an earlier run");
-      return CLI_EXIT_USAGE;
-    }
-    o->resume = arg;
-    break;
-  case OPT_RESUME_FAILED:
-    o->resume_failed = true;
-    break;
-  case OPT_PROGRESS:
-    o->progress = 1;
-    break;
-  case OPT_NO_PROGRESS:
-    o->progress = 0;
-    break;
-  case 'q':
-    o->quiet = true;
-    break;
-  case OPT_STATS_JSON:
-    o->stats_json = arg;
-    break;
-  case 'h':
-    fputs(help_texts[cmd], stdout);
-    return ferror(stdout) ? CLI_EXIT_FAILED : CLI_EXIT_OK;
-  case 'V':
-    printf("fetchpool %s\n", FP_VERSION);
-    return CLI_EXIT_OK;
-  case ':':
-    usage_error("option '%s' needs a value", ps->name);
-    return CLI_EXIT_USAGE;
-  default: /* an unknown short option (long ones were reported above) */
-    if (curl_only_short(cmd, optopt))
-      return CLI_EXIT_USAGE;
-    if (optopt > 0x20 && optopt < 0x7f)
-      usage_error("unknown option '-%c'", optopt);
-    else
-      usage_error("unknown option '-\\x%02X'", (unsigned)optopt & 0xff);
-    return CLI_EXIT_USAGE;
   }
   return -1;
+fail:
+  return rc;
 }
 
 int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
