@@ -467,6 +467,7 @@ static void test_config_file_errors(void **state) {
       {"-Z\n", "bad.cfg:1: -Z (--parallel): fetchpool is always parallel; use -t N"},
       {"redis = x\n", "option '--redis' does not apply to fetchpool"},
       {"user\n", "option '--user' needs a value"},
+      {"header \"Authorization: s3cret\\r\"\n", "invalid header in a config file"},
   };
   char *url = tu_url("/hello");
   char *jobs = write_tmp("err.jobs", url, strlen(url));
@@ -475,7 +476,7 @@ static void test_config_file_errors(void **state) {
     run r;
     RUN(&r, NULL, "-K", cfg, jobs);
     if (r.status != 2 || r.out_len || !contains(r.err, cases[i].expect) ||
-        count_lines(r.err) != 2)
+        count_lines(r.err) != 2 || contains(r.err, "s3cret"))
       fail_msg("case %zu: status %d, stderr '%s'", i, r.status, r.err);
     run_free(&r);
     free(cfg);

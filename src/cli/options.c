@@ -705,6 +705,26 @@ static void note_header(parse_state *ps, const char *line) {
     ps->user_accept = true;
 }
 
+/* Add header line (kept out of argv: a -H @FILE line or a -K file's
+ * -H), naming where it came from on error but never showing it: it may
+ * carry a credential. -1 to go on, or an exit status. */
+static int add_header_unshown(parse_state *ps, const char *line, const char *where) {
+  cli_command cmd = ps->cmd;
+  note_header(ps, line);
+  int hrc = fp_request_add_header_line(ps->base, line);
+  if (hrc == FP_ERR_INVALID_REQUEST) {
+    usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
+    return CLI_EXIT_USAGE;
+  }
+  if (hrc) {
+    usage_error("invalid header %s: expected 'Name: value' with a token name and no CR "
+                "or LF (the header is not shown)", where);
+    return CLI_EXIT_USAGE;
+  }
+  return -1;
+}
+
 /* -H @FILE: one header per line, as curl reads it (CR LF or LF ends a
  * line; empty lines skipped). A bad line is named by number only: the
  * file is where secrets are kept out of argv. */
@@ -730,18 +750,10 @@ static int header_file(parse_state *ps, const char *path) {
                   lineno, shown(path, buf, sizeof buf));
       rc = CLI_EXIT_USAGE;
     } else if (n) {
-      note_header(ps, line);
-      int hrc = fp_request_add_header_line(ps->base, line);
-      if (hrc == FP_ERR_INVALID_REQUEST) {
-        usage_error("too many --header: at most %d headers and %zu bytes of names and "
-                    "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
-        rc = CLI_EXIT_USAGE;
-      } else if (hrc) {
-        usage_error("invalid header on line %zu of --header file '%s': expected 'Name: "
-                    "value' with a token name (the line is not shown)",
-                    lineno, shown(path, buf, sizeof buf));
-        rc = CLI_EXIT_USAGE;
-      }
+      char where[200];
+      snprintf(where, sizeof where, "on line %zu of --header file '%s'", lineno,
+               shown(path, buf, sizeof buf));
+      rc = add_header_unshown(ps, line, where);
     }
     line = next;
   }
@@ -1095,7 +1107,9 @@ static int curl_req_option(parse_state *ps, int opt, const char *arg, bool from_
   switch (opt) {
   case 'H':
     note_header(ps, arg);
-    return NOT_MINE; /* the header itself is added below */
+    if (from_argv || arg[0] == '@')
+      return NOT_MINE; /* added below, as before -K existed */
+    return add_header_unshown(ps, arg, "in a config file");
   case 'u': {
     /* USER[:PASSWORD]; no password is an empty one (curl would prompt) */
     const char *colon = strchr(arg, ':');
