@@ -407,13 +407,17 @@ enum {
  * (int or null), "ok", "error" (null or {"code", "message"}),
  * "effective_url", "elapsed_ms", "bytes", "attempts"} plus what flags ask.
  * An HTTP status >= 400 with no transfer error gives error code "http".
+ * "url" and "effective_url" show a URL's userinfo (between "://" and the
+ * last '@' of the authority) as "***", so no credential reaches a record:
+ * "http://alice:s3cret@h/" is "http://***@h/".
  * req and resp are BORROWED. Returns NEW, or NULL on out of memory. */
 FP_EXTERN json_t *fp_record_new(const fp_request *req,
                                 const fp_response *resp, unsigned flags);
 
 /* The record of an input that never became a request (a bad JSON line):
  * the same schema with status null, ok false and error {code, message}.
- * url may be NULL (then null); id is BORROWED and may be NULL. Returns NEW. */
+ * url may be NULL (then null; else redacted as above); id is BORROWED and
+ * may be NULL. Returns NEW. */
 FP_EXTERN json_t *fp_record_error(uint64_t index, const char *url,
                                   json_t *id, int code, const char *message);
 
