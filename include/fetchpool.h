@@ -161,10 +161,13 @@ FP_EXTERN fp_request *fp_request_copy(const fp_request *req);
  * value} or ["Name: value", ...], "body": str, "timeout": seconds,
  * "attempt_timeout": seconds, "connect_timeout": seconds,
  * "stall_timeout": seconds, "max_redirs": int,
- * "id": any, "proxy": str (as fp_request_set_net FP_NET_PROXY)}. A
- * "json" value of any type, or a "body" that is an object or an array,
- * is sent serialized (compact) with Content-Type: application/json unless
- * the headers (of obj or base) set one; "json" and "body" together are
+ * "id": any, "proxy": str (as fp_request_set_net FP_NET_PROXY),
+ * "user": "USER[:PASSWORD]", "auth": "basic"|"digest"|"ntlm"|"any",
+ * "oauth2_bearer": str, "referer": str, "request_target": str,
+ * "path_as_is": bool, "limit_rate": bytes per second}. A "json" value of
+ * any type, or a "body" that is an object or an array, is sent serialized
+ * (compact) with Content-Type: application/json unless the headers (of
+ * obj or base) set one; "json" and "body" together are
  * FP_ERR_INVALID_REQUEST. Starts from a copy of base when base is not NULL
  * (headers of
  * obj replace base's headers of the same name, case-insensitively; the
@@ -357,6 +360,74 @@ typedef enum fp_tls_version {
  * leaves either to libcurl. min above max is FP_ERR_INVALID_ARG. */
 FP_EXTERN int fp_request_set_tls_versions(fp_request *req, fp_tls_version min,
                                           fp_tls_version max);
+/* ---- curl-style request options (auth, data, misc), as curl's
+ * command line has them ---- */
+
+/* HTTP authentication methods for fp_request_set_auth (a bit set). With
+ * one method the credentials go with the first request (NTLM's first
+ * message included); with several, libcurl asks without credentials first
+ * and picks the safest method the server's 401 offers. FP_AUTH_ANY is
+ * every method libcurl has (curl --anyauth). */
+#define FP_AUTH_BASIC 1u
+#define FP_AUTH_DIGEST 2u
+#define FP_AUTH_NTLM 4u
+#define FP_AUTH_ANY 0xffu
+
+/* Credentials for HTTP authentication (curl -u USER:PASSWORD); password
+ * NULL means empty (never a prompt). user NULL clears both. Copied; the
+ * copies are wiped when the request is freed. Never written to records:
+ * records show a URL's userinfo as "***" (fp_record_new). */
+FP_EXTERN int fp_request_set_credentials(fp_request *req, const char *user,
+                                         const char *password);
+/* The methods the credentials may be sent with (FP_AUTH_*; 0 restores the
+ * default, FP_AUTH_BASIC). Bits outside FP_AUTH_ANY are
+ * FP_ERR_INVALID_ARG. */
+FP_EXTERN int fp_request_set_auth(fp_request *req, unsigned methods);
+/* An OAuth 2 bearer token sent as "Authorization: Bearer TOKEN" (curl
+ * --oauth2-bearer); NULL clears it. CR or LF is FP_ERR_INVALID_HEADER. */
+FP_EXTERN int fp_request_set_bearer(fp_request *req, const char *token);
+
+/* How ~/.netrc (or file) is used for credentials, as curl --netrc,
+ * --netrc-optional and --netrc-file: IGNORED (the default), OPTIONAL (the
+ * URL's or fp_request_set_credentials' win), REQUIRED (the file's win; a
+ * host missing from it is sent without). */
+typedef enum fp_netrc { FP_NETRC_IGNORED, FP_NETRC_OPTIONAL, FP_NETRC_REQUIRED } fp_netrc;
+/* file NULL: $HOME/.netrc. Copied. */
+FP_EXTERN int fp_request_set_netrc(fp_request *req, fp_netrc mode, const char *file);
+/* The Referer header (curl -e); with auto_referer, libcurl also sets it
+ * on each redirect it follows (curl's ";auto"). referer may then be NULL
+ * or "". NULL and false clear it. CR or LF is FP_ERR_INVALID_HEADER. */
+FP_EXTERN int fp_request_set_referer(fp_request *req, const char *referer,
+                                     bool auto_referer);
+/* Send the URL's path as given, "/../" and "/./" included (curl
+ * --path-as-is). Off by default (libcurl squashes them). */
+FP_EXTERN int fp_request_set_path_as_is(fp_request *req, bool as_is);
+/* Send target in the request line instead of the URL's path and query
+ * (curl --request-target, e.g. "*" for OPTIONS); NULL restores the URL's.
+ * Bytes below 0x21 and 0x7f are FP_ERR_INVALID_ARG. */
+FP_EXTERN int fp_request_set_request_target(fp_request *req, const char *target);
+/* Ask for every content encoding libcurl can decode, and decode it
+ * (curl --compressed): on by default; false sends no Accept-Encoding. */
+FP_EXTERN int fp_request_set_compressed(fp_request *req, bool compressed);
+/* At most bytes_per_s bytes a second in each direction for this
+ * transfer (curl --limit-rate); 0 (the default) means no limit. */
+FP_EXTERN int fp_request_set_limit_rate(fp_request *req, uint64_t bytes_per_s);
+/* Send the body as the URL's query instead (curl -G): appended after a
+ * '?', or after '&' when the URL has a query; no body is sent and the
+ * method stays what it was set to (GET by default). The body must hold
+ * no NUL byte then (one ends the query). */
+FP_EXTERN int fp_request_set_body_as_query(fp_request *req, bool as_query);
+/* Add a part to a multipart/form-data body (curl -F): name, and either
+ * len bytes of data, or the contents of the file at path (data NULL; read
+ * when the request runs; one that cannot be read fails the job with
+ * FP_ERR_INVALID_REQUEST), sent with its base name as file name. type
+ * (Content-Type) and filename may be NULL. A request with parts sends
+ * them as its body, in order, instead of any fp_request_set_body; its
+ * method is POST unless set to something other than GET. Copied. */
+FP_EXTERN int fp_request_add_form_part(fp_request *req, const char *name,
+                                       const void *data, size_t len,
+                                       const char *path, const char *type,
+                                       const char *filename);
 
 /* Getters: BORROWED strings valid while the request lives. */
 FP_EXTERN const char *fp_request_url(const fp_request *req);
@@ -458,13 +529,17 @@ enum {
  * "effective_url", "elapsed_ms", "bytes", "attempts", "http_version" ("1.0",
  * "1.1", "2", or null when no response arrived)} plus what flags ask.
  * An HTTP status >= 400 with no transfer error gives error code "http".
+ * "url" and "effective_url" show a URL's userinfo (between "://" and the
+ * last '@' of the authority) as "***", so no credential reaches a record:
+ * in "http://alice:s3cret@h/", "alice:s3cret" becomes "***".
  * req and resp are BORROWED. Returns NEW, or NULL on out of memory. */
 FP_EXTERN json_t *fp_record_new(const fp_request *req,
                                 const fp_response *resp, unsigned flags);
 
 /* The record of an input that never became a request (a bad JSON line):
  * the same schema with status null, ok false and error {code, message}.
- * url may be NULL (then null); id is BORROWED and may be NULL. Returns NEW. */
+ * url may be NULL (then null; else redacted as above); id is BORROWED and
+ * may be NULL. Returns NEW. */
 FP_EXTERN json_t *fp_record_error(uint64_t index, const char *url,
                                   json_t *id, int code, const char *message);
 

@@ -35,6 +35,11 @@ typedef struct fp__net {
  * or FP_ERR_NOMEM. */
 int fp__net_copy(fp__net **out, const fp__net *src);
 void fp__net_free(fp__net *net); /* NULL is ignored */
+/* One part of a multipart/form-data body: data (len bytes) or a file. */
+typedef struct fp__form_part {
+  char *name, *data, *path, *type, *filename;
+  size_t len;
+} fp__form_part;
 
 struct fp_request {
   atomic_long refcount;
@@ -68,6 +73,21 @@ struct fp_request {
   double retry_base;     /* seconds */
   double retry_max_wait; /* seconds */
   uint64_t retry_statuses[10]; /* bit s set: status s is retried (s < 640) */
+  /* curl-style options (auth, data, misc) */
+  char *username, *password; /* NULL: none; wiped when freed */
+  unsigned auth;             /* FP_AUTH_* bits, 0: basic */
+  char *bearer;
+  fp_netrc netrc;
+  char *netrc_file;
+  char *referer;
+  bool auto_referer;
+  bool path_as_is;
+  char *request_target;
+  bool identity; /* no Accept-Encoding (curl --no-compressed) */
+  uint64_t limit_rate; /* bytes a second each way, 0: none */
+  bool body_as_query;
+  fp__form_part *parts;
+  size_t nparts;
   fp_sink_fn sink;
   void *sink_userdata;
   json_t *id;

@@ -62,6 +62,32 @@ static json_t *json_text(const char *s) {
   return v;
 }
 
+/* A URL for a record: its userinfo ("user:password@" or "token@"),
+ * when it has one, replaced by "***", so no credential reaches an output
+ * (a bare user name may be a token). The authority is what follows
+ * "://" up to the first '/', '?' or '#'; its userinfo ends at its last
+ * '@'. Anything else is kept as is, even a URL curl would refuse. */
+static json_t *json_url(const char *url) {
+  const char *sep = strstr(url, "://");
+  if (!sep)
+    return json_text(url);
+  const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#"), *at = NULL;
+  for (const char *c = auth; c < end; c++)
+    if (*c == '@')
+      at = c;
+  if (!at)
+    return json_text(url);
+  int head = (int)(auth - url);
+  size_t size = (size_t)head + 3 + strlen(at) + 1;
+  char *shown = malloc(size);
+  if (!shown)
+    return NULL;
+  snprintf(shown, size, "%.*s***%s", head, url, at);
+  json_t *v = json_text(shown);
+  free(shown);
+  return v;
+}
+
 static double ms(double seconds) { return round(seconds * 1e6) / 1e3; }
 
 /* The fields every record has, in a fixed order. */
@@ -72,7 +98,7 @@ static json_t *record_base(bool has_index, uint64_t index, const char *url,
     return NULL;
   if (has_index)
     json_object_set_new(rec, "index", json_integer((json_int_t)index));
-  json_object_set_new(rec, "url", url ? json_text(url) : json_null());
+  json_object_set_new(rec, "url", url ? json_url(url) : json_null());
   if (id) /* the record's own copy: records and requests may die in other threads */
     json_object_set_new(rec, "id", json_deep_copy(id));
   return rec;
@@ -245,7 +271,7 @@ json_t *fp_record_new(const fp_request *req, const fp_response *resp,
   int code = fp__response_outcome(resp, &msg, buf, sizeof buf);
   json_object_set_new(rec, "error", code == FP_OK ? json_null() : error_object(code, msg));
   json_object_set_new(rec, "effective_url",
-                      resp->effective_url ? json_text(resp->effective_url) : json_null());
+                      resp->effective_url ? json_url(resp->effective_url) : json_null());
   json_object_set_new(rec, "elapsed_ms", json_real(ms(resp->elapsed)));
   json_object_set_new(rec, "bytes", json_integer((json_int_t)resp->bytes));
   json_object_set_new(rec, "attempts", json_integer(resp->attempts));

@@ -74,6 +74,28 @@ static void free_headers(fp__header *h, size_t n) {
   free(h);
 }
 
+/* Free a secret, first overwriting it, so it lingers in no free heap
+ * block (a core dump, a later allocation's garbage). */
+static void wipe_free(char *s) {
+  if (s)
+    explicit_bzero(s, strlen(s));
+  free(s);
+}
+
+static void free_part(fp__form_part *p) {
+  free(p->name);
+  free(p->data);
+  free(p->path);
+  free(p->type);
+  free(p->filename);
+}
+
+static void free_parts(fp__form_part *p, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free_part(&p[i]);
+  free(p);
+}
+
 void fp_request_decref(fp_request *req) {
   if (!req || atomic_fetch_sub_explicit(&req->refcount, 1, memory_order_acq_rel) != 1)
     return;
@@ -85,6 +107,13 @@ void fp_request_decref(fp_request *req) {
   free(req->user_agent);
   free(req->cacert);
   fp__net_free(req->net);
+  wipe_free(req->username);
+  wipe_free(req->password);
+  wipe_free(req->bearer);
+  free(req->netrc_file);
+  free(req->referer);
+  free(req->request_target);
+  free_parts(req->parts, req->nparts);
   json_decref(req->id);
   free(req);
 }
@@ -98,8 +127,23 @@ fp_request *fp_request_copy(const fp_request *src) {
   if (fp_request_set_method(req, src->method) ||
       fp_request_set_user_agent(req, src->user_agent) ||
       fp_request_set_cacert(req, src->cacert) ||
-      (src->has_body && fp_request_set_body(req, src->body, src->body_len)))
+      (src->has_body && fp_request_set_body(req, src->body, src->body_len)) ||
+      (src->username && fp_request_set_credentials(req, src->username, src->password)) ||
+      fp_request_set_bearer(req, src->bearer) ||
+      fp_request_set_netrc(req, src->netrc, src->netrc_file) ||
+      fp_request_set_referer(req, src->referer, src->auto_referer) ||
+      fp_request_set_request_target(req, src->request_target))
     goto fail;
+  for (size_t i = 0; i < src->nparts; i++) {
+    const fp__form_part *p = &src->parts[i];
+    if (fp_request_add_form_part(req, p->name, p->data, p->len, p->path, p->type, p->filename))
+      goto fail;
+  }
+  req->auth = src->auth;
+  req->path_as_is = src->path_as_is;
+  req->identity = src->identity;
+  req->limit_rate = src->limit_rate;
+  req->body_as_query = src->body_as_query;
   for (size_t i = 0; i < src->nheaders; i++)
     if (fp_request_add_header(req, src->headers[i].name, src->headers[i].value))
       goto fail;
@@ -352,6 +396,129 @@ int fp_request_set_cacert(fp_request *req, const char *path) {
   return replace_str(&req->cacert, path);
 }
 
+/* ---- curl-style options ---- */
+
+/* Replace a secret field: the old value is wiped. */
+static int replace_secret(char **field, const char *value) {
+  char *copy = NULL;
+  if (value && !(copy = dup_str(value)))
+    return FP_ERR_NOMEM;
+  wipe_free(*field);
+  *field = copy;
+  return FP_OK;
+}
+
+int fp_request_set_credentials(fp_request *req, const char *user, const char *password) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  if (replace_secret(&req->username, user) ||
+      replace_secret(&req->password, user ? (password ? password : "") : NULL))
+    return FP_ERR_NOMEM;
+  return FP_OK;
+}
+
+int fp_request_set_auth(fp_request *req, unsigned methods) {
+  if (!req || (methods & ~FP_AUTH_ANY))
+    return FP_ERR_INVALID_ARG;
+  req->auth = methods;
+  return FP_OK;
+}
+
+int fp_request_set_bearer(fp_request *req, const char *token) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  if (token && !is_header_value(token))
+    return FP_ERR_INVALID_HEADER;
+  return replace_secret(&req->bearer, token);
+}
+
+int fp_request_set_netrc(fp_request *req, fp_netrc mode, const char *file) {
+  if (!req || (mode != FP_NETRC_IGNORED && mode != FP_NETRC_OPTIONAL &&
+               mode != FP_NETRC_REQUIRED))
+    return FP_ERR_INVALID_ARG;
+  if (replace_str(&req->netrc_file, file))
+    return FP_ERR_NOMEM;
+  req->netrc = mode;
+  return FP_OK;
+}
+
+int fp_request_set_referer(fp_request *req, const char *referer, bool auto_referer) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  if (referer && !is_header_value(referer))
+    return FP_ERR_INVALID_HEADER;
+  if (replace_str(&req->referer, referer && *referer ? referer : NULL))
+    return FP_ERR_NOMEM;
+  req->auto_referer = auto_referer;
+  return FP_OK;
+}
+
+int fp_request_set_path_as_is(fp_request *req, bool as_is) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->path_as_is = as_is;
+  return FP_OK;
+}
+
+int fp_request_set_request_target(fp_request *req, const char *target) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  /* it goes in the request line as is: no space, no control byte */
+  for (const char *c = target; c && *c; c++)
+    if ((unsigned char)*c <= 0x20 || *c == 0x7f)
+      return FP_ERR_INVALID_ARG;
+  if (target && !*target)
+    return FP_ERR_INVALID_ARG;
+  return replace_str(&req->request_target, target);
+}
+
+int fp_request_set_compressed(fp_request *req, bool compressed) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->identity = !compressed;
+  return FP_OK;
+}
+
+int fp_request_set_limit_rate(fp_request *req, uint64_t bytes_per_s) {
+  if (!req || bytes_per_s > (uint64_t)INT64_MAX)
+    return FP_ERR_INVALID_ARG;
+  req->limit_rate = bytes_per_s;
+  return FP_OK;
+}
+
+int fp_request_set_body_as_query(fp_request *req, bool as_query) {
+  if (!req)
+    return FP_ERR_INVALID_ARG;
+  req->body_as_query = as_query;
+  return FP_OK;
+}
+
+int fp_request_add_form_part(fp_request *req, const char *name, const void *data,
+                             size_t len, const char *path, const char *type,
+                             const char *filename) {
+  if (!req || !name || (!data && !path) || (data && path) || (!data && len))
+    return FP_ERR_INVALID_ARG;
+  fp__form_part *grown = realloc(req->parts, (req->nparts + 1) * sizeof *grown);
+  if (!grown)
+    return FP_ERR_NOMEM;
+  req->parts = grown;
+  fp__form_part *p = &req->parts[req->nparts];
+  memset(p, 0, sizeof *p);
+  p->name = dup_str(name);
+  p->data = data ? dup_n(data, len) : NULL;
+  p->len = data ? len : 0;
+  p->path = dup_str(path);
+  p->type = dup_str(type);
+  p->filename = dup_str(filename);
+  if (!p->name || (data && !p->data) || (path && !p->path) || (type && !p->type) ||
+      (filename && !p->filename)) {
+    free_part(p);
+    return FP_ERR_NOMEM;
+  }
+  req->nparts++;
+  return FP_OK;
+}
+
 int fp_request_set_retries(fp_request *req, unsigned max_retries, double base,
                            double max_wait) {
   if (!req || !(base >= 0) || !(max_wait >= 0) || isinf(base) || isinf(max_wait))
@@ -537,6 +704,74 @@ static int json_seconds(const json_t *obj, const char *key, double *out, fp_erro
   return FP_OK;
 }
 
+/* A string field without NUL bytes, or NULL when absent or null; -1
+ * (err set) when it is something else. */
+static int json_str(const json_t *obj, const char *key, const char **out, fp_error *err) {
+  json_t *v = json_object_get(obj, key);
+  *out = NULL;
+  if (!v || json_is_null(v))
+    return FP_OK;
+  if (!json_is_string(v) || has_nul(v))
+    return fp__fail(err, FP_ERR_INVALID_REQUEST, "field '%s': must be a string", key);
+  *out = json_string_value(v);
+  return FP_OK;
+}
+
+/* The per-job curl-style keys: user, auth, oauth2_bearer, referer,
+ * request_target, path_as_is, limit_rate. Error messages name the field,
+ * never its value (a credential). */
+static int json_curl_options(fp_request *req, const json_t *obj, fp_error *err) {
+  const char *s;
+  json_t *v;
+  if (json_str(obj, "user", &s, err))
+    return -1;
+  if (s) {
+    const char *colon = strchr(s, ':');
+    char *user = colon ? dup_n(s, (size_t)(colon - s)) : NULL;
+    int rc = colon && !user ? FP_ERR_NOMEM
+                            : fp_request_set_credentials(req, colon ? user : s,
+                                                         colon ? colon + 1 : "");
+    wipe_free(user);
+    if (rc)
+      return fp__fail(err, rc, "field 'user': %s", fp_strerror(rc));
+  }
+  if (json_str(obj, "auth", &s, err))
+    return -1;
+  if (s) {
+    unsigned m = !strcmp(s, "basic") ? FP_AUTH_BASIC : !strcmp(s, "digest") ? FP_AUTH_DIGEST
+                 : !strcmp(s, "ntlm") ? FP_AUTH_NTLM : !strcmp(s, "any") ? FP_AUTH_ANY : 0;
+    if (!m)
+      return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                      "field 'auth': must be \"basic\", \"digest\", \"ntlm\" or \"any\"");
+    req->auth = m;
+  }
+  if (json_str(obj, "oauth2_bearer", &s, err))
+    return -1;
+  if (s && fp_request_set_bearer(req, s))
+    return fp__fail(err, FP_ERR_INVALID_HEADER, "field 'oauth2_bearer': CR or LF in the token");
+  if (json_str(obj, "referer", &s, err))
+    return -1;
+  if (s && fp_request_set_referer(req, s, req->auto_referer))
+    return fp__fail(err, FP_ERR_INVALID_HEADER, "field 'referer': CR or LF in it");
+  if (json_str(obj, "request_target", &s, err))
+    return -1;
+  if (s && fp_request_set_request_target(req, s))
+    return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                    "field 'request_target': must be non-empty, without spaces or control bytes");
+  if ((v = json_object_get(obj, "path_as_is")) && !json_is_null(v)) {
+    if (!json_is_boolean(v))
+      return fp__fail(err, FP_ERR_INVALID_REQUEST, "field 'path_as_is': must be true or false");
+    req->path_as_is = json_is_true(v);
+  }
+  if ((v = json_object_get(obj, "limit_rate")) && !json_is_null(v)) {
+    if (!json_is_integer(v) || json_integer_value(v) < 0)
+      return fp__fail(err, FP_ERR_INVALID_REQUEST,
+                      "field 'limit_rate': must be an integer >= 0 (bytes a second)");
+    req->limit_rate = (uint64_t)json_integer_value(v);
+  }
+  return FP_OK;
+}
+
 fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
                                  fp_error *err) {
   if (!json_is_object(obj)) {
@@ -601,6 +836,8 @@ fp_request *fp_request_from_json(const json_t *obj, const fp_request *base,
     req->max_redirs = (long)json_integer_value(v);
     req->follow_redirects = req->max_redirs > 0;
   }
+  if (json_curl_options(req, obj, err))
+    goto fail;
   if ((v = json_object_get(obj, "id")))
     fp_request_set_id(req, v);
   if ((v = json_object_get(obj, "proxy")) && !json_is_null(v)) {

@@ -69,6 +69,7 @@ struct fp__transfer {
   size_t nsamples, next_sample;
   struct curl_slist *headers; /* request headers, freed at the end */
   struct curl_slist *resolve, *connect_to; /* --resolve, --connect-to */
+  curl_mime *mime;            /* form parts (-F), freed at the end */
   char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -666,6 +667,102 @@ static CURLcode configure_net(fp__transfer *t, const fp_request *req) {
   return CURLE_OK;
 }
 
+/* req's URL with its body appended to the query (curl -G), for
+ * curl_free; NULL when out of memory or when curl cannot parse the URL
+ * (check_url passed it, so only memory). */
+static char *with_query(const fp_request *req) {
+  CURLU *u = curl_url();
+  char *url = NULL;
+  if (u && curl_url_set(u, CURLUPART_URL, req->url, 0) == CURLUE_OK &&
+      (req->body_len == 0 ||
+       curl_url_set(u, CURLUPART_QUERY, req->body, CURLU_APPENDQUERY) == CURLUE_OK))
+    curl_url_get(u, CURLUPART_URL, &url, 0);
+  curl_url_cleanup(u);
+  return url;
+}
+
+/* The multipart body of req's form parts into t->mime. A file that cannot
+ * be read fails the job as an invalid request, naming the file. */
+static CURLcode configure_form(fp__transfer *t, const fp_request *req) {
+  curl_mime *mime = t->mime = curl_mime_init(t->easy);
+  if (!mime)
+    return CURLE_OUT_OF_MEMORY;
+  for (size_t i = 0; i < req->nparts; i++) {
+    const fp__form_part *p = &req->parts[i];
+    curl_mimepart *part = curl_mime_addpart(mime);
+    if (!part || curl_mime_name(part, p->name))
+      return CURLE_OUT_OF_MEMORY;
+    if (p->path) {
+      if (curl_mime_filedata(part, p->path) != CURLE_OK) {
+        t->abort_code = FP_ERR_INVALID_REQUEST;
+        snprintf(t->errbuf, sizeof t->errbuf, "form file '%.200s' cannot be read", p->path);
+        return CURLE_READ_ERROR;
+      }
+    } else if (curl_mime_data(part, p->data, p->len)) {
+      return CURLE_OUT_OF_MEMORY;
+    }
+    if ((p->type && curl_mime_type(part, p->type)) ||
+        (p->filename && curl_mime_filename(part, p->filename)))
+      return CURLE_OUT_OF_MEMORY;
+  }
+  return curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, mime);
+}
+
+/* The curl-style options: auth, netrc, referer, request target, rate,
+ * form. */
+static CURLcode configure_curl_options(fp__transfer *t, const fp_request *req) {
+  CURL *e = t->easy;
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
+      return rc;                                                               \
+  } while (0)
+  if (req->username) {
+    SET(CURLOPT_USERNAME, req->username);
+    SET(CURLOPT_PASSWORD, req->password ? req->password : "");
+  }
+  unsigned long methods = 0;
+  if (req->auth == FP_AUTH_ANY) {
+    methods = CURLAUTH_ANY;
+  } else {
+    if (req->auth & FP_AUTH_BASIC)
+      methods |= CURLAUTH_BASIC;
+    if (req->auth & FP_AUTH_DIGEST)
+      methods |= CURLAUTH_DIGEST;
+    if (req->auth & FP_AUTH_NTLM)
+      methods |= CURLAUTH_NTLM;
+  }
+  if (req->bearer) {
+    SET(CURLOPT_XOAUTH2_BEARER, req->bearer);
+    methods |= CURLAUTH_BEARER; /* as curl --oauth2-bearer does */
+  }
+  if (methods)
+    SET(CURLOPT_HTTPAUTH, methods);
+  if (req->netrc != FP_NETRC_IGNORED) {
+    SET(CURLOPT_NETRC, req->netrc == FP_NETRC_REQUIRED ? (long)CURL_NETRC_REQUIRED
+                                                        : (long)CURL_NETRC_OPTIONAL);
+    if (req->netrc_file)
+      SET(CURLOPT_NETRC_FILE, req->netrc_file);
+  }
+  if (req->referer)
+    SET(CURLOPT_REFERER, req->referer);
+  if (req->auto_referer)
+    SET(CURLOPT_AUTOREFERER, 1L);
+  if (req->path_as_is)
+    SET(CURLOPT_PATH_AS_IS, 1L);
+  if (req->request_target)
+    SET(CURLOPT_REQUEST_TARGET, req->request_target);
+  if (req->limit_rate) {
+    SET(CURLOPT_MAX_RECV_SPEED_LARGE, (curl_off_t)req->limit_rate);
+    SET(CURLOPT_MAX_SEND_SPEED_LARGE, (curl_off_t)req->limit_rate);
+  }
+  if (req->nparts)
+    return configure_form(t, req);
+#undef SET
+  return CURLE_OK;
+}
+
 static CURLcode configure(fp__transfer *t, const fp_request *req,
                           struct curl_slist **headers) {
   CURL *e = t->easy;
@@ -675,7 +772,18 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
     if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
       return rc;                                                               \
   } while (0)
-  SET(CURLOPT_URL, req->url);
+  if (req->body_as_query && req->has_body) {
+    /* curl -G: the body goes after the URL's query */
+    char *url = with_query(req);
+    if (!url)
+      return CURLE_OUT_OF_MEMORY;
+    rc = curl_easy_setopt(e, CURLOPT_URL, url);
+    curl_free(url);
+    if (rc)
+      return rc;
+  } else {
+    SET(CURLOPT_URL, req->url);
+  }
   SET(CURLOPT_NOSIGNAL, 1L);
   /* keep one idle connection, to the host served last, not curl's five:
    * over many hosts a worker then holds one socket, as the open-files
@@ -688,7 +796,8 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   SET(CURLOPT_WRITEDATA, t);
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, t);
-  SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
+  if (!req->identity)
+    SET(CURLOPT_ACCEPT_ENCODING, ""); /* every encoding curl can decode */
   SET(CURLOPT_USERAGENT, req->user_agent ? req->user_agent : FP_DEFAULT_USER_AGENT);
   SET(CURLOPT_FOLLOWLOCATION, req->follow_redirects ? 1L : 0L);
   SET(CURLOPT_MAXREDIRS, req->max_redirs);
@@ -720,21 +829,31 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
     SET(CURLOPT_SSL_VERIFYPEER, 0L);
     SET(CURLOPT_SSL_VERIFYHOST, 0L);
   }
+  if ((rc = configure_curl_options(t, req)) != CURLE_OK)
+    return rc;
   /* Method and body: POST uses curl's own POST so redirects behave as
-   * browsers do; HEAD must not wait for a body; other methods are custom. */
+   * browsers do; HEAD must not wait for a body; other methods are custom.
+   * Form parts are the body when there are any (see
+   * fp_request_add_form_part). */
   const char *m = req->method;
-  if (req->has_body) {
+  bool has_body = req->has_body && !req->body_as_query && !req->nparts;
+  if (req->nparts) {
+    if (strcmp(m, "GET") != 0 && strcmp(m, "POST") != 0)
+      SET(CURLOPT_CUSTOMREQUEST, m);
+  } else if (has_body) {
     SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
     SET(CURLOPT_POSTFIELDS, req->body ? req->body : "");
   }
   if (strcmp(m, "HEAD") == 0) {
     SET(CURLOPT_NOBODY, 1L);
+  } else if (req->nparts) {
+    /* the method was set with the parts */
   } else if (strcmp(m, "POST") == 0) {
-    if (!req->has_body) {
+    if (!has_body) {
       SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
       SET(CURLOPT_POSTFIELDS, "");
     }
-  } else if (strcmp(m, "GET") != 0 || req->has_body) {
+  } else if (strcmp(m, "GET") != 0 || has_body) {
     SET(CURLOPT_CUSTOMREQUEST, m);
   }
   /* Headers; "Expect:" off so a large body does not wait for 100-continue.
@@ -995,6 +1114,7 @@ bool fp__transfer_begin(fp__transfer *t, const fp_request *req, double limit,
   t->abort_code = 0;
   t->errbuf[0] = '\0';
   t->headers = NULL;
+  t->mime = NULL;
   /* The attempt boundary a sink needs to drop an earlier attempt's body. */
   if (req->sink && req->sink(req->sink_userdata, NULL, 0)) {
     fp__response_set_error(resp, FP_ERR_SINK_ABORTED, "the body sink refused a new attempt");
@@ -1032,6 +1152,9 @@ fp_response *fp__transfer_end(fp__transfer *t, int curl_code) {
    * With a shared store this leaves the store's cookies alone. */
   if (t->share && t->share->cookies)
     curl_easy_setopt(t->easy, CURLOPT_COOKIEFILE, NULL);
+  curl_easy_setopt(t->easy, CURLOPT_MIMEPOST, NULL);
+  curl_mime_free(t->mime);
+  t->mime = NULL;
   t->req = NULL;
   t->resp = NULL;
   return resp;

@@ -1718,8 +1718,9 @@ static void test_long_options_match_exactly(void **state) {
     const char *expect;
   } cases[] = {
       /* a password must not become the User-Agent, nor appear anywhere */
-      {{"--user", "alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
-      {{"--user=alice:secret"}, "unknown option '--user' (did you mean --user-agent?)"},
+      /* (--user is curl's -u since issue 13: a prefix of --user-agent) */
+      {{"--user-agen", "alice:secret"}, "unknown option '--user-agen' (did you mean --user-agent?)"},
+      {{"--user-agen=alice:secret"}, "unknown option '--user-agen' (did you mean --user-agent?)"},
       {{"--us=alice:secret"}, "unknown option '--us'"},
       {{"--thread", "4"}, "unknown option '--thread' (did you mean --threads?)"},
       {{"--ouput", "x"}, "unknown option '--ouput' (did you mean --output?)"},
@@ -1727,7 +1728,7 @@ static void test_long_options_match_exactly(void **state) {
       {{"--re", "3"}, "unknown option '--re'\n"},
       {{"--ordered=secret"}, "option '--ordered' takes no value"},
       {{"--stream=secret"}, "option '--stream' does not apply to fetchpool\n"},
-      {{"worker", "--user", "alice:secret"}, "(did you mean --user-agent?)"},
+      {{"worker", "--user-agen", "alice:secret"}, "(did you mean --user-agent?)"},
       {{"worker", "--until-emtpy"}, "(did you mean --until-empty?)"},
       {{"results", "--outpt", "secret"}, "(did you mean --output?)"},
       {{"status", "--jsn"}, "(did you mean --json?)"},

@@ -503,6 +503,41 @@ static void test_record_json(void **state) {
   fp_executor_free(ex);
 }
 
+/* A URL's userinfo is "***" in records: the password, and a bare user
+ * name too (it may be a token); the rest of the URL as it was. */
+static void test_url_userinfo_redacted(void **state) {
+  static const char *const cases[][2] = {
+      {"http://alice:s3cret@h:8080/p?q=1#f", "http://***@h:8080/p?q=1#f"},
+      {"https://t0ken@h/", "https://***@h/"},
+      {"http://a:b@c@h/x@y", "http://***@h/x@y"}, /* userinfo ends at the last '@' */
+      {"http://h/p?u=a@b", "http://h/p?u=a@b"},   /* an '@' past the host is data */
+      {"http://h@", "http://***@"},
+      {"not a url @ all", "not a url @ all"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    json_t *rec = fp_record_error(0, cases[i][0], NULL, FP_ERR_INVALID_URL, NULL);
+    assert_non_null(rec);
+    assert_string_equal(str_of(rec, "url"), cases[i][1]);
+    json_decref(rec);
+  }
+  /* a finished request: url and effective_url both */
+  char url[128];
+  snprintf(url, sizeof url, "http://alice:s3cret@127.0.0.1:%u/hello", ts_port(tu_server));
+  fp_executor *ex = tu_executor(1, 0, NULL);
+  const fp_response *resp;
+  fp_future *f = tu_run(ex, fp_request_new(url), &resp);
+  assert_int_equal(fp_response_status(resp), 200);
+  json_t *rec = fp_future_record(f, 0);
+  char *text = json_dumps(rec, JSON_COMPACT);
+  assert_null(strstr(text, "s3cret"));
+  assert_null(strstr(text, "alice"));
+  assert_non_null(strstr(text, "\"effective_url\":\"http://***@127.0.0.1:"));
+  free(text);
+  json_decref(rec);
+  fp_future_decref(f);
+  fp_executor_free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_schema_200),
@@ -516,6 +551,7 @@ int main(void) {
       TU_TEST(test_repeated_headers_kept),
       TU_TEST(test_repeated_header_joined_linear),
       TU_TEST(test_record_json),
+      TU_TEST(test_url_userinfo_redacted),
   };
   return cmocka_run_group_tests_name("record", tests, tu_setup_server, tu_teardown_server);
 }

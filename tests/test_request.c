@@ -915,12 +915,57 @@ static void test_header_and_body_getters(void **state) {
   fp_request_decref(req);
 }
 
+/* The curl-style setters refuse what they cannot send, and JSON job keys
+ * are checked with messages that name the field, never a credential. */
+static void test_curl_style_setters(void **state) {
+  fp_request *req = fp_request_new("http://x/");
+  assert_int_equal(fp_request_set_auth(req, 0x100), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_set_auth(req, FP_AUTH_DIGEST | FP_AUTH_NTLM), FP_OK);
+  assert_int_equal(fp_request_set_bearer(req, "a\r\nX: y"), FP_ERR_INVALID_HEADER);
+  assert_int_equal(fp_request_set_referer(req, "r\n", false), FP_ERR_INVALID_HEADER);
+  assert_int_equal(fp_request_set_request_target(req, "/a b"), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_set_request_target(req, ""), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_set_request_target(req, "*"), FP_OK);
+  assert_int_equal(fp_request_set_netrc(req, (fp_netrc)7, NULL), FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_add_form_part(req, "n", NULL, 0, NULL, NULL, NULL),
+                   FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_add_form_part(req, "n", "v", 1, "/f", NULL, NULL),
+                   FP_ERR_INVALID_ARG);
+  assert_int_equal(fp_request_add_form_part(req, "n", "v", 1, NULL, "text/plain", NULL), FP_OK);
+  assert_int_equal(fp_request_set_credentials(req, "u", NULL), FP_OK);
+  fp_request *copy = fp_request_copy(req);
+  assert_non_null(copy);
+  fp_request_decref(copy);
+  fp_request_decref(req);
+
+  static const struct {
+    const char *json, *field;
+  } bad[] = {
+      {"{\"url\":\"http://x/\",\"user\":5}", "'user'"},
+      {"{\"url\":\"http://x/\",\"auth\":\"kerberos\"}", "'auth'"},
+      {"{\"url\":\"http://x/\",\"oauth2_bearer\":\"s3cret\\n\"}", "'oauth2_bearer'"},
+      {"{\"url\":\"http://x/\",\"request_target\":\"a b\"}", "'request_target'"},
+      {"{\"url\":\"http://x/\",\"path_as_is\":1}", "'path_as_is'"},
+      {"{\"url\":\"http://x/\",\"limit_rate\":-1}", "'limit_rate'"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    json_t *obj = json_loads(bad[i].json, 0, NULL);
+    assert_non_null(obj);
+    fp_error err = {0};
+    assert_null(fp_request_from_json(obj, NULL, &err));
+    if (!strstr(err.text, bad[i].field) || strstr(err.text, "s3cret"))
+      fail_msg("%s: '%s'", bad[i].json, err.text);
+    json_decref(obj);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_defaults_and_getters),
       TU_TEST(test_method_setter),
       TU_TEST(test_header_setter_errors),
       TU_TEST(test_other_setter_errors),
+      TU_TEST(test_curl_style_setters),
       TU_TEST(test_headers_on_the_wire),
       TU_TEST(test_copy_is_deep),
       TU_TEST(test_from_json_full),

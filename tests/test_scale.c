@@ -374,6 +374,8 @@ static void test_usage(void **state) {
   } bad[] = {
       {{"worker", "--redis", "http://127.0.0.1/"}, "invalid Redis URL"},
       {{"worker", "--redis", "redis://127.0.0.1:99999"}, "port"},
+      /* the password is not shown */
+      {{"worker", "--redis", "redis://:s3cret@127.0.0.1:99999"}, "'redis://***@127.0.0.1:99999'"},
       {{"worker", "--ordered"}, "option '--ordered' does not apply to fetchpool worker"},
       {{"worker", "urls.txt"}, "takes no FILE"},
       {{"status", "-t", "4"}, "option '-t' does not apply to fetchpool status"},
@@ -384,7 +386,7 @@ static void test_usage(void **state) {
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     run_cli(&r, NULL, 0, bad[i].args);
-    if (r.status != 2 || !contains(r.err, bad[i].expect))
+    if (r.status != 2 || !contains(r.err, bad[i].expect) || contains(r.err, "s3cret"))
       fail_msg("case %zu: status %d, stderr: %s", i, r.status, r.err);
     assert_int_equal(r.out_len, 0);
     run_free(&r);

@@ -108,6 +108,9 @@ typedef struct cli_options {
   int rows;                     /* CLI_ROWS_*: what the inputs hold */
   bool dry_run;
   cli_net net;                /* cookies (net_options.c) */
+  /* curl-req: the values of -K files, which fields above may point to */
+  char **owned;
+  size_t nowned;
 } cli_options;
 
 /* batch-in: one input of a run: a FILE, or a URL (an argument starting
@@ -127,6 +130,8 @@ enum { CLI_ROWS_LINES, CLI_ROWS_CSV, CLI_ROWS_TSV };
  * usage error, reported on stderr). o->base is set whenever -1 is
  * returned; the caller drops it (fp_request_decref). */
 int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o);
+/* Drop o->base and the -K values o holds (wiped: they may be secrets). */
+void cli_options_free(cli_options *o);
 /* Report a usage error of cmd on one line of stderr (printf format and
  * arguments), then where its help is (cli_usage_hint). */
 #define cli_usage_error(cmd, ...)                                              \

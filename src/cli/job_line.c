@@ -273,6 +273,11 @@ static fp_request *from_json_line(const cli_jobs *jobs, uint64_t seq, uint64_t i
   json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, &jerr);
   if (!obj) {
     char msg[256];
+    /* jansson ends its text with the token it stopped at ("near
+     * '\"alice:s3cret'"): a credential of the line, perhaps; drop it */
+    char *near = strstr(jerr.text, " near '");
+    if (near)
+      *near = '\0';
     snprintf(msg, sizeof msg, "invalid JSON at column %d: %s", jerr.column, jerr.text);
     put_error(jobs, seq, index, NULL, NULL, FP_ERR_INVALID_JSON, msg);
     return NULL;

@@ -691,10 +691,7 @@ int main(int argc, char **argv) {
   if (status >= 0)
     return status;
   if ((status = check_std_fds(&o)) >= 0) {
-    fp_request_decref(o.base);
-    cli_template_free(o.write_out);
-    free((void *)o.items);
-    free((void *)o.files);
+    cli_options_free(&o);
     return status;
   }
   switch (cmd) {
@@ -715,9 +712,6 @@ int main(int argc, char **argv) {
     fit_nofile(&o, "fetchpool");
     status = run_jobs(&o);
   }
-  fp_request_decref(o.base);
-  cli_template_free(o.write_out);
-  free((void *)o.items);
-  free((void *)o.files);
+  cli_options_free(&o);
   return status;
 }

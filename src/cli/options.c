@@ -1,10 +1,12 @@
 /* options.c: the command line of fetchpool and of its Redis commands
  * (enqueue, worker, status, results): help texts, and the options checked
  * into a cli_options, each refused by the commands it does not apply to. */
+#include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -110,6 +112,33 @@ static const char usage_text[] =
     "      --dry-run            print each request that would be sent (method,\n"
     "                           URL, headers, body size; secrets masked), one JSON\n"
     "                           line each, and send nothing\n"
+    "Requests as with curl (same names and meaning; see fetchpool(1)):\n"
+    "  -u, --user USER[:PASS]   credentials (no PASS: empty, never a prompt)\n"
+    "      --basic, --digest, --ntlm, --anyauth\n"
+    "                           how to send them (default --basic)\n"
+    "      --oauth2-bearer TOKEN\n"
+    "                           send 'Authorization: Bearer TOKEN'\n"
+    "  -n, --netrc              credentials from ~/.netrc (--netrc-optional: the\n"
+    "      --netrc-file FILE    URL's and -u's win; --netrc-file: from FILE)\n"
+    "  -K, --config FILE        read options from FILE in curl's syntax (- for\n"
+    "                           standard input): keeps secrets out of ps\n"
+    "  -H, --header @FILE       the headers of FILE, one a line\n"
+    "  -d, --data DATA|@FILE    body (@FILE: without CR/LF; @-: standard input);\n"
+    "                           several -d join with &\n"
+    "      --data-binary DATA|@FILE, --data-raw DATA (no @),\n"
+    "      --data-urlencode [NAME]=DATA|[NAME]@FILE\n"
+    "      --json DATA|@FILE    JSON body, Content-Type and Accept application/json\n"
+    "  -G, --get                send the data as the URL's query, with GET\n"
+    "  -F, --form NAME=VALUE|NAME=@FILE|NAME=<FILE[;type=T]\n"
+    "                           multipart/form-data part (repeatable)\n"
+    "  -e, --referer URL[;auto] Referer header\n"
+    "  -I, --head               HEAD requests\n"
+    "      --no-compressed      ask for no encoding (--compressed: the default)\n"
+    "      --no-location        do not follow redirects (-L: the default)\n"
+    "      --path-as-is         send /../ and /./ in paths as they are\n"
+    "      --request-target T   send T in the request line instead of the path\n"
+    "      --limit-rate SIZE    bytes a second per transfer, K, M or G suffix\n"
+    "  -f, --fail               accepted: a status >= 400 already fails its job\n"
     "\n"
     "Reliability:\n"
     "      --retries N          retry a failed attempt up to N times (default 0):\n"
@@ -303,7 +332,20 @@ void cli_usage_hint(cli_command cmd) {
           command_names[cmd] ? command_names[cmd] : "", command_names[cmd] ? " " : "");
 }
 
-#define usage_error(...) cli_usage_error(cmd, __VA_ARGS__)
+/* As cli_usage_error, with the -K file and line being read, if any. */
+#define usage_error(...)                                                       \
+  do {                                                                         \
+    fputs("fetchpool: ", stderr);                                              \
+    if (config_at[0])                                                          \
+      fprintf(stderr, "%s: ", config_at);                                      \
+    fprintf(stderr, __VA_ARGS__);                                              \
+    cli_usage_hint(cmd);                                                       \
+  } while (0)
+
+typedef struct parse_state parse_state;
+/* Where the -K line being applied is ("FILE:LINE"), for messages; "" for
+ * argv. The CLI parses its options on one thread, once. */
+static char config_at[160];
 
 /* s for a message: control bytes escaped (no CR or LF may split the
  * one-line report), cut at 80 bytes. */
@@ -333,7 +375,12 @@ enum {
   OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT,
   OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE,
   /* batch-in: URL arguments, globbing, templates, dry runs */
-  OPT_URL, OPT_TEMPLATE, OPT_BODY_TEMPLATE, OPT_CSV, OPT_TSV, OPT_DRY_RUN
+  OPT_URL, OPT_TEMPLATE, OPT_BODY_TEMPLATE, OPT_CSV, OPT_TSV, OPT_DRY_RUN,
+  /* curl-req: auth, data, misc request options */
+  OPT_BASIC, OPT_DIGEST, OPT_NTLM, OPT_ANYAUTH, OPT_OAUTH2_BEARER, OPT_NETRC_FILE,
+  OPT_NETRC_OPTIONAL, OPT_DATA_ASCII, OPT_DATA_BINARY, OPT_DATA_RAW, OPT_DATA_URLENCODE,
+  OPT_JSON_DATA, OPT_COMPRESSED, OPT_NO_COMPRESSED, OPT_NO_LOCATION, OPT_PATH_AS_IS,
+  OPT_REQUEST_TARGET, OPT_LIMIT_RATE
 };
 
 #define IN(c) (1u << (c))
@@ -389,6 +436,7 @@ static unsigned commands_of(int opt) {
   case 'q':
   case 'h':
   case 'V':
+  case 'K': /* curl-req: a -K file holds any command's options */
   case ':':
   case '?':
     return ~0u;
@@ -400,7 +448,8 @@ static unsigned commands_of(int opt) {
 /* "-": arguments that are no option come back in order (as option 1), so
  * URL arguments and FILEs keep their order (batch-in) */
 static const char short_options[] = "-:t:o:X:H:d:A:kqhVw:g"
-                                    CLI_NET_SHORT; /* curl-net's group */
+                                    CLI_NET_SHORT /* curl-net's group */
+                                    "u:K:e:F:GIfLn"; /* curl-req */
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
@@ -498,6 +547,33 @@ static const struct option long_options[] = {
     {"http1.1", no_argument, NULL, CLI_NET_HTTP1_1},
     {"http2", no_argument, NULL, CLI_NET_HTTP2},
     {"http2-prior-knowledge", no_argument, NULL, CLI_NET_HTTP2_PRIOR},
+    /* curl-req: auth, data, config files, misc request options */
+    {"user", required_argument, NULL, 'u'},
+    {"basic", no_argument, NULL, OPT_BASIC},
+    {"digest", no_argument, NULL, OPT_DIGEST},
+    {"ntlm", no_argument, NULL, OPT_NTLM},
+    {"anyauth", no_argument, NULL, OPT_ANYAUTH},
+    {"oauth2-bearer", required_argument, NULL, OPT_OAUTH2_BEARER},
+    {"netrc", no_argument, NULL, 'n'},
+    {"netrc-file", required_argument, NULL, OPT_NETRC_FILE},
+    {"netrc-optional", no_argument, NULL, OPT_NETRC_OPTIONAL},
+    {"config", required_argument, NULL, 'K'},
+    {"data-ascii", required_argument, NULL, OPT_DATA_ASCII},
+    {"data-binary", required_argument, NULL, OPT_DATA_BINARY},
+    {"data-raw", required_argument, NULL, OPT_DATA_RAW},
+    {"data-urlencode", required_argument, NULL, OPT_DATA_URLENCODE},
+    {"get", no_argument, NULL, 'G'},
+    {"form", required_argument, NULL, 'F'},
+    {"referer", required_argument, NULL, 'e'},
+    {"compressed", no_argument, NULL, OPT_COMPRESSED},
+    {"no-compressed", no_argument, NULL, OPT_NO_COMPRESSED},
+    {"location", no_argument, NULL, 'L'},
+    {"no-location", no_argument, NULL, OPT_NO_LOCATION},
+    {"path-as-is", no_argument, NULL, OPT_PATH_AS_IS},
+    {"request-target", required_argument, NULL, OPT_REQUEST_TARGET},
+    {"head", no_argument, NULL, 'I'},
+    {"fail", no_argument, NULL, 'f'},
+    {"limit-rate", required_argument, NULL, OPT_LIMIT_RATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -569,11 +645,68 @@ static const char *suggestion(cli_command cmd, const char *name, size_t len) {
   return best <= limit && at_best == 1 ? closest : NULL;
 }
 
+/* curl-req: curl options that make no sense here, each with what to use
+ * instead; found only when no option of the table has the name. */
+static const struct curl_only {
+  const char *name;
+  int letter; /* its short form, 0 when none */
+  const char *why;
+} curl_only[] = {
+    {"remote-name", 'O', "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
+    {"remote-name-all", 0, "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
+    {"progress-bar", '#', "use --progress for fetchpool's progress line"},
+    {"parallel", 'Z', "fetchpool is always parallel; use -t N"},
+    {"parallel-max", 0, "fetchpool is always parallel; use -t N"},
+    {"parallel-immediate", 0, "fetchpool is always parallel; use -t N"},
+    {"silent", 's', "use -q (no summary, no progress line); errors still show, in the records"},
+    {"show-error", 'S', "fetchpool always reports errors, in each record"},
+    {"verbose", 'v', "use --headers and --timings to see each response in its record"},
+    {"include", 'i', "use --headers: the response headers go in each record"},
+    {"trace", 0, "use --headers and --timings to see each response in its record"},
+    {"trace-ascii", 0, "use --headers and --timings to see each response in its record"},
+    {"upload-file", 'T', "use --data-binary @FILE with -X PUT"},
+    {"continue-at", 'C', "fetchpool does not resume transfers; --resume FILE skips finished jobs"},
+    {"next", 0, "each input line is its own job; a JSON job line sets its own method, headers "
+                "and body"},
+    {"max-time", 'm', "use --timeout SEC (it spans every attempt of a job)"},
+    {"retry", 0, "use --retries N"},
+    {"retry-delay", 0, "use --retry-base SEC"},
+    {"retry-max-time", 0, "use --timeout SEC (it spans every attempt of a job)"},
+    {"no-buffer", 'N', "each record is written as its job ends (--ordered: in input order)"},
+    {"libcurl", 0, "fetchpool's library is its C API, include/fetchpool.h"},
+    {"manual", 'M', "see man fetchpool"},
+};
+
+/* Report --name[0..len) when it is a curl option with no place here;
+ * false when it is not one. */
+static bool curl_only_long(cli_command cmd, const char *name, size_t len) {
+  for (size_t i = 0; i < sizeof curl_only / sizeof curl_only[0]; i++) {
+    if (strlen(curl_only[i].name) == len && strncmp(curl_only[i].name, name, len) == 0) {
+      usage_error("--%s: %s", curl_only[i].name, curl_only[i].why);
+      return true;
+    }
+  }
+  return false;
+}
+
+/* The same for a short option -c. */
+static bool curl_only_short(cli_command cmd, int c) {
+  for (size_t i = 0; i < sizeof curl_only / sizeof curl_only[0]; i++) {
+    if (c && curl_only[i].letter == c) {
+      usage_error("-%c (--%s): %s", c, curl_only[i].name, curl_only[i].why);
+      return true;
+    }
+  }
+  return false;
+}
+
 /* Report an unknown long option --name[0..len): its name only, never a
  * value given with it (--user=alice:secret), and a suggestion when one
  * option is close. */
 static void unknown_option(cli_command cmd, const char *name, size_t len) {
   char buf[128];
+  if (curl_only_long(cmd, name, len))
+    return;
   char *copy = strndup(name, len);
   const char *hint = suggestion(cmd, name, len);
   if (hint)
@@ -620,7 +753,7 @@ static bool is_url_arg(const char *arg) {
  * every option is read; the -H lines held back as templates go to base
  * when no --template uses them. 0, or -1 with the usage error reported. */
 static int check_batch_in(cli_command cmd, cli_options *o, fp_request *base, bool data,
-                          char *const *held, size_t nheld) {
+                          const char *const *held, size_t nheld) {
   char buf[128], msg[256];
   bool has_url = false;
   for (size_t i = 0; i < o->nitems; i++) {
@@ -680,85 +813,782 @@ static int check_batch_in(cli_command cmd, cli_options *o, fp_request *base, boo
   return 0;
 }
 
-int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
-  const char *method = NULL, *data = NULL;
-  double timeout = 0, connect_timeout = 0;
-  double retry_base = FP_DEFAULT_RETRY_BASE, retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+static int apply_option(parse_state *ps, int opt, const char *arg, bool from_argv);
+
+/* ---- curl-req: auth, data, -K config files, misc request options and
+ * the curl options that make no sense here (issue 13) ---- */
+
+#define NOT_MINE (-2)       /* curl_req_option: not one of this block's */
+#define MAX_CONFIG_DEPTH 8  /* -K files reading -K files */
+
+/* What parsing gathers before it is checked and set on the base request
+ * (the options that combine: data, method, auth, netrc, redirects). */
+struct parse_state {
+  cli_command cmd;
+  cli_options *o;
+  fp_request *base;
+  char name[64]; /* the option being applied, as written, for messages */
+  const char *method;
+  double timeout, connect_timeout, retry_base, retry_max_wait;
   int statuses[MAX_RETRY_STATUSES];
-  size_t nstatuses = 0;
-  bool retry_on = false, format_given = false;
-  uint64_t n, retries = 0;
-  char shown_buf[128];
-  fp_request *base = fp_request_new("");
-  int opt, rc = CLI_EXIT_USAGE;
-  /* batch-in: the arguments in order, and the -H templates held back */
-  cli_item *items = calloc((size_t)argc + 1, sizeof *items);
-  char **files = calloc((size_t)argc + 1, sizeof *files);
-  char *held[64];
-  size_t nitems = 0, nfiles = 0, nheld = 0;
-  if (!base || !items || !files) {
-    free(items);
-    free(files);
-    fp_request_decref(base);
-    fprintf(stderr, "fetchpool: out of memory\n");
+  size_t nstatuses;
+  bool retry_on;
+  uint64_t retries;
+  /* curl-req */
+  char *data; /* -d, --data-*, --json pieces, joined; wiped when freed */
+  size_t data_len, data_cap;
+  bool has_data, last_json, json, get, head, form;
+  bool user_ctype, user_accept; /* -H gave Content-Type, Accept */
+  bool netrc, netrc_optional;
+  const char *netrc_file;
+  int location; /* -1 as by default, 0 --no-location, 1 -L */
+  unsigned auth; /* FP_AUTH_* of --basic, --digest, --ntlm, --anyauth */
+  bool stdin_used; /* read by -K -, -d @-, -H @-, ... */
+  unsigned depth;  /* -K nesting */
+  /* batch-out */
+  bool format_given;
+  /* batch-in: the FILE and URL arguments in order (-K files may add
+   * --url entries, so the lists grow), and the -H templates held back */
+  cli_item *items;
+  char **files;
+  size_t nitems, nfiles, cap;
+  const char *held[64];
+  size_t nheld;
+};
+
+/* Overwrite then free n bytes at s (a secret: data, a config file). */
+static void wipe_free(char *s, size_t n) {
+  if (s)
+    explicit_bzero(s, n);
+  free(s);
+}
+
+static void parse_state_free(parse_state *ps) {
+  wipe_free(ps->data, ps->data_cap);
+  free(ps->items);
+  free(ps->files);
+  free(ps);
+}
+
+/* batch-in: one more FILE or URL argument, in order. 0, or -1 when out
+ * of memory (reported). */
+static int add_item(parse_state *ps, const char *arg, bool url) {
+  if (ps->nitems == ps->cap) {
+    size_t cap = ps->cap ? 2 * ps->cap : 16;
+    cli_item *items = realloc(ps->items, cap * sizeof *items);
+    if (items)
+      ps->items = items;
+    char **files = items ? realloc(ps->files, cap * sizeof *files) : NULL;
+    if (!files) {
+      fprintf(stderr, "fetchpool: out of memory\n");
+      return -1;
+    }
+    ps->files = files;
+    ps->cap = cap;
+  }
+  ps->items[ps->nitems].arg = arg;
+  ps->items[ps->nitems++].url = url;
+  if (!url)
+    ps->files[ps->nfiles++] = (char *)arg; /* argv's, or a -K file's kept copy */
+  return 0;
+}
+
+void cli_options_free(cli_options *o) {
+  fp_request_decref(o->base);
+  o->base = NULL;
+  cli_template_free(o->write_out); /* batch-out */
+  o->write_out = NULL;
+  free((void *)o->items); /* batch-in */
+  free((void *)o->files);
+  o->items = NULL;
+  o->files = NULL;
+  for (size_t i = 0; i < o->nowned; i++)
+    wipe_free(o->owned[i], strlen(o->owned[i]));
+  free(o->owned);
+  o->owned = NULL;
+  o->nowned = 0;
+}
+
+/* A copy of s that lives as long as o (a -K file's value, which o may
+ * point to); NULL when out of memory. */
+static char *keep_string(cli_options *o, const char *s) {
+  char **grown = realloc(o->owned, (o->nowned + 1) * sizeof *grown);
+  if (!grown)
+    return NULL;
+  o->owned = grown;
+  char *copy = strdup(s);
+  if (copy)
+    o->owned[o->nowned++] = copy;
+  return copy;
+}
+
+/* The option entry getopt_long and -K files use for lo under cmd: --json
+ * is a flag of status, and curl's --json DATA everywhere else. */
+static const struct option *resolve(cli_command cmd, const struct option *lo) {
+  static const struct option json_data = {"json", required_argument, NULL, OPT_JSON_DATA};
+  return lo->val == OPT_JSON && cmd != CLI_STATUS ? &json_data : lo;
+}
+
+/* True when opt applies to cmd; else reports it. */
+static bool applies(cli_command cmd, int opt, const char *name) {
+  if (commands_of(opt) & IN(cmd))
+    return true;
+  usage_error("option '%s' does not apply to fetchpool%s%s", name,
+              command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
+  return false;
+}
+
+/* All of path ("-": standard input) into *out (NUL-terminated, *len
+ * bytes, may hold NUL bytes; wipe_free it), or -1 after reporting it as
+ * what (the option it is for). */
+static int slurp(parse_state *ps, const char *path, const char *what, char **out,
+                 size_t *len) {
+  cli_command cmd = ps->cmd;
+  char buf[128];
+  bool is_stdin = strcmp(path, "-") == 0;
+  FILE *f = is_stdin ? stdin : fopen(path, "rb");
+  size_t n = 0, cap = 4096;
+  char *text = malloc(cap);
+  if (!f || !text) {
+    usage_error("cannot read %s file '%s': %s", what, shown(path, buf, sizeof buf),
+                text ? strerror(errno) : "out of memory");
+    free(text);
+    return -1;
+  }
+  if (is_stdin)
+    ps->stdin_used = true;
+  for (;;) {
+    if (cap - n < 2) {
+      char *grown = cap < SIZE_MAX / 2 ? malloc(cap * 2) : NULL;
+      if (grown)
+        memcpy(grown, text, n);
+      wipe_free(text, cap); /* realloc would leave the old copy unwiped */
+      text = grown;
+      cap *= 2;
+      if (!text)
+        break;
+    }
+    size_t got = fread(text + n, 1, cap - n - 1, f);
+    n += got;
+    if (got == 0)
+      break;
+  }
+  bool bad = !text || ferror(f);
+  int saved = errno;
+  if (!is_stdin)
+    fclose(f);
+  if (bad) {
+    usage_error("cannot read %s file '%s': %s", what, shown(path, buf, sizeof buf),
+                text ? strerror(saved) : "out of memory");
+    wipe_free(text, text ? cap : 0);
+    return -1;
+  }
+  text[n] = '\0';
+  *out = text;
+  *len = n;
+  return 0;
+}
+
+/* Note the headers a --json must not override. */
+static void note_header(parse_state *ps, const char *line) {
+  if (strncasecmp(line, "Content-Type:", 13) == 0)
+    ps->user_ctype = true;
+  else if (strncasecmp(line, "Accept:", 7) == 0)
+    ps->user_accept = true;
+}
+
+/* Add header line (kept out of argv: a -H @FILE line or a -K file's
+ * -H), naming where it came from on error but never showing it: it may
+ * carry a credential. -1 to go on, or an exit status. */
+static int add_header_unshown(parse_state *ps, const char *line, const char *where) {
+  cli_command cmd = ps->cmd;
+  note_header(ps, line);
+  int hrc = fp_request_add_header_line(ps->base, line);
+  if (hrc == FP_ERR_INVALID_REQUEST) {
+    usage_error("too many --header: at most %d headers and %zu bytes of names and "
+                "values in all", FP_MAX_REQUEST_HEADERS, FP_MAX_REQUEST_HEADER_BYTES);
     return CLI_EXIT_USAGE;
   }
-  memset(o, 0, sizeof *o);
-  o->command = cmd;
-  o->redis = CLI_DEFAULT_REDIS;
-  o->stream = "fetchpool";
-  o->group = "fetchpool";
-  o->claim_idle = DEFAULT_CLAIM_IDLE;
-  o->threads = DEFAULT_THREADS;
-  o->progress = -1;
-  o->grace = DEFAULT_GRACE;
-  opterr = 0; /* our own messages */
-  for (;;) {
-    int longindex = -1;
-    if ((opt = getopt_long(argc, argv, short_options, long_options, &longindex)) == -1)
-      break;
-    /* The option as written, when it was a long one: --name or
-     * --name=value. getopt_long sets longindex only when it accepted the
-     * option; on ':' (no value) and '?' (unknown, ambiguous, or a value
-     * given to a flag) the option is argv[optind - 1], long when it
-     * starts with "--" (a short option that fails ends its argv
-     * element, or is reported through optopt alone). */
-    const char *written = NULL;
-    if (longindex >= 0)
-      written = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
-    else if ((opt == ':' || (opt == '?' && (optopt == 0 || optopt >= 256 ||
-                                            strchr(short_options + 1, optopt)))) &&
-             strncmp(argv[optind - 1], "--", 2) == 0)
-      written = argv[optind - 1];
-    char name_buf[64];
-    if (written) {
-      size_t len = strcspn(written + 2, "=");
-      const struct option *lo = exact_option(written + 2, len);
-      if (!lo) {
-        unknown_option(cmd, written + 2, len);
-        goto fail;
-      }
-      if (opt == '?') { /* --flag=value */
-        usage_error("option '--%s' takes no value", lo->name);
-        goto fail;
-      }
-      snprintf(name_buf, sizeof name_buf, "--%s", lo->name);
+  if (hrc) {
+    usage_error("invalid header %s: expected 'Name: value' with a token name and no CR "
+                "or LF (the header is not shown)", where);
+    return CLI_EXIT_USAGE;
+  }
+  return -1;
+}
+
+/* -H @FILE: one header per line, as curl reads it (CR LF or LF ends a
+ * line; empty lines skipped). A bad line is named by number only: the
+ * file is where secrets are kept out of argv. */
+static int header_file(parse_state *ps, const char *path) {
+  cli_command cmd = ps->cmd;
+  char *text, buf[128];
+  size_t len, lineno = 0;
+  if (slurp(ps, path, "--header", &text, &len))
+    return CLI_EXIT_USAGE;
+  int rc = -1;
+  for (char *line = text; line < text + len && rc == -1;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line)), *next;
+    next = nl ? nl + 1 : text + len;
+    if (nl)
+      *nl = '\0';
+    lineno++;
+    size_t n = strlen(line);
+    bool has_nul = line + n != (nl ? nl : text + len);
+    if (n && line[n - 1] == '\r')
+      line[--n] = '\0';
+    if (has_nul) {
+      usage_error("invalid header on line %zu of --header file '%s': it holds a NUL byte",
+                  lineno, shown(path, buf, sizeof buf));
+      rc = CLI_EXIT_USAGE;
+    } else if (n) {
+      char where[200];
+      snprintf(where, sizeof where, "on line %zu of --header file '%s'", lineno,
+               shown(path, buf, sizeof buf));
+      rc = add_header_unshown(ps, line, where);
+    }
+    line = next;
+  }
+  wipe_free(text, len);
+  return rc;
+}
+
+/* Append n bytes to the data, after '&' unless it is the first piece or
+ * one --json piece follows another (curl concatenates those). */
+static int append_data(parse_state *ps, const char *piece, size_t n, bool json) {
+  size_t need = ps->data_len + n + 2;
+  if (need > ps->data_cap) {
+    size_t cap = need * 2;
+    char *grown = malloc(cap);
+    if (!grown)
+      return -1;
+    if (ps->data)
+      memcpy(grown, ps->data, ps->data_len);
+    wipe_free(ps->data, ps->data_cap);
+    ps->data = grown;
+    ps->data_cap = cap;
+  }
+  if (ps->has_data && !(json && ps->last_json))
+    ps->data[ps->data_len++] = '&';
+  memcpy(ps->data + ps->data_len, piece, n);
+  ps->data_len += n;
+  ps->data[ps->data_len] = '\0';
+  ps->has_data = true;
+  ps->last_json = json;
+  return 0;
+}
+
+/* s[0..n) percent-encoded as curl --data-urlencode does (all but ALPHA,
+ * DIGIT and -._~), after prefix; a new string, or NULL. */
+static char *url_encode(const char *prefix, size_t plen, const char *s, size_t n) {
+  static const char hex[] = "0123456789ABCDEF";
+  char *out = malloc(plen + 3 * n + 1), *p = out;
+  if (!out)
+    return NULL;
+  memcpy(p, prefix, plen);
+  p += plen;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        strchr("-._~", c)) {
+      *p++ = (char)c;
     } else {
-      snprintf(name_buf, sizeof name_buf, "-%c", opt == ':' ? optopt : opt);
+      *p++ = '%';
+      *p++ = hex[c >> 4];
+      *p++ = hex[c & 15];
     }
-    const char *arg = optarg ? optarg : "";
-    const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
-    if (!(commands_of(opt) & IN(cmd))) {
-      usage_error("option '%s' does not apply to fetchpool%s%s", name_buf,
-                  command_names[cmd] ? " " : "", command_names[cmd] ? command_names[cmd] : "");
-      goto fail;
+  }
+  *p = '\0';
+  return out;
+}
+
+/* -d, --data-ascii, --data-binary, --data-raw, --data-urlencode, --json. */
+static int add_data(parse_state *ps, int opt, const char *arg) {
+  cli_command cmd = ps->cmd;
+  char *file = NULL, *encoded = NULL;
+  size_t flen = 0;
+  const char *piece = arg;
+  size_t n = strlen(arg);
+  int rc = -1;
+  if (opt == OPT_DATA_URLENCODE) {
+    /* curl's forms: content, =content, name=content, @file, name@file */
+    const char *sep = strchr(arg, '=');
+    if (!sep)
+      sep = strchr(arg, '@');
+    size_t nlen = sep ? (size_t)(sep - arg) : 0;
+    const char *content = sep ? sep + 1 : arg;
+    size_t clen = strlen(content);
+    if (sep && *sep == '@') {
+      if (slurp(ps, content, ps->name, &file, &flen))
+        return CLI_EXIT_USAGE;
+      content = file;
+      clen = flen;
     }
-    /* proxies, cookies, TLS, names and addresses, HTTP versions */
-    if (cli_net_is_option(opt)) {
-      if (cli_net_option(cmd, opt, arg, base, o))
-        goto fail;
-      continue;
+    char prefix[1024];
+    if (nlen + 1 >= sizeof prefix) {
+      usage_error("invalid --data-urlencode: the name is longer than %zu bytes",
+                  sizeof prefix - 2);
+      rc = CLI_EXIT_USAGE;
+      goto done;
     }
+    memcpy(prefix, arg, nlen);
+    prefix[nlen] = '=';
+    encoded = url_encode(prefix, nlen ? nlen + 1 : 0, content, clen);
+    piece = encoded;
+    n = encoded ? strlen(encoded) : 0;
+  } else if (arg[0] == '@' && opt != OPT_DATA_RAW) {
+    if (slurp(ps, arg + 1, ps->name, &file, &flen))
+      return CLI_EXIT_USAGE;
+    n = flen;
+    if (opt == 'd' || opt == OPT_DATA_ASCII) { /* curl -d @FILE drops CR and LF */
+      size_t k = 0;
+      for (size_t i = 0; i < flen; i++)
+        if (file[i] != '\r' && file[i] != '\n')
+          file[k++] = file[i];
+      n = k;
+    }
+    piece = file;
+  }
+  if (opt == OPT_JSON_DATA)
+    ps->json = true;
+  if (!piece || append_data(ps, piece, n, opt == OPT_JSON_DATA)) {
+    usage_error("out of memory");
+    rc = CLI_EXIT_USAGE;
+  }
+done:
+  wipe_free(file, flen);
+  wipe_free(encoded, encoded ? strlen(encoded) : 0);
+  return rc;
+}
+
+/* -F NAME=CONTENT, NAME=@FILE (a file part) or NAME=<FILE (the file's
+ * text as the value), each with optional ;type=TYPE and, for files,
+ * ;filename=NAME, as curl -F. The value is never shown in messages. */
+static int add_form(parse_state *ps, const char *arg) {
+  cli_command cmd = ps->cmd;
+  char buf[128], *name = NULL, *value = NULL, *type = NULL, *filename = NULL, *text = NULL;
+  size_t tlen = 0;
+  int rc = CLI_EXIT_USAGE;
+  const char *eq = strchr(arg, '=');
+  if (!eq || eq == arg) {
+    usage_error("invalid --form: expected NAME=CONTENT, NAME=@FILE or NAME=<FILE");
+    return CLI_EXIT_USAGE;
+  }
+  char kind = eq[1] == '@' || eq[1] == '<' ? eq[1] : 0;
+  const char *v = eq + 1 + (kind != 0);
+  /* where the ;key=value parameters start: a file name ends at the first
+   * ';', a text value only before a ;type= or ;filename= */
+  const char *params = kind ? strchr(v, ';') : NULL;
+  if (!kind) {
+    const char *t = strstr(v, ";type="), *f = strstr(v, ";filename=");
+    params = t && (!f || t < f) ? t : f;
+  }
+  name = strndup(arg, (size_t)(eq - arg));
+  value = strndup(v, params ? (size_t)(params - v) : strlen(v));
+  if (!name || !value)
+    goto nomem;
+  for (const char *p = params; p && *p == ';';) {
+    const char *end = strchr(p + 1, ';');
+    size_t plen = end ? (size_t)(end - p - 1) : strlen(p + 1);
+    char **field = strncmp(p + 1, "type=", 5) == 0 ? &type
+                   : strncmp(p + 1, "filename=", 9) == 0 ? &filename : NULL;
+    if (!field) {
+      usage_error("invalid --form parameter for '%s': only ;type= and ;filename= are known",
+                  shown(name, buf, sizeof buf));
+      goto done;
+    }
+    size_t skip = field == &type ? 5 : 9;
+    free(*field);
+    if (!(*field = strndup(p + 1 + skip, plen - skip)))
+      goto nomem;
+    p = end;
+  }
+  int frc;
+  if (kind == '@') {
+    if (access(value, R_OK) != 0) {
+      usage_error("cannot read --form file '%s': %s", shown(value, buf, sizeof buf),
+                  strerror(errno));
+      goto done;
+    }
+    frc = fp_request_add_form_part(ps->base, name, NULL, 0, value, type, filename);
+  } else if (kind == '<') {
+    if (slurp(ps, value, "--form", &text, &tlen))
+      goto done;
+    frc = fp_request_add_form_part(ps->base, name, text, tlen, NULL, type, filename);
+  } else {
+    frc = fp_request_add_form_part(ps->base, name, value, strlen(value), NULL, type, filename);
+  }
+  if (frc)
+    goto nomem;
+  ps->form = true;
+  rc = -1;
+  goto done;
+nomem:
+  usage_error("out of memory");
+done:
+  free(name);
+  wipe_free(value, value ? strlen(value) : 0);
+  free(type);
+  free(filename);
+  wipe_free(text, tlen);
+  return rc;
+}
+
+/* Blank a secret's bytes in argv, as curl does, so that ps and
+ * /proc/PID/cmdline show it no longer (they did until now: -K, --netrc
+ * and -H @FILE keep it out of argv altogether). */
+static void blank_arg(const char *arg, bool from_argv) {
+  if (from_argv)
+    memset((char *)arg, 0, strlen(arg));
+}
+
+/* The value of one line of a -K file: what follows the option and its
+ * separators at *p, unquoted as curl does ("..." with \\ \" \t \n \r \v;
+ * a backslash before another byte stands for that byte), or up to white
+ * space. Written over the line in place; *value NULL when there is none.
+ * Returns 0, or -1 for an unterminated quote or text after the value. */
+static int config_value(char *p, char **value) {
+  *value = NULL;
+  if (*p == '"') {
+    char *out = ++p, *start = out;
+    for (; *p && *p != '"'; p++) {
+      if (*p == '\\' && p[1]) {
+        p++;
+        *out++ = *p == 't' ? '\t' : *p == 'n' ? '\n' : *p == 'r' ? '\r' : *p == 'v' ? '\v' : *p;
+      } else {
+        *out++ = *p;
+      }
+    }
+    if (*p != '"')
+      return -1;
+    p++;
+    *out = '\0';
+    *value = start;
+  } else if (*p) {
+    *value = p;
+    p += strcspn(p, " \t");
+    if (*p)
+      *p++ = '\0';
+  }
+  p += strspn(p, " \t");
+  return *p && *p != '#' ? -1 : 0;
+}
+
+/* Apply one line of a -K file; -1 to go on, or an exit status. */
+static int config_line(parse_state *ps, char *line) {
+  cli_command cmd = ps->cmd;
+  char buf[128];
+  line += strspn(line, " \t");
+  if (!*line || strchr("#/*", *line))
+    return -1; /* blank, or a comment as curl has them */
+  bool dashed = line[0] == '-';
+  char *opt_end = line + strcspn(line, dashed ? " \t" : " \t=:");
+  char *p = opt_end + strspn(opt_end, dashed ? " \t" : " \t=:");
+  char saved = *opt_end;
+  *opt_end = '\0';
+  char *value;
+  int opt;
+  bool takes_value;
+  if (dashed && line[1] != '-') { /* -X, or -XVALUE */
+    const char *spec = line[1] && line[1] != ':' ? strchr(short_options + 1, line[1]) : NULL;
+    if (!spec) {
+      if (!curl_only_short(cmd, (unsigned char)line[1]))
+        usage_error("unknown option '%s'", shown(line, buf, 3));
+      return CLI_EXIT_USAGE;
+    }
+    opt = (unsigned char)line[1];
+    takes_value = spec[1] == ':';
+    snprintf(ps->name, sizeof ps->name, "-%c", line[1]);
+    if (line[2]) {
+      if (!takes_value) {
+        usage_error("unknown option '%s': one option a line", shown(line, buf, 3));
+        return CLI_EXIT_USAGE;
+      }
+      *opt_end = saved;
+      p = line + 2; /* the rest of the line is the value */
+    }
+  } else {
+    const char *lname = line + (dashed ? 2 : 0);
+    size_t len = strcspn(lname, "=");
+    const struct option *lo = exact_option(lname, len);
+    if (!lo) {
+      unknown_option(cmd, lname, len);
+      return CLI_EXIT_USAGE;
+    }
+    lo = resolve(cmd, lo);
+    if (lname[len]) { /* --name=value: '=' is no separator after dashes */
+      usage_error("option '--%s' and its value must be separated by white space in a "
+                  "config file", lo->name);
+      return CLI_EXIT_USAGE;
+    }
+    opt = lo->val;
+    takes_value = lo->has_arg == required_argument;
+    snprintf(ps->name, sizeof ps->name, "--%s", lo->name);
+  }
+  if (config_value(p, &value)) {
+    usage_error("the value of '%s' has text after it: quote a value with white space in "
+                "\"...\"", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (takes_value && !value) {
+    usage_error("option '%s' needs a value", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (!takes_value && value) {
+    usage_error("option '%s' takes no value", ps->name);
+    return CLI_EXIT_USAGE;
+  }
+  if (!applies(cmd, opt, ps->name))
+    return CLI_EXIT_USAGE;
+  const char *arg = value ? keep_string(ps->o, value) : "";
+  if (!arg) {
+    usage_error("out of memory");
+    return CLI_EXIT_USAGE;
+  }
+  return apply_option(ps, opt, arg, false);
+}
+
+/* -K FILE: curl's config file syntax, one option a line (see
+ * config_line), for every option of the table; "-" reads standard input.
+ * Messages say FILE:LINE. */
+static int config_file(parse_state *ps, const char *path) {
+  cli_command cmd = ps->cmd;
+  char *text, buf[128], outer[sizeof config_at];
+  size_t len;
+  if (ps->depth >= MAX_CONFIG_DEPTH) {
+    usage_error("-K files nested more than %d deep (one reads itself?)", MAX_CONFIG_DEPTH);
+    return CLI_EXIT_USAGE;
+  }
+  if (slurp(ps, path, "--config", &text, &len))
+    return CLI_EXIT_USAGE;
+  ps->depth++;
+  memcpy(outer, config_at, sizeof outer);
+  int rc = -1;
+  size_t lineno = 0;
+  for (char *line = text; line < text + len && rc == -1;) {
+    char *nl = memchr(line, '\n', (size_t)(text + len - line));
+    char *next = nl ? nl + 1 : text + len;
+    if (nl)
+      *nl = '\0';
+    lineno++;
+    size_t n = strlen(line);
+    bool has_nul = line + n != (nl ? nl : text + len);
+    if (n && line[n - 1] == '\r')
+      line[--n] = '\0';
+    snprintf(config_at, sizeof config_at, "%s:%zu",
+             strcmp(path, "-") ? shown(path, buf, sizeof buf) : "<stdin>", lineno);
+    if (has_nul) {
+      usage_error("the line holds a NUL byte");
+      rc = CLI_EXIT_USAGE;
+    } else {
+      rc = config_line(ps, line);
+    }
+    line = next;
+  }
+  memcpy(config_at, outer, sizeof config_at);
+  ps->depth--;
+  wipe_free(text, len);
+  return rc;
+}
+
+/* This block's options; NOT_MINE for the others. */
+static int curl_req_option(parse_state *ps, int opt, const char *arg, bool from_argv) {
+  cli_command cmd = ps->cmd;
+  fp_request *base = ps->base;
+  char buf[128];
+  switch (opt) {
+  case 'H':
+    note_header(ps, arg);
+    if (from_argv || arg[0] == '@')
+      return NOT_MINE; /* added below, as before -K existed */
+    return add_header_unshown(ps, arg, "in a config file");
+  case 'u': {
+    /* USER[:PASSWORD]; no password is an empty one (curl would prompt) */
+    const char *colon = strchr(arg, ':');
+    char *user = strndup(arg, colon ? (size_t)(colon - arg) : strlen(arg));
+    int rc = user ? fp_request_set_credentials(base, user, colon ? colon + 1 : "") : FP_ERR_NOMEM;
+    wipe_free(user, user ? strlen(user) : 0);
+    blank_arg(arg, from_argv);
+    if (rc) {
+      usage_error("out of memory");
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case OPT_BASIC:
+    ps->auth |= FP_AUTH_BASIC;
+    return -1;
+  case OPT_DIGEST:
+    ps->auth |= FP_AUTH_DIGEST;
+    return -1;
+  case OPT_NTLM:
+    ps->auth |= FP_AUTH_NTLM;
+    return -1;
+  case OPT_ANYAUTH:
+    ps->auth = FP_AUTH_ANY;
+    return -1;
+  case OPT_OAUTH2_BEARER: {
+    int rc = fp_request_set_bearer(base, arg);
+    blank_arg(arg, from_argv);
+    if (rc) {
+      usage_error("invalid --oauth2-bearer: CR or LF in the token (not shown)");
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case 'n':
+    ps->netrc = true;
+    return -1;
+  case OPT_NETRC_OPTIONAL:
+    ps->netrc_optional = true;
+    return -1;
+  case OPT_NETRC_FILE:
+    if (access(arg, R_OK) != 0) {
+      usage_error("cannot read --netrc-file '%s': %s", shown(arg, buf, sizeof buf),
+                  strerror(errno));
+      return CLI_EXIT_USAGE;
+    }
+    ps->netrc_file = arg;
+    return -1;
+  case 'K':
+    return config_file(ps, arg);
+  case 'd':
+  case OPT_DATA_ASCII:
+  case OPT_DATA_BINARY:
+  case OPT_DATA_RAW:
+  case OPT_DATA_URLENCODE:
+  case OPT_JSON_DATA:
+    return add_data(ps, opt, arg);
+  case 'F':
+    return add_form(ps, arg);
+  case 'G':
+    ps->get = true;
+    return -1;
+  case 'I':
+    ps->head = true;
+    return -1;
+  case 'e': {
+    /* URL, URL;auto or ;auto as curl -e */
+    size_t n = strlen(arg);
+    bool autoref = n >= 5 && strcmp(arg + n - 5, ";auto") == 0;
+    char *ref = strndup(arg, autoref ? n - 5 : n);
+    int rc = ref ? fp_request_set_referer(base, ref, autoref) : FP_ERR_NOMEM;
+    free(ref);
+    if (rc) {
+      usage_error("invalid --referer '%s': CR and LF are not allowed", shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  }
+  case OPT_COMPRESSED:
+  case OPT_NO_COMPRESSED:
+    fp_request_set_compressed(base, opt == OPT_COMPRESSED);
+    return -1;
+  case 'L':
+  case OPT_NO_LOCATION:
+    ps->location = opt == 'L';
+    return -1;
+  case OPT_PATH_AS_IS:
+    fp_request_set_path_as_is(base, true);
+    return -1;
+  case OPT_REQUEST_TARGET:
+    if (fp_request_set_request_target(base, arg)) {
+      usage_error("invalid --request-target '%s': expected a target without spaces or "
+                  "control characters, such as * or /path?query", shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    return -1;
+  case 'f': /* a status >= 400 is already a failed job (exit status 1) */
+    return -1;
+  case OPT_LIMIT_RATE: {
+    uint64_t rate;
+    if (cli_parse_size(arg, &rate) || rate == 0 || rate > (uint64_t)INT64_MAX) {
+      usage_error("invalid --limit-rate '%s': expected bytes a second such as 100K or 1M",
+                  shown(arg, buf, sizeof buf));
+      return CLI_EXIT_USAGE;
+    }
+    fp_request_set_limit_rate(base, rate);
+    return -1;
+  }
+  default:
+    return NOT_MINE;
+  }
+}
+
+/* Set what this block's options gathered on the base request, once all
+ * are read: data and form, method, auth, netrc, redirects. Returns 0, or
+ * -1 after reporting a usage error. */
+static int curl_req_finish(parse_state *ps) {
+  cli_command cmd = ps->cmd;
+  cli_options *o = ps->o;
+  fp_request *base = ps->base;
+  if (ps->form && ps->has_data) {
+    usage_error("-F cannot be combined with -d, --data-* or --json (one body or the other)");
+    return -1;
+  }
+  if (ps->head && !ps->get && (ps->has_data || ps->form)) {
+    usage_error("-I sends no body: drop the data, or add -G to send it in the query");
+    return -1;
+  }
+  if (ps->get && ps->form) {
+    usage_error("-G cannot send -F parts in the query");
+    return -1;
+  }
+  if (ps->stdin_used && (cmd == CLI_RUN || cmd == CLI_ENQUEUE)) {
+    bool jobs_from_stdin = o->nfiles == 0;
+    for (size_t i = 0; i < o->nfiles; i++)
+      jobs_from_stdin |= strcmp(o->files[i], "-") == 0;
+    if (jobs_from_stdin) {
+      usage_error("standard input was read by an option (-K -, @-): give the jobs as FILE");
+      return -1;
+    }
+  }
+  if (ps->has_data &&
+      fp_request_set_body(base, ps->data ? ps->data : "", ps->data ? ps->data_len : 0))
+    goto nomem;
+  if (ps->get)
+    fp_request_set_body_as_query(base, true);
+  if (ps->json && ((!ps->user_ctype &&
+                    fp_request_add_header(base, "Content-Type", "application/json")) ||
+                   (!ps->user_accept && fp_request_add_header(base, "Accept", "application/json"))))
+    goto nomem;
+  /* -X wins; else -I is HEAD, -G GET, and a body POST, as with curl */
+  if (!ps->method && (ps->head || (!ps->get && (ps->has_data || ps->form))))
+    fp_request_set_method(base, ps->head ? "HEAD" : "POST");
+  if (ps->auth)
+    fp_request_set_auth(base, ps->auth);
+  if ((ps->netrc || ps->netrc_optional || ps->netrc_file) &&
+      fp_request_set_netrc(base, ps->netrc_optional ? FP_NETRC_OPTIONAL : FP_NETRC_REQUIRED,
+                           ps->netrc_file))
+    goto nomem;
+  if (ps->location == 0)
+    fp_request_set_redirects(base, false, FP_DEFAULT_MAX_REDIRS);
+  return 0;
+nomem:
+  usage_error("out of memory");
+  return -1;
+}
+
+/* Apply one option (opt, as getopt_long returns it, with its value arg,
+ * "" for a flag) whether it came from argv or from a -K file (from_argv
+ * false). Returns -1 to go on, or an exit status (a usage error, reported;
+ * help; version). */
+static int apply_option(parse_state *ps, int opt, const char *arg, bool from_argv) {
+  cli_command cmd = ps->cmd;
+  cli_options *o = ps->o;
+  fp_request *base = ps->base;
+  const char *name_buf = ps->name;
+  char shown_buf[128];
+  const char *shown_arg = shown(arg, shown_buf, sizeof shown_buf);
+  uint64_t n;
+  int rc = curl_req_option(ps, opt, arg, from_argv);
+  if (rc != NOT_MINE)
+    return rc;
+  rc = CLI_EXIT_USAGE;
+  /* proxies, cookies, TLS, names and addresses, HTTP versions */
+  if (cli_net_is_option(opt))
+    return cli_net_option(cmd, opt, arg, base, o) ? CLI_EXIT_USAGE : -1;
+  { /* the body of the loop over argv this was, as it was */
     switch (opt) {
     case OPT_REDIS:
       o->redis = arg;
@@ -805,48 +1635,50 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       o->ordered = true;
       break;
     case 'X':
-      method = arg;
-      if (fp_request_set_method(base, method)) {
+      ps->method = arg;
+      if (fp_request_set_method(base, ps->method)) {
         usage_error("invalid --method '%s': expected an HTTP method token such as GET",
                     shown_arg);
         goto fail;
       }
       break;
     case 'H':
+      if (arg[0] == '@') /* curl-req: one header per line of FILE */
+        return header_file(ps, arg + 1);
       /* batch-in: one with a brace waits: with --template it is a
        * template, filled per row ("{{" a literal brace); else it is
        * added as it is */
       if (strchr(arg, '{')) {
-        if (nheld == sizeof held / sizeof *held) {
+        if (ps->nheld == sizeof ps->held / sizeof *ps->held) {
           usage_error("too many --header with braces: at most %zu",
-                      sizeof held / sizeof *held);
+                      sizeof ps->held / sizeof *ps->held);
           goto fail;
         }
-        held[nheld++] = optarg;
+        ps->held[ps->nheld++] = arg;
       } else if (add_header(cmd, base, arg)) {
         goto fail;
       } else {
         /* a later header replaces an earlier one of its name, held or not */
         size_t name_len = strcspn(arg, ":"), kept = 0;
-        for (size_t i = 0; i < nheld; i++)
-          if (strcspn(held[i], ":") != name_len || strncasecmp(held[i], arg, name_len) != 0)
-            held[kept++] = held[i];
-        nheld = kept;
+        for (size_t i = 0; i < ps->nheld; i++)
+          if (strcspn(ps->held[i], ":") != name_len ||
+              strncasecmp(ps->held[i], arg, name_len) != 0)
+            ps->held[kept++] = ps->held[i];
+        ps->nheld = kept;
       }
       break;
     /* batch-in */
     case 1:
-      items[nitems].arg = arg;
-      if (!(items[nitems++].url = is_url_arg(arg)))
-        files[nfiles++] = optarg;
+      if (add_item(ps, arg, is_url_arg(arg)))
+        goto fail;
       break;
     case OPT_URL:
       if (!is_url_arg(arg)) {
         usage_error("invalid --url '%s': expected an http:// or https:// URL", shown_arg);
         goto fail;
       }
-      items[nitems].arg = arg;
-      items[nitems++].url = true;
+      if (add_item(ps, arg, true))
+        goto fail;
       break;
     case 'g':
       o->globoff = true;
@@ -868,13 +1700,9 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
     case OPT_DRY_RUN:
       o->dry_run = true;
       break;
-    case 'd':
-      data = arg;
-      fp_request_set_body(base, data, strlen(data));
-      break;
     case OPT_TIMEOUT:
     case OPT_CONNECT_TIMEOUT:
-      if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &timeout : &connect_timeout)) {
+      if (cli_parse_seconds(arg, opt == OPT_TIMEOUT ? &ps->timeout : &ps->connect_timeout)) {
         usage_error("invalid --%s '%s': expected seconds such as 2 or 0.5",
                     opt == OPT_TIMEOUT ? "timeout" : "connect-timeout", shown_arg);
         goto fail;
@@ -922,19 +1750,19 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       o->save_dir = arg;
       break;
     case OPT_RETRIES:
-      if (cli_parse_count(arg, 0, MAX_RETRIES, &retries)) {
+      if (cli_parse_count(arg, 0, MAX_RETRIES, &ps->retries)) {
         usage_error("invalid --retries '%s': expected a whole number from 0 to %d",
                     shown_arg, MAX_RETRIES);
         goto fail;
       }
       break;
     case OPT_RETRY_ON:
-      if (cli_parse_statuses(arg, statuses, MAX_RETRY_STATUSES, &nstatuses)) {
+      if (cli_parse_statuses(arg, ps->statuses, MAX_RETRY_STATUSES, &ps->nstatuses)) {
         usage_error("invalid --retry-on '%s': expected HTTP statuses from 100 to 599 "
                     "separated by commas, such as 429,503", shown_arg);
         goto fail;
       }
-      retry_on = true;
+      ps->retry_on = true;
       break;
     case OPT_RETRY_BASE:
     case OPT_RETRY_MAX_WAIT:
@@ -952,9 +1780,9 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         goto fail;
       }
       if (opt == OPT_RETRY_BASE)
-        retry_base = v;
+        ps->retry_base = v;
       else if (opt == OPT_RETRY_MAX_WAIT)
-        retry_max_wait = v;
+        ps->retry_max_wait = v;
       else if (opt == OPT_STALL_TIMEOUT)
         fp_request_set_stall_timeout(base, v);
       else if (opt == OPT_ATTEMPT_TIMEOUT)
@@ -1045,12 +1873,12 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       break;
     }
     case OPT_MATCH_ERROR: {
-      char bad[64];
+      char bad[64], bad_shown[128];
       if (cli_parse_error_codes(arg, o->filter.codes, sizeof o->filter.codes /
                                 sizeof o->filter.codes[0], &o->filter.ncodes, bad,
                                 sizeof bad)) {
         usage_error("invalid --match-error '%s': '%s' is no error code (see 'Error codes' "
-                    "in --help)", shown_arg, shown(bad, name_buf, sizeof name_buf));
+                    "in --help)", shown_arg, shown(bad, bad_shown, sizeof bad_shown));
         goto fail;
       }
       break;
@@ -1066,7 +1894,7 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
         usage_error("invalid --format '%s': expected jsonl, csv or tsv", shown_arg);
         goto fail;
       }
-      format_given = true;
+      ps->format_given = true;
       break;
     case 'w': {
       char why[128];
@@ -1111,6 +1939,8 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       usage_error("option '%s' needs a value", name_buf);
       goto fail;
     default: /* an unknown short option (long ones were reported above) */
+      if (curl_only_short(cmd, optopt)) /* curl-req */
+        goto fail;
       if (optopt > 0x20 && optopt < 0x7f)
         usage_error("unknown option '-%c'", optopt);
       else
@@ -1118,30 +1948,108 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
       goto fail;
     }
   }
-  /* batch-in: after "--" every argument is a FILE */
-  for (; optind < argc; optind++) {
-    items[nitems].arg = argv[optind];
-    items[nitems++].url = false;
-    files[nfiles++] = argv[optind];
+  return -1;
+fail:
+  return rc;
+}
+
+int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
+  char shown_buf[128];
+  parse_state *ps = calloc(1, sizeof *ps);
+  fp_request *base = fp_request_new("");
+  int opt, rc = CLI_EXIT_USAGE;
+  memset(o, 0, sizeof *o);
+  if (!base || !ps) {
+    fprintf(stderr, "fetchpool: out of memory\n");
+    free(ps);
+    fp_request_decref(base);
+    return CLI_EXIT_USAGE;
   }
-  if (nitems && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
+  ps->cmd = cmd;
+  ps->o = o;
+  ps->base = base;
+  ps->retry_base = FP_DEFAULT_RETRY_BASE;
+  ps->retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
+  ps->location = -1;
+  o->command = cmd;
+  o->redis = CLI_DEFAULT_REDIS;
+  o->stream = "fetchpool";
+  o->group = "fetchpool";
+  o->claim_idle = DEFAULT_CLAIM_IDLE;
+  o->threads = DEFAULT_THREADS;
+  o->progress = -1;
+  o->grace = DEFAULT_GRACE;
+  /* getopt_long's table for cmd: --json is a flag of status and takes
+   * DATA everywhere else (curl's --json) */
+  struct option table[sizeof long_options / sizeof long_options[0]];
+  for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
+    table[i] = *resolve(cmd, &long_options[i]);
+  opterr = 0; /* our own messages */
+  for (;;) {
+    int longindex = -1;
+    if ((opt = getopt_long(argc, argv, short_options, table, &longindex)) == -1)
+      break;
+    /* The option as written, when it was a long one: --name or
+     * --name=value. getopt_long sets longindex only when it accepted the
+     * option; on ':' (no value) and '?' (unknown, ambiguous, or a value
+     * given to a flag) the option is argv[optind - 1], long when it
+     * starts with "--" (a short option that fails ends its argv
+     * element, or is reported through optopt alone). */
+    const char *written = NULL;
+    if (longindex >= 0)
+      written = argv[optind - 1 - (optarg && optarg == argv[optind - 1])];
+    else if ((opt == ':' || (opt == '?' && (optopt == 0 || optopt >= 256 ||
+                                            strchr(short_options + 1, optopt)))) &&
+             strncmp(argv[optind - 1], "--", 2) == 0)
+      written = argv[optind - 1];
+    if (written) {
+      size_t len = strcspn(written + 2, "=");
+      const struct option *lo = exact_option(written + 2, len);
+      if (!lo) {
+        unknown_option(cmd, written + 2, len);
+        goto fail;
+      }
+      if (opt == '?') { /* --flag=value */
+        usage_error("option '--%s' takes no value", lo->name);
+        goto fail;
+      }
+      snprintf(ps->name, sizeof ps->name, "--%s", lo->name);
+    } else {
+      snprintf(ps->name, sizeof ps->name, "-%c", opt == ':' ? optopt : opt);
+    }
+    if (!applies(cmd, opt, ps->name))
+      goto fail;
+    if ((rc = apply_option(ps, opt, optarg ? optarg : "", true)) != -1)
+      goto fail;
+    rc = CLI_EXIT_USAGE;
+  }
+  /* batch-in: after "--" every argument is a FILE */
+  for (; optind < argc; optind++)
+    if (add_item(ps, argv[optind], false))
+      goto fail;
+  if (ps->nitems && cmd != CLI_RUN && cmd != CLI_ENQUEUE) {
     usage_error("fetchpool %s takes no FILE ('%s'): jobs come from the stream",
-                command_names[cmd], shown(items[0].arg, shown_buf, sizeof shown_buf));
+                command_names[cmd], shown(ps->items[0].arg, shown_buf, sizeof shown_buf));
     goto fail;
   }
-  o->items = items;
-  o->nitems = nitems;
-  if (check_batch_in(cmd, o, base, data != NULL, held, nheld))
+  /* the lists go to o, which frees them (cli_options_free) */
+  o->items = ps->items;
+  o->nitems = ps->nitems;
+  o->files = ps->files;
+  o->nfiles = ps->nfiles;
+  ps->items = NULL;
+  ps->files = NULL;
+  if (check_batch_in(cmd, o, base, ps->has_data, ps->held, ps->nheld))
     goto fail;
   /* --body-template alone means POST, as --data does */
-  if (o->body_template && !method)
+  if (o->body_template && !ps->method)
     fp_request_set_method(base, "POST");
   if (o->resume_failed && !o->resume) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
   }
   /* batch-out: formats and saved names */
-  if (o->write_out && format_given) {
+  if (o->write_out && ps->format_given) {
     usage_error("--write-out and --format exclude each other: the template is the format");
     goto fail;
   }
@@ -1160,28 +2068,22 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   if (o->record_flags & FP_RECORD_HEADERS)
     fp_request_set_keep_headers(base, true);
   /* the library reads 0 as "its default": a tiny wait is "at once" */
-  if (fp_request_set_retries(base, (unsigned)retries, retry_base > 0 ? retry_base : 1e-9,
-                             retry_max_wait > 0 ? retry_max_wait : 1e-9))
+  if (fp_request_set_retries(base, (unsigned)ps->retries,
+                             ps->retry_base > 0 ? ps->retry_base : 1e-9,
+                             ps->retry_max_wait > 0 ? ps->retry_max_wait : 1e-9))
     goto fail;
-  if (retry_on && fp_request_set_retry_statuses(base, statuses, nstatuses))
+  if (ps->retry_on && fp_request_set_retry_statuses(base, ps->statuses, ps->nstatuses))
     goto fail;
-  /* --data alone means POST, as with curl */
-  if (data && !method)
-    fp_request_set_method(base, "POST");
-  if (fp_request_set_timeouts(base, timeout, connect_timeout))
+  if (curl_req_finish(ps))
+    goto fail;
+  if (fp_request_set_timeouts(base, ps->timeout, ps->connect_timeout))
     goto fail;
   o->base = base;
-  o->files = files;
-  o->nfiles = nfiles;
+  parse_state_free(ps);
   return -1;
 fail:
-  fp_request_decref(base);
-  cli_template_free(o->write_out);
-  o->write_out = NULL;
-  free(items);
-  free(files);
-  o->items = NULL;
-  o->files = NULL;
+  parse_state_free(ps);
+  o->base = base; /* cli_options_free drops it, and any -K file's strings */
+  cli_options_free(o);
   return rc;
 }
-

@@ -23,8 +23,15 @@ struct cli_redis {
   char error[640];    /* why the last command or connect failed */
 };
 
+/* The message for a bad url: all before its last '@' shown as ***, so a
+ * password never reaches stderr (even one the parser took for a path). */
 static int fail(char *msg, size_t size, const char *what, const char *url) {
-  snprintf(msg, size, "invalid Redis URL '%.200s': %s", url, what);
+  const char *auth = strncmp(url, "redis://", 8) == 0 ? url + 8 : NULL;
+  const char *at = auth ? strrchr(auth, '@') : NULL;
+  if (at)
+    snprintf(msg, size, "invalid Redis URL 'redis://***%.200s': %s", at, what);
+  else
+    snprintf(msg, size, "invalid Redis URL '%.200s': %s", url, what);
   return -1;
 }
 

@@ -76,6 +76,7 @@ struct ts_server {
   char *tls_cert, *tls_key;                 /* PEM contents; NULL for plain HTTP */
   char az[PAT_LEN + 26];                    /* 'a' + i % 26 */
   char bin[PAT_LEN + 256];                  /* (i * 7 + 3) & 0xff */
+  char digest_random[32];                   /* /digest-auth nonce key */
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -403,6 +404,80 @@ fail:
   return replyf(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "echo failed");
 }
 
+/* ------------------------------------------------------------- auth */
+
+#define AUTH_REALM "fetchpool-test"
+
+/* USER/PASS of /basic-auth/USER/PASS (each 1..63 bytes, no '/'), or false. */
+static bool split_creds(const char *rest, char *user, char *pass) {
+  const char *slash = strchr(rest, '/');
+  size_t ulen = slash ? (size_t)(slash - rest) : 0, plen = slash ? strlen(slash + 1) : 0;
+  if (!slash || !ulen || ulen > 63 || !plen || plen > 63 || strchr(slash + 1, '/'))
+    return false;
+  memcpy(user, rest, ulen);
+  user[ulen] = '\0';
+  memcpy(pass, slash + 1, plen + 1);
+  return true;
+}
+
+/* 200 {"user": U} when Basic credentials are USER and PASS; else 401 with
+ * a Basic challenge. */
+static enum MHD_Result route_basic_auth(struct MHD_Connection *c, const char *rest) {
+  char user[64], pass[64], *got_pass = NULL;
+  if (!split_creds(rest, user, pass))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad credentials path");
+  char *got = MHD_basic_auth_get_username_password(c, &got_pass);
+  bool ok = got && got_pass && !strcmp(got, user) && !strcmp(got_pass, pass);
+  MHD_free(got);
+  MHD_free(got_pass);
+  if (ok)
+    return replyf(c, MHD_HTTP_OK, "{\"user\":\"%s\"}", user);
+  struct MHD_Response *r = MHD_create_response_from_buffer(12, (void *)"unauthorized",
+                                                           MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  enum MHD_Result rc = MHD_queue_basic_auth_fail_response(c, AUTH_REALM, r);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+/* 200 {"user": U} when the Digest (MD5) response checks for USER and PASS;
+ * else 401 with a Digest challenge. */
+static enum MHD_Result route_digest_auth(struct MHD_Connection *c, const char *rest) {
+  char user[64], pass[64];
+  if (!split_creds(rest, user, pass))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad credentials path");
+  char *got = MHD_digest_auth_get_username(c);
+  int check = got ? MHD_digest_auth_check2(c, AUTH_REALM, user, pass, 300, MHD_DIGEST_ALG_MD5)
+                  : MHD_NO;
+  MHD_free(got);
+  if (check == MHD_YES)
+    return replyf(c, MHD_HTTP_OK, "{\"user\":\"%s\"}", user);
+  struct MHD_Response *r = MHD_create_response_from_buffer(12, (void *)"unauthorized",
+                                                           MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  enum MHD_Result rc = MHD_queue_auth_fail_response2(c, AUTH_REALM, "0paque", r,
+                                                     check == MHD_INVALID_NONCE ? MHD_YES : MHD_NO,
+                                                     MHD_DIGEST_ALG_MD5);
+  MHD_destroy_response(r);
+  return rc;
+}
+
+/* 200 when the request carries "Authorization: Bearer TOKEN"; else 401
+ * with a Bearer challenge. */
+static enum MHD_Result route_bearer(struct MHD_Connection *c, const char *token) {
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (auth && !strncmp(auth, "Bearer ", 7) && !strcmp(auth + 7, token))
+    return replyf(c, MHD_HTTP_OK, "{\"token\":\"ok\"}");
+  struct MHD_Response *r = MHD_create_response_from_buffer(12, (void *)"unauthorized",
+                                                           MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"" AUTH_REALM "\"");
+  return queue(c, MHD_HTTP_UNAUTHORIZED, r);
+}
+
 /* ------------------------------------------------------- other routes */
 
 static enum MHD_Result route_headers(struct MHD_Connection *c) {
@@ -639,8 +714,15 @@ static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char 
       return replyf(c, MHD_HTTP_BAD_REQUEST, "missing url");
     return redirect(c, to);
   }
-  if (!strcmp(url, "/echo"))
+  if (!strcmp(url, "/echo") || after(url, "/echo/"))
     return route_echo(c, url, method, rq);
+  /* auth routes (curl-req) */
+  if ((rest = after(url, "/basic-auth/")))
+    return route_basic_auth(c, rest);
+  if ((rest = after(url, "/digest-auth/")))
+    return route_digest_auth(c, rest);
+  if ((rest = after(url, "/bearer/")))
+    return route_bearer(c, rest);
   if (!strcmp(url, "/drip")) {
     n = qnum(c, "bytes", 10, MAX_BYTES);
     return reply_stream(c, s, ST_DRIP, n, n, "text/plain",
@@ -711,7 +793,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (*upload_data_size) {                  /* body slice: keep it for /echo, drop otherwise */
-    if (!strcmp(url, "/echo"))
+    if (!strcmp(url, "/echo") || after(url, "/echo/"))
       req_append(rq, upload_data, *upload_data_size);
     *upload_data_size = 0;
     return MHD_YES;
@@ -1071,6 +1153,9 @@ ts_server *ts_start(const ts_options *opts) {
     s->az[i] = (char)('a' + i % 26);
   for (size_t i = 0; i < sizeof s->bin; i++)
     s->bin[i] = (char)((i * 7 + 3) & 0xff);
+  /* a test server's nonces need no secrecy, only to differ per run */
+  for (size_t i = 0; i < sizeof s->digest_random; i++)
+    s->digest_random[i] = (char)((now_ms() >> (i % 8)) ^ (long long)i * 31);
 
   memset(&ss, 0, sizeof ss);
   if (inet_pton(AF_INET, bind_addr, &sin->sin_addr) == 1) {
@@ -1117,6 +1202,9 @@ ts_server *ts_start(const ts_options *opts) {
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+                            /* /digest-auth: nonces signed with this */
+                            MHD_OPTION_DIGEST_AUTH_RANDOM, sizeof s->digest_random, s->digest_random,
+                            MHD_OPTION_NONCE_NC_SIZE, (unsigned)1024,
                             MHD_OPTION_ARRAY, s->tls_cert ? tls_opts : tls_opts + 2,
                             MHD_OPTION_END);
   if (!s->mhd) {

@@ -10,6 +10,10 @@
  *   /text/REST  /redirect/N  /redirect-loop  /redirect-to?url=U  /echo (any method)
  *   /drip?bytes=N&interval_ms=M  /gzip?bytes=N  /headers?count=N&size=S
  *   /set-header?name=X&value=Y  /close-mid-body?bytes=N  /count  (else 404)
+ *   /echo/ANY (as /echo: the path shows the target as sent)
+ * Auth routes (USER, PASS: 1..63 bytes, no '/'): 200 {"user":USER} or 401
+ * with the scheme's challenge:
+ *   /basic-auth/USER/PASS  /digest-auth/USER/PASS (MD5)  /bearer/TOKEN
  * /headers sends fewer headers when count * (size + 24) would exceed 360 KiB.
  *
  * Retry and concurrency routes (KEY/NAME: 1..127 bytes, no '/'; at most 4096
