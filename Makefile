@@ -17,8 +17,8 @@
 #   make fuzz FUZZ_SECONDS=60   every libFuzzer harness (tests/fuzz/), each
 #                        that long, under ASan + UBSan (clang)
 
-VERSION    := 0.2.0
-SOVERSION  := 0
+VERSION    := 0.3.0
+SOVERSION  := 1
 PREFIX     ?= /usr/local
 DESTDIR    ?=
 BINDIR     := $(PREFIX)/bin
@@ -244,7 +244,7 @@ VENV   ?= .venv
 python:
 	@scripts/install-deps.sh python
 	@$(MAKE) --no-print-directory $(SHARED) $(SERVER)
-	cp $(SHARED) python/fetchpool/libfetchpool.so.0
+	cp $(SHARED) python/fetchpool/libfetchpool.so.1
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VENV)
 	$(VENV)/bin/pip install --quiet --no-index --no-build-isolation ./python
 	rm -rf python/build python/fetchpool.egg-info
@@ -292,4 +292,4 @@ lint:
 -include $(shell find build -name '*.d' 2>/dev/null)
 
 clean:
-	rm -rf build fetchpool.pc python/build python/fetchpool.egg-info python/fetchpool/libfetchpool.so.0
+	rm -rf build fetchpool.pc python/build python/fetchpool.egg-info python/fetchpool/libfetchpool.so.1

@@ -41,7 +41,7 @@ extern "C" {
 #define FP_EXTERN
 #endif
 
-#define FP_VERSION "0.2.0"
+#define FP_VERSION "0.3.0"
 #define FP_VERSION_NUM 0x000200
 
 /* Wait without a time limit. */
@@ -608,6 +608,10 @@ typedef struct fp_executor_options {
   const char *cookie_file;
   /* curl -j: skip session cookies (no expiry) when loading cookie_file. */
   bool junk_session_cookies;
+  /* Room for options later versions add without changing the size of
+   * this struct (so without a new soname): zeroed by
+   * fp_executor_options_init, never read. */
+  void *reserved_[16];
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */

@@ -11,7 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.." || exit 2
 BUILD=${BUILD:-build}
 VERSION=$(sed -n 's/^VERSION *:= *//p' Makefile)
-SONAME=libfetchpool.so.0 # the ABI: change it only with a deliberate SOVERSION bump
+SONAME=libfetchpool.so.1 # the ABI: change it only with a deliberate SOVERSION bump
 prefix=$(mktemp -d)
 dest=$(mktemp -d)
 work=$(mktemp -d)
@@ -32,7 +32,7 @@ check() { # check NAME COMMAND...
 }
 
 # Every file `make install` puts under PREFIX.
-installed_files=(include/fetchpool.h lib/libfetchpool.a lib/libfetchpool.so lib/libfetchpool.so.0
+installed_files=(include/fetchpool.h lib/libfetchpool.a lib/libfetchpool.so lib/libfetchpool.so.1
                  "lib/libfetchpool.so.$VERSION" lib/pkgconfig/fetchpool.pc bin/fetchpool
                  share/man/man1/fetchpool.1)
 
@@ -73,7 +73,7 @@ run_fetch_list() {
 
 # The ABI: the library exports exactly the symbols of scripts/fetchpool.sym.
 # A symbol may be added (update the file in the same commit); removing or
-# renaming one breaks programs linked against libfetchpool.so.0.
+# renaming one breaks programs linked against libfetchpool.so.1.
 exports_listed() {
   nm -D --defined-only "$1" | awk '{print $3}' | sort | diff -u scripts/fetchpool.sym -
 }

@@ -36,7 +36,7 @@ if [ -d python/tests ]; then
     echo "python: pytest suite not run under ${SAN:+SAN=$SAN}${WRAP:+valgrind} (a sanitized or wrapped libfetchpool cannot be loaded into an unsanitized python)"
   else
     log=$(mktemp)
-    FETCHPOOL_LIBRARY="$PWD/$FP_TEST_BUILD/libfetchpool.so.0" \
+    FETCHPOOL_LIBRARY="$PWD/$FP_TEST_BUILD/libfetchpool.so.1" \
       timeout 600 /usr/bin/python3 -m pytest -q -p no:cacheprovider python/tests >"$log" 2>&1
     rc=$?
     cat "$log"

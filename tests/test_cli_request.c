@@ -37,12 +37,13 @@ static json_t *one_record(run *r, size_t e, const char *input, const char *const
 }
 #define ONE(r, e, input, ...) one_record(r, e, input, ARGS(__VA_ARGS__))
 
-/* The request as /echo saw it (NEW), from rec's body. */
+/* The request as /echo saw it (NEW), from rec's body: JSON, so --body
+ * puts it in the record as the value "json". */
 static json_t *echo_of(json_t *rec) {
-  json_t *echo = json_loads(str(rec, "body"), 0, NULL);
+  json_t *echo = json_object_get(rec, "json");
   if (!json_is_object(echo))
-    fail_msg("not an /echo body: %s", str(rec, "body"));
-  return echo;
+    fail_msg("not an /echo body: %s", json_dumps(rec, JSON_COMPACT));
+  return json_incref(echo);
 }
 
 /* Header name of the echoed request, or NULL. */

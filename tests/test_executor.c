@@ -122,6 +122,21 @@ static void test_idle_workers_sleep(void **state) {
 
 /* ---- threads, names, initializer ---- */
 
+/* fp_executor_options is allocated by callers, so its size is part of the
+ * ABI: a new option takes a reserved_ slot instead of growing it (or the
+ * soname changes). 232 bytes on LP64 since 0.3.0 (soname 1). */
+static void test_options_size_is_fixed(void **state) {
+  (void)state;
+#if defined(__LP64__)
+  assert_int_equal(sizeof(fp_executor_options), 232);
+#endif
+  fp_executor_options opts;
+  memset(&opts, 0xAB, sizeof opts);
+  fp_executor_options_init(&opts);
+  for (size_t i = 0; i < sizeof opts.reserved_ / sizeof opts.reserved_[0]; i++)
+    assert_null(opts.reserved_[i]);
+}
+
 static void test_default_threads(void **state) {
   (void)state;
   fp_executor_options opts;
@@ -1139,6 +1154,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_first_executors_at_once), /* first: the process's first curl use */
       TU_TEST(test_idle_workers_sleep),
+      TU_TEST(test_options_size_is_fixed),
       TU_TEST(test_default_threads),
       TU_TEST(test_share_dns),
       TU_TEST(test_names_initializer_signals),

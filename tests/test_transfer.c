@@ -280,8 +280,8 @@ static void test_user_agent(void **state) {
   const fp_response *resp;
   fp_future *f = tu_run(ex, tu_request("/echo"), &resp);
   json_t *echo = echo_json(resp);
-  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.2.0");
-  assert_string_equal(FP_DEFAULT_USER_AGENT, "fetchpool/0.2.0");
+  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.3.0");
+  assert_string_equal(FP_DEFAULT_USER_AGENT, "fetchpool/0.3.0");
   json_decref(echo);
   fp_future_decref(f);
 
@@ -299,7 +299,7 @@ static void test_user_agent(void **state) {
   assert_int_equal(fp_request_set_user_agent(req, NULL), FP_OK);
   f = tu_run(ex, req, &resp);
   echo = echo_json(resp);
-  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.2.0");
+  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.3.0");
   json_decref(echo);
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -971,7 +971,7 @@ static void test_options_do_not_leak(void **state) {
   assert_int_equal(json_integer_value(json_object_get(echo, "body_length")), 0);
   assert_null(echo_header(echo, "X-Leak"));
   assert_null(echo_header(echo, "Content-Type"));
-  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.2.0");
+  assert_string_equal(echo_header(echo, "User-Agent"), "fetchpool/0.3.0");
   json_decref(echo);
   fp_future_decref(f);
 

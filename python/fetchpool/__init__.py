@@ -15,7 +15,7 @@ Each result is a :class:`Response`; a transfer error or an HTTP error status
 is in ``Response.error`` (a :class:`FetchError` whose ``code`` is the
 command line's error code name), never raised by ``result()``.
 
-The package is pure Python over libfetchpool.so.0 through cffi in ABI mode
+The package is pure Python over libfetchpool.so.1 through cffi in ABI mode
 (no compiler needed to install or import it). It loads the library from
 $FETCHPOOL_LIBRARY, else from next to this file (``make python`` copies it
 there), else from the system's loader path. cffi rather than ctypes: a
@@ -30,4 +30,4 @@ from ._pool import Future, Pool
 __all__ = ["Pool", "Future", "Request", "Response", "Headers", "FetchError", "__version__"]
 
 #: The package's version, the library's (FP_VERSION).
-__version__ = "0.2.0"
+__version__ = "0.3.0"

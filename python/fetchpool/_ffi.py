@@ -1,5 +1,5 @@
 """_ffi.py: the C declarations fetchpool uses from include/fetchpool.h, and
-the loading of libfetchpool.so.0 (cffi ABI mode: no compiler needed)."""
+the loading of libfetchpool.so.1 (cffi ABI mode: no compiler needed)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,7 @@ typedef struct fp_executor_options {
   bool cookies;
   const char *cookie_file;
   bool junk_session_cookies;
+  void *reserved_[16];
 } fp_executor_options;
 void fp_executor_options_init(fp_executor_options *opts);
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err);
@@ -106,7 +107,7 @@ FP_ERR_WOULD_BLOCK = -5
 FP_ERR_CANCELLED = -6
 FP_FOREVER = -1.0
 
-LIBRARY_NAME = "libfetchpool.so.0"
+LIBRARY_NAME = "libfetchpool.so.1"
 
 ffi = cffi.FFI()
 ffi.cdef(CDEF)

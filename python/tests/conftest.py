@@ -15,7 +15,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, os.environ.get("FP_TEST_BUILD", "build"))
 
 # Tests run against this checkout's library unless told otherwise.
-os.environ.setdefault("FETCHPOOL_LIBRARY", os.path.join(BUILD, "libfetchpool.so.0"))
+os.environ.setdefault("FETCHPOOL_LIBRARY", os.path.join(BUILD, "libfetchpool.so.1"))
 sys.path.insert(0, os.path.join(ROOT, "python"))
 
 #: Factor for the few generous time bounds (as tests/testutil.h).

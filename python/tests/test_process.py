@@ -107,25 +107,25 @@ def test_library_lookup(tmp_path):
     code = "import fetchpool, fetchpool._ffi as f; print(f.find_library())"
     # 1. $FETCHPOOL_LIBRARY first; a bad one fails with what to do
     env = child_env()
-    env["FETCHPOOL_LIBRARY"] = "/nonexistent/libfetchpool.so.0"
+    env["FETCHPOOL_LIBRARY"] = "/nonexistent/libfetchpool.so.1"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=60)
     assert out.returncode != 0
-    assert "cannot load /nonexistent/libfetchpool.so.0" in out.stderr
+    assert "cannot load /nonexistent/libfetchpool.so.1" in out.stderr
     assert "make python" in out.stderr
     # 2. else the copy next to the package
     pkg = tmp_path / "fetchpool"
     shutil.copytree(os.path.join(ROOT, "python", "fetchpool"), pkg,
                     ignore=shutil.ignore_patterns("*.so*", "__pycache__"))
-    shutil.copy(lib, pkg / "libfetchpool.so.0")
+    shutil.copy(lib, pkg / "libfetchpool.so.1")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
     del env["FETCHPOOL_LIBRARY"]
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=60, cwd=tmp_path)
-    assert out.stdout.strip() == str(pkg / "libfetchpool.so.0"), out.stderr
+    assert out.stdout.strip() == str(pkg / "libfetchpool.so.1"), out.stderr
     # 3. else the system's loader path
-    os.remove(pkg / "libfetchpool.so.0")
+    os.remove(pkg / "libfetchpool.so.1")
     env["LD_LIBRARY_PATH"] = os.path.dirname(lib)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, timeout=60, cwd=tmp_path)
-    assert out.stdout.strip() == "libfetchpool.so.0", out.stderr
+    assert out.stdout.strip() == "libfetchpool.so.1", out.stderr

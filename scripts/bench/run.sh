@@ -119,7 +119,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 [ -x "$FP" ] || die "$FP not built (run make first)"
 # the py-fetchpool clients: the package from python/, on this build's library
-export FETCHPOOL_LIBRARY=$root/$BUILD/libfetchpool.so.0
+export FETCHPOOL_LIBRARY=$root/$BUILD/libfetchpool.so.1
 export PYTHONPATH=$root/python${PYTHONPATH:+:$PYTHONPATH}
 
 # --- engines: threads, plus whatever --engine lists ------------------------
