@@ -141,7 +141,7 @@ FUZZ_CLI_SRC   := $(wildcard src/cli/parse.c)
 FUZZ_CLI_NAMES := $(if $(FUZZ_CLI_SRC),cli_parse resume_line)
 # batch-in: URL globs, CSV and TSV rows, templates
 FUZZ_CLI_NAMES += $(if $(FUZZ_CLI_SRC),batch_in)
-FUZZ_CLI_SRC   += $(if $(FUZZ_CLI_SRC),src/cli/glob.c src/cli/template.c)
+FUZZ_CLI_SRC   += $(if $(FUZZ_CLI_SRC),src/cli/glob.c src/cli/template.c src/cli/strbuf.c)
 FUZZ_NAMES     := $(FUZZ_LIB_NAMES) $(FUZZ_CLI_NAMES)
 REPLAY_OBJ     := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/fuzz_%.o) \
                   $(FUZZ_CLI_SRC:%.c=$(BUILD)/%.o)

@@ -37,6 +37,18 @@ typedef enum cli_command {
   CLI_RUN, CLI_ENQUEUE, CLI_WORKER, CLI_STATUS, CLI_RESULTS
 } cli_command;
 
+/* ---- strbuf.c: a growing string for building one line or name ---- */
+
+/* {0} is empty; p is NULL until the first byte, then NUL-terminated
+ * (free it); oom says a growth failed, after which adds do nothing. */
+typedef struct cli_strbuf {
+  char *p;
+  size_t len, cap;
+  bool oom;
+} cli_strbuf;
+void cli_strbuf_add(cli_strbuf *b, const void *s, size_t n);
+void cli_strbuf_adds(cli_strbuf *b, const char *s);
+
 #define CLI_DEFAULT_REDIS "redis://127.0.0.1:6379"
 
 /* (batch-out) see format.c */
@@ -284,6 +296,10 @@ void cli_input_set_raw(cli_input *in, size_t max_line);
 size_t cli_input_source(const cli_input *in);
 
 /* ---- output.c: writer thread, one write() per line, reorder window ---- */
+
+/* rec as one JSON line ending in '\n' (malloc'd, *len bytes), or NULL
+ * when memory ran out. STEALS rec (NULL gives NULL). */
+char *cli_json_line(json_t *rec, size_t *len);
 
 typedef struct cli_output cli_output;
 

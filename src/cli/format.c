@@ -103,59 +103,30 @@ bool cli_filter_active(const cli_filter *f) {
 
 /* ------------------------------------------------------------ a growing line */
 
-typedef struct buf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} buf;
-
-static void put(buf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *grown = realloc(b->p, cap);
-    if (!grown) {
-      b->oom = true;
-      return;
-    }
-    b->p = grown;
-    b->cap = cap;
-  }
-  if (!b->p) /* cannot happen once cap > 0; says so to the analyzer */
-    return;
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
-static void puts_(buf *b, const char *s) { put(b, s, strlen(s)); }
 
 /* v as text: a string as it is, a number as JSON writes it, true/false,
  * null or missing as nothing, an array or object as compact JSON. */
-static void put_value(buf *b, const json_t *v) {
+static void put_value(cli_strbuf *b, const json_t *v) {
   char num[64];
   if (!v)
     return;
   switch (json_typeof(v)) {
   case JSON_STRING:
-    put(b, json_string_value(v), json_string_length(v));
+    cli_strbuf_add(b, json_string_value(v), json_string_length(v));
     break;
   case JSON_INTEGER:
     snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-    puts_(b, num);
+    cli_strbuf_adds(b, num);
     break;
   case JSON_REAL:
     snprintf(num, sizeof num, "%.15g", json_real_value(v));
-    puts_(b, num);
+    cli_strbuf_adds(b, num);
     break;
   case JSON_TRUE:
-    puts_(b, "true");
+    cli_strbuf_adds(b, "true");
     break;
   case JSON_FALSE:
-    puts_(b, "false");
+    cli_strbuf_adds(b, "false");
     break;
   case JSON_OBJECT:
   case JSON_ARRAY: {
@@ -163,7 +134,7 @@ static void put_value(buf *b, const json_t *v) {
     if (!text)
       b->oom = true;
     else
-      puts_(b, text);
+      cli_strbuf_adds(b, text);
     free(text);
     break;
   }
@@ -192,51 +163,51 @@ static const json_t *column(const json_t *rec, size_t i) {
 
 /* RFC 4180: a field holding a comma, a quote, CR or LF is quoted, with
  * each quote doubled. */
-static void put_csv(buf *b, const char *s, size_t n) {
+static void put_csv(cli_strbuf *b, const char *s, size_t n) {
   if (strcspn(s, ",\"\r\n") >= n) {
-    put(b, s, n);
+    cli_strbuf_add(b, s, n);
     return;
   }
-  put(b, "\"", 1);
+  cli_strbuf_add(b, "\"", 1);
   for (size_t i = 0; i < n; i++)
-    put(b, s[i] == '"' ? "\"\"" : s + i, s[i] == '"' ? 2 : 1);
-  put(b, "\"", 1);
+    cli_strbuf_add(b, s[i] == '"' ? "\"\"" : s + i, s[i] == '"' ? 2 : 1);
+  cli_strbuf_add(b, "\"", 1);
 }
 
 /* TSV: tab, LF, CR and backslash written as \t \n \r \\ (the escapes of
  * PostgreSQL's and MySQL's text format), so a field never splits. */
-static void put_tsv(buf *b, const char *s, size_t n) {
+static void put_tsv(cli_strbuf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     const char *esc = s[i] == '\t' ? "\\t" : s[i] == '\n' ? "\\n" : s[i] == '\r' ? "\\r"
                       : s[i] == '\\' ? "\\\\" : NULL;
     if (esc)
-      put(b, esc, 2);
+      cli_strbuf_add(b, esc, 2);
     else
-      put(b, s + i, 1);
+      cli_strbuf_add(b, s + i, 1);
   }
 }
 
-static void put_row(buf *b, cli_format_kind kind, const char *const *cells, const size_t *lens,
+static void put_row(cli_strbuf *b, cli_format_kind kind, const char *const *cells, const size_t *lens,
                     size_t n) {
   for (size_t i = 0; i < n; i++) {
     if (i)
-      put(b, kind == CLI_FORMAT_CSV ? "," : "\t", 1);
+      cli_strbuf_add(b, kind == CLI_FORMAT_CSV ? "," : "\t", 1);
     if (kind == CLI_FORMAT_CSV)
       put_csv(b, cells[i], lens[i]);
     else
       put_tsv(b, cells[i], lens[i]);
   }
-  put(b, "\n", 1);
+  cli_strbuf_add(b, "\n", 1);
 }
 
-static int table_line(cli_format_kind kind, const json_t *rec, buf *out) {
-  buf cell[NCOLUMNS];
+static int table_line(cli_format_kind kind, const json_t *rec, cli_strbuf *out) {
+  cli_strbuf cell[NCOLUMNS];
   const char *cells[NCOLUMNS];
   size_t lens[NCOLUMNS];
   memset(cell, 0, sizeof cell);
   for (size_t i = 0; i < NCOLUMNS; i++) {
     put_value(&cell[i], column(rec, i));
-    put(&cell[i], "", 0);
+    cli_strbuf_add(&cell[i], "", 0);
     cells[i] = cell[i].p ? cell[i].p : "";
     lens[i] = cell[i].len;
     out->oom = out->oom || cell[i].oom;
@@ -361,7 +332,7 @@ unsigned cli_template_needs(const cli_template *t) { return t ? t->needs : 0; }
 
 /* A header's value in rec's "headers", by name in any case (Set-Cookie's
  * array joined with ", "). */
-static void put_header(buf *b, const json_t *rec, const char *name) {
+static void put_header(cli_strbuf *b, const json_t *rec, const char *name) {
   const char *key;
   json_t *v;
   json_object_foreach((json_t *)json_object_get(rec, "headers"), key, v) {
@@ -370,7 +341,7 @@ static void put_header(buf *b, const json_t *rec, const char *name) {
     if (json_is_array(v)) {
       for (size_t i = 0; i < json_array_size(v); i++) {
         if (i)
-          puts_(b, ", ");
+          cli_strbuf_adds(b, ", ");
         put_value(b, json_array_get(v, i));
       }
     } else {
@@ -405,11 +376,11 @@ static const json_t *at_path(const json_t *rec, const char *path) {
   return v;
 }
 
-static int template_line(const cli_template *t, const json_t *rec, buf *out) {
+static int template_line(const cli_template *t, const json_t *rec, cli_strbuf *out) {
   for (size_t i = 0; i < t->n; i++) {
     const part *p = &t->parts[i];
     if (p->kind == PART_TEXT)
-      put(out, p->text, p->len);
+      cli_strbuf_add(out, p->text, p->len);
     else if (p->kind == PART_HEADER)
       put_header(out, rec, p->text);
     else if (p->kind == PART_JSON)
@@ -421,7 +392,7 @@ static int template_line(const cli_template *t, const json_t *rec, buf *out) {
     else
       put_value(out, json_object_get(rec, p->text));
   }
-  put(out, "", 0);
+  cli_strbuf_add(out, "", 0);
   return out->oom ? -1 : 0;
 }
 
@@ -429,7 +400,7 @@ static int template_line(const cli_template *t, const json_t *rec, buf *out) {
 
 char *cli_format_header(cli_format_kind kind, size_t *len) {
   size_t lens[NCOLUMNS];
-  buf b = {0};
+  cli_strbuf b = {0};
   if (kind != CLI_FORMAT_CSV && kind != CLI_FORMAT_TSV)
     return NULL;
   for (size_t i = 0; i < NCOLUMNS; i++)
@@ -452,19 +423,7 @@ static char *side_line(const json_t *rec, size_t *len) {
                            "ok", json_object_get(rec, "ok"),
                            "error", code ? json_pack("{s:O}", "code", code) : json_null(),
                            "filtered", 1);
-  char *text = side ? json_dumps(side, CLI_JSON_FLAGS) : NULL;
-  json_decref(side);
-  if (!text)
-    return NULL;
-  size_t n = strlen(text);
-  char *line = realloc(text, n + 2);
-  if (!line) {
-    free(text);
-    return NULL;
-  }
-  memcpy(line + n, "\n", 2);
-  *len = n + 1;
-  return line;
+  return cli_json_line(side, len);
 }
 
 int cli_render_record(void *arg, json_t *rec, const cli_result *r, char **line, size_t *len) {
@@ -475,7 +434,7 @@ int cli_render_record(void *arg, json_t *rec, const cli_result *r, char **line, 
       return -1;
     return 1;
   }
-  buf b = {0};
+  cli_strbuf b = {0};
   int rc;
   if (how->tpl) {
     rc = template_line(how->tpl, rec, &b);
@@ -485,7 +444,7 @@ int cli_render_record(void *arg, json_t *rec, const cli_result *r, char **line, 
     char *text = json_dumps(rec, CLI_JSON_FLAGS);
     rc = text ? 0 : -1;
     if (text)
-      puts_(&b, text), put(&b, "\n", 1);
+      cli_strbuf_adds(&b, text), cli_strbuf_add(&b, "\n", 1);
     free(text);
     rc = rc || b.oom ? -1 : 0;
   }

@@ -273,9 +273,7 @@ void cli_output_stop(cli_output *o) {
   pthread_mutex_unlock(&o->mu);
 }
 
-/* rec as one malloc'd line ending in '\n' (STEALS rec), or NULL when
- * memory ran out. */
-static char *to_line(json_t *rec, size_t *len) {
+char *cli_json_line(json_t *rec, size_t *len) {
   char *text = rec ? json_dumps(rec, CLI_JSON_FLAGS) : NULL;
   json_decref(rec);
   if (!text)
@@ -324,7 +322,7 @@ void cli_output_put(cli_output *o, uint64_t seq, uint64_t index, json_t *rec,
       line = NULL;
     }
   } else {
-    line = to_line(rec, &len);
+    line = cli_json_line(rec, &len);
   }
   pthread_mutex_lock(&o->mu);
   item *it;

@@ -16,38 +16,12 @@
  * and the private ".PID-N.part" of the file being written. */
 #define NAME_MAX_BYTES 200
 
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  bool oom;
-} sbuf;
-
-static void add(sbuf *b, const char *s, size_t n) {
-  if (b->oom)
-    return;
-  if (b->len + n + 1 > b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 64;
-    while (cap < b->len + n + 1)
-      cap *= 2;
-    char *grown = realloc(b->p, cap);
-    if (!grown) {
-      b->oom = true;
-      return;
-    }
-    b->p = grown;
-    b->cap = cap;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
-}
-
 /* A value as part of a name: '/', '\' and control bytes become '_'. */
-static void add_clean(sbuf *b, const char *s, size_t n) {
+static void add_clean(cli_strbuf *b, const char *s, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
     char ch = c < 0x20 || c == 0x7f || c == '/' || c == '\\' ? '_' : (char)c;
-    add(b, &ch, 1);
+    cli_strbuf_add(b, &ch, 1);
   }
 }
 
@@ -57,17 +31,17 @@ static int hexval(char c) {
 }
 
 /* s[0..n) percent-decoded, then cleaned, into b. */
-static void add_decoded(sbuf *b, const char *s, size_t n) {
-  sbuf raw = {0};
+static void add_decoded(cli_strbuf *b, const char *s, size_t n) {
+  cli_strbuf raw = {0};
   for (size_t i = 0; i < n; i++) {
     int hi, lo;
     if (s[i] == '%' && i + 2 < n &&
         (hi = hexval(s[i + 1])) >= 0 && (lo = hexval(s[i + 2])) >= 0) {
       char c = (char)(hi * 16 + lo);
-      add(&raw, &c, 1);
+      cli_strbuf_add(&raw, &c, 1);
       i += 2;
     } else {
-      add(&raw, s + i, 1);
+      cli_strbuf_add(&raw, s + i, 1);
     }
   }
   b->oom = b->oom || raw.oom;
@@ -79,7 +53,7 @@ static void add_decoded(sbuf *b, const char *s, size_t n) {
 /* The file name of a Content-Disposition value: filename*=UTF-8''... (RFC
  * 6266/5987, percent-encoded) first, else filename="..." or filename=x;
  * its last path segment, as a client must (RFC 6266 4.3). */
-static bool disposition_name(const char *cd, sbuf *out) {
+static bool disposition_name(const char *cd, cli_strbuf *out) {
   const char *star = NULL, *plain = NULL;
   for (const char *p = cd; p && *p; p = strchr(p, ';'), p = p ? p + 1 : NULL) {
     while (*p == ' ' || *p == '\t')
@@ -89,12 +63,12 @@ static bool disposition_name(const char *cd, sbuf *out) {
     else if (!strncasecmp(p, "filename=", 9))
       plain = p + 9;
   }
-  sbuf raw = {0};
+  cli_strbuf raw = {0};
   bool encoded = false;
   if (star) {
     const char *q = strstr(star, "''"); /* charset'language'value */
     if (q && (size_t)(q - star) <= 20 && strcspn(star, ";") > (size_t)(q - star)) {
-      add(&raw, q + 2, strcspn(q + 2, "; \t"));
+      cli_strbuf_add(&raw, q + 2, strcspn(q + 2, "; \t"));
       encoded = true;
     }
   }
@@ -103,10 +77,10 @@ static bool disposition_name(const char *cd, sbuf *out) {
       for (const char *p = plain + 1; *p && *p != '"'; p++) {
         if (*p == '\\' && p[1])
           p++;
-        add(&raw, p, 1);
+        cli_strbuf_add(&raw, p, 1);
       }
     } else {
-      add(&raw, plain, strcspn(plain, "; \t"));
+      cli_strbuf_add(&raw, plain, strcspn(plain, "; \t"));
     }
   }
   bool found = raw.len > 0 && !raw.oom;
@@ -126,7 +100,7 @@ static bool disposition_name(const char *cd, sbuf *out) {
 }
 
 /* The last path segment of url, percent-decoded (no query or fragment). */
-static void url_name(const char *url, sbuf *out) {
+static void url_name(const char *url, cli_strbuf *out) {
   const char *p = strstr(url, "://");
   p = p ? p + 3 : url;
   p += strcspn(p, "/?#");
@@ -138,7 +112,7 @@ static void url_name(const char *url, sbuf *out) {
   add_decoded(out, seg, (size_t)(p + n - seg));
 }
 
-static void url_host(const char *url, sbuf *out) {
+static void url_host(const char *url, cli_strbuf *out) {
   const char *p = strstr(url, "://");
   p = p ? p + 3 : url;
   size_t n = strcspn(p, "/?#");
@@ -153,7 +127,7 @@ static void url_host(const char *url, sbuf *out) {
 
 /* {name}: the Content-Disposition file name, else the URL's last
  * segment, else INDEX.body. */
-static void name_of(const cli_save_info *in, sbuf *out) {
+static void name_of(const cli_save_info *in, cli_strbuf *out) {
   size_t start = out->len;
   if (in->disposition && disposition_name(in->disposition, out) && out->len > start)
     return;
@@ -164,7 +138,7 @@ static void name_of(const cli_save_info *in, sbuf *out) {
   if (out->len == start) {
     char def[32];
     snprintf(def, sizeof def, "%llu.body", (unsigned long long)in->index);
-    add(out, def, strlen(def));
+    cli_strbuf_add(out, def, strlen(def));
   }
 }
 
@@ -202,7 +176,7 @@ bool cli_save_name_uses_response(const char *tpl) {
 
 /* A JSON value as name text: a string as it is, a number in decimal,
  * anything else as compact JSON. */
-static void add_value(sbuf *b, const json_t *v) {
+static void add_value(cli_strbuf *b, const json_t *v) {
   if (json_is_string(v)) {
     add_clean(b, json_string_value(v), json_string_length(v));
     return;
@@ -217,14 +191,14 @@ static void add_value(sbuf *b, const json_t *v) {
 }
 
 char *cli_save_name(const char *tpl, const cli_save_info *in, char *why, size_t whysize) {
-  sbuf b = {0};
+  cli_strbuf b = {0};
   for (const char *p = tpl; *p && !b.oom;) {
     if (*p == '{') {
       size_t n = strcspn(p + 1, "}");
       if (n == 5 && !strncmp(p + 1, "index", 5)) {
         char num[32];
         snprintf(num, sizeof num, "%llu", (unsigned long long)in->index);
-        add(&b, num, strlen(num));
+        cli_strbuf_add(&b, num, strlen(num));
       } else if (n == 2 && !strncmp(p + 1, "id", 2)) {
         if (!in->id || json_is_null(in->id)) {
           snprintf(why, whysize, "--save-name uses {id}, and the job has no \"id\"");
@@ -236,11 +210,11 @@ char *cli_save_name(const char *tpl, const cli_save_info *in, char *why, size_t 
       } else if (n == 4 && !strncmp(p + 1, "host", 4)) {
         url_host(in->url ? in->url : "", &b);
       } else { /* ext: the extension of {name}, with its dot, or nothing */
-        sbuf name = {0};
+        cli_strbuf name = {0};
         name_of(in, &name);
         const char *dot = name.p ? strrchr(name.p, '.') : NULL;
         if (dot && dot != name.p && dot[1])
-          add(&b, dot, strlen(dot));
+          cli_strbuf_add(&b, dot, strlen(dot));
         b.oom = b.oom || name.oom;
         free(name.p);
       }
@@ -258,12 +232,12 @@ char *cli_save_name(const char *tpl, const cli_save_info *in, char *why, size_t 
       add_value(&b, v);
       p += n + 1;
     } else {
-      add(&b, p, 1);
+      cli_strbuf_add(&b, p, 1);
       p++;
     }
   }
   if (!b.len)
-    add(&b, "_", 1);
+    cli_strbuf_add(&b, "_", 1);
   if (b.oom) {
     snprintf(why, whysize, "out of memory");
     goto fail;

@@ -35,71 +35,47 @@ bool cli_template_has_fields(const char *t) {
   return false;
 }
 
-typedef struct sbuf {
-  char *s;
-  size_t n, cap;
-  bool failed;
-} sbuf;
-
-static void add(sbuf *b, const char *p, size_t n) {
-  if (b->failed)
-    return;
-  if (b->n + n + 1 > b->cap) {
-    size_t cap = (b->n + n + 1) * 2;
-    char *grown = realloc(b->s, cap);
-    if (!grown) {
-      b->failed = true;
-      return;
-    }
-    b->s = grown;
-    b->cap = cap;
-  }
-  memcpy(b->s + b->n, p, n);
-  b->n += n;
-  b->s[b->n] = '\0';
-}
-
 /* value as text for escaping mode esc into b. */
-static void add_value(sbuf *b, const char *v, size_t n, cli_escape esc) {
+static void add_value(cli_strbuf *b, const char *v, size_t n, cli_escape esc) {
   static const char hex[] = "0123456789ABCDEF";
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)v[i];
     char out[8];
     if (esc == CLI_ESCAPE_URL && !name_char((char)c) && c != '~') {
       out[0] = '%', out[1] = hex[c >> 4], out[2] = hex[c & 15];
-      add(b, out, 3);
+      cli_strbuf_add(b, out, 3);
     } else if (esc == CLI_ESCAPE_JSON && (c == '"' || c == '\\')) {
       out[0] = '\\', out[1] = (char)c;
-      add(b, out, 2);
+      cli_strbuf_add(b, out, 2);
     } else if (esc == CLI_ESCAPE_JSON && c < 0x20) {
       snprintf(out, sizeof out, "\\u%04x", c);
-      add(b, out, 6);
+      cli_strbuf_add(b, out, 6);
     } else {
-      add(b, (const char *)&v[i], 1);
+      cli_strbuf_add(b, (const char *)&v[i], 1);
     }
   }
 }
 
 char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char *why,
                         size_t whysize) {
-  sbuf b = {0};
+  cli_strbuf b = {0};
   why[0] = '\0';
-  add(&b, "", 0);
+  cli_strbuf_add(&b, "", 0);
   for (const char *p = t; *p;) {
     const char *brace = strchr(p, '{');
     if (!brace) {
-      add(&b, p, strlen(p));
+      cli_strbuf_add(&b, p, strlen(p));
       break;
     }
-    add(&b, p, (size_t)(brace - p));
+    cli_strbuf_add(&b, p, (size_t)(brace - p));
     if (brace[1] == '{') {
-      add(&b, "{", 1);
+      cli_strbuf_add(&b, "{", 1);
       p = brace + 2;
       continue;
     }
     size_t n = placeholder(brace + 1);
     if (!n) {
-      add(&b, "{", 1);
+      cli_strbuf_add(&b, "{", 1);
       p = brace + 1;
       continue;
     }
@@ -114,7 +90,7 @@ char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char 
       snprintf(why, whysize, "the row's field '%s' holds a NUL byte", name);
     free(name);
     if (!v || nul) {
-      free(b.s);
+      free(b.p);
       return NULL;
     }
     if (json_is_string(v)) {
@@ -122,7 +98,7 @@ char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char 
     } else if (!json_is_null(v)) { /* numbers, booleans, objects: their JSON text */
       char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
       if (!text) {
-        b.failed = true;
+        b.oom = true;
       } else {
         add_value(&b, text, strlen(text), esc);
         free(text);
@@ -130,24 +106,24 @@ char *cli_template_fill(const char *t, const json_t *vars, cli_escape esc, char 
     }
     p = brace + 1 + n + 1;
   }
-  if (b.failed) {
-    free(b.s);
+  if (b.oom) {
+    free(b.p);
     return NULL;
   }
-  return b.s;
+  return b.p;
 }
 
 int cli_split_row(const char *rec, size_t len, bool tsv, json_t *fields, const char **error) {
-  sbuf f = {0};
+  cli_strbuf f = {0};
   const char *p = rec, *end = rec + len;
   *error = NULL;
   for (;;) {
-    f.n = 0;
-    add(&f, "", 0);
+    f.len = 0;
+    cli_strbuf_add(&f, "", 0);
     if (tsv) {
       const char *tab = memchr(p, '\t', (size_t)(end - p));
       const char *stop = tab ? tab : end;
-      add(&f, p, (size_t)(stop - p));
+      cli_strbuf_add(&f, p, (size_t)(stop - p));
       p = stop;
     } else if (p < end && *p == '"') {
       for (p++;; p++) {
@@ -157,14 +133,14 @@ int cli_split_row(const char *rec, size_t len, bool tsv, json_t *fields, const c
         }
         if (*p == '"') {
           if (p + 1 < end && p[1] == '"') {
-            add(&f, "\"", 1);
+            cli_strbuf_add(&f, "\"", 1);
             p++;
             continue;
           }
           p++;
           break;
         }
-        add(&f, p, 1);
+        cli_strbuf_add(&f, p, 1);
       }
       if (p < end && *p != ',') {
         *error = "text after a quoted field's closing quote (a quote inside a field is "
@@ -179,20 +155,20 @@ int cli_split_row(const char *rec, size_t len, bool tsv, json_t *fields, const c
                  "inside it as \"\")";
         goto fail;
       }
-      add(&f, p, (size_t)(stop - p));
+      cli_strbuf_add(&f, p, (size_t)(stop - p));
       p = stop;
     }
-    if (f.failed || json_array_append_new(fields, json_stringn(f.s, f.n))) {
-      *error = f.failed ? "out of memory" : "a field is not valid UTF-8";
+    if (f.oom || json_array_append_new(fields, json_stringn(f.p, f.len))) {
+      *error = f.oom ? "out of memory" : "a field is not valid UTF-8";
       goto fail;
     }
     if (p == end)
       break;
     p++; /* the separator */
   }
-  free(f.s);
+  free(f.p);
   return 0;
 fail:
-  free(f.s);
+  free(f.p);
   return -1;
 }
