@@ -652,8 +652,8 @@ static const struct curl_only {
   int letter; /* its short form, 0 when none */
   const char *why;
 } curl_only[] = {
-    {"remote-name", 'O', "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
-    {"remote-name-all", 0, "fetchpool writes records, not a file per URL; use --save DIR for the bodies"},
+    {"remote-name", 'O', "fetchpool writes records, not a file per URL; use --save DIR for the bodies (--save-name '{name}' names them as curl -O does)"},
+    {"remote-name-all", 0, "fetchpool writes records, not a file per URL; use --save DIR for the bodies (--save-name '{name}' names them as curl -O does)"},
     {"progress-bar", '#', "use --progress for fetchpool's progress line"},
     {"parallel", 'Z', "fetchpool is always parallel; use -t N"},
     {"parallel-max", 0, "fetchpool is always parallel; use -t N"},
