@@ -593,6 +593,14 @@ static CURLcode slist_of(char *const *v, size_t n, struct curl_slist **out) {
   return CURLE_OK;
 }
 
+/* In the configure functions below: set an option on their easy handle
+ * e, returning the first failure (rc holds it). */
+#define SET(opt, val)                                                          \
+  do {                                                                         \
+    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
+      return rc;                                                               \
+  } while (0)
+
 /* The request's network options (fp__net): proxies, TLS, names and
  * addresses, HTTP version. The --resolve and --connect-to lists live in
  * t until the transfer ends (curl keeps pointers to them). */
@@ -620,11 +628,6 @@ static CURLcode configure_net(fp__transfer *t, const fp_request *req) {
       [FP_NET_COOKIE] = CURLOPT_COOKIE,
       [FP_NET_DNS_SERVERS] = CURLOPT_DNS_SERVERS,
   };
-#define SET(opt, val)                                                          \
-  do {                                                                         \
-    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
-      return rc;                                                               \
-  } while (0)
   for (int i = 0; i < FP_NET__COUNT; i++)
     if (net->str[i])
       SET(str_opt[i], net->str[i]);
@@ -663,7 +666,6 @@ static CURLcode configure_net(fp__transfer *t, const fp_request *req) {
     SET(CURLOPT_RESOLVE, t->resolve);
   if (t->connect_to)
     SET(CURLOPT_CONNECT_TO, t->connect_to);
-#undef SET
   return CURLE_OK;
 }
 
@@ -713,11 +715,6 @@ static CURLcode configure_form(fp__transfer *t, const fp_request *req) {
 static CURLcode configure_curl_options(fp__transfer *t, const fp_request *req) {
   CURL *e = t->easy;
   CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                          \
-  do {                                                                         \
-    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
-      return rc;                                                               \
-  } while (0)
   if (req->username) {
     SET(CURLOPT_USERNAME, req->username);
     SET(CURLOPT_PASSWORD, req->password ? req->password : "");
@@ -759,7 +756,6 @@ static CURLcode configure_curl_options(fp__transfer *t, const fp_request *req) {
   }
   if (req->nparts)
     return configure_form(t, req);
-#undef SET
   return CURLE_OK;
 }
 
@@ -767,11 +763,6 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
                           struct curl_slist **headers) {
   CURL *e = t->easy;
   CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                          \
-  do {                                                                         \
-    if ((rc = curl_easy_setopt(e, opt, val)) != CURLE_OK)                      \
-      return rc;                                                               \
-  } while (0)
   if (req->body_as_query && req->has_body) {
     /* curl -G: the body goes after the URL's query */
     char *url = with_query(req);
@@ -889,9 +880,9 @@ static CURLcode configure(fp__transfer *t, const fp_request *req,
   if (!list)
     return CURLE_OUT_OF_MEMORY;
   SET(CURLOPT_HTTPHEADER, list);
-#undef SET
   return configure_net(t, req);
 }
+#undef SET
 
 /* ---- handle -> response ---- */
 
