@@ -1,4 +1,4 @@
-/* format.c: (batch-out) what the output holds: record filters
+/* format.c: what the output holds: record filters
  * (--only-failed, --match-status, --filter-status, --match-error) and the
  * output formats (JSON Lines, CSV, TSV, a --write-out template), applied
  * to each record on the thread that puts it, so the writer still sends

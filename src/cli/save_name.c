@@ -1,4 +1,4 @@
-/* save_name.c: (batch-out) --save-name TEMPLATE: the file name a saved
+/* save_name.c: --save-name TEMPLATE: the file name a saved
  * body gets in DIR, from the job ({index}, {id}, #1...), its URL ({name},
  * {host}) and the response (a Content-Disposition file name for {name}
  * and {ext}). Every value is sanitised into one plain name: '/', '\' and
