@@ -38,6 +38,7 @@ int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 int fp_request_set_cacert(fp_request *req, const char *path);
 int fp_request_set_retries(fp_request *req, unsigned max_retries, double base, double max_wait);
 int fp_request_set_retry_statuses(fp_request *req, const int *statuses, size_t n);
+int fp_request_set_http_version(fp_request *req, int v);
 
 typedef struct fp_response fp_response;
 int fp_response_error(const fp_response *resp);
@@ -50,6 +51,7 @@ size_t fp_response_header_count(const fp_response *resp);
 int fp_response_header_at(const fp_response *resp, size_t i, const char **name, const char **value);
 double fp_response_elapsed(const fp_response *resp);
 unsigned fp_response_attempts(const fp_response *resp);
+const char *fp_response_http_version(const fp_response *resp);
 
 typedef struct fp_executor fp_executor;
 typedef struct fp_future fp_future;

@@ -243,6 +243,15 @@ class Response:
         return _text(lib.fp_response_effective_url(self._resp))
 
     @property
+    def http_version(self) -> Optional[str]:
+        """The HTTP version of the final response ("1.0", "1.1", "2"), or
+        None when no response arrived."""
+        if self._resp == ffi.NULL:
+            return None
+        v = lib.fp_response_http_version(self._resp)
+        return _text(v) if v != ffi.NULL else None
+
+    @property
     def content(self) -> bytes:
         """The body as bytes (b"" when none arrived)."""
         if self._content is None:

@@ -39,6 +39,8 @@ _BATCH = 256  # jobs per fp_executor_submit_many call in map and fetch_all
 _BATCH = 512
 
 _ENGINES = {"threads": 0, "multi": 1, "hybrid": 2}
+# curl's --http1.0, --http1.1, --http2, --http2-prior-knowledge (fp_http_version)
+_HTTP_VERSIONS = {"1.0": 1, "1.1": 2, "2": 3, "2-prior-knowledge": 4}
 
 
 def _enc(name: str, s: str) -> bytes:
@@ -371,7 +373,12 @@ class Pool(cf.Executor):
       ``attempt_timeout`` (each attempt), ``connect_timeout``,
       ``stall_timeout`` (seconds),
       ``max_body`` (bytes), ``max_redirs``, ``headers`` (sent with every
-      request), ``user_agent``, ``insecure``, ``cacert`` (a PEM file).
+      request), ``user_agent``, ``insecure``, ``cacert`` (a PEM file);
+    - ``http_version``: "1.0", "1.1", "2" or "2-prior-knowledge", as curl's
+      --http1.0 ... --http2-prior-knowledge (default: HTTP/2 over TLS when
+      the server offers it, else 1.1; ``Response.http_version`` says which
+      was used). The "multi" and "hybrid" engines multiplex HTTP/2 streams
+      on one connection per host; "threads" opens one per worker.
 
     Bad values raise ValueError or TypeError with the library's message.
     Any number of threads may submit at once. Used as a context manager it
@@ -389,12 +396,14 @@ class Pool(cf.Executor):
                  max_redirs: Optional[int] = None, headers: Optional[Dict[str, str]] = None,
                  user_agent: Optional[str] = None, insecure: bool = False,
                  cacert: Optional[str] = None,
-                 attempt_timeout: Optional[float] = None) -> None:
+                 attempt_timeout: Optional[float] = None,
+                 http_version: Optional[str] = None) -> None:
         self._timeout = _seconds("timeout", timeout)
         self._connect_timeout = _seconds("connect_timeout", connect_timeout)
         self._template = self._make_template(
             retries, retry_on, retry_base, retry_max_wait, stall_timeout, max_body,
-            max_redirs, headers, user_agent, insecure, cacert, attempt_timeout)
+            max_redirs, headers, user_agent, insecure, cacert, attempt_timeout,
+            http_version)
         opts = ffi.new("fp_executor_options *")
         lib.fp_executor_options_init(opts)
         for name, value in (("threads", threads), ("loops", loops),
@@ -427,7 +436,7 @@ class Pool(cf.Executor):
                        stall_timeout: Optional[float], max_body: Optional[int],
                        max_redirs: Optional[int], headers: Optional[Dict[str, str]],
                        user_agent: Optional[str], insecure: bool, cacert: Optional[str],
-                       attempt_timeout: Optional[float]) -> Any:
+                       attempt_timeout: Optional[float], http_version: Optional[str]) -> Any:
         t = ffi.gc(lib.fp_request_new(b"http://127.0.0.1/"), lib.fp_request_decref)
         if t == ffi.NULL:
             raise MemoryError("fetchpool: out of memory")
@@ -469,6 +478,12 @@ class Pool(cf.Executor):
             if not os.path.isfile(path):
                 raise ValueError(f"cacert: no such file: {path}")
             _check("cacert", lib.fp_request_set_cacert(t, _enc("cacert", path)))
+        if http_version is not None:
+            if http_version not in _HTTP_VERSIONS:
+                raise ValueError("http_version must be one of "
+                                 f"{', '.join(_HTTP_VERSIONS)}, not {http_version!r}")
+            _check("http_version", lib.fp_request_set_http_version(
+                t, _HTTP_VERSIONS[http_version]))
         return t
 
     @property

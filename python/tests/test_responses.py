@@ -184,3 +184,21 @@ def test_attempt_timeout_is_checked():
         fetchpool.Pool(attempt_timeout=-1)
     with pytest.raises(TypeError, match="attempt_timeout"):
         fetchpool.Request("http://127.0.0.1/", attempt_timeout="1")
+
+
+@pytest.mark.parametrize("engine", ["threads", "multi", "hybrid"])
+def test_http_version_is_asked_and_reported(server, engine):
+    # the test server (libmicrohttpd) answers HTTP/1.1 to either request
+    # line; /version says which one it was sent
+    for asked, sent in (("1.0", b"HTTP/1.0"), ("1.1", b"HTTP/1.1"), (None, b"HTTP/1.1")):
+        with fetchpool.Pool(threads=2, engine=engine, http_version=asked) as p:
+            r = p.submit(server.url("/version")).result(timeout=20)
+        assert (r.status, r.content, r.http_version) == (200, sent, "1.1"), asked
+    with fetchpool.Pool(threads=1, engine=engine) as p:
+        r = p.submit("http://127.0.0.1:1/").result(timeout=20)
+    assert r.error is not None and r.http_version is None
+
+
+def test_http_version_bad_values():
+    with pytest.raises(ValueError, match="http_version must be one of"):
+        fetchpool.Pool(http_version="3")

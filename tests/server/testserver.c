@@ -802,6 +802,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       !ts_sleep(s, (unsigned)qnum(c, "delay", 0, MAX_DELAY_MS)))
     return MHD_NO;
   atomic_fetch_add(&s->requests, 1);
+  if (!strcmp(url, "/version"))             /* the request line's version, as sent */
+    return replyf(c, MHD_HTTP_OK, "%s", version);
   return route(s, c, url, method, rq);
 }
 

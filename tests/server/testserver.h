@@ -10,6 +10,7 @@
  *   /text/REST  /redirect/N  /redirect-loop  /redirect-to?url=U  /echo (any method)
  *   /drip?bytes=N&interval_ms=M  /gzip?bytes=N  /headers?count=N&size=S
  *   /set-header?name=X&value=Y  /close-mid-body?bytes=N  /count  (else 404)
+ *   /version (the request line's HTTP version, e.g. "HTTP/1.0")
  *   /echo/ANY (as /echo: the path shows the target as sent)
  * Auth routes (USER, PASS: 1..63 bytes, no '/'): 200 {"user":USER} or 401
  * with the scheme's challenge:
