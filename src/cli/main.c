@@ -28,7 +28,8 @@
 
 #include "cli.h"
 
-#define ORDERED_MIN_WINDOW 1024
+#define MIN_WINDOW 1024 /* records reserved and not yet written */
+#define QUEUE_MIN 512   /* jobs queued before submit blocks */
 
 /* Open files one transfer holds: its connection, a file with --save, and on
  * the thread engine the socket pair that libcurl (7.88, Debian 12) keeps in
@@ -579,7 +580,12 @@ static int run_jobs(const cli_options *o) {
   eo.threads = o->threads;
   eo.engine = o->engine;
   eo.loops = o->loops;
-  eo.queue_capacity = 2 * o->threads; /* submit blocks beyond: backpressure */
+  /* submit blocks beyond: backpressure. At least QUEUE_MIN: the reader is
+   * one thread among the workers and is woken when the queue is down to
+   * half; at -t 64 on tiny responses, 2 x 64 left it too little slack and
+   * workers found the queue empty (1.75 context switches a request against
+   * 1.47 with 512: BENCHMARKS.md, "Changes since the reference run"). */
+  eo.queue_capacity = 2 * o->threads > QUEUE_MIN ? 2 * o->threads : QUEUE_MIN;
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
   eo.per_host = o->per_host;
@@ -596,12 +602,10 @@ static int run_jobs(const cli_options *o) {
     goto done;
   }
   /* room for every job a worker runs or the queue holds, and as many
-   * again finished; ordered, also for slow jobs at the head of the line */
-  size_t window = 4 * o->threads;
-  /* batch-in: a dry run's records are made on the reader at once; a wide
+   * again finished; ordered, also for slow jobs at the head of the line;
+   * a dry run's records are made on the reader at once, and a wide
    * window lets the writer take them in long runs, not one by one */
-  if ((o->ordered || o->dry_run) && window < ORDERED_MIN_WINDOW)
-    window = ORDERED_MIN_WINDOW;
+  size_t window = 4 * o->threads > MIN_WINDOW ? 4 * o->threads : MIN_WINDOW;
   if (!(r.out = cli_output_new(r.out_fd, o->ordered, window, r.stats, output_failed, &r, msg,
                                sizeof msg))) {
     fprintf(stderr, "fetchpool: %s\n", msg);
