@@ -38,7 +38,11 @@ int fp_request_set_attempt_timeout(fp_request *req, double seconds);
 int fp_request_set_cacert(fp_request *req, const char *path);
 int fp_request_set_retries(fp_request *req, unsigned max_retries, double base, double max_wait);
 int fp_request_set_retry_statuses(fp_request *req, const int *statuses, size_t n);
-int fp_request_set_http_version(fp_request *req, int v);
+typedef enum fp_http_version {
+  FP_HTTP_DEFAULT = 0, FP_HTTP_1_0 = 1, FP_HTTP_1_1 = 2, FP_HTTP_2 = 3,
+  FP_HTTP_2_PRIOR_KNOWLEDGE = 4
+} fp_http_version;
+int fp_request_set_http_version(fp_request *req, fp_http_version v);
 
 typedef struct fp_response fp_response;
 int fp_response_error(const fp_response *resp);
