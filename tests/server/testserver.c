@@ -844,10 +844,15 @@ static bool cap_wait(ts_server *s, struct cap *e) {
   long long deadline = now_ms() + CAP_QUEUE_MS;
   if (pthread_cond_init(&w.cv, &s->cond_attr) != 0)
     return false;
-  if (e->tail)
+  /* w is on this stack only while queued: it leaves the queue (granted,
+   * or cap_unqueue below) before this returns */
+  if (e->tail) {
     e->tail->next = &w;
-  else
+  } else {
+    // cppcheck-suppress autoVariables
     e->head = &w;
+  }
+  // cppcheck-suppress autoVariables
   e->tail = &w;
   while (!w.granted) {
     long long now = now_ms(), left = deadline - now;
