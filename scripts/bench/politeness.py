@@ -12,7 +12,8 @@ spans and throughput per second without fetchpool's help.
 
 Writes to OUT: runs.csv (every run), hosts.csv (every host of every run),
 starts.csv (target 3: request starts per second per host, at the server),
-t6.csv (target 6: capacity, limit and throughput per second), results.md,
+t6.csv (target 6: capacity, limit and throughput per second; t6-capacity.csv
+its schedule), results.md,
 politeness.png (gnuplot, when installed) and logs/.
 
 Environment: see politeness.sh.
@@ -554,6 +555,8 @@ def target6():
             row += [series[lb][0][s] if s < len(series[lb][0]) else "" for lb in labels]
             row += [series[lb][1][s] if series[lb][1] and s < len(series[lb][1]) else "" for lb in labels]
             w.writerow(row)
+    with open(os.path.join(OUT, "t6-capacity.csv"), "w", newline="") as f:
+        csv.writer(f).writerows([[0, 32], [step, 8], [2 * step, 32], [max(secs, 2 * step + 1), 32]])
     plot(labels, step)
 
 
@@ -572,10 +575,10 @@ def plot(labels, step):
         'set xlabel "seconds from the start"',
         'set ylabel "in-flight limit, capacity"',
         'set y2label "jobs ok per second"',
-        'set ytics nomirror', 'set y2tics',
+        'set ytics nomirror', 'set y2tics', 'set yrange [0:*]', 'set y2range [0:*]',
         f'set title "Target 6: capacity 32, 8 from {step:g} s, 32 from {2 * step:g} s (shedding)"',
     ]
-    parts = ['"t6.csv" using 1:2 with steps lw 3 lc rgb "black" title "capacity" axes x1y1']
+    parts = ['"t6-capacity.csv" using 1:2 with steps lw 3 lc rgb "black" title "capacity" axes x1y1']
     for i, lb in enumerate(labels):
         if "auto" in lb or lb.startswith("-t 32") or lb.startswith("-t 8"):
             parts.append(f'"t6.csv" using 1:{3 + i} with lines title "ok/s {lb}" axes x1y2')
