@@ -10,6 +10,9 @@
 #                        HTTP/2, ~50 min (QUICK=1: ~4 min; TLS=0: plain only);
 #                        results in bench/results/, see BENCHMARKS.md
 #   make bench-scale     Redis Streams: 1, 2 and 4 workers on a 100 ms server (~1 min)
+#   make bench-politeness  issue 18's targets: per-host politeness, -t N against
+#                        -t auto, on the test server and nginx (QUICK=1: ~3 min);
+#                        results in bench/results-politeness/, see BENCHMARKS.md
 #   make python          the Python package: library copied into python/fetchpool/,
 #                        installed into .venv (VENV=...) offline
 #   make install / uninstall   honour PREFIX and DESTDIR
@@ -83,6 +86,7 @@ SERVER   := $(BUILD)/fp-testserver
 PEAK_RSS := $(BUILD)/tests/fp-peak-rss
 
 .PHONY: all test check valgrind demo install uninstall lint clean deps examples bench bench-scale \
+        bench-politeness \
         fuzz fuzz-build python
 
 all: $(STATIC) $(SHARED) $(PROGRAM)
@@ -233,6 +237,13 @@ bench: deps
 bench-scale: deps
 	@$(MAKE) --no-print-directory $(PROGRAM)
 	@BUILD=$(BUILD) scripts/bench/scale.sh
+
+# Politeness (issue 18): the per-host targets on the test server and nginx;
+# QUICK=1 for a sanity run; THREADS, TARGETS, ENGINES, OUT, ... from the
+# environment (scripts/bench/politeness.sh)
+bench-politeness: deps
+	@$(MAKE) --no-print-directory $(PROGRAM) $(SERVER)
+	@QUICK="$(QUICK)" BUILD=$(BUILD) scripts/bench/politeness.sh
 
 # The Python package (python/, see its README.md): Debian's python, never
 # another on PATH, so its python3-cffi is the one found; a venv that sees the

@@ -38,6 +38,13 @@
 #define MAX_KEYS 4096                       /* /flaky and /concurrency names, each table */
 #define MAX_KEY_LEN 127
 #define MAX_TLS_FILE ((long)1 << 20)        /* a PEM certificate or key file */
+#define MAX_CAP_NAMES 256                   /* /cap names per server */
+#define CAP_SECONDS 600                     /* /cap-stats "starts": seconds counted */
+#define CAP_STEPS 16                        /* /cap sched= steps */
+#define CAP_MAX ((uint64_t)100000)          /* /cap capacities */
+#define CAP_QUEUE_MS MAX_DELAY_MS           /* longest wait in a /cap queue, then 503 */
+#define CAP_SLICE_MS 50                     /* a queued request looks again this often */
+#define COOL_MAX_SECS ((uint64_t)86400)     /* /cooldown secs= */
 
 /* One named counter of /flaky (n: requests seen) or /concurrency (cur: in
  * flight now, max: most in flight at once). */
@@ -46,6 +53,43 @@ struct counter {
   char key[MAX_KEY_LEN + 1];
   unsigned long n, cur, max;
   long long first_ms, last_ms;              /* /flaky: when the first and the latest request came */
+};
+
+/* A request waiting in a /cap queue (on its handler's stack). */
+struct cap_waiter {
+  pthread_cond_t cv;
+  bool granted;                             /* given a slot (counted in flight) */
+  struct cap_waiter *next;
+};
+
+struct cap_step {
+  long long at_ms;                          /* from the resource's first request */
+  unsigned long c;
+};
+
+/* One /cap resource: serves at most its capacity at once, the capacity of
+ * its latest request's c= and sched= (steps timed from its first request). */
+struct cap {
+  bool used, started;
+  char name[MAX_KEY_LEN + 1];
+  unsigned long c;                          /* capacity before the first step */
+  unsigned nsteps;
+  struct cap_step steps[CAP_STEPS];         /* at_ms increasing */
+  unsigned long inflight, served, shed, max_inflight;
+  long long first_ms;                       /* its first request (since the reset) */
+  struct cap_waiter *head, *tail;           /* queue mode: FIFO of waiting requests */
+  unsigned nstarts;                         /* starts[0..nstarts-1] are reported */
+  uint32_t starts[CAP_SECONDS];             /* request arrivals per second from first_ms */
+};
+
+/* One /cooldown resource: K oks, then one window of 429s, then oks. */
+struct cooldown {
+  bool used, opened;
+  char name[MAX_KEY_LEN + 1];
+  unsigned long ok, rejected, in_window;
+  long long end_ms;                         /* the window ends (monotonic) */
+  bool date;                                /* the window's Retry-After is an HTTP-date */
+  time_t end_date;                          /* then: its end, wall clock */
 };
 
 struct raw_conn {
@@ -70,9 +114,14 @@ struct ts_server {
   pthread_t raw_thread;
   bool raw_started;
   struct raw_conn *raw_conns;               /* touched by the accept thread only until it is joined */
-  pthread_mutex_t ctr_mu;                   /* guards both counter tables */
+  pthread_mutex_t ctr_mu;                   /* guards the counter, /cap and /cooldown tables */
   bool ctr_mu_init;
   struct counter *flaky, *conc;             /* MAX_KEYS each, open addressing */
+  struct cap *caps;                         /* MAX_CAP_NAMES, open addressing */
+  struct cooldown *cools;                   /* MAX_KEYS, open addressing */
+  pthread_condattr_t cond_attr;             /* CLOCK_MONOTONIC, for the /cap waiters */
+  bool cond_attr_init;
+  atomic_bool stopping;                     /* set by ts_stop: /cap waiters give up */
   char *tls_cert, *tls_key;                 /* PEM contents; NULL for plain HTTP */
   char az[PAT_LEN + 26];                    /* 'a' + i % 26 */
   char bin[PAT_LEN + 256];                  /* (i * 7 + 3) & 0xff */
@@ -557,17 +606,20 @@ static bool valid_key(const char *key) {
   return *key && strlen(key) <= MAX_KEY_LEN && !strchr(key, '/');
 }
 
-/* Copy now + seconds as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),
+/* Copy t (or now + seconds) as an IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT"),
  * written by hand so the process locale cannot change the names. */
-static void imf_fixdate(long long seconds, char *buf, size_t size) {
+static void imf_date(time_t t, char *buf, size_t size) {
   static const char days[7][4] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static const char months[12][4] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                      "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  time_t t = time(NULL) + (time_t)seconds;
   struct tm tm;
   gmtime_r(&t, &tm);
   snprintf(buf, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday], tm.tm_mday,
            months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+static void imf_fixdate(long long seconds, char *buf, size_t size) {
+  imf_date(time(NULL) + (time_t)seconds, buf, size);
 }
 
 static enum MHD_Result route_flaky(ts_server *s, struct MHD_Connection *c, const char *key) {
@@ -658,6 +710,365 @@ static enum MHD_Result route_concurrency_get(ts_server *s, struct MHD_Connection
   }
   pthread_mutex_unlock(&s->ctr_mu);
   return e ? replyf(c, MHD_HTTP_OK, "%lu", max) : replyf(c, 507, "too many keys");
+}
+
+/* ------------------------------------------------- /cap and /cooldown */
+
+static size_t name_hash(const char *name) {
+  size_t h = 1469598103934665603ull; /* FNV-1a */
+  for (const char *p = name; *p; p++)
+    h = (h ^ (unsigned char)*p) * 1099511628211ull;
+  return h;
+}
+
+/* The /cap resource name, created on first use when create; NULL when the
+ * table is full (or, without create, when unknown). ctr_mu held. */
+static struct cap *cap_get(ts_server *s, const char *name, bool create) {
+  size_t h = name_hash(name);
+  for (size_t i = 0; i < MAX_CAP_NAMES; i++) {
+    struct cap *e = &s->caps[(h + i) % MAX_CAP_NAMES];
+    if (!e->used) {
+      if (!create)
+        return NULL;
+      e->used = true;
+      snprintf(e->name, sizeof e->name, "%s", name);
+      return e;
+    }
+    if (!strcmp(e->name, name))
+      return e;
+  }
+  return NULL;
+}
+
+/* The same for /cooldown. */
+static struct cooldown *cool_get(ts_server *s, const char *name, bool create) {
+  size_t h = name_hash(name);
+  for (size_t i = 0; i < MAX_KEYS; i++) {
+    struct cooldown *e = &s->cools[(h + i) % MAX_KEYS];
+    if (!e->used) {
+      if (!create)
+        return NULL;
+      e->used = true;
+      snprintf(e->name, sizeof e->name, "%s", name);
+      return e;
+    }
+    if (!strcmp(e->name, name))
+      return e;
+  }
+  return NULL;
+}
+
+/* sched=T1:C1,T2:C2,... (T seconds, up to 3 decimals, increasing; C a
+ * capacity) into steps; false when malformed. */
+static bool parse_sched(const char *str, struct cap_step *steps, unsigned *n) {
+  *n = 0;
+  while (*str) {
+    uint64_t sec = 0, frac = 0, c = 0;
+    unsigned digits = 0, fdigits = 0;
+    if (*n == CAP_STEPS)
+      return false;
+    for (; *str >= '0' && *str <= '9' && digits < 6; str++, digits++)
+      sec = sec * 10 + (uint64_t)(*str - '0');
+    if (!digits)
+      return false;
+    if (*str == '.') {
+      for (str++; *str >= '0' && *str <= '9' && fdigits < 3; str++, fdigits++)
+        frac = frac * 10 + (uint64_t)(*str - '0');
+      if (!fdigits)
+        return false;
+      for (; fdigits < 3; fdigits++)
+        frac *= 10;
+    }
+    if (*str++ != ':')
+      return false;
+    for (digits = 0; *str >= '0' && *str <= '9' && digits < 7; str++, digits++)
+      c = c * 10 + (uint64_t)(*str - '0');
+    if (!digits || c > CAP_MAX || (*str && *str != ','))
+      return false;
+    if (*str == ',' && !*++str)
+      return false;
+    steps[*n].at_ms = (long long)(sec * 1000 + frac);
+    steps[*n].c = (unsigned long)c;
+    if (*n && steps[*n].at_ms <= steps[*n - 1].at_ms)
+      return false;
+    (*n)++;
+  }
+  return true;
+}
+
+/* The capacity of e at monotonic time now. ctr_mu held. */
+static unsigned long cap_limit(const struct cap *e, long long now) {
+  unsigned long c = e->c;
+  for (unsigned i = 0; i < e->nsteps && now - e->first_ms >= e->steps[i].at_ms; i++)
+    c = e->steps[i].c;
+  return c;
+}
+
+static void cap_enter(struct cap *e) {
+  if (++e->inflight > e->max_inflight)
+    e->max_inflight = e->inflight;
+}
+
+/* Give free slots to the queue's head, in order. ctr_mu held. */
+static void cap_grant(struct cap *e, long long now) {
+  unsigned long limit = cap_limit(e, now);
+  while (e->head && e->inflight < limit) {
+    struct cap_waiter *w = e->head;
+    if (!(e->head = w->next))
+      e->tail = NULL;
+    w->next = NULL;
+    w->granted = true;
+    cap_enter(e);
+    pthread_cond_signal(&w->cv);
+  }
+}
+
+/* Take w out of e's queue (it gave up). ctr_mu held. */
+static void cap_unqueue(struct cap *e, struct cap_waiter *w) {
+  struct cap_waiter **pp = &e->head, *prev = NULL;
+  while (*pp && *pp != w) {
+    prev = *pp;
+    pp = &(*pp)->next;
+  }
+  if (!*pp)
+    return;
+  *pp = w->next;
+  if (e->tail == w)
+    e->tail = prev;
+}
+
+/* Wait in e's queue for a slot: true once granted, false after
+ * CAP_QUEUE_MS or when the server stops. ctr_mu held (the wait releases it). */
+static bool cap_wait(ts_server *s, struct cap *e) {
+  struct cap_waiter w = {.granted = false, .next = NULL};
+  long long deadline = now_ms() + CAP_QUEUE_MS;
+  if (pthread_cond_init(&w.cv, &s->cond_attr) != 0)
+    return false;
+  /* w is on this stack only while queued: it leaves the queue (granted,
+   * or cap_unqueue below) before this returns */
+  if (e->tail) {
+    e->tail->next = &w;
+  } else {
+    // cppcheck-suppress autoVariables
+    e->head = &w;
+  }
+  // cppcheck-suppress autoVariables
+  e->tail = &w;
+  while (!w.granted) {
+    long long now = now_ms(), left = deadline - now;
+    struct timespec ts;
+    if (left <= 0 || atomic_load(&s->stopping))
+      break;
+    if (left > CAP_SLICE_MS)
+      left = CAP_SLICE_MS;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += left / 1000;
+    ts.tv_nsec += (left % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&w.cv, &s->ctr_mu, &ts);
+    if (!w.granted) /* a sched= step may have raised the capacity */
+      cap_grant(e, now_ms());
+  }
+  if (!w.granted)
+    cap_unqueue(e, &w);
+  pthread_cond_destroy(&w.cv);
+  return w.granted;
+}
+
+/* A reply of status with "Retry-After: ra" when ra is not NULL ("date+K":
+ * the IMF-fixdate of now + K seconds, as /flaky). */
+static enum MHD_Result reply_retry_after(struct MHD_Connection *c, unsigned status,
+                                         const char *body, const char *ra) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)body,
+                                                           MHD_RESPMEM_MUST_COPY);
+  char date[64];
+  uint64_t k;
+  if (r && ra) {
+    if (!strncmp(ra, "date+", 5) && parse_u64(ra + 5, &k) && k <= 1000000000) {
+      imf_fixdate((long long)k, date, sizeof date);
+      ra = date;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+  }
+  if (r)
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain");
+  return queue(c, status, r);
+}
+
+/* /cap/NAME?c=C&ms=MS&mode=queue|shed&sched=T:C,...&ra=S */
+static enum MHD_Result route_cap(ts_server *s, struct MHD_Connection *c, const char *name) {
+  unsigned ms = (unsigned)qnum(c, "ms", 0, MAX_DELAY_MS);
+  unsigned long cap = (unsigned long)qnum(c, "c", 1, CAP_MAX);
+  const char *mode = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
+  const char *sched = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sched");
+  const char *ra = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "ra");
+  struct cap_step steps[CAP_STEPS] = {{0, 0}};
+  unsigned nsteps = 0;
+  bool shed_mode, admitted;
+  struct cap *e;
+  long long now;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  if (mode && strcmp(mode, "queue") && strcmp(mode, "shed"))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad mode");
+  shed_mode = mode && !strcmp(mode, "shed");
+  if (sched && !parse_sched(sched, steps, &nsteps))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad sched");
+  pthread_mutex_lock(&s->ctr_mu);
+  if (!(e = cap_get(s, name, true))) {
+    pthread_mutex_unlock(&s->ctr_mu);
+    return replyf(c, 507, "too many names");
+  }
+  now = now_ms();
+  if (!e->started) {
+    e->started = true;
+    e->first_ms = now;
+  }
+  e->c = cap;
+  e->nsteps = nsteps;
+  memcpy(e->steps, steps, nsteps * sizeof steps[0]);
+  long long sec = (now - e->first_ms) / 1000;
+  if (sec < CAP_SECONDS) {
+    e->starts[sec]++;
+    if ((unsigned)sec >= e->nstarts)
+      e->nstarts = (unsigned)sec + 1;
+  }
+  cap_grant(e, now); /* a raised capacity first serves those waiting */
+  if (!e->head && e->inflight < cap_limit(e, now)) {
+    cap_enter(e);
+    admitted = true;
+  } else {
+    admitted = !shed_mode && cap_wait(s, e);
+    if (!admitted)
+      e->shed++;
+  }
+  pthread_mutex_unlock(&s->ctr_mu);
+  if (!admitted) {
+    if (shed_mode)
+      return reply_retry_after(c, MHD_HTTP_TOO_MANY_REQUESTS, "busy", ra);
+    return atomic_load(&s->stopping) ? MHD_NO
+                                     : replyf(c, MHD_HTTP_SERVICE_UNAVAILABLE, "queue timeout");
+  }
+  bool ok = ts_sleep(s, ms);
+  /* out of flight before the reply is queued, as /concurrency */
+  pthread_mutex_lock(&s->ctr_mu);
+  e->inflight--;
+  if (ok)
+    e->served++;
+  cap_grant(e, now_ms());
+  pthread_mutex_unlock(&s->ctr_mu);
+  return ok ? reply(c, MHD_HTTP_OK, "text/plain", "ok", 2) : MHD_NO;
+}
+
+/* /cap-stats/NAME (JSON) or /cap-reset/NAME */
+static enum MHD_Result route_cap_get(ts_server *s, struct MHD_Connection *c, const char *name,
+                                     bool reset) {
+  char buf[128 + CAP_SECONDS * 11];
+  size_t len = 0;
+  struct cap *e;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  pthread_mutex_lock(&s->ctr_mu);
+  e = cap_get(s, name, false);
+  if (reset) {
+    if (e) { /* those in flight or queued stay so */
+      e->served = e->shed = 0;
+      e->max_inflight = e->inflight;
+      e->started = false;
+      e->nstarts = 0;
+      memset(e->starts, 0, sizeof e->starts);
+    }
+    pthread_mutex_unlock(&s->ctr_mu);
+    return replyf(c, MHD_HTTP_OK, "reset");
+  }
+  len += (size_t)snprintf(buf, sizeof buf, "{\"served\":%lu,\"shed\":%lu,\"max_inflight\":%lu,\"starts\":[",
+                          e ? e->served : 0, e ? e->shed : 0, e ? e->max_inflight : 0);
+  for (unsigned i = 0; e && i < e->nstarts; i++)
+    len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%lu", i ? "," : "",
+                            (unsigned long)e->starts[i]);
+  pthread_mutex_unlock(&s->ctr_mu);
+  len += (size_t)snprintf(buf + len, sizeof buf - len, "]}");
+  return reply(c, MHD_HTTP_OK, "application/json", buf, len);
+}
+
+/* /cooldown/NAME?after=K&secs=S&date=1&ms=MS */
+static enum MHD_Result route_cooldown(ts_server *s, struct MHD_Connection *c, const char *name) {
+  uint64_t after_k = qnum(c, "after", 0, UINT32_MAX), secs = qnum(c, "secs", 1, COOL_MAX_SECS);
+  bool date = qnum(c, "date", 0, 1) == 1;
+  struct cooldown *e;
+  char ra[64] = "";
+  bool ok;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  /* held first, so the answer is decided when it is sent */
+  if (!ts_sleep(s, (unsigned)qnum(c, "ms", 0, MAX_DELAY_MS)))
+    return MHD_NO;
+  pthread_mutex_lock(&s->ctr_mu);
+  if (!(e = cool_get(s, name, true))) {
+    pthread_mutex_unlock(&s->ctr_mu);
+    return replyf(c, 507, "too many names");
+  }
+  long long now = now_ms();
+  if (!e->opened && e->ok >= after_k) {
+    /* the (K+1)th: open the window; an HTTP-date names a whole second,
+     * so the window ends at that second, not S s from now */
+    e->opened = true;
+    e->date = date;
+    if (date) {
+      struct timespec rt;
+      clock_gettime(CLOCK_REALTIME, &rt);
+      e->end_date = rt.tv_sec + (time_t)secs;
+      e->end_ms = now + (long long)secs * 1000 - rt.tv_nsec / 1000000;
+    } else {
+      e->end_ms = now + (long long)secs * 1000;
+    }
+    e->rejected++;
+    ok = false;
+  } else if (e->opened && now < e->end_ms) {
+    e->rejected++;
+    e->in_window++;
+    ok = false;
+  } else {
+    e->ok++;
+    ok = true;
+  }
+  if (!ok) { /* the window's end: its date, or the whole seconds left */
+    if (e->date)
+      imf_date(e->end_date, ra, sizeof ra);
+    else
+      snprintf(ra, sizeof ra, "%lld", (e->end_ms - now + 999) / 1000);
+  }
+  pthread_mutex_unlock(&s->ctr_mu);
+  if (ok)
+    return reply(c, MHD_HTTP_OK, "text/plain", "ok", 2);
+  return reply_retry_after(c, MHD_HTTP_TOO_MANY_REQUESTS, "cooling down", ra);
+}
+
+/* /cooldown-stats/NAME (JSON) or /cooldown-reset/NAME */
+static enum MHD_Result route_cooldown_get(ts_server *s, struct MHD_Connection *c,
+                                          const char *name, bool reset) {
+  struct cooldown *e;
+  unsigned long ok = 0, rejected = 0, in_window = 0;
+  if (!valid_key(name))
+    return replyf(c, MHD_HTTP_BAD_REQUEST, "bad name");
+  pthread_mutex_lock(&s->ctr_mu);
+  if ((e = cool_get(s, name, false))) {
+    if (reset) {
+      e->opened = false;
+      e->ok = e->rejected = e->in_window = 0;
+    }
+    ok = e->ok, rejected = e->rejected, in_window = e->in_window;
+  }
+  pthread_mutex_unlock(&s->ctr_mu);
+  if (reset)
+    return replyf(c, MHD_HTTP_OK, "reset");
+  char buf[128];
+  int len = snprintf(buf, sizeof buf, "{\"ok\":%lu,\"rejected\":%lu,\"in_window\":%lu}", ok,
+                     rejected, in_window);
+  return reply(c, MHD_HTTP_OK, "application/json", buf, (size_t)len);
 }
 
 static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char *url,
@@ -752,6 +1163,18 @@ static enum MHD_Result route(ts_server *s, struct MHD_Connection *c, const char 
     return route_concurrency_get(s, c, rest, false);
   if ((rest = after(url, "/concurrency-reset/")))
     return route_concurrency_get(s, c, rest, true);
+  if ((rest = after(url, "/cap/")))
+    return route_cap(s, c, rest);
+  if ((rest = after(url, "/cap-stats/")))
+    return route_cap_get(s, c, rest, false);
+  if ((rest = after(url, "/cap-reset/")))
+    return route_cap_get(s, c, rest, true);
+  if ((rest = after(url, "/cooldown/")))
+    return route_cooldown(s, c, rest);
+  if ((rest = after(url, "/cooldown-stats/")))
+    return route_cooldown_get(s, c, rest, false);
+  if ((rest = after(url, "/cooldown-reset/")))
+    return route_cooldown_get(s, c, rest, true);
   /* batch-out: typed bodies (JSON values, saved names) */
   if ((rest = after(url, "/json/"))) {
     char body[192];
@@ -1125,8 +1548,17 @@ ts_server *ts_start(const ts_options *opts) {
     goto fail;
   }
   s->ctr_mu_init = true;
+  if (pthread_condattr_init(&s->cond_attr) != 0) {
+    fprintf(stderr, "ts_start: pthread_condattr_init failed\n");
+    goto fail;
+  }
+  s->cond_attr_init = true;
+  pthread_condattr_setclock(&s->cond_attr, CLOCK_MONOTONIC);
+  atomic_init(&s->stopping, false);
   if (!(s->flaky = calloc(MAX_KEYS, sizeof *s->flaky)) ||
-      !(s->conc = calloc(MAX_KEYS, sizeof *s->conc))) {
+      !(s->conc = calloc(MAX_KEYS, sizeof *s->conc)) ||
+      !(s->caps = calloc(MAX_CAP_NAMES, sizeof *s->caps)) ||
+      !(s->cools = calloc(MAX_KEYS, sizeof *s->cools))) {
     fprintf(stderr, "ts_start: out of memory\n");
     goto fail;
   }
@@ -1234,7 +1666,9 @@ fail:
 void ts_stop(ts_server *s) {
   if (!s)
     return;
-  /* wake every sleeper first so MHD can join its connection threads */
+  /* wake every sleeper first so MHD can join its connection threads (the
+   * /cap waiters look at stopping every CAP_SLICE_MS) */
+  atomic_store(&s->stopping, true);
   if (s->stop_pipe[1] >= 0) {
     while (write(s->stop_pipe[1], "x", 1) < 0 && errno == EINTR) {
     }
@@ -1252,8 +1686,12 @@ void ts_stop(ts_server *s) {
   }
   if (s->ctr_mu_init)
     pthread_mutex_destroy(&s->ctr_mu);
+  if (s->cond_attr_init)
+    pthread_condattr_destroy(&s->cond_attr);
   free(s->flaky);
   free(s->conc);
+  free(s->caps);
+  free(s->cools);
   free(s->tls_cert);
   free(s->tls_key);
   free(s);

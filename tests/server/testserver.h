@@ -33,6 +33,38 @@
  *   /concurrency-reset/NAME  forget that maximum (it restarts from the
  *                            number in flight now, 0 when idle); returns it
  *
+ * Capacity and cooldown routes (politeness, issue 18; NAME as above, at most
+ * 256 /cap names and 4096 /cooldown names, 507 beyond):
+ *   /cap/NAME?c=C&ms=MS&mode=queue|shed[&sched=T1:C1,T2:C2][&ra=S]
+ *       a resource serving at most C (default 1, up to 100000) requests at
+ *       once, each held MS ms (default 0), then 200 "ok". mode=queue
+ *       (default): those beyond C wait in FIFO order for a slot, at most
+ *       30 s, then 503 "queue timeout"; mode=shed: those beyond C answer
+ *       429 "busy" at once, with "Retry-After: S" when ra= is given (S
+ *       verbatim, "date+K" as for /flaky). sched= sets the capacity to C1
+ *       from T1 seconds after NAME's first request (T: up to 3 decimals,
+ *       increasing; up to 16 steps), C2 from T2, ... The c= and sched= of
+ *       NAME's latest request apply.
+ *   /cap-stats/NAME   {"served":N,"shed":N,"max_inflight":N,"starts":[...]}
+ *                     served: 200s; shed: 429s and queue timeouts;
+ *                     starts[i]: requests that arrived in second i after
+ *                     NAME's first one (up to its last busy second, at most
+ *                     600 seconds)
+ *   /cap-reset/NAME   clear those (the schedule restarts at the next
+ *                     request; those in flight stay counted), "reset"
+ *   /cooldown/NAME?after=K&secs=S[&date=1][&ms=MS]
+ *       each request is held MS ms (default 0), then: the first K
+ *       (default 0) answer 200 "ok"; the (K+1)th answers 429 "cooling
+ *       down" with "Retry-After: S" (default 1), or with date=1 the
+ *       IMF-fixdate S seconds ahead, and opens a window that long (with
+ *       date=1: to that date's second) in which every request answers 429
+ *       with Retry-After the rest of the window (whole seconds, rounded
+ *       up, or the same date); after it, 200 "ok" again (one window per
+ *       NAME until reset)
+ *   /cooldown-stats/NAME  {"ok":N,"rejected":N,"in_window":N}: rejected
+ *                     counts every 429, in_window those after the first
+ *   /cooldown-reset/NAME  forget NAME's counts and window, "reset"
+ *
  * Typed bodies (batch-out: JSON records, saved names):
  *   /json/N   application/json {"id":N,"name":"item N","tags":["a","b"],
  *             "price":{"amount":N.5,"currency":"EUR"}}; status 404 when
