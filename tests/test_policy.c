@@ -867,7 +867,7 @@ static void test_host_rate_paced(void **state) {
   assert_int_equal(acquire_timer(h, f[2], "a:80", 50.2 + 1e-6, &w), FP__HOST_GRANTED);
   assert_ptr_equal(w.timer, f[3]);
   assert_true(fabs(w.due - 50.3) < 1e-5);
-  assert_int_equal(acquire_timer(h, f[3], "a:80", 50.3 + 1e-6, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire_timer(h, f[3], "a:80", 50.3 + 1e-5, &w), FP__HOST_GRANTED);
   assert_no_wake(&w);
   /* idle for a minute: one start at once, the next a full interval later */
   assert_int_equal(acquire(h, f[4], "a:80", 110, &w), FP__HOST_GRANTED);
