@@ -166,9 +166,14 @@ static void settle(fp__hosts *h, host *e) {
 
 /* Forget the least recently used idle hosts beyond MAX_IDLE. */
 static void trim(fp__hosts *h) {
-  while (h->nidle > MAX_IDLE) {
-    host *old = h->idle_head;
-    idle_unlink(h, old);
+  while (h->nidle > MAX_IDLE && h->idle_head) {
+    host *old = h->idle_head; /* on the list, so idle: unlink it there */
+    h->idle_head = old->idle_next;
+    if (h->idle_head)
+      h->idle_head->idle_prev = NULL;
+    else
+      h->idle_tail = NULL;
+    h->nidle--;
     *find_link(h, old->key) = old->next;
     h->nhosts--;
     free(old->key);
@@ -419,7 +424,7 @@ size_t fp__hosts_info(fp__hosts *h, double now, fp_host_info *out, size_t n) {
           out[(j - 1) / 2] = t;
         }
       } else {
-        fp_host_info cur;
+        fp_host_info cur = {{0}};
         fill_info(h, e, now, &cur);
         if (busier(&cur, &out[0])) {
           out[0] = cur;
