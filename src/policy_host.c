@@ -424,7 +424,8 @@ size_t fp__hosts_info(fp__hosts *h, double now, fp_host_info *out, size_t n) {
           out[(j - 1) / 2] = t;
         }
       } else {
-        fp_host_info cur = {{0}};
+        fp_host_info cur;
+        memset(&cur, 0, sizeof cur);
         fill_info(h, e, now, &cur);
         if (busier(&cur, &out[0])) {
           out[0] = cur;
