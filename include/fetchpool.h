@@ -576,7 +576,8 @@ typedef struct fp_executor_options {
   /* Jobs that may wait in the queue; 0 means unbounded. When full,
    * fp_executor_submit blocks, and resumes once the workers have taken
    * the queue down to half of this (so a producer that keeps it full wakes
-   * once per capacity/2 jobs, not once per job). */
+   * once per capacity/2 jobs, not once per job). Jobs parked for their
+   * host are not in the queue: max_parked bounds them. */
   size_t queue_capacity;
   /* Thread names are "<prefix>-<n>", cut to 15 bytes; NULL means "fp". */
   const char *thread_name_prefix;
@@ -608,10 +609,35 @@ typedef struct fp_executor_options {
   const char *cookie_file;
   /* curl -j: skip session cookies (no expiry) when loading cookie_file. */
   bool junk_session_cookies;
+  /* ---- per-host politeness ----
+   * Every job waits for its host (host:port of its URL) without holding a
+   * worker: while the host is at its in-flight limit, cooling down, or
+   * ahead of its rate, the job is parked aside and jobs for other hosts go
+   * on. */
+  /* Adapt each host's in-flight limit between 1 and max_threads (the
+   * threads option is ignored; per_host, when set, caps each host). */
+  bool threads_auto;
+  /* Do not pause a host after a 429 or 503 with Retry-After (by default
+   * new requests to it wait until then, capped by the request's
+   * retry_max_wait; its other jobs park; transfers in flight finish). */
+  bool no_host_cooldown;
+  /* threads_auto: the most transfers at once, all hosts together; 0 means 256. */
+  size_t max_threads;
+  /* At most this many request starts a second to each host, paced
+   * evenly (no burst at the start, hosts independent; with rate both
+   * hold); 0 means no limit. */
+  double per_host_rate;
+  /* With a bounded queue (queue_capacity > 0): jobs that may wait parked
+   * for their host (busy, cooling down, rate) before submit blocks; 0
+   * means 100,000. Parked jobs do not count against queue_capacity (a
+   * slow host's jobs never stop submit while other hosts could go on), so
+   * at most about queue_capacity + max_parked jobs wait in memory. An
+   * unbounded queue bounds neither. */
+  size_t max_parked;
   /* Room for options later versions add without changing the size of
    * this struct (so without a new soname): zeroed by
    * fp_executor_options_init, never read. */
-  void *reserved_[16];
+  void *reserved_[13]; /* 13: the two bools above fill padding */
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */
@@ -629,6 +655,28 @@ FP_EXTERN fp_executor *fp_executor_new(const fp_executor_options *opts,
 /* Transfers it runs at once (the threads option after defaults); for the
  * thread engine this is also its number of worker threads. Thread-safe. */
 FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
+
+/* One host's state, as fp_executor_hosts reports it. */
+typedef struct fp_host_info {
+  char host[256];        /* "host:port", lowercased (cut to 255 bytes) */
+  size_t limit;          /* in-flight limit now (per_host, or the adaptive one; 0: none) */
+  size_t active;         /* transfers in flight */
+  size_t parked;         /* jobs parked for it */
+  double cooldown_left;  /* seconds until it may be asked again; 0: not cooling down */
+  double cooldown_total; /* seconds it spent cooling down so far */
+  uint64_t overloads;    /* 429 and 503 answers so far */
+  uint64_t done;         /* attempts finished */
+} fp_host_info;
+
+/* Fill out[0..n-1] (n may be 0, out then NULL) with the hosts ex knows,
+ * busiest (most attempts done) first, ties by name; returns how many it
+ * knows, which may exceed n. out is the caller's; nothing is kept. A host
+ * stays known after it goes idle; beyond 4,096 idle hosts the least
+ * recently used idle one is forgotten. Without a host table (per_host,
+ * threads_auto and per_host_rate all unset and no_host_cooldown set)
+ * it knows none: 0. Thread-safe; costs one pass over the hosts under
+ * the host table's lock. */
+FP_EXTERN size_t fp_executor_hosts(fp_executor *ex, fp_host_info *out, size_t n);
 
 /* Queue req (BORROWED: the future takes its own reference) and return its
  * future (NEW reference: fp_future_decref). Blocks while the queue is full
@@ -670,8 +718,8 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
 
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
  * cancel_futures, cancel every job still queued (a job waiting for its
- * next retry, for a busy host or for a rate token counts as queued: it
- * starts no attempt (one a worker began a moment before the call still
+ * next retry, for its host (busy, cooling down, rate) or for a rate
+ * token counts as queued: it starts no attempt (one a worker began a moment before the call still
  * runs), and such a job finishes with
  * FP_ERR_CANCELLED and its attempts so far; so does a running job whose
  * attempt ends wanting a retry, instead of waiting for it); with wait,
@@ -690,7 +738,8 @@ FP_EXTERN int fp_executor_shutdown(fp_executor *ex, bool wait,
  * FP_ERR_CANCELLED (its record says "cancelled"), except one whose
  * response had all arrived (its head, and its whole Content-Length or no
  * body), which finishes as it was. Jobs waiting for a retry are finished
- * as cancelled instead of retried. Meant for the end of a grace period
+ * as cancelled instead of retried, and so are jobs parked for their host
+ * (busy, cooling down, or waiting for its rate). Meant for the end of a grace period
  * or a second Ctrl-C after a graceful shutdown. Does not shut the
  * executor down. Async-signal-unsafe; thread-safe. */
 FP_EXTERN void fp_executor_abort(fp_executor *ex);

@@ -18,6 +18,8 @@
 #include "queue.h"
 #include "transfer.h"
 
+#define PARKS_PER_FILL 256
+
 typedef struct pending {
   fp_future *f;
   double due; /* its rate token's time */
@@ -85,6 +87,10 @@ static double fill(loop *l, bool *finished) {
     }
   }
   *finished = false;
+  /* Jobs parked for their host free no transfer, so a queue full of them
+   * could keep this loop from curl for long: after so many, serve curl
+   * (poll without sleeping) and come back. */
+  size_t parks_left = PARKS_PER_FILL;
   while (l->nidle > l->nwaiting) {
     double retry_due;
     fp_future *f = fp__queue_try_pop(l->ctx->queue, &retry_due, finished);
@@ -92,8 +98,13 @@ static double fill(loop *l, bool *finished) {
       next_due = fmin(next_due, retry_due);
       break;
     }
-    if (!fp__job_claim(l->ctx, f))
+    if (!fp__job_claim(l->ctx, f)) {
+      if (--parks_left == 0) {
+        next_due = now;
+        break;
+      }
       continue;
+    }
     double due = l->ctx->rate ? fp__rate_reserve(l->ctx->rate) : now;
     if (due <= fp__now()) {
       start(l, f);

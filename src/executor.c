@@ -14,7 +14,9 @@
  * through fp__worker_ready and fp__worker_exit. Shutdown with cancel
  * finishes what is queued and parked through the job room
  * (fp__job_cancel_list), which hands host permits on as a finished attempt
- * does. Nothing here holds two locks at once, except abort: the
+ * does; abort finishes the parked jobs so. The host table (policy_host.c)
+ * exists whenever a per-host option is on, and the cooldown is on by
+ * default. Nothing here holds two locks at once, except abort: the
  * executor's lock, then each worker's transfer socket lock. */
 #include <math.h>
 #include <signal.h>
@@ -38,13 +40,22 @@
  * 10,000 workers do not reserve 80 GB of address space with 8 MiB stacks. */
 #define WORKER_STACK_SIZE ((size_t)1024 * 1024)
 
+/* Defaults of the per-host options (fetchpool.h). */
+#define DEFAULT_MAX_PARKED 100000
+#define DEFAULT_MAX_THREADS 256
+
+/* The options struct is part of the ABI: new options take their room
+ * from reserved_, never the size (232 bytes on LP64 since 1.0). */
+_Static_assert(sizeof(void *) != 8 || sizeof(fp_executor_options) == 232,
+               "fp_executor_options changed size: take the room from reserved_");
+
 struct fp_executor {
   fp_executor_options opts;
   char name_prefix[16];
   fp__queue queue;
   fp__share *share;
   fp__rate *rate;   /* NULL: no rate limit */
-  fp__hosts *hosts; /* NULL: no per-host limit */
+  fp__hosts *hosts; /* NULL: no host table (no per-host option on) */
   atomic_bool abort;
   atomic_bool stopped; /* shutdown(cancel_futures): no attempt starts now */
   fp__jobctx jobs;     /* the job life's context; each worker gets a copy */
@@ -214,8 +225,23 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
     fp__fail(err, FP_ERR_INVALID_ARG, "rate must be a finite number >= 0");
     goto fail;
   }
+  if (!(ex->opts.per_host_rate >= 0) || isinf(ex->opts.per_host_rate)) {
+    fp__fail(err, FP_ERR_INVALID_ARG, "per_host_rate must be a finite number >= 0");
+    goto fail;
+  }
+  if (!ex->opts.max_parked)
+    ex->opts.max_parked = DEFAULT_MAX_PARKED;
+  if (!ex->opts.max_threads)
+    ex->opts.max_threads = DEFAULT_MAX_THREADS;
+  fp__queue_set_max_held(&ex->queue, ex->opts.max_parked);
+  fp__hosts_options ho = {.per_host = ex->opts.per_host,
+                          .threads_auto = ex->opts.threads_auto,
+                          .max_threads = ex->opts.max_threads,
+                          .cooldown = !ex->opts.no_host_cooldown,
+                          .per_host_rate = ex->opts.per_host_rate};
+  bool want_hosts = ho.per_host || ho.threads_auto || ho.cooldown || ho.per_host_rate > 0;
   if ((ex->opts.rate > 0 && !(ex->rate = fp__rate_new(ex->opts.rate))) ||
-      (ex->opts.per_host > 0 && !(ex->hosts = fp__hosts_new(ex->opts.per_host)))) {
+      (want_hosts && !(ex->hosts = fp__hosts_new(&ho)))) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory");
     goto fail;
   }
@@ -348,6 +374,11 @@ void fp_executor_abort(fp_executor *ex) {
   if (ex->rate)
     fp__rate_interrupt(ex->rate);
   fp__queue_flush_delayed(&ex->queue);
+  /* Jobs parked for their host would wait for its permits, cooldown or
+   * rate: they end now. (A job parking after this, past the abort check,
+   * waits only for a permit: the host table ignores times from here on.) */
+  if (ex->hosts)
+    fp__job_cancel_list(&ex->jobs, fp__hosts_take_parked(ex->hosts));
   /* A thread-engine worker blocked in a transfer would see the flag only
    * at libcurl's next progress call, up to a second away when the
    * transfer is idle: wake each one now. The event loops were woken by
@@ -374,8 +405,7 @@ int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures) {
      * waiting to be handed them. */
     fp_future *parked = ex->hosts ? fp__hosts_take_parked(ex->hosts) : NULL;
     fp__job_cancel_list(&ex->jobs, fp__queue_take_all(&ex->queue));
-    if (parked)
-      fp__queue_unhold(&ex->queue, fp__job_cancel_list(&ex->jobs, parked));
+    fp__job_cancel_list(&ex->jobs, parked); /* releases their holds */
   }
   if (wait) {
     pthread_mutex_lock(&ex->mu);
@@ -403,6 +433,12 @@ int fp_executor_free(fp_executor *ex) {
   pthread_mutex_destroy(&ex->mu);
   free(ex);
   return FP_OK;
+}
+
+size_t fp_executor_hosts(fp_executor *ex, fp_host_info *out, size_t n) {
+  if (!ex || !ex->hosts)
+    return 0;
+  return fp__hosts_info(ex->hosts, fp__now(), out, out ? n : 0);
 }
 
 int fp_executor_save_cookies(fp_executor *ex, const char *path, fp_error *err) {

@@ -1,7 +1,10 @@
 /* job.c: a job's life across attempts, shared by both engines: host permit
- * (or park the job aside), start, attempt bookkeeping, then finish or
- * schedule the retry in the queue's timer heap. Engines only decide who
- * runs the transfer. */
+ * (or park the job aside: its host busy, cooling down or ahead of its
+ * rate), start, attempt bookkeeping, then give the permit back with what
+ * the attempt said of the host, and finish or schedule the retry in the
+ * queue's timer heap. Engines only decide who runs the transfer. The host
+ * table is pure: the clock is read here (fp__now) and the jobs it lets go
+ * are put back in the queue here (apply_wake). */
 #include <math.h>
 
 #include "job.h"
@@ -22,34 +25,107 @@ void fp__jobctx_seed(fp__jobctx *c, uint64_t seed) {
   c->rng = (seed + 1) * 0x9E3779B97F4A7C15ull ^ (uint64_t)(fp__now() * 1e9);
 }
 
-/* Take a per-host permit for f. False when f was parked (the host list now
- * holds the queue's reference). */
+/* Release f's count in the queue's held jobs, if it has one. */
+static void unhold(fp__jobctx *c, fp__job *job) {
+  if (job->held) {
+    job->held = false;
+    fp__queue_unhold(c->queue, 1);
+  }
+}
+
+/* Do what the host table let go: jobs that got a permit go to the queue's
+ * front (oldest first, their holds released); a timer waits in the timer
+ * heap, still held, and comes back to take_host_permit as one. */
+static void apply_wake(fp__jobctx *c, fp__host_wake *w) {
+  for (fp_future *f = w->run, *next; f; f = next) { /* newest first */
+    next = *fp__future_next(f);
+    *fp__future_next(f) = NULL;
+    fp__job *job = fp__future_job(f);
+    job->holds_permit = true;
+    job->held = false;
+    fp__queue_push_front_held(c->queue, f);
+  }
+  if (!w->timer)
+    return;
+  fp_future *f = w->timer;
+  int rc = fp__queue_push_delayed(c->queue, f, w->due);
+  if (rc == FP_ERR_SHUTDOWN) { /* shutdown(cancel) took the heap: cancelled too */
+    fp__future_finish_cancelled(f);
+    unhold(c, fp__future_job(f));
+    fp_future_decref(f);
+  } else if (rc) {
+    /* No memory for the heap: back to the front, still the host's timer,
+     * so it is claimed (and parked) again rather than lost. */
+    fp__queue_push_front(c->queue, f);
+  }
+}
+
+/* Take a host permit for f. False when f was parked (the host list, or
+ * the timer heap, now holds the queue's reference). */
 static bool take_host_permit(fp__jobctx *c, fp_future *f) {
   fp__job *job = fp__future_job(f);
   if (!c->hosts || job->holds_permit)
     return true;
-  if (!job->host_key && !(job->host_key = fp__host_key(fp_request_url(fp_future_request(f)))))
+  if (atomic_load(c->abort) || atomic_load(c->stopped)) {
+    unhold(c, job); /* the attempt is cancelled before it starts */
+    return true;
+  }
+  if (!job->host_key && !(job->host_key = fp__host_key(fp_request_url(fp_future_request(f))))) {
+    unhold(c, job);
     return true; /* out of memory: run unlimited rather than lose the job */
-  /* Counted as held before the host list can hand it to anybody (shutdown,
-   * or a permit passing to it), so the count never runs below zero. */
-  fp__queue_hold(c->queue);
-  int rc = fp__hosts_acquire(c->hosts, f, job->host_key);
-  if (rc == 0)
-    return false;
-  fp__queue_unhold(c->queue, 1);
-  job->holds_permit = rc == 1;
-  return true;
+  }
+  fp__host_wake w = {0};
+  double now = fp__now();
+  bool timer = job->held; /* a held job out of the queue is its host's timer */
+  int rc = fp__hosts_acquire(c->hosts, f, job->host_key, now, timer, timer, &w);
+  if (rc == FP__HOST_WOULD_PARK) {
+    /* Counted as held before the host list can hand it to anybody (a
+     * permit passing to it, abort, shutdown), so the count never runs
+     * below zero; the fast path (a permit at once) never touches it. */
+    job->held = true;
+    fp__queue_hold(c->queue);
+    rc = fp__hosts_acquire(c->hosts, f, job->host_key, now, false, true, &w);
+  }
+  if (rc != FP__HOST_PARKED) { /* f is still ours alone */
+    job->holds_permit = rc == FP__HOST_GRANTED; /* else out of memory: unlimited */
+    unhold(c, job);
+  }
+  apply_wake(c, &w);
+  return rc != FP__HOST_PARKED;
 }
 
-void fp__job_give_permit(fp__jobctx *c, fp_future *f) {
+/* Give f's permit back; a is what its attempt said (NULL: none ran). */
+static void give_permit(fp__jobctx *c, fp_future *f, const fp__attempt *a) {
   fp__job *job = fp__future_job(f);
   if (!job->holds_permit)
     return;
   job->holds_permit = false;
-  fp_future *next = fp__hosts_release(c->hosts, job->host_key);
-  if (next) { /* the permit passed to the oldest parked job */
-    fp__future_job(next)->holds_permit = true;
-    fp__queue_push_front_held(c->queue, next);
+  fp__host_wake w = {0};
+  fp__hosts_release(c->hosts, job->host_key, fp__now(), a, &w);
+  apply_wake(c, &w);
+}
+
+void fp__job_give_permit(fp__jobctx *c, fp_future *f) { give_permit(c, f, NULL); }
+
+/* What an attempt's response says of its host's load (contract of issue
+ * 18; the transfer room maps curl's codes to ours: CURLE_COULDNT_CONNECT
+ * is FP_ERR_CONNECT, CURLE_SEND_ERROR, CURLE_RECV_ERROR and
+ * CURLE_GOT_NOTHING are FP_ERR_NETWORK). */
+static fp__outcome outcome_of(const fp_response *resp) {
+  if (!resp)
+    return FP__OUTCOME_OTHER;
+  switch (resp->error) {
+  case FP_OK:
+    return resp->status == 429 || resp->status == 503 ? FP__OUTCOME_OVERLOAD
+                                                       : FP__OUTCOME_OK;
+  case FP_ERR_TIMEOUT:
+  case FP_ERR_CONNECT_TIMEOUT:
+    return FP__OUTCOME_TIMEOUT;
+  case FP_ERR_CONNECT:
+  case FP_ERR_NETWORK:
+    return FP__OUTCOME_REFUSED;
+  default:
+    return FP__OUTCOME_OTHER;
   }
 }
 
@@ -63,6 +139,7 @@ size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f) {
     *fp__future_next(f) = NULL;
     fp__job_give_permit(c, f);
     fp__future_finish_cancelled(f);
+    unhold(c, fp__future_job(f));
     fp_future_decref(f);
     f = next;
     n++;
@@ -105,8 +182,9 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
     fp_future_decref(f);
     return false;
   }
+  job->attempt_started = fp__now();
   if (job->attempts++ == 0)
-    job->started = fp__now();
+    job->started = job->attempt_started;
   return true;
 }
 
@@ -127,7 +205,11 @@ double fp__job_attempt_limit(fp_future *f) {
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
   fp__job *job = fp__future_job(f);
   const fp_request *req = fp_future_request(f);
-  fp__job_give_permit(c, f);
+  if (job->holds_permit) {
+    fp__attempt a = {.outcome = outcome_of(resp), .latency = fp__now() - job->attempt_started,
+                     .retry_after = fp__host_wait(req, resp)};
+    give_permit(c, f, &a);
+  }
   if (resp && !atomic_load(c->abort)) {
     double delay = fp__retry_delay(req, resp, job->attempts, &c->rng);
     /* A retry whose wait ends at or past the deadline could not run:

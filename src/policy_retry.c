@@ -51,6 +51,12 @@ double fp__retry_delay(const fp_request *req, const fp_response *resp,
   return uniform01(rng) * fmin(cap, req->retry_max_wait);
 }
 
+double fp__host_wait(const fp_request *req, const fp_response *resp) {
+  if (!resp || resp->retry_after < 0 || (resp->status != 429 && resp->status != 503))
+    return -1;
+  return fmin(resp->retry_after, req->retry_max_wait);
+}
+
 /* The C locale's digits and blanks, whatever LC_CTYPE the application set
  * (isspace may take more bytes in another locale). */
 static bool is_digit(char c) { return c >= '0' && c <= '9'; }

@@ -16,11 +16,16 @@
  * mutex is adaptive (spins briefly before sleeping): with 64 workers on
  * tiny responses the two cut context switches per request from 4.8 to
  * 3.4 (BENCHMARKS.md, "Why the thread engine costs more CPU").
- * Capacity counts queued jobs and jobs parked by the per-host limit
- * ("held"); retries are not counted, since they were accepted already and
+ * Capacity counts queued jobs only. Jobs parked for their host ("held":
+ * busy, cooling down, ahead of its rate) have their own budget, max_held,
+ * so a slow host's parked jobs never stop the reader while other hosts
+ * could go on; past that budget submit blocks too, so memory stays
+ * bounded (a bounded queue's: an unbounded one bounds nothing). Retries
+ * are not counted, since they were accepted already and
  * a worker must never block re-queueing one. */
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "queue.h"
@@ -31,6 +36,7 @@
 int fp__queue_init(fp__queue *q, size_t cap) {
   q->head = q->tail = NULL;
   q->len = q->held = 0;
+  q->max_held = SIZE_MAX;
   q->cap = cap;
   q->closed = q->flushing = q->cancelled = false;
   q->delayed = NULL;
@@ -64,13 +70,15 @@ void fp__queue_destroy(fp__queue *q) {
 
 static void wake_loops(fp__queue *q);
 
-static bool full(const fp__queue *q) { return q->cap && q->len + q->held >= q->cap; }
+/* An unbounded queue (cap 0) bounds nothing, parked jobs included: a
+ * done callback may always submit to it (the crawler pattern). */
+static bool full(const fp__queue *q) {
+  return q->cap && (q->len >= q->cap || q->held >= q->max_held);
+}
 
-/* Whether a pop that left the queue like this wakes blocked submitters: a
- * free room, and the queued jobs down to half the capacity. Parked jobs
- * ("held") count for the free room only: they can outlast any number of
- * pops while their host is busy, and must not keep a submitter asleep
- * beside idle workers. */
+/* Whether a pop (or an unhold) that left the queue like this wakes
+ * blocked submitters: a free room, and the queued jobs down to half the
+ * capacity. */
 static bool low_water(const fp__queue *q) {
   return q->cap && !full(q) && q->len <= q->cap / 2;
 }
@@ -311,6 +319,13 @@ static void wake_loops(fp__queue *q) {
     q->wakes[i].fn(q->wakes[i].arg);
 }
 
+void fp__queue_set_max_held(fp__queue *q, size_t max_held) {
+  pthread_mutex_lock(&q->mu);
+  q->max_held = max_held ? max_held : 1;
+  pthread_mutex_unlock(&q->mu);
+  pthread_cond_broadcast(&q->not_full);
+}
+
 void fp__queue_hold(fp__queue *q) {
   pthread_mutex_lock(&q->mu);
   q->held++;
@@ -333,6 +348,18 @@ void fp__queue_unhold(fp__queue *q, size_t n) {
 void fp__queue_push_front_held(fp__queue *q, fp_future *f) {
   pthread_mutex_lock(&q->mu);
   q->held--;
+  *fp__future_next(f) = q->head;
+  q->head = f;
+  if (!q->tail)
+    q->tail = f;
+  q->len++;
+  pthread_cond_signal(&q->not_empty);
+  wake_loops(q);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void fp__queue_push_front(fp__queue *q, fp_future *f) {
+  pthread_mutex_lock(&q->mu);
   *fp__future_next(f) = q->head;
   q->head = f;
   if (!q->tail)

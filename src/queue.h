@@ -1,5 +1,5 @@
 /* queue.h: the job queue (queue.c): FIFO, capacity, delayed retries,
- * holds for parked jobs, close. */
+ * holds (the count of jobs parked for their host), close. */
 #ifndef FP_QUEUE_H
 #define FP_QUEUE_H
 
@@ -15,8 +15,9 @@ typedef struct fp__queue {
   pthread_cond_t not_full;
   fp_future *head, *tail;
   size_t len;
-  size_t held; /* parked by the per-host limit, counted against cap */
-  size_t cap;  /* 0 = unbounded */
+  size_t held;     /* parked for their host (host table, or its timer) */
+  size_t max_held; /* submit blocks while held reaches it (SIZE_MAX: never) */
+  size_t cap;      /* queued jobs; 0 = unbounded */
   bool closed;
   bool flushing; /* abort: hand out retries now, whatever their due time */
   bool cancelled; /* shutdown with cancel: no new retries */
@@ -59,13 +60,20 @@ void fp__queue_remove_wake(fp__queue *q, void *arg);
  * against the capacity). FP_OK, FP_ERR_NOMEM, or FP_ERR_SHUTDOWN after
  * fp__queue_take_all (the job is then finished as cancelled). */
 int fp__queue_push_delayed(fp__queue *q, fp_future *f, double due);
-/* Count one job parked elsewhere (per-host limit) against the capacity,
- * and release n of those counts. A job is held before it becomes visible
- * where it is parked, so whoever takes it from there may release it. */
+/* Parked jobs (held) have their own budget, not the capacity: a bounded
+ * queue's submit blocks while max_held of them wait (SIZE_MAX, the
+ * default: never). */
+void fp__queue_set_max_held(fp__queue *q, size_t max_held);
+/* Count one job parked elsewhere (the host table), and release n of
+ * those counts. A job is held before it becomes visible where it is
+ * parked, so whoever takes it from there may release it. Pop returns NULL
+ * only once nothing is held. */
 void fp__queue_hold(fp__queue *q);
 void fp__queue_unhold(fp__queue *q, size_t n);
 /* Put a parked job back at the front (releases its hold). */
 void fp__queue_push_front_held(fp__queue *q, fp_future *f);
+/* Put a job at the front, counts unchanged (never blocks). */
+void fp__queue_push_front(fp__queue *q, fp_future *f);
 /* From now on pop hands out retries without waiting for them (abort). */
 void fp__queue_flush_delayed(fp__queue *q);
 /* Refuse further pushes, wake every waiter. Idempotent. Pop returns NULL

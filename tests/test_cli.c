@@ -1145,7 +1145,7 @@ static void test_stats_json(void **state) {
   json_t *s = json_loads(text, 0, NULL);
   assert_non_null(s);
   assert_keys(s, "jobs,ok,failed,errors,status,wall_s,requests_per_s,bytes,latency_ms,"
-                 "skipped,interrupted,not_written,filtered");
+                 "skipped,interrupted,not_written,filtered,hosts");
   assert_int_equal(num(s, "not_written"), 0);
   assert_int_equal(num(s, "skipped"), 0);
   assert_true(json_is_null(json_object_get(s, "interrupted")));

@@ -95,7 +95,8 @@ static void test_help_lists_options(void **state) {
       "--retries", "--retry-on", "--retry-base", "--retry-max-wait", "--rate",
       "--per-host", "--stall-timeout", "--cacert", "--grace", "--resume",
       "--resume-failed", "429,502,503,504", "default 0.5", "default 30", "default 5",
-      "130", "143"};
+      "130", "143", "--per-host-rate", "--no-host-cooldown", "--max-parked",
+      "default 100000"};
   for (size_t i = 0; i < sizeof documented / sizeof *documented; i++)
     if (!contains(r.out, documented[i]))
       fail_msg("--help does not mention %s", documented[i]);
@@ -115,6 +116,10 @@ static void test_usage_errors(void **state) {
       {"--rate", "-1", "--rate"},              {"--rate", "abc", "--rate"},
       {"--rate", "2e7", "--rate"},             {"--rate", "0x10", "--rate"},
       {"--per-host", "-1", "--per-host"},      {"--per-host", "two", "--per-host"},
+      {"--per-host-rate", "0", "--per-host-rate"}, {"--per-host-rate", "-2", "--per-host-rate"},
+      {"--per-host-rate", "x", "--per-host-rate"}, {"--per-host-rate", "2e7", "--per-host-rate"},
+      {"--max-parked", "0", "--max-parked"},   {"--max-parked", "1.5", "--max-parked"},
+      {"--max-parked", "-1", "--max-parked"},  {"--max-parked", "200000000", "--max-parked"},
       {"--stall-timeout", "1s", "--stall-timeout"},
       {"--grace", "-5", "--grace"},            {"--grace", "soon", "--grace"},
       {"--cacert", "", "--cacert"},            {"--resume", "", "--resume"},
@@ -143,6 +148,9 @@ static void test_usage_errors(void **state) {
   run_free(&r);
   RUN(&r, url, "-q", "--retry-on", " 429 , 503 ", "--rate", "0.5", "--grace", ".25",
       "--per-host", "1000000");
+  assert_int_equal(r.status, 0);
+  run_free(&r);
+  RUN(&r, url, "-q", "--per-host-rate", "0.5", "--max-parked", "1", "--no-host-cooldown");
   assert_int_equal(r.status, 0);
   run_free(&r);
   free(url), free(other), free(resume);
@@ -492,6 +500,56 @@ static void test_cacert(void **state) {
   assert_int_equal(ts_requests(tls), before);
   ts_stop(tls);
   free(cert), free(key), free(missing);
+}
+
+/* A 429 with Retry-After: 1 pauses its host a second (its other jobs park
+ * on the one thread's watch, the other host's jobs go on meanwhile); the
+ * summary and --stats-json show the host's 429 and its time cooling down. */
+static void test_host_cooldown_view(void **state) {
+  unsigned port = ts_port(tu_server);
+  char input[4096], cool[64], other[64];
+  size_t n = 0;
+  for (int i = 0; i < 4; i++)
+    n += (size_t)snprintf(input + n, sizeof input - n,
+                          "http://cv.test:%u/flaky/cli-cool?fail=1&status=429&retry_after=1\n",
+                          port);
+  for (int i = 0; i < 3; i++)
+    n += (size_t)snprintf(input + n, sizeof input - n, "http://ov.test:%u/hello\n", port);
+  snprintf(cool, sizeof cool, "cv.test:%u:127.0.0.1", port);
+  snprintf(other, sizeof other, "ov.test:%u:127.0.0.1", port);
+  char *stats = tmp_path("cooldown-stats.json");
+  run r;
+  RUN(&r, input, "-t", "1", "--resolve", cool, "--resolve", other, "--stats-json", stats);
+  assert_int_equal(r.status, 1); /* the 429 fails its job */
+  json_t *recs = records(&r);
+  assert_int_equal(json_array_size(recs), 7);
+  /* the other host ran while cv.test cooled down: its 3 records come
+   * right after the 429 */
+  for (size_t i = 1; i < 4; i++)
+    assert_true(strstr(str(json_array_get(recs, i), "url"), "ov.test") != NULL);
+  json_decref(recs);
+  assert_true(r.secs >= 0.95);
+  assert_true(tu_server_number("/flaky-gap/%s", "cli-cool") >= 950);
+  assert_int_equal(tu_server_number("/flaky-count/%s", "cli-cool"), 4);
+  char line[128];
+  snprintf(line, sizeof line, "cv.test:%u  done 4  limit none  429/503 1  cooling 1.0 s", port);
+  if (!contains(r.err, line))
+    fail_msg("the summary lacks '%s': %s", line, r.err);
+  json_t *s = load_json_file(stats);
+  json_t *hosts = json_object_get(s, "hosts");
+  assert_int_equal(json_array_size(hosts), 2);
+  json_t *h = json_array_get(hosts, 0);
+  snprintf(line, sizeof line, "cv.test:%u", port);
+  assert_string_equal(str(h, "host"), line);
+  assert_int_equal(num(h, "overloads"), 1);
+  assert_int_equal(num(h, "done"), 4);
+  double cooled = json_real_value(json_object_get(h, "cooldown_s"));
+  assert_true(cooled > 0.95 && cooled < 1.05);
+  assert_true(json_is_array(json_object_get(h, "limit_samples")));
+  assert_int_equal(num(json_array_get(hosts, 1), "overloads"), 0);
+  json_decref(s);
+  run_free(&r);
+  free(stats);
 }
 
 /* ------------------------------------------------------------ signals */
@@ -1764,6 +1822,7 @@ int main(void) {
       TU_TEST(test_save_with_retries),
       TU_TEST(test_rate),
       TU_TEST(test_per_host),
+      TU_TEST(test_host_cooldown_view),
       TU_TEST(test_stall_timeout),
       TU_TEST(test_cacert),
       TU_TEST(test_sigint_mid_run_then_resume),

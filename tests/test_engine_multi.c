@@ -25,6 +25,9 @@ static fp_executor *engine_executor(fp_engine engine, size_t slots, size_t loops
   opts.loops = loops;
   opts.rate = rate;
   opts.per_host = per_host;
+  /* the retry tests run other jobs to the same host beside a 503 with
+   * Retry-After: no host cooldown, so only the retry waits */
+  opts.no_host_cooldown = true;
   opts.initializer = count_init;
   fp_error err = {0};
   fp_executor *ex = fp_executor_new(&opts, &err);

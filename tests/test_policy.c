@@ -1,6 +1,7 @@
 /* test_policy.c: the policies on their own, without transfers: Retry-After
- * parsing, the retry schedule (which outcomes, how long), the per-host key
- * and slots, and the rate token bucket. */
+ * parsing, the retry schedule (which outcomes, how long), the host key and
+ * the host table (slots, cooldown, per-host rate, with synthetic times),
+ * and the rate token bucket. */
 #include <locale.h>
 #include <math.h>
 #include <pthread.h>
@@ -607,38 +608,306 @@ static fp_future *dummy_future(void) {
   return f;
 }
 
+static fp__hosts *hosts_new(size_t per_host, double rate, bool cooldown) {
+  fp__hosts_options o = {.per_host = per_host, .per_host_rate = rate, .cooldown = cooldown};
+  fp__hosts *h = fp__hosts_new(&o);
+  assert_non_null(h);
+  return h;
+}
+
+/* Acquire for a job straight from the queue (not a timer) at now. */
+static int acquire(fp__hosts *h, fp_future *f, const char *key, double now, fp__host_wake *w) {
+  *w = (fp__host_wake){0};
+  return fp__hosts_acquire(h, f, key, now, false, true, w);
+}
+
+/* The host's timer coming back from the heap at now. */
+static int acquire_timer(fp__hosts *h, fp_future *f, const char *key, double now,
+                         fp__host_wake *w) {
+  *w = (fp__host_wake){0};
+  return fp__hosts_acquire(h, f, key, now, true, true, w);
+}
+
+static void release(fp__hosts *h, const char *key, double now, fp__outcome o,
+                    double retry_after, fp__host_wake *w) {
+  fp__attempt a = {.outcome = o, .latency = 0.01, .retry_after = retry_after};
+  *w = (fp__host_wake){0};
+  fp__hosts_release(h, key, now, &a, w);
+}
+
+static fp_host_info host_info(fp__hosts *h, const char *key, double now) {
+  fp_host_info all[8];
+  size_t n = fp__hosts_info(h, now, all, 8);
+  for (size_t i = 0; i < n && i < 8; i++)
+    if (strcmp(all[i].host, key) == 0)
+      return all[i];
+  fail_msg("host %s unknown", key);
+  return all[0];
+}
+
+static void assert_no_wake(const fp__host_wake *w) {
+  assert_null(w->run);
+  assert_null(w->timer);
+}
+
 static void test_host_slots(void **state) {
   (void)state;
-  fp__hosts *h = fp__hosts_new(2);
-  assert_non_null(h);
+  fp__hosts *h = hosts_new(2, 0, true);
+  fp__host_wake w;
   fp_future *f[5];
   for (int i = 0; i < 5; i++)
     f[i] = dummy_future();
-  assert_int_equal(fp__hosts_acquire(h, f[0], "a:80"), 1);
-  assert_int_equal(fp__hosts_acquire(h, f[1], "a:80"), 1);
-  assert_int_equal(fp__hosts_acquire(h, f[2], "a:80"), 0); /* parked */
-  assert_int_equal(fp__hosts_acquire(h, f[3], "a:80"), 0); /* parked */
-  assert_int_equal(fp__hosts_acquire(h, f[4], "b:80"), 1); /* another host goes on */
-  /* each release hands the slot to the oldest parked job, FIFO */
-  assert_ptr_equal(fp__hosts_release(h, "a:80"), f[2]);
-  assert_ptr_equal(fp__hosts_release(h, "a:80"), f[3]);
-  assert_null(fp__hosts_release(h, "a:80"));
-  assert_null(fp__hosts_release(h, "a:80"));
-  assert_null(fp__hosts_release(h, "b:80"));
+  assert_int_equal(acquire(h, f[0], "a:80", 1, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 1, &w), FP__HOST_GRANTED);
+  /* a caller that has not counted the job as parked is told first */
+  w = (fp__host_wake){0};
+  assert_int_equal(fp__hosts_acquire(h, f[2], "a:80", 1, false, false, &w),
+                   FP__HOST_WOULD_PARK);
+  assert_int_equal(fp__hosts_parked(h), 0);
+  assert_int_equal(acquire(h, f[2], "a:80", 1, &w), FP__HOST_PARKED);
+  assert_no_wake(&w); /* a transfer of the host's will end: no timer */
+  assert_int_equal(acquire(h, f[3], "a:80", 1, &w), FP__HOST_PARKED);
+  assert_int_equal(acquire(h, f[4], "b:80", 1, &w), FP__HOST_GRANTED); /* another host goes on */
+  assert_int_equal(fp__hosts_parked(h), 2);
+  /* each release hands the permit to the oldest parked job, FIFO */
+  release(h, "a:80", 2, FP__OUTCOME_OK, -1, &w);
+  assert_ptr_equal(w.run, f[2]);
+  assert_null(*fp__future_next(f[2]));
+  assert_null(w.timer);
+  release(h, "a:80", 2, FP__OUTCOME_OK, -1, &w);
+  assert_ptr_equal(w.run, f[3]);
+  release(h, "a:80", 3, FP__OUTCOME_OK, -1, &w);
+  assert_no_wake(&w);
+  release(h, "a:80", 3, FP__OUTCOME_OK, -1, &w);
+  assert_no_wake(&w);
+  release(h, "a:80", 3, FP__OUTCOME_OK, -1, &w); /* none out: ignored */
+  release(h, "b:80", 3, FP__OUTCOME_OK, -1, &w);
+  fp_host_info a = host_info(h, "a:80", 3);
+  assert_int_equal(a.limit, 2);
+  assert_int_equal(a.active, 0);
+  assert_int_equal(a.done, 4);
+  /* busiest first: a (4 done) before b (1) */
+  fp_host_info top[1];
+  assert_int_equal(fp__hosts_info(h, 3, top, 1), 2);
+  assert_string_equal(top[0].host, "a:80");
   /* all idle: the limit starts over */
-  assert_int_equal(fp__hosts_acquire(h, f[0], "a:80"), 1);
-  assert_int_equal(fp__hosts_acquire(h, f[1], "a:80"), 1);
-  assert_int_equal(fp__hosts_acquire(h, f[2], "a:80"), 0);
-  assert_int_equal(fp__hosts_acquire(h, f[4], "b:80"), 1);
-  assert_int_equal(fp__hosts_acquire(h, f[3], "b:80"), 1);
+  assert_int_equal(acquire(h, f[0], "a:80", 4, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 4, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[2], "a:80", 4, &w), FP__HOST_PARKED);
+  assert_int_equal(acquire(h, f[4], "b:80", 4, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[3], "b:80", 4, &w), FP__HOST_GRANTED);
   /* shutdown takes whatever is parked; releases then find nobody */
   fp_future *parked = fp__hosts_take_parked(h);
   assert_ptr_equal(parked, f[2]);
   assert_null(*fp__future_next(parked));
   assert_null(fp__hosts_take_parked(h));
-  assert_null(fp__hosts_release(h, "a:80"));
+  assert_int_equal(fp__hosts_parked(h), 0);
+  release(h, "a:80", 5, FP__OUTCOME_OK, -1, &w);
+  assert_no_wake(&w);
   fp__hosts_free(h); /* with hosts still active: frees them */
   for (int i = 0; i < 5; i++)
+    fp_future_decref(f[i]);
+}
+
+/* A 429 with Retry-After pauses new requests to its host until then (the
+ * one in flight finishes); its jobs park, the first as the host's timer
+ * due at the cooldown's end; other hosts go on. */
+static void test_host_cooldown(void **state) {
+  (void)state;
+  fp__hosts *h = hosts_new(0, 0, true);
+  fp__host_wake w;
+  fp_future *f[5];
+  for (int i = 0; i < 5; i++)
+    f[i] = dummy_future();
+  assert_int_equal(acquire(h, f[0], "a:80", 100, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 100, &w), FP__HOST_GRANTED);
+  release(h, "a:80", 100.5, FP__OUTCOME_OVERLOAD, 2, &w); /* until 102.5 */
+  assert_no_wake(&w);
+  assert_int_equal(acquire(h, f[2], "a:80", 101, &w), FP__HOST_PARKED);
+  assert_ptr_equal(w.timer, f[2]); /* nothing in flight will end to wake it */
+  assert_true(w.due == 102.5);
+  assert_null(w.run);
+  assert_int_equal(acquire(h, f[3], "a:80", 101, &w), FP__HOST_PARKED);
+  assert_no_wake(&w); /* one timer per host */
+  assert_int_equal(acquire(h, f[4], "b:80", 101, &w), FP__HOST_GRANTED);
+  release(h, "a:80", 101.2, FP__OUTCOME_OK, -1, &w); /* the one in flight ends */
+  assert_no_wake(&w);
+  fp_host_info a = host_info(h, "a:80", 101.5);
+  assert_int_equal(a.limit, 0);
+  assert_int_equal(a.active, 0);
+  assert_int_equal(a.parked, 2);
+  assert_true(fabs(a.cooldown_left - 1.0) < 1e-5);
+  assert_true(fabs(a.cooldown_total - 1.0) < 1e-5); /* so far */
+  assert_int_equal(a.overloads, 1);
+  assert_int_equal(a.done, 2);
+  /* a timer back early (a cooldown lengthened meanwhile) parks at the head
+   * and goes out again */
+  assert_int_equal(acquire_timer(h, f[2], "a:80", 102, &w), FP__HOST_PARKED);
+  assert_ptr_equal(w.timer, f[2]);
+  assert_true(w.due == 102.5);
+  /* on time: it goes, and the one behind it too (no limit) */
+  assert_int_equal(acquire_timer(h, f[2], "a:80", 102.5, &w), FP__HOST_GRANTED);
+  assert_ptr_equal(w.run, f[3]);
+  assert_null(w.timer);
+  a = host_info(h, "a:80", 103);
+  assert_true(a.cooldown_left == 0);
+  assert_true(fabs(a.cooldown_total - 2.0) < 1e-5);
+  assert_int_equal(a.parked, 0);
+  /* windows merge: a 429 asking for 1 s inside a longer one adds nothing,
+   * one reaching past it adds the difference */
+  assert_int_equal(acquire(h, f[0], "a:80", 103, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 103, &w), FP__HOST_GRANTED); /* 4 in flight */
+  release(h, "a:80", 103, FP__OUTCOME_OVERLOAD, 3, &w);   /* to 106 */
+  release(h, "a:80", 104, FP__OUTCOME_OVERLOAD, 1, &w);   /* inside */
+  release(h, "a:80", 104, FP__OUTCOME_OVERLOAD, 2.5, &w); /* to 106.5 */
+  a = host_info(h, "a:80", 107);
+  assert_true(fabs(a.cooldown_total - 5.5) < 1e-5);
+  assert_int_equal(a.overloads, 4);
+  /* 503 without Retry-After, timeouts: counted as attempts, no pause */
+  release(h, "b:80", 107, FP__OUTCOME_OVERLOAD, -1, &w);
+  assert_int_equal(acquire(h, f[1], "b:80", 107, &w), FP__HOST_GRANTED);
+  release(h, "b:80", 107, FP__OUTCOME_TIMEOUT, -1, &w);
+  fp_host_info b = host_info(h, "b:80", 107);
+  assert_true(b.cooldown_left == 0);
+  assert_int_equal(b.overloads, 1);
+  assert_int_equal(b.done, 2);
+  fp__hosts_free(h);
+  for (int i = 0; i < 5; i++)
+    fp_future_decref(f[i]);
+}
+
+/* no_host_cooldown: the 429 is counted, the host is not paused. */
+static void test_host_cooldown_off(void **state) {
+  (void)state;
+  fp__hosts *h = hosts_new(0, 0, false);
+  fp__host_wake w;
+  fp_future *f = dummy_future();
+  assert_int_equal(acquire(h, f, "a:80", 10, &w), FP__HOST_GRANTED);
+  release(h, "a:80", 10, FP__OUTCOME_OVERLOAD, 30, &w);
+  assert_int_equal(acquire(h, f, "a:80", 10, &w), FP__HOST_GRANTED);
+  fp_host_info a = host_info(h, "a:80", 10);
+  assert_int_equal(a.overloads, 1);
+  assert_true(a.cooldown_left == 0 && a.cooldown_total == 0);
+  fp__hosts_free(h);
+  fp_future_decref(f);
+}
+
+/* What the cooldown waits: Retry-After in seconds or as an HTTP-date (made
+ * relative to the wall clock when it arrived), only on 429 and 503, capped
+ * by retry_max_wait. */
+static void test_host_wait_capped(void **state) {
+  (void)state;
+  fp_request *req = fp_request_new("http://a/");
+  assert_int_equal(fp_request_set_retries(req, 0, 0.5, 3), FP_OK); /* max wait 3 s */
+  fp_response resp = {.status = 429, .retry_after = -1};
+  assert_true(fp__host_wait(req, &resp) < 0); /* none asked */
+  assert_int_equal(fp__parse_retry_after("2", example_now(), &resp.retry_after), FP_OK);
+  assert_true(fp__host_wait(req, &resp) == 2);
+  /* the RFC's date, 7 s after example_now: capped to 3 */
+  assert_int_equal(fp__parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", example_now(),
+                                         &resp.retry_after),
+                   FP_OK);
+  assert_true(resp.retry_after == 7);
+  assert_true(fp__host_wait(req, &resp) == 3);
+  resp.status = 503;
+  assert_true(fp__host_wait(req, &resp) == 3);
+  resp.status = 500; /* not an overload answer */
+  assert_true(fp__host_wait(req, &resp) < 0);
+  assert_true(fp__host_wait(req, NULL) < 0);
+  /* and the host table takes it as it is: 3 s from the release */
+  fp__hosts *h = hosts_new(0, 0, true);
+  fp__host_wake w;
+  fp_future *f = dummy_future();
+  assert_int_equal(acquire(h, f, "a:80", 10, &w), FP__HOST_GRANTED);
+  resp.status = 429;
+  release(h, "a:80", 10, FP__OUTCOME_OVERLOAD, fp__host_wait(req, &resp), &w);
+  assert_true(fabs(host_info(h, "a:80", 10).cooldown_left - 3) < 1e-5);
+  assert_int_equal(acquire(h, f, "a:80", 12.9, &w), FP__HOST_PARKED);
+  assert_ptr_equal(w.timer, f);
+  assert_true(w.due == 13);
+  assert_int_equal(acquire_timer(h, f, "a:80", 13, &w), FP__HOST_GRANTED);
+  fp__hosts_free(h);
+  fp_future_decref(f);
+  fp_request_decref(req);
+}
+
+/* per_host_rate 10: starts 0.1 s apart to each host, the first at once,
+ * no burst after an idle spell; hosts independent. */
+static void test_host_rate_paced(void **state) {
+  (void)state;
+  fp__hosts *h = hosts_new(0, 10, true);
+  fp__host_wake w;
+  fp_future *f[5], *g[2];
+  for (int i = 0; i < 5; i++)
+    f[i] = dummy_future();
+  for (int i = 0; i < 2; i++)
+    g[i] = dummy_future();
+  assert_int_equal(acquire(h, f[0], "a:80", 50, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 50, &w), FP__HOST_PARKED);
+  assert_ptr_equal(w.timer, f[1]);
+  assert_true(fabs(w.due - 50.1) < 1e-5);
+  assert_int_equal(acquire(h, f[2], "a:80", 50, &w), FP__HOST_PARKED);
+  assert_no_wake(&w);
+  /* another host: its own pace */
+  assert_int_equal(acquire(h, g[0], "b:80", 50.01, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, g[1], "b:80", 50.01, &w), FP__HOST_PARKED);
+  assert_ptr_equal(w.timer, g[1]);
+  assert_true(fabs(w.due - 50.11) < 1e-5);
+  /* a's transfer ends: the permit is free, the token is not (no run) */
+  release(h, "a:80", 50.05, FP__OUTCOME_OK, -1, &w);
+  assert_no_wake(&w);
+  /* the timer at its due time: it goes, and the next goes out as timer */
+  assert_int_equal(acquire_timer(h, f[1], "a:80", 50.1 + 1e-6, &w), FP__HOST_GRANTED);
+  assert_null(w.run);
+  assert_ptr_equal(w.timer, f[2]);
+  assert_true(fabs(w.due - 50.2) < 1e-5);
+  /* a job arriving meanwhile waits behind it (FIFO) */
+  assert_int_equal(acquire(h, f[3], "a:80", 50.15, &w), FP__HOST_PARKED);
+  assert_no_wake(&w);
+  assert_int_equal(acquire_timer(h, f[2], "a:80", 50.2 + 1e-6, &w), FP__HOST_GRANTED);
+  assert_ptr_equal(w.timer, f[3]);
+  assert_true(fabs(w.due - 50.3) < 1e-5);
+  assert_int_equal(acquire_timer(h, f[3], "a:80", 50.3 + 1e-5, &w), FP__HOST_GRANTED);
+  assert_no_wake(&w);
+  /* idle for a minute: one start at once, the next a full interval later */
+  assert_int_equal(acquire(h, f[4], "a:80", 110, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[0], "a:80", 110, &w), FP__HOST_PARKED);
+  assert_true(fabs(w.due - 110.1) < 1e-5);
+  assert_int_equal(acquire_timer(h, g[1], "b:80", 50.11, &w), FP__HOST_GRANTED);
+  fp__hosts_free(h);
+  for (int i = 0; i < 5; i++)
+    fp_future_decref(f[i]);
+  for (int i = 0; i < 2; i++)
+    fp_future_decref(g[i]);
+}
+
+/* Limit and rate together: the rate's timer goes out only while a permit
+ * is free; a release then pumps. Idle hosts are kept (LRU) for their
+ * counters. */
+static void test_host_rate_with_limit(void **state) {
+  (void)state;
+  fp__hosts *h = hosts_new(1, 10, true);
+  fp__host_wake w;
+  fp_future *f[3];
+  for (int i = 0; i < 3; i++)
+    f[i] = dummy_future();
+  assert_int_equal(acquire(h, f[0], "a:80", 1, &w), FP__HOST_GRANTED);
+  assert_int_equal(acquire(h, f[1], "a:80", 1, &w), FP__HOST_PARKED);
+  assert_no_wake(&w); /* the transfer in flight will wake it */
+  release(h, "a:80", 1.05, FP__OUTCOME_OK, -1, &w);
+  assert_null(w.run);
+  assert_ptr_equal(w.timer, f[1]); /* free permit, token at 1.1 */
+  assert_true(fabs(w.due - 1.1) < 1e-5);
+  release(h, "a:80", 1.5, FP__OUTCOME_OK, -1, &w); /* not held: ignored */
+  assert_int_equal(acquire_timer(h, f[1], "a:80", 1.5, &w), FP__HOST_GRANTED);
+  release(h, "a:80", 2, FP__OUTCOME_OK, -1, &w);
+  assert_no_wake(&w);
+  fp_host_info a = host_info(h, "a:80", 2);
+  assert_int_equal(a.active, 0);
+  assert_int_equal(a.parked, 0);
+  assert_int_equal(a.done, 2);
+  fp__hosts_free(h);
+  for (int i = 0; i < 3; i++)
     fp_future_decref(f[i]);
 }
 
@@ -759,6 +1028,11 @@ int main(void) {
       TU_TEST(test_retry_after_wins_capped),
       TU_TEST(test_host_key),
       TU_TEST(test_host_slots),
+      TU_TEST(test_host_cooldown),
+      TU_TEST(test_host_cooldown_off),
+      TU_TEST(test_host_wait_capped),
+      TU_TEST(test_host_rate_paced),
+      TU_TEST(test_host_rate_with_limit),
       TU_TEST(test_rate_bucket),
       TU_TEST(test_rate_shared_by_threads),
       TU_TEST(test_rate_interrupt),

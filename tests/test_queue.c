@@ -299,46 +299,58 @@ static void test_take_all(void **state) {
   fp__queue_destroy(&q);
 }
 
-static void test_parked_jobs_do_not_keep_submitters_asleep(void **state) {
-  /* capacity 4, three jobs parked (held) for a busy host and one queued:
-   * full. When a worker takes the queued one, a slot is free and no job is
-   * queued: the blocked submitter must go on, though parked jobs keep the
-   * queue above half its capacity */
+static void test_parked_jobs_have_their_own_budget(void **state) {
+  /* capacity 2, at most 3 parked (held): parked jobs do not fill the
+   * queue, so the reader goes on past them (a slow host holds nobody
+   * back); only once 3 are parked does a submit block, and one leaving
+   * wakes it */
   (void)state;
   fp__queue q;
-  assert_int_equal(fp__queue_init(&q, 4), FP_OK);
-  fp_future *fs[5];
-  for (int i = 0; i < 5; i++)
+  assert_int_equal(fp__queue_init(&q, 2), FP_OK);
+  fp__queue_set_max_held(&q, 3);
+  fp_future *fs[6];
+  for (int i = 0; i < 6; i++)
     fs[i] = new_future();
-  for (int i = 0; i < 4; i++)
-    assert_int_equal(fp__queue_push(&q, fs[i], NULL), FP_OK);
-  for (int i = 0; i < 3; i++) { /* popped, then parked by the host limit */
+  struct timespec now;
+  for (int i = 0; i < 3; i++) { /* pushed, popped, then parked by its host */
+    assert_int_equal(fp__queue_push(&q, fs[i], fp__deadline_ptr(0, &now)), FP_OK);
     fp_future *got = fp__queue_pop(&q);
+    assert_ptr_equal(got, fs[i]);
     fp__queue_hold(&q);
     fp_future_decref(got);
   }
-  pusher p = {.q = &q, .f = fs[4], .timeout = FP_FOREVER};
+  /* 3 parked, none queued: the budget is spent, the queue is not */
+  assert_int_equal(fp__queue_push(&q, fs[3], fp__deadline_ptr(0, &now)), FP_ERR_WOULD_BLOCK);
+  pusher p = {.q = &q, .f = fs[3], .timeout = FP_FOREVER};
   atomic_init(&p.returned, false);
   pthread_t t;
   assert_int_equal(pthread_create(&t, NULL, push_main, &p), 0);
-  usleep(100 * 1000);
-  assert_false(atomic_load(&p.returned)); /* full: 1 queued + 3 parked */
-  fp_future *got = fp__queue_pop(&q);
-  fp_future_decref(got);
+  usleep(50 * 1000);
+  assert_false(atomic_load(&p.returned));
+  fp__queue_unhold(&q, 1); /* one parked job went on */
   double end = tu_now() + 2.0 * tu_time_scale();
   while (!atomic_load(&p.returned) && tu_now() < end)
     usleep(1000);
   if (!atomic_load(&p.returned)) {
-    fp__queue_unhold(&q, 3); /* let it go, so the test ends */
+    fp__queue_unhold(&q, 2); /* let it go, so the test ends */
     pthread_join(t, NULL);
-    fail_msg("a free slot beside 3 parked jobs did not wake the blocked submitter");
+    fail_msg("a parked job leaving did not wake the submitter blocked on the budget");
   }
   pthread_join(t, NULL);
   assert_int_equal(p.rc, FP_OK);
-  got = fp__queue_pop(&q);
-  assert_ptr_equal(got, fs[4]);
-  fp_future_decref(got);
-  fp__queue_unhold(&q, 3);
+  /* 2 parked, 1 queued: one more fits the capacity, then it is full */
+  assert_int_equal(fp__queue_push(&q, fs[4], fp__deadline_ptr(0, &now)), FP_OK);
+  assert_int_equal(fp__queue_push(&q, fs[5], fp__deadline_ptr(0, &now)), FP_ERR_WOULD_BLOCK);
+  fp_future_decref(fs[5]);
+  for (int i = 3; i < 5; i++) {
+    fp_future *got = fp__queue_pop(&q);
+    assert_ptr_equal(got, fs[i]);
+    fp_future_decref(got);
+  }
+  /* closed, nothing queued: pop waits for the parked ones */
+  fp__queue_close(&q);
+  fp__queue_unhold(&q, 2);
+  assert_null(fp__queue_pop(&q));
   fp__queue_destroy(&q);
 }
 
@@ -439,7 +451,7 @@ int main(void) {
       TU_TEST(test_close_wakes_push),
       TU_TEST(test_push_many_wakes_loops_before_blocking),
       TU_TEST(test_take_all),
-      TU_TEST(test_parked_jobs_do_not_keep_submitters_asleep),
+      TU_TEST(test_parked_jobs_have_their_own_budget),
       TU_TEST(test_many_producers_consumers),
   };
   return cmocka_run_group_tests_name("queue", tests, tu_setup_server, tu_teardown_server);

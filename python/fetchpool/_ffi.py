@@ -77,7 +77,12 @@ typedef struct fp_executor_options {
   bool cookies;
   const char *cookie_file;
   bool junk_session_cookies;
-  void *reserved_[16];
+  bool threads_auto;
+  bool no_host_cooldown;
+  size_t max_threads;
+  double per_host_rate;
+  size_t max_parked;
+  void *reserved_[13];
 } fp_executor_options;
 void fp_executor_options_init(fp_executor_options *opts);
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err);

@@ -368,7 +368,12 @@ class Pool(cf.Executor):
       ``retry_base``, ``retry_max_wait`` (seconds): retries with backoff
       or the server's Retry-After;
     - ``rate`` (attempts a second in all), ``per_host`` (transfers at once
-      to one host:port);
+      to one host:port), ``per_host_rate`` (request starts a second to each
+      host:port, evenly paced); ``host_cooldown`` (default True): a 429 or
+      503 with Retry-After pauses new requests to its host until then. A
+      job waiting for its host is parked, holding no worker; with a
+      ``queue_capacity``, ``max_parked`` (default 100,000) of them may wait
+      before submit blocks;
     - ``timeout`` (a job's whole time, retries included),
       ``attempt_timeout`` (each attempt), ``connect_timeout``,
       ``stall_timeout`` (seconds),
@@ -397,7 +402,9 @@ class Pool(cf.Executor):
                  user_agent: Optional[str] = None, insecure: bool = False,
                  cacert: Optional[str] = None,
                  attempt_timeout: Optional[float] = None,
-                 http_version: Optional[str] = None) -> None:
+                 http_version: Optional[str] = None,
+                 per_host_rate: Optional[float] = None, max_parked: Optional[int] = None,
+                 host_cooldown: bool = True) -> None:
         self._timeout = _seconds("timeout", timeout)
         self._connect_timeout = _seconds("connect_timeout", connect_timeout)
         self._template = self._make_template(
@@ -407,7 +414,8 @@ class Pool(cf.Executor):
         opts = ffi.new("fp_executor_options *")
         lib.fp_executor_options_init(opts)
         for name, value in (("threads", threads), ("loops", loops),
-                            ("queue_capacity", queue_capacity), ("per_host", per_host)):
+                            ("queue_capacity", queue_capacity), ("per_host", per_host),
+                            ("max_parked", max_parked)):
             if value is not None:
                 _check_int(name, value)
                 setattr(opts, name, value)
@@ -416,6 +424,9 @@ class Pool(cf.Executor):
         opts.engine = _ENGINES[engine]
         if rate is not None:
             opts.rate = _seconds("rate", rate) or 0.0
+        if per_host_rate is not None:
+            opts.per_host_rate = _seconds("per_host_rate", per_host_rate) or 0.0
+        opts.no_host_cooldown = not host_cooldown
         err = ffi.new("fp_error *")
         ex = lib.fp_executor_new(opts, err)
         if ex == ffi.NULL:

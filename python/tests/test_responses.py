@@ -126,12 +126,33 @@ def test_rate_and_per_host(server):
     assert server.number("/concurrency-max/pyph") <= 2
 
 
+def test_per_host_rate_and_cooldown(server):
+    # 6 starts at 20 a second to one host: 250 ms at least from first to last
+    with fetchpool.Pool(threads=4, per_host_rate=20.0, max_parked=10) as p:
+        rs = p.fetch_all([server.url("/flaky/pyphr?fail=0")] * 6)
+    assert all(r.ok for r in rs)
+    assert server.number("/flaky-gap/pyphr") >= 230
+    # a 429 with Retry-After: 1 pauses the host before the next request
+    with fetchpool.Pool(threads=2) as p:
+        r = p.submit(server.url("/flaky/pycool?fail=1&status=429&retry_after=1")).result(60)
+        assert r.status == 429
+        assert p.submit(server.url("/flaky/pycool")).result(60).ok
+    assert server.number("/flaky-gap/pycool") >= 950
+    with fetchpool.Pool(threads=2, host_cooldown=False) as p:
+        r = p.submit(server.url("/flaky/pynocool?fail=1&status=429&retry_after=5")).result(60)
+        assert r.status == 429
+        assert p.submit(server.url("/flaky/pynocool")).result(60).ok
+    assert server.number("/flaky-gap/pynocool") < 4000
+
+
 @pytest.mark.parametrize("kwargs, exc, text", [
     ({"threads": -1}, ValueError, "threads"),
     ({"threads": "4"}, TypeError, "threads"),
     ({"engine": "fibers"}, ValueError, "engine"),
     ({"timeout": -1}, ValueError, "timeout"),
     ({"rate": "fast"}, TypeError, "rate"),
+    ({"per_host_rate": -1}, ValueError, "per_host_rate"),
+    ({"max_parked": -1}, ValueError, "max_parked"),
     ({"retries": 1.5}, TypeError, "retries"),
     ({"retry_on": [700]}, ValueError, "retry_on"),
     ({"headers": {"Bad\nName": "x"}}, ValueError, "header"),

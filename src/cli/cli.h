@@ -88,6 +88,9 @@ typedef struct cli_options {
   const char *stats_json;
   double rate;            /* attempts per second, 0: no limit */
   size_t per_host;        /* 0: no limit */
+  double per_host_rate;   /* starts a second per host, 0: no limit */
+  size_t max_parked;      /* jobs parked for their host, 0: the library's default */
+  bool no_host_cooldown;  /* --no-host-cooldown */
   const char *cacert;
   double grace;           /* seconds after the first signal */
   const char *resume;     /* --resume FILE, or NULL */
@@ -231,6 +234,7 @@ uint64_t cli_histogram_quantile(const cli_histogram *h, double q);
 /* ---- stats.c: counters, summary text and its JSON form ---- */
 
 typedef struct cli_stats cli_stats;
+typedef struct cli_hosts cli_hosts; /* hosts.c */
 
 typedef struct cli_counts {
   uint64_t done, ok, failed;
@@ -257,10 +261,35 @@ void cli_stats_set_skipped(cli_stats *s, uint64_t skipped);
 /* The run was interrupted by signal sig; jobs_left (a static string) says
  * in the summary what became of the jobs it did not run. */
 void cli_stats_set_interrupted(cli_stats *s, int sig, const char *jobs_left);
+/* Show h's figures (BORROWED; NULL: none) in the summary, the JSON and
+ * the progress line. */
+void cli_stats_set_hosts(cli_stats *s, cli_hosts *h);
+/* The progress line's host part (cli_hosts_progress), or "". */
+int cli_stats_hosts_line(cli_stats *s, char *buf, size_t size);
 /* The summary, several lines of text. */
 void cli_stats_print(cli_stats *s, FILE *out);
 /* The same as a JSON object (schema in fetchpool(1)). NEW or NULL. */
 json_t *cli_stats_json(cli_stats *s);
+
+/* ---- hosts.c: the host view (per-host limits, cooldowns) ---- */
+
+/* Start sampling fp_executor_hosts(ex) once a second on a thread of its
+ * own; samples: keep each tracked host's limit a second for --stats-json.
+ * NEW (cli_hosts_free), or NULL when out of memory or threads. */
+cli_hosts *cli_hosts_start(fp_executor *ex, bool samples);
+/* Stop sampling, after a last sample (call before ex goes away). Once. */
+void cli_hosts_stop(cli_hosts *h);
+/* Stop if needed and free. NULL is ignored. */
+void cli_hosts_free(cli_hosts *h);
+/* The progress line's part: "  limit N" (the hosts' limits added up,
+ * when any has one) and "  K cooling" (hosts cooling down), or "".
+ * Returns its length. Thread-safe. */
+int cli_hosts_progress(cli_hosts *h, char *buf, size_t size);
+/* The summary's lines of the busiest hosts (when a host had a limit or an
+ * overload). Thread-safe. */
+void cli_hosts_print(cli_hosts *h, FILE *out);
+/* The "hosts" array of --stats-json. NEW. Thread-safe. */
+json_t *cli_hosts_json(cli_hosts *h);
 
 /* ---- input.c: lazy reader of job lines from files and stdin ---- */
 

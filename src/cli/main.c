@@ -349,6 +349,7 @@ typedef struct run {
   cli_stats *stats;
   cli_progress *progress;
   fp_executor *ex;
+  cli_hosts *hosts; /* the host view of ex */
   cli_output *out;
   cli_done *done; /* --resume: jobs to skip */
   /* batch-out: filters and formats */
@@ -357,10 +358,12 @@ typedef struct run {
 } run;
 
 static void run_close(run *r) {
+  cli_hosts_stop(r->hosts); /* it reads ex */
   fp_executor_free(r->ex); /* joins the workers: no callback still runs */
   cli_output_free(r->out);
   cli_progress_stop(r->progress);
   cli_stats_free(r->stats);
+  cli_hosts_free(r->hosts); /* after the readers of stats */
   cli_done_free(r->done);
   if (r->stats_file)
     fclose(r->stats_file);
@@ -589,6 +592,9 @@ static int run_jobs(const cli_options *o) {
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
   eo.per_host = o->per_host;
+  eo.per_host_rate = o->per_host_rate;
+  eo.max_parked = o->max_parked;
+  eo.no_host_cooldown = o->no_host_cooldown;
   /* one cookie store for the run (curl-net) */
   eo.cookies = o->net.cookie_file || o->net.cookie_jar;
   eo.cookie_file = o->net.cookie_file;
@@ -601,6 +607,10 @@ static int run_jobs(const cli_options *o) {
       fprintf(stderr, "fetchpool: cannot start %zu threads: %s\n", o->threads, err.text);
     goto done;
   }
+  /* per-host limits and cooldowns, for the progress line, the summary
+   * and --stats-json (none when out of memory or threads: no host view) */
+  if ((r.hosts = cli_hosts_start(r.ex, o->stats_json != NULL)))
+    cli_stats_set_hosts(r.stats, r.hosts);
   /* room for every job a worker runs or the queue holds, and as many
    * again finished; ordered, also for slow jobs at the head of the line;
    * a dry run's records are made on the reader at once, and a wide
@@ -639,6 +649,7 @@ static int run_jobs(const cli_options *o) {
   int werr = cli_output_finish(r.out, count);
   int sig = cli_signals_finish(); /* every record is written: no more stops */
   cli_stats_stop(r.stats);
+  cli_hosts_stop(r.hosts); /* the final figures */
   cli_progress_stop(r.progress);
   r.progress = NULL;
   if (o->resume)

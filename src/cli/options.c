@@ -18,6 +18,7 @@
 #define MAX_RETRIES 1000
 #define MAX_PER_HOST 1000000
 #define MAX_RATE 1e6
+#define MAX_PARKED 100000000 /* jobs waiting for their host */
 #define MAX_RETRY_STATUSES 500
 #define DEFAULT_GRACE 5.0
 #define DEFAULT_CLAIM_IDLE 60.0
@@ -154,6 +155,14 @@ static const char usage_text[] =
     "                           allowed (default 0: no limit)\n"
     "      --per-host N         at most N transfers at once to one host:port\n"
     "                           (default 0: no limit)\n"
+    "      --per-host-rate R    start at most R requests a second to each\n"
+    "                           host:port, evenly paced, decimals allowed\n"
+    "                           (default: no limit; with --rate both hold)\n"
+    "      --no-host-cooldown   keep asking a host that answered 429 or 503 with\n"
+    "                           Retry-After (default: pause its new requests\n"
+    "                           until then, capped by --retry-max-wait)\n"
+    "      --max-parked N       jobs that may wait for their host (busy, cooling\n"
+    "                           down, rate) before reading stops (default 100000)\n"
     "      --attempt-timeout SEC\n"
     "                           time limit per attempt (default 0: none)\n"
     "      --stall-timeout SEC  fail a transfer (stall_timeout) when under 1\n"
@@ -277,7 +286,8 @@ static const char worker_text[] =
     "\n"
     "The request, reliability and limit options of fetchpool apply as well\n"
     "(-t, --engine, -X, -H, -d, --timeout, --retries, --rate, --per-host, --body,\n"
-    "...; see fetchpool --help). --rate and --per-host hold per worker.\n"
+    "...; see fetchpool --help). --rate, --per-host, --per-host-rate and host\n"
+    "cooldowns hold per worker.\n"
     "-t needs open files as for fetchpool (3 per thread on the thread engine):\n"
     "when the hard limit is too low, fewer run at once and a warning says so.\n"
     "On SIGINT, SIGTERM or SIGHUP the worker takes no more jobs, gives those in\n"
@@ -371,6 +381,8 @@ enum {
   OPT_PER_HOST, OPT_STALL_TIMEOUT, OPT_ATTEMPT_TIMEOUT, OPT_CACERT, OPT_GRACE, OPT_RESUME, OPT_RESUME_FAILED,
   OPT_ENGINE, OPT_LOOPS, OPT_REDIS, OPT_STREAM, OPT_GROUP, OPT_CONSUMER,
   OPT_RESULTS_STREAM, OPT_CLAIM_IDLE, OPT_UNTIL_EMPTY, OPT_JSON,
+  /* per-host politeness: parked jobs, host cooldown, per-host rate */
+  OPT_PER_HOST_RATE, OPT_MAX_PARKED, OPT_NO_HOST_COOLDOWN,
   /* batch-out: filters, formats, saved names */
   OPT_ONLY_FAILED, OPT_MATCH_STATUS, OPT_FILTER_STATUS, OPT_MATCH_ERROR, OPT_FORMAT,
   OPT_SAVE_NAME, OPT_SAVE_ALL, OPT_MAX_FILESIZE,
@@ -474,6 +486,9 @@ static const struct option long_options[] = {
     {"retry-max-wait", required_argument, NULL, OPT_RETRY_MAX_WAIT},
     {"rate", required_argument, NULL, OPT_RATE},
     {"per-host", required_argument, NULL, OPT_PER_HOST},
+    {"per-host-rate", required_argument, NULL, OPT_PER_HOST_RATE},
+    {"max-parked", required_argument, NULL, OPT_MAX_PARKED},
+    {"no-host-cooldown", no_argument, NULL, OPT_NO_HOST_COOLDOWN},
     {"engine", required_argument, NULL, OPT_ENGINE},
     {"loops", required_argument, NULL, OPT_LOOPS},
     {"stall-timeout", required_argument, NULL, OPT_STALL_TIMEOUT},
@@ -1825,6 +1840,25 @@ static int apply_option(parse_state *ps, int opt, const char *arg, bool from_arg
         goto fail;
       }
       o->per_host = (size_t)n;
+      break;
+    case OPT_PER_HOST_RATE:
+      if (cli_parse_seconds(arg, &o->per_host_rate) || !(o->per_host_rate > 0) ||
+          o->per_host_rate > MAX_RATE) {
+        usage_error("invalid --per-host-rate '%s': expected requests per second to each "
+                    "host such as 50 or 0.5, above 0 and at most %g", shown_arg, MAX_RATE);
+        goto fail;
+      }
+      break;
+    case OPT_MAX_PARKED:
+      if (cli_parse_count(arg, 1, MAX_PARKED, &n)) {
+        usage_error("invalid --max-parked '%s': expected a whole number from 1 to %d",
+                    shown_arg, MAX_PARKED);
+        goto fail;
+      }
+      o->max_parked = (size_t)n;
+      break;
+    case OPT_NO_HOST_COOLDOWN:
+      o->no_host_cooldown = true;
       break;
     case OPT_CACERT:
       if (!*arg) {

@@ -1,5 +1,6 @@
 /* progress.c: the progress line on standard error: done/total, ok and
- * failed, rate and ETA, redrawn by its own thread at most 10 times a
+ * failed, rate and ETA, the hosts' total limit and how many cool down
+ * (hosts.c), redrawn by its own thread at most 10 times a
  * second. The thread sleeps on a condition variable with a timeout, so it
  * costs nothing between redraws and stops at once when told. */
 #include <errno.h>
@@ -59,7 +60,10 @@ static void draw(cli_progress *p) {
     n += format_eta(line + n, sizeof line - (size_t)n,
                     (double)((uint64_t)p->total - c.done) / rate);
   }
-  n += snprintf(line + n, sizeof line - (size_t)n, "\033[K");
+  if ((size_t)n < sizeof line)
+    n += cli_stats_hosts_line(p->stats, line + n, sizeof line - (size_t)n);
+  if ((size_t)n < sizeof line)
+    n += snprintf(line + n, sizeof line - (size_t)n, "\033[K");
   (void)cli_write_all(p->fd, line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1);
 }
 

@@ -23,6 +23,7 @@ struct cli_stats {
   uint64_t skipped;          /* jobs done by an earlier run */
   int signal;                /* the interrupting signal, or 0 */
   const char *after_signal;  /* what became of the jobs not run, for the summary */
+  cli_hosts *hosts;          /* the host view, or NULL */
 };
 
 cli_stats *cli_stats_new(void) {
@@ -102,6 +103,21 @@ void cli_stats_set_interrupted(cli_stats *s, int sig, const char *jobs_left) {
 /* The signal's name, or NULL when not interrupted. */
 static const char *signal_name(int sig) { return sig ? cli_signal_name(sig) : NULL; }
 
+void cli_stats_set_hosts(cli_stats *s, cli_hosts *h) {
+  pthread_mutex_lock(&s->mu);
+  s->hosts = h;
+  pthread_mutex_unlock(&s->mu);
+}
+
+int cli_stats_hosts_line(cli_stats *s, char *buf, size_t size) {
+  pthread_mutex_lock(&s->mu); /* lock order: stats, then the host view */
+  int n = s->hosts ? cli_hosts_progress(s->hosts, buf, size) : 0;
+  pthread_mutex_unlock(&s->mu);
+  if (!n && size)
+    buf[0] = '\0';
+  return n;
+}
+
 void cli_stats_stop(cli_stats *s) {
   pthread_mutex_lock(&s->mu);
   s->wall = cli_now() - s->start;
@@ -173,6 +189,7 @@ void cli_stats_print(cli_stats *s, FILE *out) {
               (double)cli_histogram_quantile(s->latency, quantiles[i].q) / 1e3);
     fputs(" ms\n", out);
   }
+  cli_hosts_print(s->hosts, out);
   pthread_mutex_unlock(&s->mu);
 }
 
@@ -205,6 +222,7 @@ json_t *cli_stats_json(cli_stats *s) {
   json_object_set_new(obj, "interrupted", sig ? json_string(sig) : json_null());
   json_object_set_new(obj, "not_written", json_integer((json_int_t)s->unwritten));
   json_object_set_new(obj, "filtered", json_integer((json_int_t)s->filtered));
+  json_object_set_new(obj, "hosts", s->hosts ? cli_hosts_json(s->hosts) : json_array());
   pthread_mutex_unlock(&s->mu);
   return obj;
 }

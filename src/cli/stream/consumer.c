@@ -307,6 +307,9 @@ int cli_worker(const cli_options *o) {
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
   eo.per_host = o->per_host;
+  eo.per_host_rate = o->per_host_rate;
+  eo.max_parked = o->max_parked;
+  eo.no_host_cooldown = o->no_host_cooldown;
   fp_error err = {0};
   if (!(w.stats = cli_stats_new()) || !(w.ex = fp_executor_new(&eo, &err))) {
     fprintf(stderr, "fetchpool worker: cannot start %zu threads: %s\n", o->threads,
