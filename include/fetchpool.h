@@ -611,7 +611,22 @@ typedef struct fp_executor_options {
   /* Room for options later versions add without changing the size of
    * this struct (so without a new soname): zeroed by
    * fp_executor_options_init, never read. */
-  void *reserved_[16];
+  /* ---- per-host politeness ---- */
+  /* Adapt each host's in-flight limit between 1 and max_threads (the
+   * threads option is ignored; per_host, when set, caps each host). */
+  bool threads_auto;
+  /* Do not pause a host after a 429 or 503 with Retry-After (by default
+   * new requests to it wait until then; its other jobs park). */
+  bool no_host_cooldown;
+  /* threads_auto: the most transfers at once, all hosts together; 0 means 256. */
+  size_t max_threads;
+  /* At most this many request starts a second to each host, paced
+   * evenly; 0 means no limit. */
+  double per_host_rate;
+  /* Jobs that may wait parked for their host (busy, cooling down, rate)
+   * before submit blocks; 0 means 100,000. */
+  size_t max_parked;
+  void *reserved_[12];
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */

@@ -307,6 +307,8 @@ int cli_worker(const cli_options *o) {
   eo.thread_name_prefix = "fetch";
   eo.rate = o->rate;
   eo.per_host = o->per_host;
+  eo.threads_auto = o->threads_auto; /* -t auto: o->threads is --max-threads */
+  eo.max_threads = o->threads_auto ? o->max_threads : 0;
   fp_error err = {0};
   if (!(w.stats = cli_stats_new()) || !(w.ex = fp_executor_new(&eo, &err))) {
     fprintf(stderr, "fetchpool worker: cannot start %zu threads: %s\n", o->threads,
