@@ -76,6 +76,7 @@ typedef struct fp__limit { /* fields are policy_limit.c's own; callers only embe
   double win_min[2];   /* lowest block mean of the two alternating windows */
   double win_start;    /* when the current window (win_min[0]) began */
   bool slow_start;     /* no decrease yet: double each round */
+  bool drain;          /* the round after a cut: measured, not acted on */
   bool started;        /* a first sample came */
 } fp__limit;
 /* Start a host's limit: small (slow start), between 1 and max. */

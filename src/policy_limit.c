@@ -13,6 +13,10 @@
 #define BLOCK 8            /* OK latencies averaged into one baseline sample */
 #define WINDOW 10.0        /* seconds each of the baseline's two windows lasts */
 #define PLATEAU 4          /* rounds held at the ceiling before probing above */
+#define PROBE_PART 4       /* a probing step is at most a quarter of the limit */
+#ifndef ROUND_PART
+#define ROUND_PART 1 /* a round ends once as many as were in flight came back */
+#endif
 
 void fp__limit_init(fp__limit *l, unsigned max) {
   *l = (fp__limit){0};
@@ -59,6 +63,7 @@ static void cut(fp__limit *l, double now, double next) {
   l->plateau = 0;
   l->slow_start = false;
   l->last_cut = now;
+  l->drain = true;
   new_round(l, now);
 }
 
@@ -78,7 +83,7 @@ static void grow(fp__limit *l) {
     l->plateau++;
     next = l->limit;
   } else {
-    next = l->limit + fmin(l->probe, fmax(1, l->limit / 2));
+    next = l->limit + fmin(l->probe, fmax(1, l->limit / PROBE_PART));
     l->probe *= 2;
   }
   l->limit = next < l->max ? next : l->max;
@@ -95,6 +100,11 @@ static void end_round(fp__limit *l, double now) {
     base = mean;
   base = fmax(base, LATENCY_FLOOR);
   double ratio = mean / base;
+  if (l->drain) { /* the queue of before the cut still drains: wait a round */
+    l->drain = false;
+    new_round(l, now);
+    return;
+  }
   if (ratio > 1 + TOL_CUT) {
     cut(l, now, used / ratio);
     return;
@@ -164,11 +174,13 @@ void fp__limit_on_done(fp__limit *l, double now, double latency, fp__outcome o, 
     return;
   }
   add_sample(l, now, latency, inflight);
+  /* a round measures only what was sent at its limit (after it began) */
+  if (start < l->round_start)
+    return;
   l->lat_sum += latency;
   l->inflight_sum += inflight;
   if (inflight > l->inflight_max)
     l->inflight_max = inflight;
-  l->n++;
-  if (start >= l->round_start) /* sent after the round began: a round trip */
+  if (++l->n >= fmax(1, l->inflight_max / ROUND_PART))
     end_round(l, now);
 }

@@ -125,7 +125,9 @@ static void test_backs_off_on_rising_latency(void **state) {
   fp__limit_init(&l, 256);
   double now = feed_ok(&l, 0, S_50MS, 4); /* 32, latency 50 ms */
   assert_int_equal(fp__limit_get(&l), 32);
-  now = feed_ok(&l, now, S_50MS * 4, 2); /* 32 in flight, latency x4: serves 8 */
+  /* 32 in flight, latency x4: serves 8 (a round to see it; the next one
+   * drains the queue and changes nothing) */
+  now = feed_ok(&l, now, S_50MS * 4, 2);
   unsigned got = fp__limit_get(&l);
   assert_true(got >= 6 && got <= 10);
   /* a few percent above the baseline is no queue */
@@ -294,7 +296,7 @@ static void test_sim_reaches_max_quickly(void **state) {
     k++;
   if (k * SIM_TICK > (8 + 3) * S_50MS)
     fail_msg("max reached at %.2f s", k * SIM_TICK);
-  assert_limit_between(h, k * SIM_TICK, 2, 256, 256);
+  assert_limit_between(h, k * SIM_TICK, 1.9, 256, 256);
   host_free(h);
 }
 
