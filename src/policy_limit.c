@@ -6,17 +6,15 @@
 /* Why these numbers: docs/politeness.md (measured on the simulator of
  * tests/test_policy_limit.c). */
 #define START 2.0          /* the first limit: small, as TCP's slow start */
-#define TOL_GROW 0.10      /* grow while a round's latency is within 10% of the baseline */
+#define TOL_GROW 0.15      /* grow while a round's latency is within 15% of the baseline */
 #define TOL_CUT 0.30       /* cut once it is over 30% above (between: hold) */
 #define LATENCY_FLOOR 2e-3 /* below 2 ms, latency says nothing of load */
 #define BETA 0.7           /* a second overload within a round trip of a cut */
-#define BLOCK 8            /* OK latencies averaged into one baseline sample */
+#define BLOCK 8            /* OK latencies (at least those in flight) per baseline sample */
 #define WINDOW 10.0        /* seconds each of the baseline's two windows lasts */
 #define PLATEAU 4          /* rounds held at the ceiling before probing above */
 #define PROBE_PART 4       /* a probing step is at most a quarter of the limit */
-#ifndef ROUND_PART
-#define ROUND_PART 1 /* a round ends once as many as were in flight came back */
-#endif
+#define ROUND_PART 1       /* a round ends once as many as were in flight came back */
 
 void fp__limit_init(fp__limit *l, unsigned max) {
   *l = (fp__limit){0};
@@ -127,7 +125,7 @@ static void end_round(fp__limit *l, double now) {
 static void add_sample(fp__limit *l, double now, double latency, unsigned inflight) {
   l->blk_sum += latency;
   l->blk_inflight += inflight;
-  if (++l->blk_n < BLOCK)
+  if (++l->blk_n < BLOCK || l->blk_n < inflight)
     return;
   double mean = l->blk_sum / l->blk_n;
   bool alone = l->blk_inflight <= l->blk_n;

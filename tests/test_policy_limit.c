@@ -238,9 +238,10 @@ static void test_sim_shed_converges(void **state) {
 
 /* Capacity 32 -> 8 -> 32 at 3 s and 6 s: the limit is within 25% of the
  * new capacity 1 s after each change, on both kinds of host. */
-static void check_recovers(sim_mode mode) {
+static void check_recovers(sim_mode mode, double noise) {
   fp__limit l;
   sim_host *h = host(mode, 32, 4000, &l, 256);
+  h->noise = noise;
   h->ncap = 3;
   h->cap[1] = 8, h->cap_at[1] = 3;
   h->cap[2] = 32, h->cap_at[2] = 6;
@@ -259,12 +260,12 @@ static void check_recovers(sim_mode mode) {
 
 static void test_sim_recovers_shed(void **state) {
   (void)state;
-  check_recovers(SIM_SHED);
+  check_recovers(SIM_SHED, 0);
 }
 
 static void test_sim_recovers_queue(void **state) {
   (void)state;
-  check_recovers(SIM_QUEUE);
+  check_recovers(SIM_QUEUE, 0);
 }
 
 /* A fast host (32) and a slow one (4) in one run: each its own limit. */
@@ -300,6 +301,29 @@ static void test_sim_reaches_max_quickly(void **state) {
   host_free(h);
 }
 
+/* Service times 20% either way, uniform: the same bounds hold (the
+ * baseline is a mean of blocks, the hold band wider than the noise). */
+static void test_sim_noisy_latency(void **state) {
+  (void)state;
+  fp__limit l;
+  sim_host *h = host(SIM_QUEUE, 16, -1, &l, 256);
+  h->noise = 0.2;
+  start(1, h);
+  sim_run(&S, 4);
+  assert_limit_between(h, 2, 4, 12, 24);
+  if (sim_median(h) > 1.5 * S_50MS)
+    fail_msg("median latency %.1f ms", sim_median(h) * 1000);
+  host_free(h);
+  h = host(SIM_QUEUE, 1000000, -1, &l, 256);
+  h->noise = 0.2;
+  start(1, h);
+  sim_run(&S, 2);
+  assert_limit_between(h, 1, 1.9, 256, 256);
+  host_free(h);
+  check_recovers(SIM_SHED, 0.2);
+  check_recovers(SIM_QUEUE, 0.2);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_starts_small_within_bounds),
@@ -316,6 +340,7 @@ int main(void) {
       cmocka_unit_test(test_sim_recovers_queue),
       cmocka_unit_test(test_sim_two_hosts_independent),
       cmocka_unit_test(test_sim_reaches_max_quickly),
+      cmocka_unit_test(test_sim_noisy_latency),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
