@@ -626,7 +626,7 @@ typedef struct fp_executor_options {
   /* Jobs that may wait parked for their host (busy, cooling down, rate)
    * before submit blocks; 0 means 100,000. */
   size_t max_parked;
-  void *reserved_[12];
+  void *reserved_[13];
 } fp_executor_options;
 
 /* Fill *opts with the defaults described above. */
