@@ -282,6 +282,18 @@ static void test_sim_two_hosts_independent(void **state) {
              sim_median(slow) * 1000);
   host_free(fast);
   host_free(slow);
+  /* the same shedding (429), with noise: few 429s on either */
+  fast = host(SIM_SHED, 32, -1, &lf, 256), slow = host(SIM_SHED, 4, -1, &ls, 256);
+  fast->noise = slow->noise = 0.2;
+  start(2, fast, slow);
+  sim_run(&S, 4);
+  assert_limit_between(fast, 2, 4, 24, 40);
+  assert_limit_between(slow, 2, 4, 3, 5);
+  if (fast->rejected > fast->sent / 20 || slow->rejected > slow->sent / 20)
+    fail_msg("429s: %lu of %lu (fast), %lu of %lu (slow)", fast->rejected, fast->sent,
+             slow->rejected, slow->sent);
+  host_free(fast);
+  host_free(slow);
 }
 
 /* Nothing to find: no capacity, constant latency: max within log2(max)
