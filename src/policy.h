@@ -45,12 +45,30 @@ typedef enum fp__outcome {
   FP__OUTCOME_OTHER     /* any other error (bad URL, DNS, TLS...): no load signal */
 } fp__outcome;
 
-/* ---- the adaptive limit (policy_limit.c). Pure: no curl, no clock, no
- * locks, no malloc. ----
- * PLACEHOLDER (sched): a fixed limit of max, until the limit helper's
- * controller replaces this struct and policy_limit.c. */
-typedef struct fp__limit {
-  unsigned max;
+/* The adaptive in-flight limit of one host (--threads auto), a pure
+ * policy: no clock, no locks, no memory of its own; the caller serializes
+ * the calls. See policy_limit.c and docs/politeness.md. */
+typedef struct fp__limit { /* fields are policy_limit.c's own; callers only embed it */
+  double limit;        /* the limit now, fractional (fp__limit_get rounds) */
+  double max;          /* the upper bound, >= 1 */
+  double ceiling;      /* the limit the last decrease found right; 0: none yet */
+  double probe;        /* the next step above the ceiling (doubles) */
+  double last_cut;     /* when the limit last went down; -inf: never */
+  double round_start;  /* when the current round began (one round trip) */
+  double round_limit;  /* the limit when it began */
+  double lat_sum;      /* this round's OK latencies, their count, */
+  double inflight_sum; /* the in-flight counts they reported, */
+  double inflight_max; /* and the highest of those */
+  unsigned n;
+  unsigned plateau;    /* rounds spent at the ceiling */
+  double blk_sum;      /* the baseline's current block of OK latencies */
+  unsigned blk_n;
+  double blk_inflight;
+  double win_min[2];   /* lowest block mean of the two alternating windows */
+  double win_start;    /* when the current window (win_min[0]) began */
+  bool slow_start;     /* no decrease yet: double each round */
+  bool drain;          /* the round after a cut: measured, not acted on */
+  bool started;        /* a first sample came */
 } fp__limit;
 /* Start a host's limit: small (slow start), between 1 and max. */
 void fp__limit_init(fp__limit *l, unsigned max);

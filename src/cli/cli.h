@@ -75,7 +75,9 @@ typedef struct cli_net {
 
 typedef struct cli_options {
   cli_command command;
-  size_t threads;
+  size_t threads;         /* with threads_auto: max_threads */
+  bool threads_auto;      /* -t auto: each host's limit adapts */
+  size_t max_threads;     /* -t auto: the most at once (0 until parsed) */
   fp_engine engine;
   size_t loops;           /* hybrid: event-loop threads, 0: one per CPU */
   const char *output;     /* NULL: standard output */

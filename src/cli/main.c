@@ -96,13 +96,15 @@ static void fit_nofile(cli_options *o, const char *prog) {
   if (fit >= o->threads)
     return;
   fprintf(stderr,
-          "%s: warning: -t %zu needs %llu open files (%llu per transfer at once + %llu for "
+          "%s: warning: %s %zu needs %llu open files (%llu per transfer at once + %llu for "
           "the run's own), but the limit is %llu; running %zu transfers at once instead "
           "(raise the hard limit: ulimit -Hn, LimitNOFILE=%s)\n",
-          prog, o->threads, (unsigned long long)need, (unsigned long long)each,
+          prog, o->threads_auto ? "--max-threads" : "-t", o->threads, (unsigned long long)need, (unsigned long long)each,
           (unsigned long long)own, (unsigned long long)rl.rlim_cur, fit,
           o->engine == FP_ENGINE_THREADS ? "; or use --engine multi: 1 file per transfer" : "");
   o->threads = fit;
+  if (o->threads_auto)
+    o->max_threads = fit;
 }
 
 /* Which of the standard descriptors were closed when the program started:
@@ -595,6 +597,9 @@ static int run_jobs(const cli_options *o) {
   eo.per_host_rate = o->per_host_rate;
   eo.max_parked = o->max_parked;
   eo.no_host_cooldown = o->no_host_cooldown;
+  /* -t auto: o->threads is --max-threads (the pool), each host adapts */
+  eo.threads_auto = o->threads_auto;
+  eo.max_threads = o->threads_auto ? o->max_threads : 0;
   /* one cookie store for the run (curl-net) */
   eo.cookies = o->net.cookie_file || o->net.cookie_jar;
   eo.cookie_file = o->net.cookie_file;

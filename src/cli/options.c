@@ -14,6 +14,7 @@
 #define STR_(x) #x
 #define STR(x) STR_(x) /* the help text quotes the defaults it documents */
 #define MAX_THREADS 10000
+#define DEFAULT_MAX_THREADS 256 /* -t auto */
 #define MAX_REDIRS_LIMIT 1000
 #define MAX_RETRIES 1000
 #define MAX_PER_HOST 1000000
@@ -44,6 +45,14 @@ static const char usage_text[] =
     "                           on multi/hybrid, +1 with --save; when the hard\n"
     "                           limit (ulimit -Hn) is too low, fewer run at once\n"
     "                           and a warning says so\n"
+    "  -t, --threads auto       adapt each host's transfers at once between 1 and\n"
+    "                           --max-threads: grow while its latency stays near\n"
+    "                           its no-load latency, shrink when it rises or on\n"
+    "                           429, 503, timeouts, refused connections\n"
+    "      --max-threads N      with -t auto: the most transfers at once, all\n"
+    "                           hosts together, 1 to " STR(MAX_THREADS) " (default "
+    STR(DEFAULT_MAX_THREADS) "); open\n"
+    "                           files are checked as for -t N\n"
     "      --engine E           threads (default): a thread per transfer, each\n"
     "                           blocking in libcurl; multi: one event-loop thread\n"
     "                           on libcurl's multi interface; hybrid: --loops\n"
@@ -392,7 +401,9 @@ enum {
   OPT_BASIC, OPT_DIGEST, OPT_NTLM, OPT_ANYAUTH, OPT_OAUTH2_BEARER, OPT_NETRC_FILE,
   OPT_NETRC_OPTIONAL, OPT_DATA_ASCII, OPT_DATA_BINARY, OPT_DATA_RAW, OPT_DATA_URLENCODE,
   OPT_JSON_DATA, OPT_COMPRESSED, OPT_NO_COMPRESSED, OPT_NO_LOCATION, OPT_PATH_AS_IS,
-  OPT_REQUEST_TARGET, OPT_LIMIT_RATE
+  OPT_REQUEST_TARGET, OPT_LIMIT_RATE,
+  /* limit: -t auto */
+  OPT_MAX_THREADS
 };
 
 #define IN(c) (1u << (c))
@@ -465,6 +476,7 @@ static const char short_options[] = "-:t:o:X:H:d:A:kqhVw:g"
 
 static const struct option long_options[] = {
     {"threads", required_argument, NULL, 't'},
+    {"max-threads", required_argument, NULL, OPT_MAX_THREADS},
     {"output", required_argument, NULL, 'o'},
     {"ordered", no_argument, NULL, OPT_ORDERED},
     {"method", required_argument, NULL, 'X'},
@@ -1636,12 +1648,25 @@ static int apply_option(parse_state *ps, int opt, const char *arg, bool from_arg
       o->json = true;
       break;
     case 't':
+      if (strcmp(arg, "auto") == 0) {
+        o->threads_auto = true;
+        break;
+      }
       if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
-        usage_error("invalid --threads '%s': expected a whole number from 1 to %d",
+        usage_error("invalid --threads '%s': expected a whole number from 1 to %d, or auto",
                     shown_arg, MAX_THREADS);
         goto fail;
       }
       o->threads = n;
+      o->threads_auto = false;
+      break;
+    case OPT_MAX_THREADS:
+      if (cli_parse_count(arg, 1, MAX_THREADS, &n)) {
+        usage_error("invalid --max-threads '%s': expected a whole number from 1 to %d",
+                    shown_arg, MAX_THREADS);
+        goto fail;
+      }
+      o->max_threads = n;
       break;
     case 'o':
       o->output = arg;
@@ -2081,6 +2106,17 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   if (o->resume_failed && !o->resume) {
     usage_error("--resume-failed needs --resume FILE");
     goto fail;
+  }
+  /* -t auto: the pool and the descriptor check are sized for the most
+   * transfers at once; each host's limit adapts below it */
+  if (o->max_threads && !o->threads_auto) {
+    usage_error("--max-threads needs --threads auto");
+    goto fail;
+  }
+  if (o->threads_auto) {
+    if (!o->max_threads)
+      o->max_threads = DEFAULT_MAX_THREADS;
+    o->threads = o->max_threads;
   }
   /* batch-out: formats and saved names */
   if (o->write_out && ps->format_given) {

@@ -310,6 +310,8 @@ int cli_worker(const cli_options *o) {
   eo.per_host_rate = o->per_host_rate;
   eo.max_parked = o->max_parked;
   eo.no_host_cooldown = o->no_host_cooldown;
+  eo.threads_auto = o->threads_auto; /* -t auto: o->threads is --max-threads */
+  eo.max_threads = o->threads_auto ? o->max_threads : 0;
   fp_error err = {0};
   if (!(w.stats = cli_stats_new()) || !(w.ex = fp_executor_new(&eo, &err))) {
     fprintf(stderr, "fetchpool worker: cannot start %zu threads: %s\n", o->threads,
