@@ -345,9 +345,11 @@ void fp__queue_unhold(fp__queue *q, size_t n) {
   pthread_mutex_unlock(&q->mu);
 }
 
-void fp__queue_push_front_held(fp__queue *q, fp_future *f) {
+/* Put f at the front, releasing one hold when held, and wake a consumer. */
+static void push_front(fp__queue *q, fp_future *f, bool held) {
   pthread_mutex_lock(&q->mu);
-  q->held--;
+  if (held)
+    q->held--;
   *fp__future_next(f) = q->head;
   q->head = f;
   if (!q->tail)
@@ -358,17 +360,9 @@ void fp__queue_push_front_held(fp__queue *q, fp_future *f) {
   pthread_mutex_unlock(&q->mu);
 }
 
-void fp__queue_push_front(fp__queue *q, fp_future *f) {
-  pthread_mutex_lock(&q->mu);
-  *fp__future_next(f) = q->head;
-  q->head = f;
-  if (!q->tail)
-    q->tail = f;
-  q->len++;
-  pthread_cond_signal(&q->not_empty);
-  wake_loops(q);
-  pthread_mutex_unlock(&q->mu);
-}
+void fp__queue_push_front_held(fp__queue *q, fp_future *f) { push_front(q, f, true); }
+
+void fp__queue_push_front(fp__queue *q, fp_future *f) { push_front(q, f, false); }
 
 void fp__queue_close(fp__queue *q) {
   pthread_mutex_lock(&q->mu);
