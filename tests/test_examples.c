@@ -115,15 +115,18 @@ static void test_sink_to_file(void **state) {
   free(b);
 }
 
-/* 2 workers, 20 jobs of 300 ms: what started finishes (one or two jobs,
+/* 2 workers, 20 jobs of 1 s: what started finishes (one or two jobs,
  * depending on how far the workers got), the rest is cancelled, and
- * nothing is lost. */
+ * nothing is lost. The jobs are long so that a main thread descheduled
+ * on a loaded machine (a sanitizer run in CI once stalled past 300 ms)
+ * still calls shutdown before a worker takes a third job. */
 static void test_cancel_shutdown(void **state) {
   (void)state;
   char *b = base(), args[1024];
-  snprintf(args, sizeof args, "%sdelay/300 20", b);
+  snprintf(args, sizeof args, "%sdelay/1000 20", b);
   int status;
   char *out = run_example(&status, "cancel_shutdown", args);
+  print_message("%s", out);
   long finished = -1, cancelled = -1, all = -1;
   assert_int_equal(strncmp(out, "cancel last: yes\n", 17), 0);
   assert_int_equal(sscanf(out + 17, "%ld finished, %ld cancelled, %ld in all", &finished,
