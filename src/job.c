@@ -202,11 +202,22 @@ double fp__job_attempt_limit(fp_future *f) {
   return limit;
 }
 
+/* The seconds an attempt that began at started spent with the host, less
+ * its connection set-up: a new connection's TCP and TLS handshakes say
+ * nothing of the host's queue, and -t auto opens new connections exactly
+ * when it grows, so counting them would read growth as queueing. */
+static double service_seconds(double started, const fp_response *resp) {
+  double wall = fp__now() - started;
+  fp_timings t = fp_response_timings(resp);
+  double setup = t.tls > t.connect ? t.tls : t.connect;
+  return setup > 0 && setup < wall ? wall - setup : wall;
+}
+
 void fp__job_end_attempt(fp__jobctx *c, fp_future *f, fp_response *resp) {
   fp__job *job = fp__future_job(f);
   const fp_request *req = fp_future_request(f);
   if (job->holds_permit) {
-    fp__attempt a = {.outcome = outcome_of(resp), .latency = fp__now() - job->attempt_started,
+    fp__attempt a = {.outcome = outcome_of(resp), .latency = service_seconds(job->attempt_started, resp),
                      .retry_after = fp__host_wait(req, resp)};
     give_permit(c, f, &a);
   }

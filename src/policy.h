@@ -94,7 +94,7 @@ typedef struct fp__hosts_options {
 /* What one finished attempt tells its host. */
 typedef struct fp__attempt {
   fp__outcome outcome;
-  double latency;     /* seconds the attempt took */
+  double latency;     /* seconds the attempt took, less connection set-up */
   double retry_after; /* seconds the host asked to wait (capped); < 0: none */
 } fp__attempt;
 
