@@ -615,7 +615,12 @@ typedef struct fp_executor_options {
    * ahead of its rate, the job is parked aside and jobs for other hosts go
    * on. */
   /* Adapt each host's in-flight limit between 1 and max_threads (the
-   * threads option is ignored; per_host, when set, caps each host). */
+   * threads option is ignored: fp_executor_threads reports max_threads;
+   * per_host, when set, caps each host). The thread engine starts its
+   * workers as the limits first need them (a few at first, one more each
+   * time every worker is busy), as ThreadPoolExecutor does, up to
+   * max_threads; each new worker runs the initializer, and one whose
+   * setup or initializer fails exits (the pool stays smaller). */
   bool threads_auto;
   /* Do not pause a host after a 429 or 503 with Retry-After (by default
    * new requests to it wait until then, capped by the request's
@@ -652,8 +657,9 @@ FP_EXTERN void fp_executor_options_init(fp_executor_options *opts);
 FP_EXTERN fp_executor *fp_executor_new(const fp_executor_options *opts,
                                        fp_error *err);
 
-/* Transfers it runs at once (the threads option after defaults); for the
- * thread engine this is also its number of worker threads. Thread-safe. */
+/* Transfers it runs at once (the threads option after defaults, or
+ * max_threads with threads_auto); for the thread engine this is also its
+ * number of worker threads (with threads_auto: at most). Thread-safe. */
 FP_EXTERN size_t fp_executor_threads(const fp_executor *ex);
 
 /* One host's state, as fp_executor_hosts reports it. */

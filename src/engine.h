@@ -42,6 +42,11 @@ void *fp__engine_multi_main(void *worker);
 bool fp__worker_ready(fp__worker *w, bool ok);
 /* A worker reports that it is about to exit. */
 void fp__worker_exit(fp__worker *w);
+/* A thread-engine worker is about to run a transfer, and has ended it:
+ * with threads_auto the pool starts another worker when every one is busy
+ * (up to max_threads). */
+void fp__worker_transfer_begins(fp__worker *w);
+void fp__worker_transfer_ends(fp__worker *w);
 /* A thread-engine worker publishes its transfer (or NULL before freeing
  * it), for fp_executor_abort to interrupt. */
 void fp__worker_set_transfer(fp__worker *w, fp__transfer *t);

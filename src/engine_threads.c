@@ -20,8 +20,10 @@ void *fp__engine_threads_main(void *arg) {
       fp__rate_acquire(c->rate);
     if (!fp__job_begin_attempt(c, f))
       continue;
-    fp__job_end_attempt(c, f, fp__transfer_run(transfer, fp_future_request(f),
-                                               fp__job_attempt_limit(f)));
+    fp__worker_transfer_begins(w);
+    fp_response *resp = fp__transfer_run(transfer, fp_future_request(f), fp__job_attempt_limit(f));
+    fp__worker_transfer_ends(w);
+    fp__job_end_attempt(c, f, resp);
   }
   if (transfer)
     fp__worker_set_transfer(w, NULL);

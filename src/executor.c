@@ -43,6 +43,8 @@
 /* Defaults of the per-host options (fetchpool.h). */
 #define DEFAULT_MAX_PARKED 100000
 #define DEFAULT_MAX_THREADS 256
+/* Workers a threads_auto thread pool starts with: two hosts' first limits */
+#define GROW_START 4
 
 /* The options struct is part of the ABI: new options take their room
  * from reserved_, never the size (232 bytes on LP64 since 1.0). */
@@ -66,6 +68,11 @@ struct fp_executor {
   size_t ready;     /* workers that reported setup done */
   bool setup_failed;
   size_t live;      /* workers not yet exited */
+  /* threads engine with threads_auto: workers start as the hosts' limits
+   * first need them (as ThreadPoolExecutor starts its threads on demand),
+   * up to opts.threads; busy counts those running a transfer. */
+  bool grow;
+  atomic_size_t busy;
 };
 
 void fp_executor_options_init(fp_executor_options *opts) {
@@ -137,39 +144,61 @@ static void *worker_main(void *arg) {
                                                   : fp__engine_multi_main(w);
 }
 
-static int start_workers(fp_executor *ex, size_t n, fp_error *err) {
+/* Start worker i (ex->workers[i] is zeroed room) with every asynchronous
+ * signal blocked, so that it inherits that mask. Caller holds ex->mu. */
+static int start_worker(fp_executor *ex, size_t i, size_t n, fp_error *err) {
   pthread_attr_t attr;
   sigset_t all, old;
-  int rc = FP_OK;
   if (pthread_attr_init(&attr))
     return fp__fail(err, FP_ERR_SYSTEM, "pthread_attr_init failed");
   pthread_attr_setstacksize(&attr, WORKER_STACK_SIZE);
+  fp__worker *w = &ex->workers[i];
+  w->ex = ex;
+  w->index = i;
+  w->ctx = ex->jobs;
+  fp__jobctx_seed(&w->ctx, i);
+  w->share = ex->share;
+  /* Transfers split as evenly as they go: the first loops take one more. */
+  w->capacity = ex->opts.threads / n + (i < ex->opts.threads % n);
+  int rc = FP_OK;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &old);
-  for (size_t i = 0; i < n; i++) {
-    fp__worker *w = &ex->workers[i];
-    w->ex = ex;
-    w->index = i;
-    w->ctx = ex->jobs;
-    fp__jobctx_seed(&w->ctx, i);
-    w->share = ex->share;
-    pthread_mutex_lock(&ex->mu);
+  if (pthread_create(&w->thread, &attr, worker_main, w)) {
+    rc = fp__fail(err, FP_ERR_SYSTEM, "could not create worker thread %zu of %zu", i + 1, n);
+  } else {
     ex->live++;
-    pthread_mutex_unlock(&ex->mu);
-    /* Transfers split as evenly as they go: the first loops take one more. */
-    w->capacity = ex->opts.threads / n + (i < ex->opts.threads % n);
-    if (pthread_create(&w->thread, &attr, worker_main, w)) {
-      pthread_mutex_lock(&ex->mu);
-      ex->live--;
-      pthread_mutex_unlock(&ex->mu);
-      rc = fp__fail(err, FP_ERR_SYSTEM, "could not create worker thread %zu of %zu", i + 1, n);
-      break;
-    }
     ex->nworkers++;
   }
   pthread_sigmask(SIG_SETMASK, &old, NULL);
   pthread_attr_destroy(&attr);
   return rc;
+}
+
+static int start_workers(fp_executor *ex, size_t first, size_t n, fp_error *err) {
+  int rc = FP_OK;
+  pthread_mutex_lock(&ex->mu);
+  for (size_t i = 0; i < first && rc == FP_OK; i++)
+    rc = start_worker(ex, i, n, err);
+  pthread_mutex_unlock(&ex->mu);
+  return rc;
+}
+
+void fp__worker_transfer_begins(fp__worker *w) {
+  fp_executor *ex = w->ex;
+  if (!ex->grow)
+    return;
+  size_t busy = atomic_fetch_add(&ex->busy, 1) + 1;
+  pthread_mutex_lock(&ex->mu);
+  /* every worker busy: one more for the next job, unless full or stopped */
+  if (busy >= ex->nworkers && ex->nworkers < ex->opts.threads &&
+      !atomic_load(&ex->stopped))
+    start_worker(ex, ex->nworkers, ex->opts.threads, NULL); /* if not, fewer workers */
+  pthread_mutex_unlock(&ex->mu);
+}
+
+void fp__worker_transfer_ends(fp__worker *w) {
+  if (w->ex->grow)
+    atomic_fetch_sub(&w->ex->busy, 1);
 }
 
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
@@ -190,7 +219,12 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
   snprintf(ex->name_prefix, sizeof ex->name_prefix, "%s",
            ex->opts.thread_name_prefix ? ex->opts.thread_name_prefix : "fp");
   ex->opts.thread_name_prefix = ex->name_prefix;
-  size_t n = ex->opts.threads ? ex->opts.threads : default_threads();
+  if (!ex->opts.max_threads)
+    ex->opts.max_threads = DEFAULT_MAX_THREADS;
+  /* threads_auto: the hosts' limits decide, up to max_threads at once */
+  size_t n = ex->opts.threads_auto ? ex->opts.max_threads
+             : ex->opts.threads    ? ex->opts.threads
+                                   : default_threads();
   ex->opts.threads = n;
   if (pthread_mutex_init(&ex->mu, NULL)) {
     free(ex);
@@ -231,8 +265,6 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
   }
   if (!ex->opts.max_parked)
     ex->opts.max_parked = DEFAULT_MAX_PARKED;
-  if (!ex->opts.max_threads)
-    ex->opts.max_threads = DEFAULT_MAX_THREADS;
   fp__queue_set_max_held(&ex->queue, ex->opts.max_parked);
   fp__hosts_options ho = {.per_host = ex->opts.per_host,
                           .threads_auto = ex->opts.threads_auto,
@@ -256,7 +288,9 @@ fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err) {
     fp__fail(err, FP_ERR_NOMEM, "out of memory for %zu workers", n);
     goto fail;
   }
-  if (start_workers(ex, n, err))
+  ex->grow = ex->opts.threads_auto && ex->opts.engine == FP_ENGINE_THREADS;
+  atomic_init(&ex->busy, 0);
+  if (start_workers(ex, ex->grow && n > GROW_START ? GROW_START : n, n, err))
     goto fail;
   pthread_mutex_lock(&ex->mu);
   while (ex->ready < ex->nworkers)

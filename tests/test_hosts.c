@@ -5,6 +5,7 @@
  * own budget (submit blocks past it), abort and shutdown end parked and
  * cooling jobs at once, and fp_executor_hosts reports it all. Distinct
  * hosts are names resolved to 127.0.0.1 (curl's --resolve). */
+#include <dirent.h>
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -14,9 +15,11 @@ static const fp_engine engines[] = {FP_ENGINE_THREADS, FP_ENGINE_MULTI, FP_ENGIN
 static const char *const engine_names[] = {"threads", "multi", "hybrid"};
 
 typedef struct opts {
-  size_t threads, per_host, capacity, max_parked;
+  size_t threads, per_host, capacity, max_parked, max_threads;
   double per_host_rate;
   fp_engine engine;
+  bool threads_auto;
+  const char *prefix; /* worker threads' names */
 } opts;
 
 static fp_executor *executor(opts o) {
@@ -29,6 +32,9 @@ static fp_executor *executor(opts o) {
   eo.per_host_rate = o.per_host_rate;
   eo.engine = o.engine;
   eo.loops = 2;
+  eo.threads_auto = o.threads_auto;
+  eo.max_threads = o.max_threads;
+  eo.thread_name_prefix = o.prefix;
   fp_error err = {0};
   fp_executor *ex = fp_executor_new(&eo, &err);
   if (!ex)
@@ -356,6 +362,63 @@ static void test_abort_and_cancel_end_cooling_jobs(void **state) {
   }
 }
 
+/* Threads of this process whose name is "PREFIX-<n>". */
+static size_t named_threads(const char *prefix) {
+  DIR *d = opendir("/proc/self/task");
+  assert_non_null(d);
+  size_t n = 0, len = strlen(prefix);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    char path[300], name[32] = "";
+    snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
+    FILE *f = e->d_name[0] != '.' ? fopen(path, "r") : NULL;
+    if (!f)
+      continue;
+    if (fgets(name, sizeof name, f) && strncmp(name, prefix, len) == 0 && name[len] == '-')
+      n++;
+    fclose(f);
+  }
+  closedir(d);
+  return n;
+}
+
+/* -t auto on the thread engine: the pool of max_threads workers starts
+ * small and grows only as far as the hosts' limits use it. One host held
+ * to 2 at once keeps it at its first few workers; three hosts at up to 8
+ * each grow it past them, never past 3 x 8 + 1. */
+static void test_auto_pool_grows_on_demand(void **state) {
+  (void)state;
+  enum { ONE = 12, EACH = 16 };
+  fp_executor *ex = executor((opts){.threads_auto = true, .max_threads = 64, .per_host = 2,
+                                    .prefix = "grow1"});
+  assert_int_equal(fp_executor_threads(ex), 64);
+  fp_future *fs[3 * EACH];
+  for (int i = 0; i < ONE; i++)
+    fs[i] = submit(ex, on_host("one.test", "/delay/100"));
+  for (int i = 0; i < ONE; i++) {
+    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    fp_future_decref(fs[i]);
+  }
+  size_t few = named_threads("grow1");
+  print_message("one host at 2: %zu workers of 64\n", few);
+  assert_true(few >= 2 && few <= 4);
+  fp_executor_free(ex);
+
+  ex = executor((opts){.threads_auto = true, .max_threads = 64, .per_host = 8,
+                       .prefix = "grow3"});
+  static const char *const names[] = {"a.test", "b.test", "c.test"};
+  for (int i = 0; i < 3 * EACH; i++)
+    fs[i] = submit(ex, on_host(names[i % 3], "/delay/200"));
+  for (int i = 0; i < 3 * EACH; i++) {
+    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    fp_future_decref(fs[i]);
+  }
+  size_t more = named_threads("grow3");
+  print_message("three hosts at up to 8: %zu workers of 64\n", more);
+  assert_true(more > 4 && more <= 3 * 8 + 1);
+  fp_executor_free(ex);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_slow_host_holds_nobody_back),
@@ -364,6 +427,7 @@ int main(void) {
       TU_TEST(test_per_host_rate_paces_each_host),
       TU_TEST(test_max_parked_blocks_submit),
       TU_TEST(test_abort_and_cancel_end_cooling_jobs),
+      TU_TEST(test_auto_pool_grows_on_demand),
   };
   return cmocka_run_group_tests_name("hosts", tests, tu_setup_server, tu_teardown_server);
 }
