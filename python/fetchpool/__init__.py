@@ -24,10 +24,11 @@ cffi callbacks and 105 us with ctypes callbacks (64 threads; 16 vs 48 us
 with 4), and cffi calls are cheaper too; see python/README.md.
 """
 
-from ._models import FetchError, Headers, Request, Response
+from ._models import FetchError, Headers, HostInfo, Request, Response
 from ._pool import Future, Pool
 
-__all__ = ["Pool", "Future", "Request", "Response", "Headers", "FetchError", "__version__"]
+__all__ = ["Pool", "Future", "Request", "Response", "Headers", "FetchError", "HostInfo",
+           "__version__"]
 
 #: The package's version, the library's (FP_VERSION).
 __version__ = "0.3.0"

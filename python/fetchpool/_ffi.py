@@ -87,6 +87,17 @@ typedef struct fp_executor_options {
 void fp_executor_options_init(fp_executor_options *opts);
 fp_executor *fp_executor_new(const fp_executor_options *opts, fp_error *err);
 size_t fp_executor_threads(const fp_executor *ex);
+typedef struct fp_host_info {
+  char host[256];
+  size_t limit;
+  size_t active;
+  size_t parked;
+  double cooldown_left;
+  double cooldown_total;
+  uint64_t overloads;
+  uint64_t done;
+} fp_host_info;
+size_t fp_executor_hosts(fp_executor *ex, fp_host_info *out, size_t n);
 fp_future *fp_executor_submit_timeout(fp_executor *ex, fp_request *req, double timeout, fp_error *err);
 size_t fp_executor_submit_many(fp_executor *ex, fp_request *const *reqs, size_t n, double timeout, fp_future **futures_out, fp_error *err);
 int fp_executor_shutdown(fp_executor *ex, bool wait, bool cancel_futures);

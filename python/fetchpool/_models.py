@@ -1,10 +1,10 @@
 """_models.py: Request (what to fetch), Response (what came back, read
-from the library's response), Headers and FetchError."""
+from the library's response), Headers, FetchError and HostInfo."""
 
 from __future__ import annotations
 
 import json as _json
-from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ._ffi import FP_ERR_CANCELLED, FP_OK, code_name, ffi, lib, strerror
 
@@ -153,6 +153,28 @@ class Request:
 
     def __repr__(self) -> str:
         return f"Request({self.method} {self.url!r})"
+
+
+class HostInfo(NamedTuple):
+    """One host's state, as :meth:`Pool.hosts` reports it."""
+
+    #: "host:port", lowercased
+    host: str
+    #: in-flight limit now (``per_host``, or the adaptive one of
+    #: ``threads="auto"``; 0: none)
+    limit: int
+    #: transfers in flight
+    active: int
+    #: jobs parked for it (waiting for a slot, a cooldown or a rate token)
+    parked: int
+    #: seconds until it may be asked again; 0: not cooling down
+    cooldown_left: float
+    #: seconds it spent cooling down so far
+    cooldown_total: float
+    #: 429 and 503 answers so far
+    overloads: int
+    #: attempts finished
+    done: int
 
 
 def _check_int(name: str, value: Any) -> None:

@@ -27,7 +27,7 @@ from typing import Any, Deque, Dict, Iterable, Iterator, List, NoReturn, Optiona
 
 from ._ffi import (FP_ERR_INVALID_ARG, FP_ERR_NOMEM, FP_ERR_SHUTDOWN, FP_ERR_WAIT_TIMEOUT,
                    FP_ERR_WOULD_BLOCK, FP_FOREVER, FP_OK, ffi, lib, strerror)
-from ._models import Request, Response, _check_int, _seconds
+from ._models import HostInfo, Request, Response, _check_int, _seconds
 
 UrlOrRequest = Union[str, Request]
 
@@ -360,7 +360,12 @@ class Pool(cf.Executor):
 
     Options (None or 0 keeps the library's default):
 
-    - ``threads``: transfers at once (default min(32, CPUs + 4));
+    - ``threads``: transfers at once (default min(32, CPUs + 4)), or
+      ``"auto"``: each host's in-flight limit adapts between 1 and
+      ``max_threads`` (default 256) to what it serves without queueing or
+      429s (``per_host``, when given, caps each host); the "threads"
+      engine starts its workers as the limits first need them.
+      :meth:`hosts` reads each host's limit and state;
       ``engine``: "threads", "multi" or "hybrid" (``loops`` event loops);
       ``queue_capacity``: jobs that may wait (0: unbounded); when full,
       submit blocks;
@@ -391,7 +396,7 @@ class Pool(cf.Executor):
     (KeyboardInterrupt) it cancels the queued jobs, stops those in flight
     and does not wait."""
 
-    def __init__(self, threads: Optional[int] = None, *, engine: str = "threads",
+    def __init__(self, threads: Union[int, str, None] = None, *, engine: str = "threads",
                  loops: Optional[int] = None, queue_capacity: Optional[int] = None,
                  retries: int = 0, retry_on: Optional[Iterable[int]] = None,
                  retry_base: Optional[float] = None, retry_max_wait: Optional[float] = None,
@@ -404,7 +409,7 @@ class Pool(cf.Executor):
                  attempt_timeout: Optional[float] = None,
                  http_version: Optional[str] = None,
                  per_host_rate: Optional[float] = None, max_parked: Optional[int] = None,
-                 host_cooldown: bool = True) -> None:
+                 host_cooldown: bool = True, max_threads: Optional[int] = None) -> None:
         self._timeout = _seconds("timeout", timeout)
         self._connect_timeout = _seconds("connect_timeout", connect_timeout)
         self._template = self._make_template(
@@ -413,7 +418,14 @@ class Pool(cf.Executor):
             http_version)
         opts = ffi.new("fp_executor_options *")
         lib.fp_executor_options_init(opts)
-        for name, value in (("threads", threads), ("loops", loops),
+        if threads == "auto":
+            opts.threads_auto = True
+            threads = None
+        elif isinstance(threads, str):
+            raise TypeError(f"threads must be an int or \"auto\", not {threads!r}")
+        elif max_threads is not None:
+            raise ValueError("max_threads is for threads=\"auto\"")
+        for name, value in (("threads", threads), ("loops", loops), ("max_threads", max_threads),
                             ("queue_capacity", queue_capacity), ("per_host", per_host),
                             ("max_parked", max_parked)):
             if value is not None:
@@ -499,8 +511,32 @@ class Pool(cf.Executor):
 
     @property
     def threads(self) -> int:
-        """Transfers this pool runs at once."""
+        """Transfers this pool runs at once (with ``threads="auto"``: at
+        most, all hosts together)."""
         return self._threads
+
+    def hosts(self) -> List[HostInfo]:
+        """Each host's state now (its in-flight limit, transfers in flight,
+        parked jobs, cooldown, 429/503 answers, attempts done), busiest
+        first. Empty when no per-host option is on (``per_host``,
+        ``per_host_rate``, ``threads="auto"`` all unset and
+        ``host_cooldown=False``) or before the first job. Thread-safe."""
+        core = self._core
+        if not core.enter_any():
+            return []
+        try:
+            n = 64
+            for _ in range(4):  # hosts may come meanwhile: a few tries, then the busiest n
+                buf = ffi.new("fp_host_info[]", n)
+                known = min(lib.fp_executor_hosts(core.ex, buf, n), n)
+                if known < n:
+                    break
+                n *= 4
+            return [HostInfo(ffi.string(h.host).decode("utf-8", "replace"), h.limit, h.active,
+                             h.parked, h.cooldown_left, h.cooldown_total, h.overloads, h.done)
+                    for h in buf[0:known]]
+        finally:
+            core.leave()
 
     def _request(self, job: UrlOrRequest) -> Any:
         """A C request for job (NEW, collected by cffi)."""

@@ -4,6 +4,9 @@ the options' bad values."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
+
 import pytest
 
 import fetchpool
@@ -145,7 +148,44 @@ def test_per_host_rate_and_cooldown(server):
     assert server.number("/flaky-gap/pynocool") < 4000
 
 
+def test_threads_auto_and_hosts(server):
+    # An API that serves 4 at once in 50 ms and queues the rest: the limit
+    # grows from 2 (slow start), meets the queue and comes back near 4.
+    urllib.request.urlopen(server.url("/cap-reset/pyauto"), timeout=10).read()
+    with fetchpool.Pool(threads="auto", max_threads=32) as p:
+        assert p.threads == 32
+        assert p.hosts() == []
+        rs = p.fetch_all([server.url("/cap/pyauto?c=4&ms=50")] * 80)
+        hosts = p.hosts()
+    assert [r.status for r in rs] == [200] * 80
+    assert len(hosts) == 1
+    h = hosts[0]
+    assert isinstance(h, fetchpool.HostInfo)
+    assert h.host == f"127.0.0.1:{server.port}"
+    assert (h.done, h.active, h.parked, h.overloads) == (80, 0, 0, 0)
+    assert 2 <= h.limit <= 12, h
+    assert h.cooldown_left == 0.0 and h.cooldown_total == 0.0
+    with urllib.request.urlopen(server.url("/cap-stats/pyauto"), timeout=10) as r:
+        stats = json.loads(r.read())
+    assert stats["served"] == 80 and stats["shed"] == 0
+
+
+def test_hosts_reports_cooldown_and_per_host(server):
+    with fetchpool.Pool(threads=4, per_host=3) as p:
+        r = p.submit(server.url("/flaky/pyhosts?fail=1&status=503&retry_after=3")).result(60)
+        assert r.status == 503
+        (h,) = p.hosts()
+        assert (h.limit, h.done, h.overloads) == (3, 1, 1)
+        assert 1.0 < h.cooldown_left <= 3.0
+    with fetchpool.Pool(threads=2, host_cooldown=False) as p:
+        assert p.submit(server.url("/hello")).result(60).ok
+        assert p.hosts() == []
+
+
 @pytest.mark.parametrize("kwargs, exc, text", [
+    ({"threads": "many"}, TypeError, "threads"),
+    ({"threads": "auto", "max_threads": -1}, ValueError, "max_threads"),
+    ({"threads": 4, "max_threads": 8}, ValueError, "max_threads"),
     ({"threads": -1}, ValueError, "threads"),
     ({"threads": "4"}, TypeError, "threads"),
     ({"engine": "fibers"}, ValueError, "engine"),
