@@ -1191,6 +1191,28 @@ static void test_status_mid_run(void **state) {
   run_free(&r);
 }
 
+static void test_auto_worker_holds_what_it_can_run(void **state) {
+  /* -t auto: a worker holds twice what its hosts' limits let run (at
+   * least 32), not 2 x --max-threads, so that other workers of the group
+   * get the rest. One host whose jobs take 3 s: its limit stays at its
+   * first 2 until one ends, so the worker holds 32 of 100 (not 100). */
+  char path[64];
+  snprintf(path, sizeof path, "/delay/%.0f", 3000 * tu_time_scale());
+  enqueue_jobs("auto", path, 100);
+  child w = SPAWN("auto1", "worker", "--redis", redis_url, "--stream", "auto", "--consumer",
+                  "auto", "-t", "auto");
+  wait_pending("auto", 32, 10);
+  usleep(500000); /* ten more reads: still 32 */
+  json_t *st = status_of("auto", NULL);
+  assert_status_counts(st, (status_counts){.jobs = 100, .delivered = 32, .pending = 32,
+                                           .acked = 0, .undelivered = 68, .results = 0});
+  json_decref(st);
+  kill(w.pid, SIGKILL);
+  assert_int_equal(wait_child(&w, 10), 128 + SIGKILL);
+  child_free(&w);
+  (void)state;
+}
+
 static void test_group_and_results_stream(void **state) {
   /* --group and --results-stream other than the defaults: the worker
    * joins that group and writes there, status and results read there,
@@ -1363,6 +1385,7 @@ int main(void) {
       SCALE_TEST(test_live_jobs_are_not_taken_over),
       SCALE_TEST(test_sigint_finishes_in_flight),
       SCALE_TEST(test_status_mid_run),
+      SCALE_TEST(test_auto_worker_holds_what_it_can_run),
       SCALE_TEST(test_group_and_results_stream),
       SCALE_TEST(test_worker_limits),
       SCALE_TEST(test_worker_fits_open_files),

@@ -81,6 +81,34 @@ static void test_hold_and_write(void **state) {
   cli_outbox_free(ob);
 }
 
+/* The soft limit (-t auto's read-ahead): room counts to it, not to the
+ * capacity; lowered under what is held, no room until below it; 0 or
+ * above capacity means capacity. */
+static void test_soft_limit(void **state) {
+  cli_outbox *ob = cli_outbox_new(8);
+  assert_non_null(ob);
+  cli_outbox_set_limit(ob, 3);
+  assert_int_equal(cli_outbox_room(ob), 3);
+  size_t a = hold(ob, "1-0");
+  hold(ob, "1-1");
+  assert_int_equal(cli_outbox_room(ob), 1);
+  cli_outbox_set_limit(ob, 1);
+  assert_int_equal(cli_outbox_room(ob), 0);
+  cli_outbox_put(ob, a, NULL);
+  assert_false(cli_outbox_wait(ob, 0));
+  const cli_outbox_entry *out;
+  assert_int_equal(cli_outbox_pending(ob, &out), 1);
+  cli_outbox_written(ob);
+  assert_int_equal(cli_outbox_held(ob), 1);
+  assert_int_equal(cli_outbox_room(ob), 0); /* 1 held, limit 1 */
+  cli_outbox_set_limit(ob, 0);
+  assert_int_equal(cli_outbox_room(ob), 7);
+  cli_outbox_set_limit(ob, 100);
+  assert_int_equal(cli_outbox_room(ob), 7);
+  cli_outbox_free(ob);
+  (void)state;
+}
+
 static void test_wait_times_out(void **state) {
   cli_outbox *ob = cli_outbox_new(2);
   assert_non_null(ob);
@@ -242,6 +270,7 @@ static void test_free_owed(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       TU_TEST(test_hold_and_write),
+      TU_TEST(test_soft_limit),
       TU_TEST(test_wait_times_out),
       TU_TEST(test_put_wakes_wait),
       TU_TEST(test_stop_wakes_once),

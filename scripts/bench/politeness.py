@@ -43,7 +43,7 @@ BASE_FP = os.environ.get("BASE_FP", "")    # another build's fetchpool, for targ
 TMO = float(os.environ.get("TMO", "60" if QUICK else "300"))
 BUDGET = float(os.environ.get("BUDGET", "300" if QUICK else "5400"))
 THREADS = [int(x) for x in os.environ.get("THREADS", "16 64" if QUICK else "4 16 64 256").split()]
-TARGETS = [int(x) for x in os.environ.get("TARGETS", "1 2 3 4 5 6 7 8").split()]
+TARGETS = [int(x) for x in os.environ.get("TARGETS", "1 2 3 4 5 6 7 8 9").split()]
 ENGINES = os.environ.get("ENGINES", "threads").split()
 NA = "n/a: option missing in this build"
 
@@ -60,6 +60,7 @@ T45_JOBS = scaled(2000, 400)
 T6_JOBS, T6_STEP = scaled(4000, 2000), scaled(3.0, 1.5)
 T7_PER_HOST = scaled(500, 200)
 T8_TINY, T8_SLEEP = scaled(20000, 5000), scaled(10000, 2000)
+T9_JOBS = scaled(2000, 600)        # through Redis to 3 workers
 
 started = time.monotonic()
 os.makedirs(os.path.join(OUT, "logs"), exist_ok=True)
@@ -665,10 +666,136 @@ def target8():
           "cell with another build, for the fixed path's CPU).", head, rows)
 
 
+# ---------------------------------------------------------------- target 9
+class Redis:
+    """A throwaway redis-server on an ephemeral loopback port, no persistence."""
+
+    def __init__(self, workdir):
+        import socket
+        with socket.socket() as sk:
+            sk.bind(("127.0.0.1", 0))
+            self.port = sk.getsockname()[1]
+        self.p = subprocess.Popen(["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", workdir],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  stdin=subprocess.DEVNULL)
+        self.url = f"redis://127.0.0.1:{self.port}"
+        for _ in range(100):
+            if subprocess.run(["redis-cli", "-p", str(self.port), "ping"], capture_output=True,
+                              timeout=5).returncode == 0:
+                return
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def run_workers(tag, n, args, urls):
+    """Enqueue urls, run n `fetchpool worker --until-empty` with args at once,
+    read the results stream; a dict as run() gives (wall: first start to last exit)."""
+    safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in tag)
+    jobs = os.path.join(OUT, "jobs", safe + ".txt")
+    with open(jobs, "w") as f:
+        f.write("\n".join(urls) + "\n")
+    work = os.path.join(OUT, "logs", safe + ".redis")
+    os.makedirs(work, exist_ok=True)
+    rd = Redis(work)
+    try:
+        r = ["--redis", rd.url, "--stream", "t9"]
+        subprocess.run([FP, "enqueue", *r, jobs], check=True, capture_output=True, timeout=60)
+        cmds = [[FP, "worker", *r, "--group", "g", "--consumer", f"w{i}", "--until-empty", *args]
+                for i in range(n)]
+        with open(os.path.join(OUT, "logs", safe + ".cmd"), "w") as f:
+            f.write("\n".join(" ".join(c) for c in cmds) + "\n")
+        errs = [open(os.path.join(OUT, "logs", f"{safe}.w{i}.stderr"), "w") for i in range(n)]
+        t0 = time.monotonic()
+        ps = [subprocess.Popen(c, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=e)
+              for c, e in zip(cmds, errs)]
+        timed_out = False
+        for p in ps:
+            try:
+                p.wait(max(1.0, TMO - (time.monotonic() - t0)))
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                p.kill()
+                p.wait()
+        wall = time.monotonic() - t0
+        for e in errs:
+            e.close()
+        out = subprocess.run([FP, "results", *r], capture_output=True, text=True, timeout=60).stdout
+    finally:
+        rd.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    recs = []
+    for line in out.splitlines():
+        try:
+            x = json.loads(line)
+        except ValueError:
+            continue
+        recs.append({"ms": float(x.get("elapsed_ms") or 0), "ok": bool(x.get("ok")),
+                     "attempts": int(x.get("attempts") or 0), "consumer": x.get("consumer")})
+    rcs = [p.returncode for p in ps]
+    res = {"tag": tag, "rc": "timeout" if timed_out else max(rcs, key=abs), "wall": wall,
+           "jobs": len(urls), "records": len(recs), "ok": sum(x["ok"] for x in recs), "cpu_us": None,
+           "median": quantile([x["ms"] for x in recs], 0.5), "p99": quantile([x["ms"] for x in recs], 0.99),
+           "extra": sum(max(0, x["attempts"] - 1) for x in recs), "recs": recs, "stats": None,
+           "hosts": {}, "per_worker": [sum(x["consumer"] == f"w{i}" for x in recs) for i in range(n)]}
+    log(f"{tag}: rc {res['rc']}, {res['ok']}/{len(urls)} ok, wall {wall:.2f} s, per worker {res['per_worker']}")
+    return res
+
+
+def target9():
+    head = ["mode", "row", "wall s", "median ms", "p99 ms", "median / no-load", "429s",
+            "429s / requests", "server max in flight", "jobs per worker", "ok"]
+    rows = []
+    if not shutil.which("redis-server"):
+        table("Target W: three workers, one API", "not run: no redis-server.", head, [])
+        return
+    nl = no_load()
+    cells = [(1, "1 worker -t 16", ["-t", "16"]), (3, "3 workers -t 16", ["-t", "16"]),
+             (3, "3 workers -t 5", ["-t", "5"]),
+             (1, "1 worker -t auto", ["-t", "auto"] if HAS["auto"] else None),
+             (3, "3 workers -t auto", ["-t", "auto"] if HAS["auto"] else None)]
+    for mode, extra in (("queue", []), ("shed", ["--retries", "8"])):
+        for n, label, args in cells:
+            if args is None:
+                rows.append([mode, label, NA] + [""] * (len(head) - 3))
+                continue
+            if over_budget():
+                rows.append([mode, *budget_row(f"{label} ({mode})", len(head) - 1)])
+                continue
+            srv = Server()
+            try:
+                res = run_workers(f"t9 {mode} {label}", n, [*args, *extra],
+                                  [srv.url("127.0.0.1", f"/cap/t9?c=16&ms=50&mode={mode}")] * T9_JOBS)
+                st = srv.json("/cap-stats/t9")
+            finally:
+                srv.stop()
+            record(9, f"{mode} {label}", res, f"server {json.dumps({k: st[k] for k in ('served', 'shed', 'max_inflight')})}")
+            sent = st["served"] + st["shed"]
+            rows.append([mode, label, f1(res["wall"]), f1(res["median"], 1), f1(res["p99"], 1),
+                         f1(res["median"] / nl if res["median"] and nl else None), st["shed"],
+                         f1(st["shed"] / sent if sent else None, 3), st["max_inflight"],
+                         " / ".join(map(str, res["per_worker"])), ok_text(res)])
+    table("Target W: `fetchpool worker` x 3 against one API of capacity 16",
+          f"{T9_JOBS} jobs through Redis Streams to `/cap/t9?c=16&ms=50` (queueing; shedding with "
+          "`--retries 8`), the workers started together with `--until-empty`; each worker keeps its own "
+          f"limits. Ideal wall {T9_JOBS / 16 * 0.05:.2f} s (16 at once, 50 ms). No-load latency "
+          f"{f1(nl, 1)} ms.", head, rows)
+
+
 def main():
     log(f"quick={int(QUICK)} threads={THREADS} engines={ENGINES} targets={TARGETS} out={OUT}")
     funcs = {1: target1, 2: target2, 3: target3, 4: target4, 5: target5, 6: target6, 7: target7,
-             8: target8}
+             8: target8, 9: target9}
     for t in TARGETS:
         try:
             funcs[t]()

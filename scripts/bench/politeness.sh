@@ -14,7 +14,8 @@
 #   QUICK=1     sanity mode: -t 16 and 64 only, smaller job counts (~3 min)
 #   THREADS     fixed thread counts ["4 16 64 256"; QUICK: "16 64"]
 #               (target 6 adds 8 and 32, target 8 uses 64 and 500)
-#   TARGETS     which targets ["1 2 3 4 5 6 7 8"]
+#   TARGETS     which targets ["1 2 3 4 5 6 7 8 9"]; 9 is three
+#               `fetchpool worker`s through Redis against one API
 #   ENGINES     fetchpool engines ["threads"; e.g. "threads multi hybrid"]
 #   TMO         seconds before a run is killed [300; QUICK: 60]
 #   BUDGET      seconds of measuring, after which cells are skipped and
@@ -34,7 +35,7 @@ BUILD=${BUILD:-build}
 OUT=${OUT:-bench/results-politeness}
 QUICK=${QUICK:-0}
 case "$QUICK" in 0 | "" | no | false) QUICK=0 ;; *) QUICK=1 ;; esac
-TARGETS=${TARGETS:-"1 2 3 4 5 6 7 8"}
+TARGETS=${TARGETS:-"1 2 3 4 5 6 7 8 9"}
 
 log() { printf '[politeness %4ds] %s\n' "$SECONDS" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -44,6 +45,7 @@ need=()
 [ -x /usr/bin/python3 ] || need+=(python3)
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 command -v curl >/dev/null || need+=(curl)
+command -v redis-server >/dev/null || need+=(redis-server)
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]} (apt)"
   sudo=""

@@ -48,6 +48,8 @@
 #define READ_EVERY_MIN 0.05   /* jobs held: next read after one that found jobs */
 #define READ_EVERY_MAX 0.4    /* ... doubling up to this after empty ones */
 #define BACKOFF_MIN 0.1       /* reconnect waits double from this */
+#define AUTO_MIN_HELD 32      /* -t auto: jobs held at least (hosts new to the limit) */
+#define AUTO_HOSTS_SEEN 64    /* -t auto: hosts summed; more: hold to capacity */
 #define BACKOFF_MAX 5.0
 
 typedef struct consumer {
@@ -138,6 +140,20 @@ static int reconnect(consumer *w, bool *announced) {
   return -1;
 }
 
+/* -t auto: jobs worth holding now, twice what the hosts' limits let run
+ * (at least AUTO_MIN_HELD), so that a worker whose hosts take few at once
+ * does not take (up to 2 x --max-threads) jobs that other workers of the
+ * group could run. Many hosts: the whole capacity. */
+static size_t auto_read_ahead(consumer *w) {
+  fp_host_info hosts[AUTO_HOSTS_SEEN];
+  size_t n = fp_executor_hosts(w->ex, hosts, AUTO_HOSTS_SEEN), sum = 0;
+  if (n > AUTO_HOSTS_SEEN)
+    return 0; /* capacity */
+  for (size_t i = 0; i < n; i++)
+    sum += hosts[i].limit;
+  return 2 * sum > AUTO_MIN_HELD ? 2 * sum : AUTO_MIN_HELD;
+}
+
 /* When to try Redis again after a failure, doubling *backoff: full
  * jitter, so workers that lost the same server do not return at once. */
 static double retry_time(double *backoff) {
@@ -201,6 +217,8 @@ static void serve(consumer *w) {
         continue;
       next_beat = now + beat_every;
     }
+    if (o->threads_auto)
+      cli_outbox_set_limit(w->outbox, auto_read_ahead(w));
     if (stopping || !cli_outbox_room(w->outbox)) {
       wake = next_beat; /* and records, which wake the wait */
       continue;

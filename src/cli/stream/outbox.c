@@ -28,6 +28,7 @@ typedef struct place {
 struct cli_outbox {
   /* the loop's thread only */
   size_t capacity;
+  size_t limit; /* soft: at most this many held (<= capacity) */
   place *places;
   size_t *free_places; /* stack of free place numbers */
   size_t nfree;
@@ -47,7 +48,7 @@ cli_outbox *cli_outbox_new(size_t capacity) {
   cli_outbox *ob = calloc(1, sizeof *ob);
   if (!ob)
     return NULL;
-  ob->capacity = capacity;
+  ob->capacity = ob->limit = capacity;
   ob->places = calloc(capacity, sizeof *ob->places);
   ob->free_places = calloc(capacity, sizeof *ob->free_places);
   ob->ids = calloc(capacity, sizeof *ob->ids);
@@ -92,7 +93,14 @@ void cli_outbox_free(cli_outbox *ob) {
   free(ob);
 }
 
-size_t cli_outbox_room(const cli_outbox *ob) { return ob->nfree; }
+size_t cli_outbox_room(const cli_outbox *ob) {
+  size_t held = ob->capacity - ob->nfree;
+  return held < ob->limit ? ob->limit - held : 0;
+}
+
+void cli_outbox_set_limit(cli_outbox *ob, size_t limit) {
+  ob->limit = limit && limit < ob->capacity ? limit : ob->capacity;
+}
 
 size_t cli_outbox_held(const cli_outbox *ob) { return ob->capacity - ob->nfree; }
 

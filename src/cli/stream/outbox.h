@@ -28,8 +28,11 @@ void cli_outbox_free(cli_outbox *ob);
 
 /* ---- the loop's thread only: held jobs ---- */
 
-/* How many more jobs it can hold. */
+/* How many more jobs it can hold: below capacity and the soft limit. */
 size_t cli_outbox_room(const cli_outbox *ob);
+/* Hold at most limit jobs from now on (0 or above capacity: capacity);
+ * jobs held beyond it stay held, and no more are taken until below it. */
+void cli_outbox_set_limit(cli_outbox *ob, size_t limit);
 /* Jobs held: started, and their record or hand-back not yet written. */
 size_t cli_outbox_held(const cli_outbox *ob);
 /* Whether the job of stream entry id is held. */
