@@ -54,26 +54,10 @@ static fp_request *on_host(const char *name, const char *path) {
   return req;
 }
 
-static fp_future *submit(fp_executor *ex, fp_request *req) {
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit(ex, req, &err);
-  fp_request_decref(req);
-  if (!f)
-    fail_msg("submit: %s", err.text);
-  return f;
-}
-
-static const fp_response *result(fp_future *f) {
-  const fp_response *resp = NULL;
-  assert_int_equal(fp_future_result(f, 60.0, &resp), FP_OK);
-  assert_non_null(resp);
-  return resp;
-}
-
 /* A number the server answers at path (a probe on 127.0.0.1). */
 static long server_number(fp_executor *probe, const char *path) {
-  fp_future *f = submit(probe, tu_request("%s", path));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(probe, tu_request("%s", path));
+  const fp_response *resp = tu_result(f);
   assert_int_equal(fp_response_status(resp), 200);
   long n = atol(fp_response_body(resp, NULL));
   fp_future_decref(f);
@@ -130,9 +114,9 @@ static void test_slow_host_holds_nobody_back(void **state) {
     snprintf(path, sizeof path, "/concurrency/hol-%s?ms=%d", engine_names[e], ms);
     double t0 = tu_now();
     for (int i = 0; i < SLOW; i++)
-      slow[i] = submit(ex, on_host("slow.test", path));
+      slow[i] = tu_submit_req(ex, on_host("slow.test", path));
     for (int i = 0; i < FAST; i++)
-      fast[i] = submit(ex, on_host("fast.test", "/hello"));
+      fast[i] = tu_submit_req(ex, on_host("fast.test", "/hello"));
     assert_int_equal(fp_wait(fast, FAST, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
     double took = tu_now() - t0;
     size_t slow_done = count_done(slow, SLOW);
@@ -140,12 +124,12 @@ static void test_slow_host_holds_nobody_back(void **state) {
                   engine_names[e], took, slow_done);
     assert_true(slow_done <= 2);
     for (int i = 0; i < FAST; i++) {
-      assert_int_equal(fp_response_status(result(fast[i])), 200);
+      assert_int_equal(fp_response_status(tu_result(fast[i])), 200);
       fp_future_decref(fast[i]);
     }
     assert_int_equal(fp_wait(slow, SLOW, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
     for (int i = 0; i < SLOW; i++) {
-      assert_int_equal(fp_response_status(result(slow[i])), 200);
+      assert_int_equal(fp_response_status(tu_result(slow[i])), 200);
       fp_future_decref(slow[i]);
     }
     snprintf(name, sizeof name, "/concurrency-max/hol-%s", engine_names[e]);
@@ -175,16 +159,16 @@ static void test_cooldown_pauses_only_its_host(void **state) {
     fp_executor *ex = executor((opts){.threads = 4, .engine = engines[e]});
     snprintf(path, sizeof path, "/flaky/cool-%s?fail=1&status=429&retry_after=1",
              engine_names[e]);
-    fp_future *first = submit(ex, on_host("cool.test", path));
-    assert_int_equal(fp_response_status(result(first)), 429);
+    fp_future *first = tu_submit_req(ex, on_host("cool.test", path));
+    assert_int_equal(fp_response_status(tu_result(first)), 429);
     double t429 = tu_now();
     fp_future_decref(first);
     fp_future *a[3], *b[3];
     for (int i = 0; i < 3; i++)
-      a[i] = submit(ex, on_host("cool.test", path));
+      a[i] = tu_submit_req(ex, on_host("cool.test", path));
     wait_parked(ex, "cool.test", 3); /* holding no worker */
     for (int i = 0; i < 3; i++)
-      b[i] = submit(ex, on_host("other.test", "/hello"));
+      b[i] = tu_submit_req(ex, on_host("other.test", "/hello"));
     assert_int_equal(fp_wait(b, 3, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
     double b_done = tu_now();
     fp_host_info c = host_info(ex, "cool.test");
@@ -200,8 +184,8 @@ static void test_cooldown_pauses_only_its_host(void **state) {
                   engine_names[e], b_done - t429, a_done);
     assert_true(a_done >= 0.95);
     for (int i = 0; i < 3; i++) {
-      assert_int_equal(fp_response_status(result(a[i])), 200);
-      assert_int_equal(fp_response_status(result(b[i])), 200);
+      assert_int_equal(fp_response_status(tu_result(a[i])), 200);
+      assert_int_equal(fp_response_status(tu_result(b[i])), 200);
       fp_future_decref(a[i]);
       fp_future_decref(b[i]);
     }
@@ -236,11 +220,11 @@ static void test_cooldown_off(void **state) {
   fp_executor *ex = fp_executor_new(&eo, NULL);
   assert_non_null(ex);
   fp_future *first =
-      submit(ex, on_host("nocool.test", "/flaky/nocool?fail=1&status=429&retry_after=5"));
-  assert_int_equal(fp_response_status(result(first)), 429);
+      tu_submit_req(ex, on_host("nocool.test", "/flaky/nocool?fail=1&status=429&retry_after=5"));
+  assert_int_equal(fp_response_status(tu_result(first)), 429);
   double t0 = tu_now();
-  fp_future *next = submit(ex, on_host("nocool.test", "/flaky/nocool"));
-  assert_int_equal(fp_response_status(result(next)), 200);
+  fp_future *next = tu_submit_req(ex, on_host("nocool.test", "/flaky/nocool"));
+  assert_int_equal(fp_response_status(tu_result(next)), 200);
   assert_true(tu_now() - t0 < 4.0);
   fp_host_info c = host_info(ex, "nocool.test");
   assert_int_equal(c.overloads, 1);
@@ -265,12 +249,12 @@ static void test_per_host_rate_paces_each_host(void **state) {
     double t0 = tu_now();
     for (int i = 0; i < 2 * N; i++) {
       snprintf(path, sizeof path, "/flaky/rate-%s-%d?fail=0", engine_names[e], i / N);
-      fs[i] = submit(ex, on_host(i < N ? "ra.test" : "rb.test", path));
+      fs[i] = tu_submit_req(ex, on_host(i < N ? "ra.test" : "rb.test", path));
     }
     assert_int_equal(fp_wait(fs, 2 * N, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
     double took = tu_now() - t0;
     for (int i = 0; i < 2 * N; i++) {
-      assert_int_equal(fp_response_status(result(fs[i])), 200);
+      assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
       fp_future_decref(fs[i]);
     }
     for (int h = 0; h < 2; h++) {
@@ -296,7 +280,7 @@ static void test_max_parked_blocks_submit(void **state) {
   fp_executor *ex = executor((opts){.threads = 2, .per_host = 1, .capacity = 1, .max_parked = 3});
   fp_future *fs[4];
   for (int i = 0; i < 4; i++)
-    fs[i] = submit(ex, on_host("busy.test", "/delay/300"));
+    fs[i] = tu_submit_req(ex, on_host("busy.test", "/delay/300"));
   wait_parked(ex, "busy.test", 3);
   fp_error err = {0};
   fp_request *other = on_host("idle.test", "/hello");
@@ -306,11 +290,11 @@ static void test_max_parked_blocks_submit(void **state) {
   fp_future *of = fp_executor_submit_timeout(ex, other, 30.0, &err);
   assert_non_null(of);
   fp_request_decref(other);
-  assert_int_equal(fp_response_status(result(of)), 200);
+  assert_int_equal(fp_response_status(tu_result(of)), 200);
   fp_future_decref(of);
   assert_int_equal(fp_wait(fs, 4, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
   for (int i = 0; i < 4; i++) {
-    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
     fp_future_decref(fs[i]);
   }
   fp_executor_free(ex);
@@ -336,12 +320,12 @@ static void test_abort_and_cancel_end_cooling_jobs(void **state) {
       char path[128];
       snprintf(path, sizeof path, "/flaky/end-%s-%d?fail=1&status=503&retry_after=20",
                engine_names[e], how);
-      fp_future *first = submit(ex, on_host("end.test", path));
-      assert_int_equal(fp_response_status(result(first)), 503);
+      fp_future *first = tu_submit_req(ex, on_host("end.test", path));
+      assert_int_equal(fp_response_status(tu_result(first)), 503);
       fp_future_decref(first);
       fp_future *fs[3];
       for (int i = 0; i < 3; i++)
-        fs[i] = submit(ex, on_host("end.test", path));
+        fs[i] = tu_submit_req(ex, on_host("end.test", path));
       wait_parked(ex, "end.test", 3);
       double t0 = tu_now();
       if (how == 0)
@@ -394,9 +378,9 @@ static void test_auto_pool_grows_on_demand(void **state) {
   assert_int_equal(fp_executor_threads(ex), 64);
   fp_future *fs[3 * EACH];
   for (int i = 0; i < ONE; i++)
-    fs[i] = submit(ex, on_host("one.test", "/delay/100"));
+    fs[i] = tu_submit_req(ex, on_host("one.test", "/delay/100"));
   for (int i = 0; i < ONE; i++) {
-    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
     fp_future_decref(fs[i]);
   }
   size_t few = named_threads("grow1");
@@ -408,9 +392,9 @@ static void test_auto_pool_grows_on_demand(void **state) {
                        .prefix = "grow3"});
   static const char *const names[] = {"a.test", "b.test", "c.test"};
   for (int i = 0; i < 3 * EACH; i++)
-    fs[i] = submit(ex, on_host(names[i % 3], "/delay/200"));
+    fs[i] = tu_submit_req(ex, on_host(names[i % 3], "/delay/200"));
   for (int i = 0; i < 3 * EACH; i++) {
-    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
     fp_future_decref(fs[i]);
   }
   size_t more = named_threads("grow3");

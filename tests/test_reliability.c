@@ -41,26 +41,8 @@ static fp_request *retrying(fp_request *req, unsigned max, double base, double m
   return req;
 }
 
-/* Submit req (and drop the caller's reference to it). */
-static fp_future *submit(fp_executor *ex, fp_request *req) {
-  fp_error err = {0};
-  fp_future *f = fp_executor_submit(ex, req, &err);
-  fp_request_decref(req);
-  if (!f)
-    fail_msg("submit: %s", err.text);
-  return f;
-}
-
-/* The response of a finished future (waits, bounded). */
-static const fp_response *result(fp_future *f) {
-  const fp_response *resp = NULL;
-  assert_int_equal(fp_future_result(f, 60.0, &resp), FP_OK);
-  assert_non_null(resp);
-  return resp;
-}
-
 static void assert_error(fp_future *f, int code) {
-  const fp_response *resp = result(f);
+  const fp_response *resp = tu_result(f);
   if (fp_response_error(resp) != code)
     fail_msg("error %s (%s), want %s", fp_code_name(fp_response_error(resp)),
              fp_response_error_message(resp), fp_code_name(code));
@@ -88,8 +70,8 @@ static long server_number(fp_executor *ex, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(path, sizeof path, fmt, ap);
   va_end(ap);
-  fp_future *f = submit(ex, tu_request("%s", path));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, tu_request("%s", path));
+  const fp_response *resp = tu_result(f);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
   long n = atol(fp_response_body(resp, NULL));
@@ -163,8 +145,8 @@ static void count_callback(fp_future *f, void *userdata) {
 static void test_retry_then_ok(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/ok1?fail=1"), 3, 0.05, 1));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/ok1?fail=1"), 3, 0.05, 1));
+  const fp_response *resp = tu_result(f);
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 200);
   assert_string_equal(fp_response_body(resp, NULL), "ok after 1");
@@ -175,8 +157,8 @@ static void test_retry_then_ok(void **state) {
   fp_future_decref(f);
 
   /* three failures, three retries: the fourth attempt succeeds */
-  f = submit(ex, retrying(tu_request("/flaky/ok3?fail=3&status=502"), 3, 0.02, 0.1));
-  resp = result(f);
+  f = tu_submit_req(ex, retrying(tu_request("/flaky/ok3?fail=3&status=502"), 3, 0.02, 0.1));
+  resp = tu_result(f);
   assert_int_equal(fp_response_status(resp), 200);
   assert_string_equal(fp_response_body(resp, NULL), "ok after 3");
   assert_int_equal(fp_response_attempts(resp), 4);
@@ -190,8 +172,8 @@ static void test_retry_after_seconds(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
   double t0 = tu_now();
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/ra1?fail=1&retry_after=1"), 1, 0.01, 30));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/ra1?fail=1&retry_after=1"), 1, 0.01, 30));
+  const fp_response *resp = tu_result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: 1 took %.3f s (elapsed %.3f s)\n", took, fp_response_elapsed(resp));
   assert_int_equal(fp_response_status(resp), 200);
@@ -209,8 +191,8 @@ static void test_retry_after_capped(void **state) {
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
   double t0 = tu_now();
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/ra2?fail=1&retry_after=5"), 1, 0.01, 0.2));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/ra2?fail=1&retry_after=5"), 1, 0.01, 0.2));
+  const fp_response *resp = tu_result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: 5 with max_wait 0.2 took %.3f s\n", took);
   assert_int_equal(fp_response_status(resp), 200);
@@ -227,9 +209,9 @@ static void test_retry_after_http_date(void **state) {
   fp_executor *ex = executor(2, 0, 0, 0);
   wait_fresh_second();
   double t0 = tu_now();
-  fp_future *f = submit(
+  fp_future *f = tu_submit_req(
       ex, retrying(tu_request("/flaky/ra3?fail=1&status=429&retry_after=date%%2B1"), 1, 0.01, 30));
-  const fp_response *resp = result(f);
+  const fp_response *resp = tu_result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: <now + 1 s as HTTP-date> took %.3f s\n", took);
   assert_int_equal(fp_response_status(resp), 200);
@@ -244,8 +226,8 @@ static void test_retry_after_http_date(void **state) {
 static void test_retries_exhausted(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/ex1?fail=10"), 2, 0.01, 0.05));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/ex1?fail=10"), 2, 0.01, 0.05));
+  const fp_response *resp = tu_result(f);
   /* the last attempt's response is the result */
   assert_int_equal(fp_response_error(resp), FP_OK);
   assert_int_equal(fp_response_status(resp), 503);
@@ -257,8 +239,8 @@ static void test_retries_exhausted(void **state) {
   fp_future_decref(f);
 
   /* a status outside the retried set is final at once */
-  f = submit(ex, retrying(tu_request("/flaky/ex2?fail=1&status=500"), 5, 0.01, 0.05));
-  resp = result(f);
+  f = tu_submit_req(ex, retrying(tu_request("/flaky/ex2?fail=1&status=500"), 5, 0.01, 0.05));
+  resp = tu_result(f);
   assert_int_equal(fp_response_status(resp), 500);
   assert_int_equal(fp_response_attempts(resp), 1);
   assert_int_equal(server_number(ex, "/flaky-count/ex2"), 1);
@@ -269,8 +251,8 @@ static void test_retries_exhausted(void **state) {
 static void test_no_retry_by_default(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, tu_request("/flaky/nr1?fail=1&retry_after=0"));
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, tu_request("/flaky/nr1?fail=1&retry_after=0"));
+  const fp_response *resp = tu_result(f);
   assert_int_equal(fp_response_status(resp), 503);
   assert_string_equal(fp_response_body(resp, NULL), "fail 1");
   assert_int_equal(fp_response_attempts(resp), 1);
@@ -288,10 +270,10 @@ static void test_connect_refused_retried(void **state) {
   snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
   fp_executor *ex = executor(2, 0, 0, 0);
   fp_request *req = fp_request_new(url);
-  fp_future *f = submit(ex, retrying(req, 2, 0.01, 0.05));
+  fp_future *f = tu_submit_req(ex, retrying(req, 2, 0.01, 0.05));
   assert_error(f, FP_ERR_CONNECT);
-  assert_int_equal(fp_response_attempts(result(f)), 3);
-  assert_int_equal(fp_response_status(result(f)), 0);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 3);
+  assert_int_equal(fp_response_status(tu_result(f)), 0);
   assert_record(f, "connect", 3, false);
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -305,16 +287,16 @@ static void test_waiting_retry_holds_no_worker(void **state) {
   fp_executor *ex = executor(1, 0, 0, 0);
   no_cooldown = false;
   double t0 = tu_now();
-  fp_future *a = submit(ex, retrying(tu_request("/flaky/hw1?fail=1&retry_after=1"), 1, 0.01, 30));
-  fp_future *b = submit(ex, tu_request("/hello"));
+  fp_future *a = tu_submit_req(ex, retrying(tu_request("/flaky/hw1?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *b = tu_submit_req(ex, tu_request("/hello"));
   /* the only worker is free while A waits for its retry, so B runs now */
   assert_int_equal(fp_future_wait(b, 0.5 * scale), FP_OK);
   double b_done = tu_now() - t0;
   assert_false(fp_future_done(a));
-  const fp_response *resp = result(a);
+  const fp_response *resp = tu_result(a);
   double a_done = tu_now() - t0;
   print_message("B done after %.3f s, A after %.3f s\n", b_done, a_done);
-  assert_int_equal(fp_response_status(result(b)), 200);
+  assert_int_equal(fp_response_status(tu_result(b)), 200);
   assert_int_equal(fp_response_status(resp), 200);
   assert_int_equal(fp_response_attempts(resp), 2);
   assert_true(b_done < 0.5 * scale);
@@ -331,13 +313,13 @@ static void test_waiting_retry_holds_no_host_slot(void **state) {
   fp_executor *ex = executor(2, 0, 1, 0); /* one transfer per host */
   no_cooldown = false;
   double t0 = tu_now();
-  fp_future *a = submit(ex, retrying(tu_request("/flaky/hs1?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *a = tu_submit_req(ex, retrying(tu_request("/flaky/hs1?fail=1&retry_after=1"), 1, 0.01, 30));
   wait_until(retries_waiting, ex, 1);
-  fp_future *b = submit(ex, tu_request("/hello")); /* same host */
+  fp_future *b = tu_submit_req(ex, tu_request("/hello")); /* same host */
   assert_int_equal(fp_future_wait(b, 0.5 * scale), FP_OK);
   assert_false(fp_future_done(a));
-  assert_int_equal(fp_response_status(result(b)), 200);
-  assert_int_equal(fp_response_status(result(a)), 200);
+  assert_int_equal(fp_response_status(tu_result(b)), 200);
+  assert_int_equal(fp_response_status(tu_result(a)), 200);
   assert_true(tu_now() - t0 >= 0.95);
   fp_future_decref(a);
   fp_future_decref(b);
@@ -379,7 +361,7 @@ static void test_retries_run_in_due_order(void **state) {
   fp_future *fs[3];
   for (int i = 0; i < 3; i++) {
     entries[i] = (order_entry){.log = &log, .name = (char)('A' + i)};
-    fs[i] = submit(ex, retrying(tu_request("%s", paths[i]), 1, 0.01, 30));
+    fs[i] = tu_submit_req(ex, retrying(tu_request("%s", paths[i]), 1, 0.01, 30));
     assert_int_equal(fp_future_add_done_callback(fs[i], log_order, &entries[i]), FP_OK);
   }
   assert_int_equal(fp_wait(fs, 3, 30.0, FP_ALL_COMPLETED, NULL), FP_OK);
@@ -388,8 +370,8 @@ static void test_retries_run_in_due_order(void **state) {
   fp_executor_free(ex);
   assert_string_equal(log.order, "BCA");
   for (int i = 0; i < 3; i++) {
-    assert_int_equal(fp_response_status(result(fs[i])), 200);
-    assert_int_equal(fp_response_attempts(result(fs[i])), 2);
+    assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
+    assert_int_equal(fp_response_attempts(tu_result(fs[i])), 2);
     fp_future_decref(fs[i]);
   }
   pthread_mutex_destroy(&log.mu);
@@ -399,9 +381,9 @@ static void test_network_error_retried(void **state) {
   (void)state;
   fp_executor *ex = executor(2, 0, 0, 0);
   /* the body is cut off halfway, every time */
-  fp_future *f = submit(ex, retrying(tu_request("/close-mid-body?bytes=1000"), 2, 0.01, 0.05));
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/close-mid-body?bytes=1000"), 2, 0.01, 0.05));
   assert_error(f, FP_ERR_NETWORK);
-  assert_int_equal(fp_response_attempts(result(f)), 3);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 3);
   assert_record(f, "network", 3, false);
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -419,7 +401,7 @@ static void test_rate_limit_100_jobs(void **state) {
   atomic_init(&done, 0);
   double t0 = tu_now();
   for (int i = 0; i < N; i++) {
-    fs[i] = submit(ex, tu_request("/hello"));
+    fs[i] = tu_submit_req(ex, tu_request("/hello"));
     assert_int_equal(fp_future_add_done_callback(fs[i], count_callback, &done), FP_OK);
   }
   /* tokens at 0, 50, ..., 1000 ms: never more than 21 by the 1 s mark */
@@ -433,7 +415,7 @@ static void test_rate_limit_100_jobs(void **state) {
   assert_true(took >= 4.95 * 0.95);
   assert_true(took <= 4.95 * 1.05 + 0.25 * (scale - 1));
   for (int i = 0; i < N; i++) {
-    assert_int_equal(fp_response_status(result(fs[i])), 200);
+    assert_int_equal(fp_response_status(tu_result(fs[i])), 200);
     fp_future_decref(fs[i]);
   }
   fp_executor_free(ex);
@@ -446,7 +428,7 @@ static void test_rate_limit_slow(void **state) {
   fp_future *fs[3];
   double t0 = tu_now();
   for (int i = 0; i < 3; i++)
-    fs[i] = submit(ex, tu_request("/hello"));
+    fs[i] = tu_submit_req(ex, tu_request("/hello"));
   /* one goes at once (which one is up to the workers that popped them
    * together), the next only 2 s later */
   bool done[3];
@@ -477,14 +459,14 @@ static void test_per_host_limit(void **state) {
   double t0 = tu_now();
   /* all of host a first: its parked jobs must not hold up host b */
   for (int i = 0; i < N; i++)
-    fs[i] = submit(ex, tu_request("/concurrency/pha?ms=200"));
+    fs[i] = tu_submit_req(ex, tu_request("/concurrency/pha?ms=200"));
   for (int i = 0; i < N; i++) {
     char url[128];
     snprintf(url, sizeof url, "http://localhost:%u/concurrency/phb?ms=200",
              (unsigned)ts_port(tu_server));
     fp_request *req = fp_request_new(url);
     assert_non_null(req);
-    fs[N + i] = submit(ex, req);
+    fs[N + i] = tu_submit_req(ex, req);
   }
   assert_int_equal(fp_wait(fs, 2 * N, 60.0, FP_ALL_COMPLETED, NULL), FP_OK);
   double took = tu_now() - t0;
@@ -498,7 +480,7 @@ static void test_per_host_limit(void **state) {
   assert_true(took >= 1.2 - 0.01);
   assert_true(took < 1.2 + 0.6 * scale);
   for (int i = 0; i < 2 * N; i++) {
-    const fp_response *resp = result(fs[i]);
+    const fp_response *resp = tu_result(fs[i]);
     assert_int_equal(fp_response_error(resp), FP_OK);
     assert_string_equal(fp_response_body(resp, NULL), "held 200");
     fp_future_decref(fs[i]);
@@ -516,7 +498,7 @@ static void test_parked_jobs_capacity_and_cancel(void **state) {
   fp_future *fs[3];
   for (int i = 0; i < 3; i++) {
     atomic_init(&calls[i], 0);
-    fs[i] = submit(ex, tu_request("/delay/%d", i == 0 ? 500 : 10));
+    fs[i] = tu_submit_req(ex, tu_request("/delay/%d", i == 0 ? 500 : 10));
     assert_int_equal(fp_future_add_done_callback(fs[i], count_callback, &calls[i]), FP_OK);
     if (i == 0)
       wait_state(fs[0], FP_RUNNING);
@@ -534,14 +516,14 @@ static void test_parked_jobs_capacity_and_cancel(void **state) {
   fp_future *of = fp_executor_submit_timeout(ex, other, 0.1, &err);
   assert_non_null(of);
   fp_request_decref(other);
-  assert_int_equal(fp_response_status(result(of)), 200);
+  assert_int_equal(fp_response_status(tu_result(of)), 200);
   assert_int_equal(fp_future_state(fs[1]), FP_PENDING);
   fp_future_decref(of);
   /* shutdown(cancel) cancels the parked jobs and waits for the running one */
   double t0 = tu_now();
   assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
   assert_true(tu_now() - t0 < 1.0 * scale);
-  assert_int_equal(fp_response_status(result(fs[0])), 200);
+  assert_int_equal(fp_response_status(tu_result(fs[0])), 200);
   assert_record(fs[0], "ok", 1, true);
   for (int i = 1; i < 3; i++) {
     assert_true(fp_future_cancelled(fs[i]));
@@ -565,7 +547,7 @@ static void test_stall_timeout(void **state) {
   fp_request *req = tu_request("/drip?bytes=10&interval_ms=3000");
   assert_int_equal(fp_request_set_stall_timeout(req, 1), FP_OK);
   double t0 = tu_now();
-  fp_future *slow = submit(ex, req);
+  fp_future *slow = tu_submit_req(ex, req);
   /* four bytes a second is above it: the whole body arrives, even when
    * the transfer starts late in a second of the monotonic clock (libcurl's
    * own low-speed check samples once per whole second and took this for
@@ -575,14 +557,14 @@ static void test_stall_timeout(void **state) {
   usleep((useconds_t)((1850000000L - mono.tv_nsec) % 1000000000L / 1000));
   req = tu_request("/drip?bytes=4&interval_ms=250");
   assert_int_equal(fp_request_set_stall_timeout(req, 1), FP_OK);
-  fp_future *ok = submit(ex, req);
+  fp_future *ok = tu_submit_req(ex, req);
   assert_error(slow, FP_ERR_STALL_TIMEOUT);
   double took = tu_now() - t0;
   print_message("stalled after %.3f s\n", took);
   assert_true(took >= 0.9);
   assert_true(took < 2.9); /* before the first byte would have come */
   assert_record(slow, "stall_timeout", 1, false);
-  const fp_response *resp = result(ok);
+  const fp_response *resp = tu_result(ok);
   if (fp_response_error(resp) != FP_OK)
     fail_msg("4 bytes/s with a 1 s stall limit: %s (%s)", fp_code_name(fp_response_error(resp)),
              fp_response_error_message(resp));
@@ -595,7 +577,7 @@ static void test_stall_timeout(void **state) {
   req = tu_request("/drip?bytes=8&interval_ms=1300");
   assert_int_equal(fp_request_set_stall_timeout(req, 2.5), FP_OK);
   t0 = tu_now();
-  fp_future *trickle = submit(ex, req);
+  fp_future *trickle = tu_submit_req(ex, req);
   assert_error(trickle, FP_ERR_STALL_TIMEOUT);
   took = tu_now() - t0;
   print_message("trickle: stalled after %.3f s\n", took);
@@ -610,8 +592,8 @@ static void test_stall_timeout(void **state) {
            (unsigned)ts_raw_port(tu_server));
   req = fp_request_new(redir);
   assert_int_equal(fp_request_set_stall_timeout(req, 1.0), FP_OK);
-  fp_future *redirected = submit(ex, req);
-  resp = result(redirected);
+  fp_future *redirected = tu_submit_req(ex, req);
+  resp = tu_result(redirected);
   if (fp_response_error(resp) != FP_OK)
     fail_msg("5 bytes/s after a redirect with a body: %s (%s)",
              fp_code_name(fp_response_error(resp)), fp_response_error_message(resp));
@@ -625,7 +607,7 @@ static void test_stall_timeout(void **state) {
   req = fp_request_new(url);
   assert_int_equal(fp_request_set_stall_timeout(req, 0.5), FP_OK);
   t0 = tu_now();
-  fp_future *hang = submit(ex, req);
+  fp_future *hang = tu_submit_req(ex, req);
   assert_error(hang, FP_ERR_STALL_TIMEOUT);
   took = tu_now() - t0;
   print_message("silent server: stalled after %.3f s\n", took);
@@ -644,10 +626,10 @@ static void test_timeout_codes_distinct(void **state) {
   fp_request *req = tu_request("/delay/3000");
   assert_int_equal(fp_request_set_timeouts(req, 0.3, 0), FP_OK);
   double t0 = tu_now();
-  fp_future *total = submit(ex, req);
+  fp_future *total = tu_submit_req(ex, req);
   char url[64];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
-  fp_future *refused = submit(ex, fp_request_new(url));
+  fp_future *refused = tu_submit_req(ex, fp_request_new(url));
   assert_error(total, FP_ERR_TIMEOUT);
   assert_true(tu_now() - t0 < 0.3 + 0.5 * scale);
   assert_error(refused, FP_ERR_CONNECT);
@@ -687,7 +669,7 @@ static void test_timeout_spans_retries(void **state) {
     fp_request *req = retrying(fp_request_new(url), 3, 0.01, 0.05);
     assert_int_equal(fp_request_set_timeouts(req, 0.6, 0), FP_OK);
     double t0 = tu_now();
-    fp_future *f = submit(ex, req);
+    fp_future *f = tu_submit_req(ex, req);
     assert_error(f, FP_ERR_TIMEOUT);
     double took = tu_now() - t0;
     print_message("engine %d: timeout 0.6 with 3 retries ended after %.3f s\n", (int)engines[e],
@@ -709,8 +691,8 @@ static void test_retry_wait_past_deadline(void **state) {
   fp_request *req = retrying(tu_request("/flaky/dl1?fail=3&retry_after=5"), 3, 0.01, 30);
   assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
   double t0 = tu_now();
-  fp_future *f = submit(ex, req);
-  const fp_response *resp = result(f);
+  fp_future *f = tu_submit_req(ex, req);
+  const fp_response *resp = tu_result(f);
   double took = tu_now() - t0;
   print_message("Retry-After: 5 past a 1 s timeout: done after %.3f s\n", took);
   assert_int_equal(fp_response_status(resp), 503);
@@ -731,10 +713,10 @@ static void test_last_attempt_gets_time_left(void **state) {
     fp_request *req = retrying(tu_request("/status/503?delay=400"), 5, 0.01, 0.02);
     assert_int_equal(fp_request_set_timeouts(req, 1.0, 0), FP_OK);
     double t0 = tu_now();
-    fp_future *f = submit(ex, req);
+    fp_future *f = tu_submit_req(ex, req);
     assert_error(f, FP_ERR_TIMEOUT);
     double took = tu_now() - t0;
-    unsigned attempts = fp_response_attempts(result(f));
+    unsigned attempts = fp_response_attempts(tu_result(f));
     print_message("engine %d: 0.4 s 503s under a 1 s timeout: %u attempts, %.3f s\n",
                   (int)engines[e], attempts, took);
     assert_true(took >= 0.95);
@@ -757,7 +739,7 @@ static void test_attempt_timeout(void **state) {
   assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
   assert_int_equal(fp_request_set_attempt_timeout(req, -1), FP_ERR_INVALID_ARG);
   double t0 = tu_now();
-  fp_future *f = submit(ex, req);
+  fp_future *f = tu_submit_req(ex, req);
   assert_error(f, FP_ERR_TIMEOUT);
   double took = tu_now() - t0;
   print_message("3 attempts of 0.3 s: %.3f s\n", took);
@@ -771,7 +753,7 @@ static void test_attempt_timeout(void **state) {
   assert_int_equal(fp_request_set_attempt_timeout(req, 0.3), FP_OK);
   assert_int_equal(fp_request_set_timeouts(req, 0.45, 0), FP_OK);
   t0 = tu_now();
-  f = submit(ex, req);
+  f = tu_submit_req(ex, req);
   assert_error(f, FP_ERR_TIMEOUT);
   took = tu_now() - t0;
   assert_record(f, "timeout", 2, false);
@@ -789,7 +771,7 @@ static void test_abort_in_flight(void **state) {
   fp_future *fs[4];
   unsigned long before = ts_requests(tu_server);
   for (int i = 0; i < 4; i++)
-    fs[i] = submit(ex, tu_request("/delay/5000"));
+    fs[i] = tu_submit_req(ex, tu_request("/delay/5000"));
   double end = tu_now() + 10.0 * scale;
   while (ts_requests(tu_server) < before + 4 && tu_now() < end)
     usleep(2000);
@@ -803,7 +785,7 @@ static void test_abort_in_flight(void **state) {
     fp_future_decref(fs[i]);
   }
   /* not shut down, but whatever comes now is cancelled too */
-  fp_future *late = submit(ex, tu_request("/hello"));
+  fp_future *late = tu_submit_req(ex, tu_request("/hello"));
   assert_int_equal(fp_future_wait(late, 5.0 * scale), FP_OK);
   assert_record(late, "cancelled", 0, false);
   fp_future_decref(late);
@@ -821,7 +803,7 @@ static void test_abort_wakes_idle_workers(void **state) {
   fp_future *fs[N];
   unsigned long before = ts_requests(tu_server);
   for (int i = 0; i < N; i++)
-    fs[i] = submit(ex, tu_request("/delay/10000"));
+    fs[i] = tu_submit_req(ex, tu_request("/delay/10000"));
   double end = tu_now() + 10.0 * scale;
   while (ts_requests(tu_server) < before + N && tu_now() < end)
     usleep(2000);
@@ -868,8 +850,8 @@ static void test_abort_keeps_completed_response(void **state) {
     abort_at_end a = {.ex = ex, .want = 100000};
     fp_request *req = tu_request("/bytes/100000");
     assert_int_equal(fp_request_set_sink(req, abort_on_last_byte, &a), FP_OK);
-    fp_future *f = submit(ex, req);
-    const fp_response *resp = result(f);
+    fp_future *f = tu_submit_req(ex, req);
+    const fp_response *resp = tu_result(f);
     if (fp_response_error(resp) != FP_OK)
       fail_msg("engine %d: %s (%s)", (int)engines[e], fp_code_name(fp_response_error(resp)),
                fp_response_error_message(resp));
@@ -878,7 +860,7 @@ static void test_abort_keeps_completed_response(void **state) {
     assert_record(f, "ok", 1, true);
     fp_future_decref(f);
     /* the abort did happen: what comes next is cancelled */
-    fp_future *late = submit(ex, tu_request("/hello"));
+    fp_future *late = tu_submit_req(ex, tu_request("/hello"));
     assert_int_equal(fp_future_wait(late, 5.0 * tu_time_scale()), FP_OK);
     assert_record(late, "cancelled", 0, false);
     fp_future_decref(late);
@@ -892,7 +874,7 @@ static void test_abort_waiting_retry(void **state) {
   fp_executor *ex = executor(2, 0, 0, 0);
   atomic_int calls;
   atomic_init(&calls, 0);
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/ab1?fail=1&retry_after=10"), 1, 0.01, 30));
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/ab1?fail=1&retry_after=10"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
@@ -900,7 +882,7 @@ static void test_abort_waiting_retry(void **state) {
   assert_int_equal(fp_future_wait(f, 0.5 * scale), FP_OK);
   print_message("waiting retry aborted in %.3f s\n", tu_now() - t0);
   assert_error(f, FP_ERR_CANCELLED);
-  assert_int_equal(fp_response_attempts(result(f)), 1);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 1);
   assert_record(f, "cancelled", 1, false);
   fp_future_decref(f);
   fp_executor_free(ex); /* the worker ran the callback before it exited */
@@ -919,7 +901,7 @@ static void test_abort_interrupts_rate_wait(void **state) {
   fp_executor *ex = executor(2, 1.0 / 60, 0, 0);
   fp_future *fs[3];
   for (int i = 0; i < 3; i++)
-    fs[i] = submit(ex, tu_request("/hello"));
+    fs[i] = tu_submit_req(ex, tu_request("/hello"));
   assert_int_equal(fp_future_wait(fs[0], 2.0 * scale), FP_OK);
   wait_state(fs[1], FP_RUNNING); /* holding its worker, waiting for a token */
   double t0 = tu_now();
@@ -929,7 +911,7 @@ static void test_abort_interrupts_rate_wait(void **state) {
   assert_int_equal(fp_wait(fs, 3, 5.0 * scale, FP_ALL_COMPLETED, NULL), FP_OK);
   print_message("rate wait aborted in %.3f s\n", tu_now() - t0);
   assert_true(tu_now() - t0 < 5.0 * scale);
-  assert_int_equal(fp_response_status(result(fs[0])), 200);
+  assert_int_equal(fp_response_status(tu_result(fs[0])), 200);
   for (int i = 1; i < 3; i++) {
     json_t *rec = fp_future_record(fs[i], 0);
     assert_string_equal(json_string_value(json_object_get(json_object_get(rec, "error"), "code")),
@@ -952,7 +934,7 @@ static void test_shutdown_cancel_interrupts_rate_wait(void **state) {
   fp_executor *ex = executor(2, 1.0 / 60, 0, 0);
   fp_future *fs[3];
   for (int i = 0; i < 3; i++)
-    fs[i] = submit(ex, tu_request("/hello"));
+    fs[i] = tu_submit_req(ex, tu_request("/hello"));
   assert_int_equal(fp_future_wait(fs[0], 2.0 * scale), FP_OK);
   wait_state(fs[1], FP_RUNNING); /* holding its worker, waiting for a token */
   unsigned long before = ts_requests(tu_server);
@@ -960,7 +942,7 @@ static void test_shutdown_cancel_interrupts_rate_wait(void **state) {
   assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
   assert_true(tu_now() - t0 < 1.0 * scale);
   assert_int_equal(ts_requests(tu_server), before);
-  assert_int_equal(fp_response_status(result(fs[0])), 200);
+  assert_int_equal(fp_response_status(tu_result(fs[0])), 200);
   /* fs[1] was taken (finished as cancelled), fs[2] taken too or still
    * queued (cancelled, no response): either way a cancelled record */
   for (int i = 1; i < 3; i++) {
@@ -978,7 +960,7 @@ static void test_shutdown_cancel_waiting_retry(void **state) {
   fp_executor *ex = executor(2, 0, 0, 0);
   atomic_int calls;
   atomic_init(&calls, 0);
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/sd1?fail=1&retry_after=10"), 1, 0.01, 30));
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/sd1?fail=1&retry_after=10"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
@@ -986,7 +968,7 @@ static void test_shutdown_cancel_waiting_retry(void **state) {
   assert_true(tu_now() - t0 < 0.5 * scale);
   assert_true(fp_future_done(f));
   assert_error(f, FP_ERR_CANCELLED);
-  assert_int_equal(fp_response_attempts(result(f)), 1);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 1);
   assert_record(f, "cancelled", 1, false);
   assert_int_equal(atomic_load(&calls), 1);
   assert_true(retries_waiting(ex, 0));
@@ -998,7 +980,7 @@ static void test_shutdown_wait_runs_waiting_retry(void **state) {
   (void)state;
   double scale = tu_time_scale();
   fp_executor *ex = executor(2, 0, 0, 0);
-  fp_future *f = submit(ex, retrying(tu_request("/flaky/sd2?fail=1&retry_after=1"), 1, 0.01, 30));
+  fp_future *f = tu_submit_req(ex, retrying(tu_request("/flaky/sd2?fail=1&retry_after=1"), 1, 0.01, 30));
   wait_until(retries_waiting, ex, 1);
   double t0 = tu_now();
   /* without cancel, a waiting retry is work still to do */
@@ -1006,8 +988,8 @@ static void test_shutdown_wait_runs_waiting_retry(void **state) {
   double took = tu_now() - t0;
   assert_true(took >= 0.5);
   assert_true(took < 1.0 + 0.5 * scale);
-  assert_int_equal(fp_response_status(result(f)), 200);
-  assert_int_equal(fp_response_attempts(result(f)), 2);
+  assert_int_equal(fp_response_status(tu_result(f)), 200);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 2);
   fp_future_decref(f);
   fp_executor_free(ex);
 }
@@ -1019,7 +1001,7 @@ static void test_shutdown_cancel_during_attempt(void **state) {
   atomic_int calls;
   atomic_init(&calls, 0);
   /* in flight for 300 ms, then a 503 asking for a retry in 10 s */
-  fp_future *f = submit(
+  fp_future *f = tu_submit_req(
       ex, retrying(tu_request("/flaky/sd3?fail=1&retry_after=10&delay=300"), 1, 0.01, 30));
   assert_int_equal(fp_future_add_done_callback(f, count_callback, &calls), FP_OK);
   wait_state(f, FP_RUNNING);
@@ -1031,7 +1013,7 @@ static void test_shutdown_cancel_during_attempt(void **state) {
   print_message("shutdown(cancel) with an attempt in flight: %.3f s\n", took);
   assert_true(took < 0.3 + 0.5 * scale);
   assert_error(f, FP_ERR_CANCELLED);
-  assert_int_equal(fp_response_attempts(result(f)), 1);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 1);
   assert_record(f, "cancelled", 1, false);
   assert_int_equal(atomic_load(&calls), 1);
   fp_future_decref(f);
@@ -1044,22 +1026,22 @@ static void test_hostile_responses(void **state) {
   (void)state;
   double scale = tu_time_scale();
   fp_executor *ex = executor(4, 0, 0, 0);
-  fp_future *file = submit(ex, tu_request("/redirect-to?url=file%%3A%%2F%%2F%%2Fetc%%2Fpasswd"));
-  fp_future *loop = submit(ex, tu_request("/redirect-loop"));
+  fp_future *file = tu_submit_req(ex, tu_request("/redirect-to?url=file%%3A%%2F%%2F%%2Fetc%%2Fpasswd"));
+  fp_future *loop = tu_submit_req(ex, tu_request("/redirect-loop"));
   fp_request *req = tu_request("/bytes/1000000000?chunked=1");
   assert_int_equal(fp_request_set_max_body(req, 1 << 20), FP_OK);
   unsigned long long streamed0 = ts_bytes_streamed(tu_server);
   double t0 = tu_now();
-  fp_future *endless = submit(ex, req);
+  fp_future *endless = tu_submit_req(ex, req);
   char url[128];
   snprintf(url, sizeof url, "http://127.0.0.1:%u/garbage", (unsigned)ts_raw_port(tu_server));
-  fp_future *garbage = submit(ex, fp_request_new(url));
+  fp_future *garbage = tu_submit_req(ex, fp_request_new(url));
 
   assert_error(endless, FP_ERR_BODY_TOO_LARGE);
   double took = tu_now() - t0;
   print_message("endless body stopped after %.3f s\n", took);
   assert_true(took < 2.0 * scale);
-  assert_true(fp_response_bytes(result(endless)) <= (1 << 20));
+  assert_true(fp_response_bytes(tu_result(endless)) <= (1 << 20));
   /* stopped at the cap, not after reading on: the server produced little
    * more than the cap and what the loopback socket buffers hold (a few
    * MiB), not the 1 GB it was asked for */
@@ -1091,9 +1073,9 @@ static void test_dns_failure(void **state) {
            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx");
   fp_executor *ex = executor(1, 0, 0, 0);
   fp_request *req = fp_request_new(url);
-  fp_future *f = submit(ex, retrying(req, 3, 0.01, 0.05)); /* not a transient error */
+  fp_future *f = tu_submit_req(ex, retrying(req, 3, 0.01, 0.05)); /* not a transient error */
   assert_error(f, FP_ERR_DNS);
-  assert_int_equal(fp_response_attempts(result(f)), 1);
+  assert_int_equal(fp_response_attempts(tu_result(f)), 1);
   assert_record(f, "dns", 1, false);
   fp_future_decref(f);
   fp_executor_free(ex);
@@ -1110,7 +1092,7 @@ static void test_server_dies_mid_run(void **state) {
   for (int i = 0; i < N; i++) {
     char url[128];
     ts_url(srv, "/delay/300", url, sizeof url);
-    fs[i] = submit(ex, fp_request_new(url));
+    fs[i] = tu_submit_req(ex, fp_request_new(url));
   }
   /* stop it once every worker is in a transfer on it */
   double end = tu_now() + 10.0 * scale;
@@ -1124,9 +1106,9 @@ static void test_server_dies_mid_run(void **state) {
   int network = 0, connect = 0;
   for (int i = 0; i < N; i++) {
     assert_int_equal(fp_future_state(fs[i]), FP_FINISHED);
-    int code = fp_response_error(result(fs[i]));
+    int code = fp_response_error(tu_result(fs[i]));
     if (code != FP_ERR_NETWORK && code != FP_ERR_CONNECT)
-      fail_msg("job %d: %s (%s)", i, fp_code_name(code), fp_response_error_message(result(fs[i])));
+      fail_msg("job %d: %s (%s)", i, fp_code_name(code), fp_response_error_message(tu_result(fs[i])));
     network += code == FP_ERR_NETWORK;
     connect += code == FP_ERR_CONNECT;
     fp_future_decref(fs[i]);

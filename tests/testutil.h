@@ -138,17 +138,32 @@ static inline fp_future *tu_submit_url(fp_executor *ex, char *url) {
 #define tu_request(...) tu_request_url(tu_url(__VA_ARGS__))
 #define tu_submit(ex, ...) tu_submit_url((ex), tu_url(__VA_ARGS__))
 
-/* Submit req (STEALS the caller's reference), wait for it and return its
- * future (NEW); *resp is BORROWED from the future. */
-static inline fp_future *tu_run(fp_executor *ex, fp_request *req,
-                                const fp_response **resp) {
+/* Submit req (STEALS the caller's reference); the test fails if submit
+ * does. NEW future. */
+static inline fp_future *tu_submit_req(fp_executor *ex, fp_request *req) {
   fp_error err = {0};
   fp_future *f = fp_executor_submit(ex, req, &err);
   fp_request_decref(req);
   if (!f)
     fail_msg("submit: %s (%s)", err.text, fp_code_name(err.code));
-  assert_int_equal(fp_future_result(f, 60, resp), FP_OK);
-  assert_non_null(*resp);
+  return f;
+}
+
+/* The response of future f once it is done (waits up to 60 s; the test
+ * fails past it). BORROWED from f. */
+static inline const fp_response *tu_result(fp_future *f) {
+  const fp_response *resp = NULL;
+  assert_int_equal(fp_future_result(f, 60.0, &resp), FP_OK);
+  assert_non_null(resp);
+  return resp;
+}
+
+/* Submit req (STEALS the caller's reference), wait for it and return its
+ * future (NEW); *resp is BORROWED from the future. */
+static inline fp_future *tu_run(fp_executor *ex, fp_request *req,
+                                const fp_response **resp) {
+  fp_future *f = tu_submit_req(ex, req);
+  *resp = tu_result(f);
   return f;
 }
 
