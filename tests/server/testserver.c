@@ -48,9 +48,15 @@
 
 /* One named counter of /flaky (n: requests seen) or /concurrency (cur: in
  * flight now, max: most in flight at once). */
-struct counter {
+/* The head of every named entry of the server's fixed tables (counters,
+ * /cap and /cooldown resources), found by slot_get. */
+struct slot {
   bool used;
-  char key[MAX_KEY_LEN + 1];
+  char name[MAX_KEY_LEN + 1];
+};
+
+struct counter {
+  struct slot id;
   unsigned long n, cur, max;
   long long first_ms, last_ms;              /* /flaky: when the first and the latest request came */
 };
@@ -70,8 +76,8 @@ struct cap_step {
 /* One /cap resource: serves at most its capacity at once, the capacity of
  * its latest request's c= and sched= (steps timed from its first request). */
 struct cap {
-  bool used, started;
-  char name[MAX_KEY_LEN + 1];
+  struct slot id;
+  bool started;
   unsigned long c;                          /* capacity before the first step */
   unsigned nsteps;
   struct cap_step steps[CAP_STEPS];         /* at_ms increasing */
@@ -84,8 +90,8 @@ struct cap {
 
 /* One /cooldown resource: K oks, then one window of 429s, then oks. */
 struct cooldown {
-  bool used, opened;
-  char name[MAX_KEY_LEN + 1];
+  struct slot id;
+  bool opened;
   unsigned long ok, rejected, in_window;
   long long end_ms;                         /* the window ends (monotonic) */
   bool date;                                /* the window's Retry-After is an HTTP-date */
@@ -583,23 +589,33 @@ static enum MHD_Result redirect(struct MHD_Connection *c, const char *location) 
 
 /* ------------------------------------------- /flaky and /concurrency */
 
-/* The counter named key in table t, created on first use; NULL when the
- * table is full. Called with ctr_mu held. */
-static struct counter *counter_get(struct counter *t, const char *key) {
-  size_t h = 1469598103934665603ull; /* FNV-1a */
-  for (const char *p = key; *p; p++)
+/* The entry named name in table (n entries of size bytes, each starting
+ * with its struct slot; open addressing on an FNV-1a hash), created on
+ * first use when create; NULL when the table is full (or, without create,
+ * when unknown). Called with ctr_mu held. */
+static void *slot_get(void *table, size_t n, size_t size, const char *name, bool create) {
+  size_t h = 1469598103934665603ull;
+  for (const char *p = name; *p; p++)
     h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  for (size_t i = 0; i < MAX_KEYS; i++) {
-    struct counter *e = &t[(h + i) % MAX_KEYS];
+  for (size_t i = 0; i < n; i++) {
+    struct slot *e = (struct slot *)((char *)table + (h + i) % n * size);
     if (!e->used) {
+      if (!create)
+        return NULL;
       e->used = true;
-      snprintf(e->key, sizeof e->key, "%s", key);
+      snprintf(e->name, sizeof e->name, "%s", name);
       return e;
     }
-    if (!strcmp(e->key, key))
+    if (!strcmp(e->name, name))
       return e;
   }
   return NULL;
+}
+
+/* The counter named key in table t, created on first use; NULL when the
+ * table is full. Called with ctr_mu held. */
+static struct counter *counter_get(struct counter *t, const char *key) {
+  return slot_get(t, MAX_KEYS, sizeof *t, key, true);
 }
 
 static bool valid_key(const char *key) {
@@ -714,48 +730,15 @@ static enum MHD_Result route_concurrency_get(ts_server *s, struct MHD_Connection
 
 /* ------------------------------------------------- /cap and /cooldown */
 
-static size_t name_hash(const char *name) {
-  size_t h = 1469598103934665603ull; /* FNV-1a */
-  for (const char *p = name; *p; p++)
-    h = (h ^ (unsigned char)*p) * 1099511628211ull;
-  return h;
-}
-
 /* The /cap resource name, created on first use when create; NULL when the
  * table is full (or, without create, when unknown). ctr_mu held. */
 static struct cap *cap_get(ts_server *s, const char *name, bool create) {
-  size_t h = name_hash(name);
-  for (size_t i = 0; i < MAX_CAP_NAMES; i++) {
-    struct cap *e = &s->caps[(h + i) % MAX_CAP_NAMES];
-    if (!e->used) {
-      if (!create)
-        return NULL;
-      e->used = true;
-      snprintf(e->name, sizeof e->name, "%s", name);
-      return e;
-    }
-    if (!strcmp(e->name, name))
-      return e;
-  }
-  return NULL;
+  return slot_get(s->caps, MAX_CAP_NAMES, sizeof *s->caps, name, create);
 }
 
 /* The same for /cooldown. */
 static struct cooldown *cool_get(ts_server *s, const char *name, bool create) {
-  size_t h = name_hash(name);
-  for (size_t i = 0; i < MAX_KEYS; i++) {
-    struct cooldown *e = &s->cools[(h + i) % MAX_KEYS];
-    if (!e->used) {
-      if (!create)
-        return NULL;
-      e->used = true;
-      snprintf(e->name, sizeof e->name, "%s", name);
-      return e;
-    }
-    if (!strcmp(e->name, name))
-      return e;
-  }
-  return NULL;
+  return slot_get(s->cools, MAX_KEYS, sizeof *s->cools, name, create);
 }
 
 /* sched=T1:C1,T2:C2,... (T seconds, up to 3 decimals, increasing; C a
