@@ -111,6 +111,12 @@ class Server:
                 self.p.kill()
                 self.p.wait()
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
 
 # ---------------------------------------------------------------- options
 HELP = subprocess.run([FP, "--help"], capture_output=True, text=True, timeout=20).stdout
@@ -118,15 +124,13 @@ HELP = subprocess.run([FP, "--help"], capture_output=True, text=True, timeout=20
 
 def probe(args):
     """True when fetchpool runs one job with these options (exit 0)."""
-    srv = Server()
-    try:
-        r = subprocess.run([FP, "-q", *args, srv.url("127.0.0.1", "/hello")],
-                           stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+    with Server() as srv:
+        try:
+            r = subprocess.run([FP, "-q", *args, srv.url("127.0.0.1", "/hello")],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=30)
+        except subprocess.TimeoutExpired:
+            return False
         return r.returncode == 0
-    except subprocess.TimeoutExpired:
-        return False
-    finally:
-        srv.stop()
 
 
 HAS = {
@@ -297,6 +301,18 @@ def budget_row(label, ncols):
     return [label, "skipped: time budget"] + [""] * (ncols - 2)
 
 
+def runnable(cf, rows, ncols):
+    """The (label, args) of cf to run now; rows gets a row for each of the
+    others (option missing in this build, or past the time budget)."""
+    for label, args in cf:
+        if args is None:
+            rows.append(missing_row(label, ncols))
+        elif over_budget():
+            rows.append(budget_row(label, ncols))
+        else:
+            yield label, args
+
+
 def ok_text(res):
     return f"{res['ok']}/{res['jobs']}" + ("" if res["rc"] != "timeout" else " (timeout)")
 
@@ -306,29 +322,17 @@ def target1():
     head = ["row", "wall s", "fast span mixed s", "fast span alone s", "ratio (<= 1.2)",
             "slow host max in flight", "ok"]
     rows = []
-    for label, args in configs():
-        if args is None:
-            rows.append(missing_row(label, len(head)))
-            continue
-        if over_budget():
-            rows.append(budget_row(label, len(head)))
-            continue
+    for label, args in runnable(configs(), rows, len(head)):
         a = [*args, "--per-host", "2"]
-        srv = Server()
-        fast = srv.url("h2.test", "/cap/t1fast?c=100000&ms=20")
-        try:
+        with Server() as srv:
+            fast = srv.url("h2.test", "/cap/t1fast?c=100000&ms=20")
             alone = run(f"t1 {label} alone", [*a, *srv.resolve(["h2.test"])], [fast] * (10 * T1_SLOW))
-        finally:
-            srv.stop()
-        srv = Server()
-        slow = srv.url("h1.test", "/cap/t1slow?c=100000&ms=200")
-        fast = srv.url("h2.test", "/cap/t1fast?c=100000&ms=20")
-        urls = ([fast] * 10 + [slow]) * T1_SLOW
-        try:
+        with Server() as srv:
+            slow = srv.url("h1.test", "/cap/t1slow?c=100000&ms=200")
+            fast = srv.url("h2.test", "/cap/t1fast?c=100000&ms=20")
+            urls = ([fast] * 10 + [slow]) * T1_SLOW
             mixed = run(f"t1 {label} mixed", [*a, *srv.resolve(["h1.test", "h2.test"])], urls)
             slow_max = srv.json("/cap-stats/t1slow")["max_inflight"]
-        finally:
-            srv.stop()
         record(1, label + " alone", alone)
         record(1, label + " mixed", mixed, f"slow max_inflight {slow_max}")
         sm = mixed["hosts"].get("h2.test", {}).get("span")
@@ -349,30 +353,18 @@ def target2():
     cf = configs()
     if HAS["no-host-cooldown"]:
         cf.append(("-t 16 --no-host-cooldown", ["-t", "16", "--no-host-cooldown"]))
-    for label, args in cf:
-        if args is None:
-            rows.append(missing_row(label, len(head)))
-            continue
-        if over_budget():
-            rows.append(budget_row(label, len(head)))
-            continue
+    for label, args in runnable(cf, rows, len(head)):
         a = [*args, "--retries", "3"]
-        srv = Server()
-        fast = srv.url("h2.test", "/cap/t2fast?c=100000&ms=20")
-        try:
+        with Server() as srv:
+            fast = srv.url("h2.test", "/cap/t2fast?c=100000&ms=20")
             alone = run(f"t2 {label} alone", [*a, *srv.resolve(["h2.test"])], [fast] * T2_FAST)
-        finally:
-            srv.stop()
-        srv = Server()
-        cool = srv.url("h1.test", f"/cooldown/t2?after={T2_COOL // 5}&secs=2&ms=50")
-        fast = srv.url("h2.test", "/cap/t2fast?c=100000&ms=20")
-        per = T2_FAST // T2_COOL
-        urls = ([fast] * per + [cool]) * T2_COOL
-        try:
+        with Server() as srv:
+            cool = srv.url("h1.test", f"/cooldown/t2?after={T2_COOL // 5}&secs=2&ms=50")
+            fast = srv.url("h2.test", "/cap/t2fast?c=100000&ms=20")
+            per = T2_FAST // T2_COOL
+            urls = ([fast] * per + [cool]) * T2_COOL
             mixed = run(f"t2 {label} mixed", [*a, *srv.resolve(["h1.test", "h2.test"])], urls)
             cs = srv.json("/cooldown-stats/t2")
-        finally:
-            srv.stop()
         record(2, label + " alone", alone)
         record(2, label + " mixed", mixed, f"cooldown {json.dumps(cs)}")
         sm = mixed["hosts"].get("h2.test", {}).get("span")
@@ -399,16 +391,9 @@ def target3():
     with open(os.path.join(OUT, "starts.csv"), "w", newline="") as sf:
         sw = csv.writer(sf)
         sw.writerow(["row", "host", "second", "starts"])
-        for label, args in cf:
-            if args is None:
-                rows.append(missing_row(label, len(head)))
-                continue
-            if over_budget():
-                rows.append(budget_row(label, len(head)))
-                continue
-            srv = Server()
-            urls = [srv.url(h, f"/cap/t3{h.split('.')[0]}?c=100000&ms=5") for h in hosts] * T3_PER_HOST
-            try:
+        for label, args in runnable(cf, rows, len(head)):
+            with Server() as srv:
+                urls = [srv.url(h, f"/cap/t3{h.split('.')[0]}?c=100000&ms=5") for h in hosts] * T3_PER_HOST
                 res = run(f"t3 {label}", [*args, *srv.resolve(hosts)], urls)
                 worst = 0
                 for h in hosts:
@@ -416,8 +401,6 @@ def target3():
                     for i, v in enumerate(st):
                         sw.writerow([label, h, i, v])
                     worst = max([worst, *st])
-            finally:
-                srv.stop()
             record(3, label, res, f"max starts/s {worst}")
             rate = res["ok"] / res["wall"] if res["wall"] else 0
             rows.append([label, f1(res["wall"]), f1(rate, 0), f1(rate / 400), worst, ok_text(res)])
@@ -429,11 +412,8 @@ def target3():
 
 def no_load():
     """Median latency of the capacity route alone (c=16, 50 ms), -t 1."""
-    srv = Server()
-    try:
+    with Server() as srv:
         res = run("no-load 50ms", ["-t", "1"], [srv.url("127.0.0.1", "/cap/nl?c=16&ms=50")] * 20)
-    finally:
-        srv.stop()
     record(0, "no-load -t 1", res)
     return res["median"]
 
@@ -443,19 +423,10 @@ def capacity_target(n, title, intro, route, extra_args, base_label="-t 16"):
             "429s / requests", "extra requests", "server max in flight", "ok"]
     rows, walls = [], {}
     nl = no_load()
-    for label, args in configs():
-        if args is None:
-            rows.append(missing_row(label, len(head)))
-            continue
-        if over_budget():
-            rows.append(budget_row(label, len(head)))
-            continue
-        srv = Server()
-        try:
+    for label, args in runnable(configs(), rows, len(head)):
+        with Server() as srv:
             res = run(f"t{n} {label}", [*args, *extra_args], [srv.url("127.0.0.1", route)] * T45_JOBS)
             st = srv.json(f"/cap-stats/t{n}")
-        finally:
-            srv.stop()
         record(n, label, res, f"server {json.dumps({k: st[k] for k in ('served', 'shed', 'max_inflight')})}")
         walls[label] = res["wall"]
         sent = st["served"] + st["shed"]
@@ -505,20 +476,11 @@ def target6():
             "within 25 %", "ok"]
     rows, series = [], {}
     cf = configs(threads=sorted(set(THREADS) | {8, 32}))
-    for label, args in cf:
-        if args is None:
-            rows.append(missing_row(label, len(head)))
-            continue
-        if over_budget():
-            rows.append(budget_row(label, len(head)))
-            continue
-        srv = Server()
-        try:
+    for label, args in runnable(cf, rows, len(head)):
+        with Server() as srv:
             res = run(f"t6 {label}", [*args, "--retries", "8", *srv.resolve(["h1.test"])],
                       [srv.url("h1.test", route)] * T6_JOBS, stats_json=True)
             st = srv.json("/cap-stats/t6")
-        finally:
-            srv.stop()
         record(6, label, res, f"server {json.dumps({k: st[k] for k in ('served', 'shed', 'max_inflight')})}")
         sent = st["served"] + st["shed"]
         per_s = [0] * (int(res["wall"]) + 2)
@@ -598,22 +560,13 @@ def target7():
             "median / no-load h1, h2 (<= 1.5)", "max in flight h1 / h2", "ok"]
     rows = []
     nl = no_load()
-    for label, args in configs():
-        if args is None:
-            rows.append(missing_row(label, len(head)))
-            continue
-        if over_budget():
-            rows.append(budget_row(label, len(head)))
-            continue
-        srv = Server()
-        a = srv.url("h1.test", "/cap/t7slow?c=4&ms=50")
-        b = srv.url("h2.test", "/cap/t7fast?c=32&ms=50")
-        try:
+    for label, args in runnable(configs(), rows, len(head)):
+        with Server() as srv:
+            a = srv.url("h1.test", "/cap/t7slow?c=4&ms=50")
+            b = srv.url("h2.test", "/cap/t7fast?c=32&ms=50")
             res = run(f"t7 {label}", [*args, *srv.resolve(["h1.test", "h2.test"])], [a, b] * T7_PER_HOST)
             m1 = srv.json("/cap-stats/t7slow")["max_inflight"]
             m2 = srv.json("/cap-stats/t7fast")["max_inflight"]
-        finally:
-            srv.stop()
         record(7, label, res, f"max_inflight {m1} / {m2}")
         h1, h2 = res["hosts"].get("h1.test", {}), res["hosts"].get("h2.test", {})
         rows.append([label, f1(res["wall"]), f"{f1(h1.get('median'), 1)} / {f1(h1.get('p99'), 1)}",
@@ -772,13 +725,10 @@ def target9():
             if over_budget():
                 rows.append([mode, *budget_row(f"{label} ({mode})", len(head) - 1)])
                 continue
-            srv = Server()
-            try:
+            with Server() as srv:
                 res = run_workers(f"t9 {mode} {label}", n, [*args, *extra],
                                   [srv.url("127.0.0.1", f"/cap/t9?c=16&ms=50&mode={mode}")] * T9_JOBS)
                 st = srv.json("/cap-stats/t9")
-            finally:
-                srv.stop()
             record(9, f"{mode} {label}", res, f"server {json.dumps({k: st[k] for k in ('served', 'shed', 'max_inflight')})}")
             sent = st["served"] + st["shed"]
             rows.append([mode, label, f1(res["wall"]), f1(res["median"], 1), f1(res["p99"], 1),
