@@ -46,14 +46,9 @@ need=()
 command -v gnuplot >/dev/null || need+=(gnuplot-nox)
 command -v curl >/dev/null || need+=(curl)
 command -v redis-server >/dev/null || need+=(redis-server)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]} (apt)"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -qq "${need[@]}" >/dev/null ||
-    { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/bench/lib.sh
+. "$here/lib.sh"
+install_missing ${need[@]+"${need[@]}"}
 [ -x "$BUILD/fetchpool" ] || die "$BUILD/fetchpool not built (make first)"
 [ -x "$BUILD/fp-testserver" ] || die "$BUILD/fp-testserver not built (make $BUILD/fp-testserver)"
 

@@ -109,14 +109,9 @@ command -v openssl >/dev/null || need+=(openssl)
 /usr/bin/python3 -c 'import requests' 2>/dev/null || need+=(python3-requests)
 /usr/bin/python3 -c 'import aiohttp' 2>/dev/null || need+=(python3-aiohttp)
 /usr/bin/python3 -c 'import cffi' 2>/dev/null || need+=(python3-cffi)
-if [ ${#need[@]} -gt 0 ]; then
-  log "installing ${need[*]} (apt)"
-  sudo=""
-  [ "$(id -u)" -ne 0 ] && sudo=sudo
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get install -y -qq "${need[@]}" >/dev/null ||
-    { $sudo apt-get update -qq && $sudo apt-get install -y -qq "${need[@]}" >/dev/null; }
-fi
+# shellcheck source=scripts/bench/lib.sh
+. "$here/lib.sh"
+install_missing ${need[@]+"${need[@]}"}
 [ -x "$FP" ] || die "$FP not built (run make first)"
 # the py-fetchpool clients: the package from python/, on this build's library
 export FETCHPOOL_LIBRARY=$root/$BUILD/libfetchpool.so.1
