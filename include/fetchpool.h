@@ -723,12 +723,13 @@ FP_EXTERN fp_future *fp_executor_submit_url(fp_executor *ex, const char *url,
                                             fp_error *err);
 
 /* Python's shutdown(wait, cancel_futures): refuse new submissions; with
- * cancel_futures, cancel every job still queued (a job waiting for its
- * next retry, for its host (busy, cooling down, rate) or for a rate
- * token counts as queued: it starts no attempt (one a worker began a moment before the call still
- * runs), and such a job finishes with
- * FP_ERR_CANCELLED and its attempts so far; so does a running job whose
- * attempt ends wanting a retry, instead of waiting for it); with wait,
+ * cancel_futures, cancel every job not started yet (queued, or waiting
+ * for its host (busy, cooling down, rate) or for a rate token: it ends
+ * FP_CANCELLED, even when a worker had taken it from the queue; one whose
+ * first attempt began a moment before the call runs), and start no
+ * further attempt: a job waiting for its next retry finishes with
+ * FP_ERR_CANCELLED and its attempts so far, and so does a running job
+ * whose attempt ends wanting a retry, instead of waiting for it); with wait,
  * return only once every job already started or queued has finished and
  * every worker has exited. Idempotent, callable from any thread and
  * several at once. Returns FP_OK, or FP_ERR_WORKER_THREAD when wait is
@@ -771,8 +772,9 @@ FP_EXTERN int fp_executor_free(fp_executor *ex);
  * ------------------------------------------------------------------------ */
 
 typedef enum fp_state {
-  FP_PENDING = 0,  /* queued */
-  FP_RUNNING = 1,  /* a worker is running it */
+  FP_PENDING = 0,  /* queued, or waiting for its host or a rate token */
+  FP_RUNNING = 1,  /* its first attempt began (it stays running while it
+                    * waits to retry) */
   FP_FINISHED = 2, /* has a response (which may hold a transfer error) */
   FP_CANCELLED = 3 /* cancelled before it ran; has no response */
 } fp_state;

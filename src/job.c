@@ -147,19 +147,38 @@ size_t fp__job_cancel_list(fp__jobctx *c, fp_future *f) {
   return n;
 }
 
-bool fp__job_claim(fp__jobctx *c, fp_future *f) {
-  if (!take_host_permit(c, f))
-    return false; /* parked until a transfer to its host ends */
-  /* A retry is already running; a new job starts unless cancelled. */
-  if (fp__future_job(f)->attempts == 0 && !fp__future_start(f)) {
-    fp__job_give_permit(c, f);
-    fp_future_decref(f);
+/* A job not started yet that shutdown(cancel_futures) caught between the
+ * queue and its transfer: it was queued when shutdown was called, so it
+ * ends cancelled, as the ones shutdown takes from the queue do. */
+static bool cancel_unstarted(fp__jobctx *c, fp_future *f) {
+  if (fp__future_job(f)->attempts > 0 || !atomic_load(c->stopped) || atomic_load(c->abort))
     return false;
-  }
+  *fp__future_next(f) = NULL;
+  fp__job_cancel_list(c, f);
   return true;
 }
 
+bool fp__job_claim(fp__jobctx *c, fp_future *f) {
+  if (fp__future_job(f)->attempts == 0 && fp_future_cancelled(f)) {
+    fp_future_decref(f); /* cancelled while queued: nothing to run */
+    return false;
+  }
+  if (cancel_unstarted(c, f))
+    return false;
+  return take_host_permit(c, f); /* false: parked until its host may take it */
+}
+
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
+  /* A new job starts here, not when claimed: until now (a rate token, a
+   * host permit) it was waiting, and shutdown(cancel_futures) cancels it.
+   * Checked before the start, so a job is either cancelled or runs. */
+  if (cancel_unstarted(c, f))
+    return false;
+  if (fp__future_job(f)->attempts == 0 && !fp__future_start(f)) {
+    fp__job_give_permit(c, f); /* the caller cancelled it meanwhile */
+    fp_future_decref(f);
+    return false;
+  }
   if (atomic_load(c->abort) || atomic_load(c->stopped)) {
     fp__job_give_permit(c, f);
     fp__future_finish_cancelled(f);

@@ -39,12 +39,15 @@ typedef struct fp__jobctx {
 
 /* Seed c's retry jitter, distinct for each worker (seed: its index). */
 void fp__jobctx_seed(fp__jobctx *c, uint64_t seed);
-/* A popped job: take its host permit and start it. False when it was parked
- * (its host busy, cooling down or ahead of its rate) or dropped (cancelled
- * while queued); either way the caller is done. */
+/* A popped job: take its host permit. False when it was parked (its host
+ * busy, cooling down or ahead of its rate), dropped (cancelled while
+ * queued) or cancelled by shutdown(cancel_futures); either way the caller
+ * is done. */
 bool fp__job_claim(fp__jobctx *c, fp_future *f);
-/* Just before a transfer: false when the executor aborts or was shut
- * down with cancel_futures (the job was finished as cancelled), or when a
+/* Just before a transfer: starts a new job (its future runs from here).
+ * False when the executor aborts or was shut down with cancel_futures
+ * (a new job is cancelled, a retry finished as cancelled), when the
+ * caller cancelled the job meanwhile, or when a
  * retry comes after the job's deadline (its total timeout: the job was
  * finished with its last attempt's outcome); else counts the attempt. */
 bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f);

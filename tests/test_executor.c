@@ -690,6 +690,51 @@ static void test_shutdown_cancels_queued(void **state) {
   fp_executor_free(ex);
 }
 
+/* shutdown(cancel_futures) while idle workers race to drain the queue: a
+ * job no transfer was started for ends cancelled (FP_CANCELLED, as one
+ * still queued), never "finished" with a cancelled error. Jobs to a
+ * refused port end at once, so the 8 workers pop as fast as they can
+ * while shutdown sets its flag and then takes the queue. */
+static void test_shutdown_cancel_races_workers(void **state) {
+  (void)state;
+  enum { N = 3000, ROUNDS = 5 };
+  unsigned port;
+  int filler;
+  int lfd = tu_full_listener(&port, &filler);
+  close(filler);
+  close(lfd); /* now nothing listens there: connections are refused */
+  char url[64];
+  snprintf(url, sizeof url, "http://127.0.0.1:%u/", port);
+  fp_future **fs = calloc(N, sizeof *fs);
+  assert_non_null(fs);
+  for (int round = 0; round < ROUNDS; round++) {
+    fp_executor *ex = tu_executor(8, 0, NULL);
+    for (int i = 0; i < N; i++)
+      fs[i] = tu_submit_url(ex, strdup(url));
+    usleep(2000);
+    assert_int_equal(fp_executor_shutdown(ex, true, true), FP_OK);
+    size_t cancelled = 0, refused = 0;
+    for (int i = 0; i < N; i++) {
+      fp_state st = fp_future_state(fs[i]);
+      if (st == FP_CANCELLED) {
+        cancelled++;
+      } else {
+        assert_int_equal(st, FP_FINISHED);
+        const fp_response *resp = fp_future_response(fs[i]);
+        assert_non_null(resp);
+        if (fp_response_error(resp) != FP_ERR_CONNECT)
+          fail_msg("job %d finished with %s, want connect or cancelled", i,
+                   fp_code_name(fp_response_error(resp)));
+        refused++;
+      }
+      fp_future_decref(fs[i]);
+    }
+    assert_int_equal(cancelled + refused, N);
+    fp_executor_free(ex);
+  }
+  free(fs);
+}
+
 static void test_shutdown_nowait(void **state) {
   (void)state;
   fp_executor *ex = tu_executor(1, 0, NULL);
@@ -1168,6 +1213,7 @@ int main(void) {
       TU_TEST(test_submit_many_prefix),
       TU_TEST(test_shutdown_runs_queued),
       TU_TEST(test_shutdown_cancels_queued),
+      TU_TEST(test_shutdown_cancel_races_workers),
       TU_TEST(test_shutdown_nowait),
       TU_TEST(test_shutdown_nowait_cancel),
       TU_TEST(test_submit_after_shutdown),
