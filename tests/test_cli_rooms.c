@@ -9,10 +9,12 @@
 #include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "model.h"
 
 /* ---- histogram.c ---- */
 
@@ -493,6 +495,38 @@ static void test_signals_grace(void **state) {
   assert_string_equal(cli_signal_name(SIGUSR1), "signal");
 }
 
+/* ---- options.c ---- */
+
+/* The retry backoff base: 0.5 s by default, 0.1 s with -t auto (the
+ * host's limit keeps a 429ing host's load down), and --retry-base, when
+ * given, wins either way (0 too). */
+static double retry_base_of(int argc, char **argv) {
+  cli_options o;
+  optind = 0; /* getopt starts afresh: the program parses once, this test often */
+  assert_int_equal(cli_parse_options(CLI_RUN, argc, argv, &o), -1);
+  double base = o.base->retry_base;
+  cli_options_free(&o);
+  return base;
+}
+
+static void test_retry_base_default_follows_auto(void **state) {
+  (void)state;
+  char *fixed[] = {"fetchpool", "-t", "8", "in.txt"};
+  char *autos[] = {"fetchpool", "-t", "auto", "in.txt"};
+  char *given[] = {"fetchpool", "-t", "auto", "--retry-base", "2", "in.txt"};
+  char *zero[] = {"fetchpool", "--retry-base", "0", "--threads", "auto", "in.txt"};
+  char *worker[] = {"worker", "-t", "auto"};
+  assert_true(fabs(retry_base_of(4, fixed) - 0.5) < 1e-9);
+  assert_true(fabs(retry_base_of(4, autos) - 0.1) < 1e-9);
+  assert_true(fabs(retry_base_of(6, given) - 2.0) < 1e-9);
+  assert_true(retry_base_of(6, zero) < 1e-6); /* "at once" */
+  cli_options o;
+  optind = 0;
+  assert_int_equal(cli_parse_options(CLI_WORKER, 3, worker, &o), -1);
+  assert_true(fabs(o.base->retry_base - 0.1) < 1e-9);
+  cli_options_free(&o);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_histogram_empty),
@@ -511,6 +545,7 @@ int main(void) {
       cmocka_unit_test(test_resume_reads_records),
       cmocka_unit_test(test_resume_refuses_foreign_file),
       cmocka_unit_test(test_signals_grace),
+      cmocka_unit_test(test_retry_base_default_follows_auto),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -370,8 +370,9 @@ class Pool(cf.Executor):
       ``queue_capacity``: jobs that may wait (0: unbounded); when full,
       submit blocks;
     - ``retries``, ``retry_on`` (statuses, default 429, 502, 503, 504),
-      ``retry_base``, ``retry_max_wait`` (seconds): retries with backoff
-      or the server's Retry-After;
+      ``retry_base`` (default 0.5 s, 0.1 s with ``threads="auto"``),
+      ``retry_max_wait`` (seconds): retries with backoff or the server's
+      Retry-After;
     - ``rate`` (attempts a second in all), ``per_host`` (transfers at once
       to one host:port), ``per_host_rate`` (request starts a second to each
       host:port, evenly paced); ``host_cooldown`` (default True): a 429 or
@@ -410,6 +411,8 @@ class Pool(cf.Executor):
                  http_version: Optional[str] = None,
                  per_host_rate: Optional[float] = None, max_parked: Optional[int] = None,
                  host_cooldown: bool = True, max_threads: Optional[int] = None) -> None:
+        if retry_base is None and threads == "auto":
+            retry_base = 0.1  # as the command line: the limit, not the backoff, spares the host
         self._timeout = _seconds("timeout", timeout)
         self._connect_timeout = _seconds("connect_timeout", connect_timeout)
         self._template = self._make_template(

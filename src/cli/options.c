@@ -15,6 +15,7 @@
 #define STR(x) STR_(x) /* the help text quotes the defaults it documents */
 #define MAX_THREADS 10000
 #define DEFAULT_MAX_THREADS 256 /* -t auto */
+#define AUTO_RETRY_BASE 0.1     /* -t auto: --retry-base when not given */
 #define MAX_REDIRS_LIMIT 1000
 #define MAX_RETRIES 1000
 #define MAX_PER_HOST 1000000
@@ -157,7 +158,7 @@ static const char usage_text[] =
     "      --retry-on LIST      statuses to retry, comma-separated (default\n"
     "                           429,502,503,504; '' retries errors only)\n"
     "      --retry-base SEC     backoff base: the wait before retry k is random in\n"
-    "                           [0, SEC * 2^(k-1)] (default 0.5)\n"
+    "                           [0, SEC * 2^(k-1)] (default 0.5; 0.1 with -t auto)\n"
     "      --retry-max-wait SEC longest wait before a retry, Retry-After included\n"
     "                           (default 30)\n"
     "      --rate R             start at most R requests a second in all, decimals\n"
@@ -2027,7 +2028,7 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   ps->cmd = cmd;
   ps->o = o;
   ps->base = base;
-  ps->retry_base = FP_DEFAULT_RETRY_BASE;
+  ps->retry_base = -1; /* not given: the default depends on -t auto */
   ps->retry_max_wait = FP_DEFAULT_RETRY_MAX_WAIT;
   ps->location = -1;
   o->command = cmd;
@@ -2137,6 +2138,11 @@ int cli_parse_options(cli_command cmd, int argc, char **argv, cli_options *o) {
   o->record_flags |= cli_template_needs(o->write_out);
   if (o->record_flags & FP_RECORD_HEADERS)
     fp_request_set_keep_headers(base, true);
+  /* -t auto: the host's limit, not the backoff, keeps a 429ing host's
+   * load down, so retries wait less by default (measured: a shedding API
+   * served in 1.07-1.11 x -t 16's wall with 0.1 s, 1.40 x with 0.5 s) */
+  if (ps->retry_base < 0)
+    ps->retry_base = o->threads_auto ? AUTO_RETRY_BASE : FP_DEFAULT_RETRY_BASE;
   /* the library reads 0 as "its default": a tiny wait is "at once" */
   if (fp_request_set_retries(base, (unsigned)ps->retries,
                              ps->retry_base > 0 ? ps->retry_base : 1e-9,
