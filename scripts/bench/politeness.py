@@ -73,6 +73,17 @@ def log(msg):
 
 
 # ---------------------------------------------------------------- test server
+def stop_process(p):
+    """Terminate p, and kill it if it is still there 10 s later."""
+    if p.poll() is None:
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 class Server:
     """A fresh build/fp-testserver on an ephemeral loopback port."""
 
@@ -103,13 +114,7 @@ class Server:
         return json.loads(self.get(path))
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        stop_process(self.p)
 
     def __enter__(self):
         return self
@@ -642,13 +647,7 @@ class Redis:
         raise RuntimeError("redis-server did not start")
 
     def stop(self):
-        if self.p.poll() is None:
-            self.p.terminate()
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                self.p.kill()
-                self.p.wait()
+        stop_process(self.p)
 
 
 def run_workers(tag, n, args, urls):
