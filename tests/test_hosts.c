@@ -54,16 +54,6 @@ static fp_request *on_host(const char *name, const char *path) {
   return req;
 }
 
-/* A number the server answers at path (a probe on 127.0.0.1). */
-static long server_number(fp_executor *probe, const char *path) {
-  fp_future *f = tu_submit_req(probe, tu_request("%s", path));
-  const fp_response *resp = tu_result(f);
-  assert_int_equal(fp_response_status(resp), 200);
-  long n = atol(fp_response_body(resp, NULL));
-  fp_future_decref(f);
-  return n;
-}
-
 /* The state of host "NAME:PORT" (the test fails when unknown). */
 static fp_host_info host_info(fp_executor *ex, const char *name) {
   fp_host_info all[16];
@@ -103,11 +93,10 @@ static void test_slow_host_holds_nobody_back(void **state) {
   enum { SLOW = 8, FAST = 40 };
   double scale = tu_time_scale();
   int ms = (int)(500 * scale);
-  fp_executor *probe = executor((opts){.threads = 1});
   for (size_t e = 0; e < 3; e++) {
     char name[64], path[128];
     snprintf(name, sizeof name, "/concurrency-reset/hol-%s", engine_names[e]);
-    server_number(probe, name);
+    tu_server_number("%s", name);
     fp_executor *ex =
         executor((opts){.threads = 8, .per_host = 2, .capacity = 2, .engine = engines[e]});
     fp_future *slow[SLOW], *fast[FAST];
@@ -133,7 +122,7 @@ static void test_slow_host_holds_nobody_back(void **state) {
       fp_future_decref(slow[i]);
     }
     snprintf(name, sizeof name, "/concurrency-max/hol-%s", engine_names[e]);
-    assert_int_equal(server_number(probe, name), 2);
+    assert_int_equal(tu_server_number("%s", name), 2);
     fp_host_info s = host_info(ex, "slow.test"), f = host_info(ex, "fast.test");
     assert_int_equal(s.limit, 2);
     assert_int_equal(s.done, SLOW);
@@ -145,7 +134,6 @@ static void test_slow_host_holds_nobody_back(void **state) {
     assert_string_equal(top[0].host, f.host);
     fp_executor_free(ex);
   }
-  fp_executor_free(probe);
 }
 
 /* A 429 with Retry-After: 1 pauses new requests to its host for a second
@@ -153,7 +141,6 @@ static void test_slow_host_holds_nobody_back(void **state) {
  * at once, and the host's counters say so. */
 static void test_cooldown_pauses_only_its_host(void **state) {
   (void)state;
-  fp_executor *probe = executor((opts){.threads = 1});
   for (size_t e = 0; e < 2; e++) {
     char path[128], stat[128];
     fp_executor *ex = executor((opts){.threads = 4, .engine = engines[e]});
@@ -192,9 +179,9 @@ static void test_cooldown_pauses_only_its_host(void **state) {
     /* exactly the 429 and the 3 after it reached the host, the 3 a
      * second or more after the first */
     snprintf(stat, sizeof stat, "/flaky-count/cool-%s", engine_names[e]);
-    assert_int_equal(server_number(probe, stat), 4);
+    assert_int_equal(tu_server_number("%s", stat), 4);
     snprintf(stat, sizeof stat, "/flaky-gap/cool-%s", engine_names[e]);
-    assert_true(server_number(probe, stat) >= 950);
+    assert_true(tu_server_number("%s", stat) >= 950);
     c = host_info(ex, "cool.test");
     assert_int_equal(c.overloads, 1);
     assert_int_equal(c.done, 4);
@@ -206,7 +193,6 @@ static void test_cooldown_pauses_only_its_host(void **state) {
     assert_true(o.cooldown_total == 0);
     fp_executor_free(ex);
   }
-  fp_executor_free(probe);
 }
 
 /* no_host_cooldown: the host is asked again at once. */
@@ -241,7 +227,6 @@ static void test_per_host_rate_paces_each_host(void **state) {
   (void)state;
   enum { N = 8 };
   double scale = tu_time_scale();
-  fp_executor *probe = executor((opts){.threads = 1});
   for (size_t e = 0; e < 2; e++) {
     fp_executor *ex = executor((opts){.threads = 8, .per_host_rate = 20, .engine = engines[e]});
     fp_future *fs[2 * N];
@@ -259,9 +244,9 @@ static void test_per_host_rate_paces_each_host(void **state) {
     }
     for (int h = 0; h < 2; h++) {
       snprintf(path, sizeof path, "/flaky-count/rate-%s-%d", engine_names[e], h);
-      assert_int_equal(server_number(probe, path), N);
+      assert_int_equal(tu_server_number("%s", path), N);
       snprintf(path, sizeof path, "/flaky-gap/rate-%s-%d", engine_names[e], h);
-      long gap = server_number(probe, path);
+      long gap = tu_server_number("%s", path);
       print_message("%s: host %d's 8 starts spread over %ld ms (all: %.3f s)\n",
                     engine_names[e], h, gap, took);
       assert_true(gap >= 330);
@@ -270,7 +255,6 @@ static void test_per_host_rate_paces_each_host(void **state) {
     assert_true(took < 0.35 + 0.3 * scale);
     fp_executor_free(ex);
   }
-  fp_executor_free(probe);
 }
 
 /* max_parked 3: with 3 jobs parked for a busy host, submit blocks though

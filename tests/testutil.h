@@ -167,8 +167,9 @@ static inline fp_future *tu_run(fp_executor *ex, fp_request *req,
   return f;
 }
 
-/* The number the shared server answers at the printf-formatted path (its
- * counter routes: /flaky-count/KEY, /concurrency-max/NAME, ...). */
+/* The number the shared server answers, with status 200, at the
+ * printf-formatted path (its counter routes: /flaky-count/KEY,
+ * /concurrency-max/NAME, ...). */
 static inline long tu_server_number(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static inline long tu_server_number(const char *fmt, ...) {
   char path[256];
@@ -179,6 +180,7 @@ static inline long tu_server_number(const char *fmt, ...) {
   fp_executor *ex = tu_executor(1, 0, NULL);
   const fp_response *resp;
   fp_future *f = tu_run(ex, tu_request("%s", path), &resp);
+  assert_int_equal(fp_response_status(resp), 200);
   const char *body = fp_response_body(resp, NULL);
   long v = atol(body ? body : "");
   fp_future_decref(f);
