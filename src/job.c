@@ -179,7 +179,9 @@ bool fp__job_begin_attempt(fp__jobctx *c, fp_future *f) {
     fp_future_decref(f);
     return false;
   }
-  if (atomic_load(c->abort) || atomic_load(c->stopped)) {
+  /* abort stops everything; shutdown(cancel_futures) stops retries only:
+   * a job that started before it (just above) runs its first attempt */
+  if (atomic_load(c->abort) || (atomic_load(c->stopped) && fp__future_job(f)->attempts > 0)) {
     fp__job_give_permit(c, f);
     fp__future_finish_cancelled(f);
     fp_future_decref(f);
